@@ -1,0 +1,78 @@
+"""The one settings object: every setting comes from here (environment or .env, prefix INNSPILL_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TlsMode(StrEnum):
+    """How to secure the SMTP connection."""
+
+    NONE = "none"  # plain SMTP (a local relay)
+    STARTTLS = "starttls"  # upgrade after connecting (usually port 587)
+    TLS = "tls"  # implicit TLS from the start (usually port 465)
+
+
+class Settings(BaseSettings):
+    """All configuration. See README, 'Configuration reference'."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INNSPILL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        Path("data"), description="Where the SQLite database and captured mail live."
+    )
+    database_url: str | None = Field(
+        None, description="Any SQLAlchemy URL; default: SQLite file innspill.db in data_dir."
+    )
+    processes_dir: Path = Field(
+        REPO_ROOT / "config" / "processes", description="Where `innspill serve` finds process files."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP relay host. Unset: mail is captured as .eml files in data_dir/mail."
+    )
+    smtp_port: int | None = Field(None, description="Default 25, 587 with starttls, 465 with tls.")
+    smtp_tls: TlsMode = Field(TlsMode.NONE, description="none, starttls or tls.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(30.0, description="Seconds to wait for the SMTP server.")
+    smtp_concurrency: int = Field(8, ge=1, le=64, description="SMTP connections used at once.")
+    smtp_max_attempts: int = Field(
+        8, ge=1, description="Attempts on temporary (4xx) errors before a message is marked failed."
+    )
+    reply_to: str | None = Field(
+        None, description="Reply-To address for outgoing mail; default: the process sender's."
+    )
+    tick_cron: str = Field(
+        "*/15 7-17 * * 1-5", description="When the deployed tick runs (cron, Europe/Oslo)."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'innspill.db').resolve()}"
+
+    @property
+    def capture_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def resolved_smtp_port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {TlsMode.NONE: 25, TlsMode.STARTTLS: 587, TlsMode.TLS: 465}[self.smtp_tls]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings, read once per process."""
+    return Settings()

@@ -1,0 +1,47 @@
+"""The exceptions innspill raises, in one small hierarchy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class InnspillError(Exception):
+    """Base class: every error meant for the user derives from it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a process file: where, which field, what is wrong."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+class DefinitionError(InnspillError):
+    """A process file is invalid; carries one Problem per mistake."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the process file:\n{lines}")
+
+
+class ChangeRefused(InnspillError):
+    """An update to a loaded process would rewrite what has already happened."""
+
+
+class UnknownProcess(InnspillError):
+    """No process with that id is loaded."""
+
+
+class HeaderInjection(InnspillError):
+    """A header value contains a line break (literal or encoded)."""
+
+
+class MailConfigError(InnspillError):
+    """The SMTP settings are incomplete or contradictory."""

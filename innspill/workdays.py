@@ -1,0 +1,84 @@
+"""Norwegian working days and local time: the calendar every deadline and reminder follows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+@lru_cache(maxsize=64)
+def _holidays(year: int) -> dict[date, str]:
+    return dict(holidays.Norway(years=year, language="no").items())
+
+
+def holiday_name(day: date) -> str | None:
+    """The name of the public holiday on `day` (in Norwegian), or None."""
+    return _holidays(day.year).get(day)
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not a Norwegian public holiday."""
+    return day.weekday() < 5 and day not in _holidays(day.year)
+
+
+def why_not_working_day(day: date) -> str | None:
+    """A short reason why `day` is not a working day, or None if it is one."""
+    name = holiday_name(day)
+    if name:
+        return f"public holiday ({name})"
+    if day.weekday() == 5:
+        return "Saturday"
+    if day.weekday() == 6:
+        return "Sunday"
+    return None
+
+
+def next_working_day(day: date) -> date:
+    """`day` itself if it is a working day, else the first working day after it."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, n: int) -> date:
+    """Move `n` working days from `day` (backwards when n < 0); n=0 gives `day` unchanged."""
+    step = 1 if n >= 0 else -1
+    remaining = abs(n)
+    while remaining:
+        day += timedelta(days=step)
+        if is_working_day(day):
+            remaining -= 1
+    return day
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days after `start` up to and including `end` (0 if end <= start)."""
+    count = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            count += 1
+    return count
+
+
+def local_datetime(day: date, at: time, tz: ZoneInfo = OSLO) -> datetime:
+    """The aware UTC instant of a local wall-clock time (DST handled by zoneinfo)."""
+    from datetime import UTC
+
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def to_local(instant: datetime, tz: ZoneInfo = OSLO) -> datetime:
+    """An aware instant shown in local time."""
+    return instant.astimezone(tz)
+
+
+def end_of_day(day: date, tz: ZoneInfo = OSLO) -> datetime:
+    """The first instant after `day` ends locally: a deadline day is open until then."""
+    return local_datetime(day + timedelta(days=1), time(0, 0), tz)

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks: thin orchestration over the plain functions in `innspill`."""

@@ -100,7 +100,12 @@ def outbox_row(
 
 
 def tick_process(
-    engine: Engine, definition: ProcessDefinition, *, now: datetime, reply_to: str | None = None
+    engine: Engine,
+    definition: ProcessDefinition,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+    steps: set[str] | None = None,
 ) -> TickReport:
     """Plan one process at `now` and record every action in one transaction.
 
@@ -110,7 +115,7 @@ def tick_process(
     for _attempt in range(3):
         try:
             with session_scope(engine) as session:
-                actions = plan(definition, load_state(session, definition), now)
+                actions = plan(definition, load_state(session, definition), now, steps=steps)
                 report = TickReport()
                 for action in actions:
                     if action.sends:

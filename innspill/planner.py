@@ -82,12 +82,23 @@ def in_send_window(now: datetime, policy: ReminderPolicy) -> bool:
     return is_working_day(local.date()) and policy.send_time <= local.time() < SEND_WINDOW_END
 
 
-def plan(definition: ProcessDefinition, state: ProcessState, now: datetime) -> list[Action]:
-    """All actions due at `now` that are not recorded yet, in a stable order."""
+def plan(
+    definition: ProcessDefinition,
+    state: ProcessState,
+    now: datetime,
+    *,
+    steps: set[str] | None = None,
+) -> list[Action]:
+    """All actions due at `now` that are not recorded yet, in a stable order.
+
+    `steps` limits planning to those step ids (a step's own flow plans only its step).
+    """
     if now.tzinfo is None:
         raise ValueError("plan() needs an aware datetime for now")
     actions: list[Action] = []
     for step in definition.steps:
+        if steps is not None and step.id not in steps:
+            continue
         if isinstance(step, RequestStep):
             for participant in definition.audience(step.id):
                 actions.extend(_plan_request(definition, step, participant.id, state, now))

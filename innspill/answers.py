@@ -1,0 +1,68 @@
+"""Register answers (innspill): each one is a new version; the first one stops reminders."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from innspill.definition import ProcessDefinition, RequestStep
+from innspill.errors import InnspillError
+from innspill.events import record_event
+from models import Answer
+
+
+def register_answer(
+    session: Session,
+    definition: ProcessDefinition,
+    *,
+    step_id: str,
+    participant_id: str,
+    texts: dict[str, str],
+    at: datetime,
+    channel: str = "registered",
+    registered_by: str = "",
+) -> Answer:
+    """Store a new version of a participant's answer to a request step."""
+    try:
+        step = definition.step(step_id)
+    except KeyError:
+        raise InnspillError(f"process '{definition.id}' has no step '{step_id}'") from None
+    if not isinstance(step, RequestStep):
+        raise InnspillError(
+            f"step '{step_id}' is a {step.kind} step; only request steps take answers"
+        )
+    if participant_id not in {p.id for p in definition.audience(step_id)}:
+        raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
+    unknown = set(texts) - {t.id for t in definition.themes_of(step)}
+    if unknown:
+        raise InnspillError(f"unknown theme(s) for step '{step_id}': {', '.join(sorted(unknown))}")
+    latest = session.exec(
+        select(func.max(Answer.version)).where(
+            Answer.process_id == definition.id,
+            Answer.step_key == step_id,
+            Answer.participant_key == participant_id,
+        )
+    ).one()
+    answer = Answer(
+        process_id=definition.id,
+        step_key=step_id,
+        participant_key=participant_id,
+        version=(latest or 0) + 1,
+        received_at=at,
+        channel=channel,
+        registered_by=registered_by,
+        text_json=json.dumps(texts, ensure_ascii=False),
+    )
+    session.add(answer)
+    record_event(
+        session,
+        definition.id,
+        at,
+        "answer_received",
+        step=step_id,
+        participant=participant_id,
+        detail=f"version {answer.version} by {channel}",
+    )
+    return answer

@@ -1,0 +1,160 @@
+"""Shared fixtures: a fresh database per test (SQLite or PostgreSQL), a recording SMTP server,
+settings pointing at both, and the seed process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+# Prefect reads these once, at import: a throwaway home and no telemetry for the test run.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="innspill-prefect-"))
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from config.settings import Settings  # noqa: E402
+from innspill.engine import TickReport, tick  # noqa: E402
+from innspill.outbox import DispatchReport, dispatch  # noqa: E402
+from innspill.processes import load_file  # noqa: E402
+from innspill.transport import SmtpTransport  # noqa: E402
+from models.db import make_engine, migrate, session_scope  # noqa: E402
+from tests.smtp_sink import SmtpSink  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "config" / "processes" / "byvekstavtaler-sekretariat-2020.toml"
+SEED_ID = "byvekstavtaler-sekretariat-2020"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+#: Which database the suite runs on: "sqlite" (default) or a PostgreSQL URL, for example
+#: postgresql+psycopg://postgres@127.0.0.1:5432/test (each test gets its own schema in it).
+TEST_DATABASE = os.environ.get("INNSPILL_TEST_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get(
+    "INNSPILL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """An instant given in Oslo wall-clock time, as aware UTC."""
+    from zoneinfo import ZoneInfo
+
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Europe/Oslo")).astimezone(UTC)
+
+
+def _postgres_available(url: str) -> str | None:
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure means: not usable here
+        return str(exc).splitlines()[0]
+
+
+def need_postgres(url: str = POSTGRES_URL) -> None:
+    """Fail in CI, skip elsewhere, when PostgreSQL cannot be reached."""
+    problem = _postgres_available(url)
+    if problem:
+        message = f"PostgreSQL at {url} is not reachable: {problem}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def postgres_schema_url(base: str, schema: str) -> str:
+    """The URL of `base` with its search_path set to `schema`."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def new_database(kind: str, tmp_path: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+    """Create an empty, migrated database; returns its URL and a function that drops it."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'innspill.db'}"
+        migrate(url)
+        return url, lambda: None
+    need_postgres(kind)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(kind)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = postgres_schema_url(kind, schema)
+    migrate(url)
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for this test, on the backend the suite runs on."""
+    url, drop = new_database(TEST_DATABASE, tmp_path)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback that records every message it accepts."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, smtp: SmtpSink) -> Settings:
+    """Settings for this test: its own database and data dir, mail to the recording server."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_timeout=5,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the whole session (it costs about 15 s to start)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def load_seed(engine: Engine, path: Path = SEED) -> None:
+    """Load a process file (the seed by default) as of the morning it opens."""
+    with session_scope(engine) as session:
+        load_file(session, path, now=oslo(2020, 3, 30, 8))
+
+
+def tick_and_send(
+    engine: Engine, settings: Settings, now: datetime
+) -> tuple[TickReport, DispatchReport]:
+    """One tick at `now` and a dispatch to the settings' SMTP server, as production runs it."""
+    planned = tick(engine, now=now, reply_to=settings.reply_to)
+    sent = asyncio.run(
+        dispatch(engine, SmtpTransport(settings), now=now, max_attempts=settings.smtp_max_attempts)
+    )
+    return planned, sent

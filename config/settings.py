@@ -1,4 +1,4 @@
-"""The one settings object: every setting comes from here (environment or .env, prefix INNSPILL_)."""
+"""The one settings object: every setting comes from here (environment or .env, INNSPILL_*)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class TlsMode(StrEnum):
@@ -32,9 +30,6 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="Any SQLAlchemy URL; default: SQLite file innspill.db in data_dir."
-    )
-    processes_dir: Path = Field(
-        REPO_ROOT / "config" / "processes", description="Where `innspill serve` finds process files."
     )
     smtp_host: str | None = Field(
         None, description="SMTP relay host. Unset: mail is captured as .eml files in data_dir/mail."

@@ -11,12 +11,15 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
 
 app = typer.Typer(
     help="innspill: run consultation processes (invitations, reminders, answers) from process "
@@ -409,7 +412,7 @@ def serve() -> None:
     deployment = tick_flow.to_deployment(
         name="innspill-tick", schedule=Cron(settings.tick_cron, timezone="Europe/Oslo")
     )
-    prefect_serve(deployment)
+    prefect_serve(cast("RunnerDeployment", deployment))
 
 
 def _quiet_prefect() -> None:

@@ -14,8 +14,8 @@ from pydantic import (
     EmailStr,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from innspill.errors import DefinitionError, Problem
@@ -96,14 +96,17 @@ class RequestStep(_Step):
     themes: list[Slug] | None = None
     reminders: ReminderPolicy = ReminderPolicy()
 
-    @model_validator(mode="after")
-    def _order(self) -> RequestStep:
-        if self.deadline <= self.opens:
+    @field_validator("deadline")
+    @classmethod
+    def _after_opens(cls, value: date, info: ValidationInfo) -> date:
+        # A field validator (not a model validator), so that the problem names the field.
+        opens = info.data.get("opens")
+        if opens is not None and value <= opens:
             raise ValueError(
-                f"deadline {self.deadline} is not after opens {self.opens}: "
+                f"deadline {value} is not after opens {opens}: "
                 "the deadline must come after the step opens"
             )
-        return self
+        return value
 
 
 class MeetingStep(_Step):
@@ -117,11 +120,13 @@ class MeetingStep(_Step):
     video_link: str | None = None
     agenda: list[str] = []
 
-    @model_validator(mode="after")
-    def _order(self) -> MeetingStep:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise ValueError(f"end {value} is not after start {start}")
+        return value
 
 
 class CompilationStep(_Step):
@@ -230,8 +235,8 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
                     Problem(
                         file,
                         f"steps[{index}].audience[{j}]",
-                        f"no participant has the role or id '{who}' "
-                        f"(roles in this file: {', '.join(sorted({p.role for p in definition.participants}))})",
+                        f"no participant has the role or id '{who}' (roles in this file: "
+                        f"{', '.join(sorted({p.role for p in definition.participants}))})",
                     )
                 )
         if isinstance(step, RequestStep):
@@ -287,6 +292,15 @@ def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown field (check the spelling; see README, 'Process files')"
+            elif err["type"] == "value_error":
+                message = message.removeprefix("Value error, ")
+            elif err["type"] == "string_pattern_mismatch" and "\\r\\n" in str(
+                err.get("ctx", {}).get("pattern", "")
+            ):
+                message = (
+                    "must be a single line: line breaks are not allowed "
+                    "(they could inject e-mail headers)"
+                )
             elif err["type"] == "missing":
                 message = "required field is missing"
             problems.append(Problem(file, _location(err["loc"]), message))

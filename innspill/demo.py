@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -60,13 +60,10 @@ ANSWERS: dict[str, dict[str, tuple[date, time] | None]] = {
     },
 }
 # Grenland asks for more time on the first step; the case officer grants a week and a half.
-EXTENSION = {
-    "asked": (date(2020, 4, 22), time(11, 0)),
-    "step": "innspill-oppdrag",
-    "participant": "grenland-sekretariat",
-    "deadline": date(2020, 5, 8),
-    "reason": "Saken kommer først opp i styringsgruppen 6. mai",
-}
+EXTENSION_ASKED = local_datetime(date(2020, 4, 22), time(11, 0))
+EXTENSION_STEP, EXTENSION_PARTICIPANT = "innspill-oppdrag", "grenland-sekretariat"
+EXTENSION_DEADLINE = date(2020, 5, 8)
+EXTENSION_REASON = "Saken kommer først opp i styringsgruppen 6. mai"
 
 
 @dataclass
@@ -93,14 +90,15 @@ def happenings() -> list[Happening]:
         for participant_id, when in people.items():
             if when is None:
                 continue
+            moment = local_datetime(*when)
 
             def answer(
                 engine: Engine,
                 d: ProcessDefinition,
                 *,
-                s=step_id,
-                p=participant_id,
-                at=local_datetime(*when),
+                s: str = step_id,
+                p: str = participant_id,
+                at: datetime = moment,
             ) -> None:
                 with session_scope(engine) as session:
                     texts = {
@@ -127,15 +125,15 @@ def happenings() -> list[Happening]:
             change_deadline(
                 session,
                 d,
-                step_id=EXTENSION["step"],  # type: ignore[arg-type]
-                participant_id=EXTENSION["participant"],  # type: ignore[arg-type]
-                deadline=EXTENSION["deadline"],
-                at=local_datetime(*EXTENSION["asked"]),  # type: ignore[arg-type]
-                reason=EXTENSION["reason"],
+                step_id=EXTENSION_STEP,
+                participant_id=EXTENSION_PARTICIPANT,
+                deadline=EXTENSION_DEADLINE,
+                at=EXTENSION_ASKED,
+                reason=EXTENSION_REASON,
                 by="demo",
-            )  # type: ignore[arg-type]
+            )
 
-    out.append(Happening(local_datetime(*EXTENSION["asked"]), "extension", extend))  # type: ignore[arg-type]
+    out.append(Happening(EXTENSION_ASKED, "extension", extend))
     return sorted(out, key=lambda h: h.at)
 
 
@@ -203,7 +201,8 @@ def report(engine: Engine, mail: str) -> DemoResult:
             rows.append(
                 (
                     e.at,
-                    f"{'EXTENSION':<17}    {names.get(e.participant_key or '', 'all'):<17} ({e.step_key}): {e.detail}",
+                    f"{'EXTENSION':<17}    {names.get(e.participant_key or '', 'all'):<17} "
+                    f"({e.step_key}): {e.detail}",
                 )
             )
     rows.sort(key=lambda r: r[0])
@@ -247,7 +246,7 @@ def report(engine: Engine, mail: str) -> DemoResult:
     return DemoResult(definition.id, mail, timeline, summary)
 
 
-def _off_days(messages: list[OutboxMessage]) -> int:
+def _off_days(messages: Sequence[OutboxMessage]) -> int:
     from innspill.workdays import is_working_day
 
     return sum(

@@ -116,7 +116,16 @@ def _sync_rows(session: Session, definition: ProcessDefinition) -> None:
         ).all()
     }
     for p in definition.participants:
-        row = participants.pop(p.id, None) or Participant(process_id=definition.id, key=p.id)
+        row = participants.pop(p.id, None)
+        if row is None:
+            row = Participant(
+                process_id=definition.id,
+                key=p.id,
+                name=p.name,
+                role=p.role,
+                email=str(p.email),
+                language=p.language,
+            )
         row.name, row.role, row.email, row.language = p.name, p.role, str(p.email), p.language
         session.add(row)
     for row in participants.values():
@@ -125,7 +134,9 @@ def _sync_rows(session: Session, definition: ProcessDefinition) -> None:
         s.key: s for s in session.exec(select(Step).where(Step.process_id == definition.id)).all()
     }
     for position, s in enumerate(definition.steps):
-        srow = steps.pop(s.id, None) or Step(process_id=definition.id, key=s.id, position=position)
+        srow = steps.pop(s.id, None) or Step(
+            process_id=definition.id, key=s.id, position=position, kind=s.kind, title=s.title
+        )
         srow.kind, srow.title, srow.position = s.kind, s.title, position
         srow.opens = getattr(s, "opens", None)
         srow.deadline = (

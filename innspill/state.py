@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from innspill.definition import ProcessDefinition, RequestStep
@@ -52,17 +53,17 @@ def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:
     ).all()
     for step_key, participant_key, received_at in first_answers:
         state.answered_at[(step_key, participant_key)] = _aware(received_at)
-    rows = session.exec(
-        select(
-            OutboxMessage.key,
-            OutboxMessage.step_key,
-            OutboxMessage.participant_key,
-            OutboxMessage.kind,
-            OutboxMessage.sequence,
-            OutboxMessage.created_at,
-            OutboxMessage.deadline,
+    rows = session.execute(
+        sa_select(
+            col(OutboxMessage.key),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.sequence),
+            col(OutboxMessage.created_at),
+            col(OutboxMessage.deadline),
         )
-        .where(OutboxMessage.process_id == definition.id)
+        .where(col(OutboxMessage.process_id) == definition.id)
         .order_by(col(OutboxMessage.id))
     ).all()
     for key, step_key, participant_key, kind, sequence, created_at, deadline in rows:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from innspill.definition import (
@@ -95,15 +96,15 @@ def process_status(
     sent: dict[tuple[str, str], list[str]] = {}
     counts: dict[str, int] = {s.value: 0 for s in MessageStatus}
     failed: list[str] = []
-    for step_key, participant_key, kind, status, recipient, error in session.exec(
-        select(
-            OutboxMessage.step_key,
-            OutboxMessage.participant_key,
-            OutboxMessage.kind,
-            OutboxMessage.status,
-            OutboxMessage.recipient,
-            OutboxMessage.last_error,
-        ).where(OutboxMessage.process_id == pid)
+    for step_key, participant_key, kind, status, recipient, error in session.execute(
+        sa_select(
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.status),
+            col(OutboxMessage.recipient),
+            col(OutboxMessage.last_error),
+        ).where(col(OutboxMessage.process_id) == pid)
     ).all():
         sent.setdefault((step_key, participant_key), []).append(kind)
         counts[status] = counts.get(status, 0) + 1

@@ -90,17 +90,35 @@ class SmtpTransport:
         )
 
     async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+        if not messages:
+            return None
+        # One connection first: a server that is down then costs one message an attempt, not
+        # one per connection (the others stay untried, with no backoff).
+        first = self._client()
+        try:
+            await first.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            error = self._cannot_connect(exc)
+            report(Outcome(messages[0].row_id, "deferred", error))
+            return error
         queue: asyncio.Queue[Queued] = asyncio.Queue()
         for message in messages:
             queue.put_nowait(message)
-        workers = min(self.settings.smtp_concurrency, max(1, len(messages)))
-        errors = await asyncio.gather(*(self._worker(queue, report) for _ in range(workers)))
+        workers = min(self.settings.smtp_concurrency, len(messages))
+        errors = await asyncio.gather(
+            self._worker(queue, report, first),
+            *(self._worker(queue, report) for _ in range(workers - 1)),
+        )
         if queue.empty():
             return None
         return next((e for e in errors if e), "the SMTP connections stopped")
 
-    async def _worker(self, queue: asyncio.Queue[Queued], report: Report) -> str | None:
-        client: aiosmtplib.SMTP | None = None
+    def _cannot_connect(self, exc: BaseException) -> str:
+        return f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
+
+    async def _worker(
+        self, queue: asyncio.Queue[Queued], report: Report, client: aiosmtplib.SMTP | None = None
+    ) -> str | None:
         try:
             while not queue.empty():
                 message = queue.get_nowait()
@@ -109,7 +127,7 @@ class SmtpTransport:
                     try:
                         await client.connect()
                     except (aiosmtplib.SMTPException, OSError) as exc:
-                        error = f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
+                        error = self._cannot_connect(exc)
                         report(Outcome(message.row_id, "deferred", error))
                         return error
                 report(await self._send_one(client, message))

@@ -1,0 +1,48 @@
+"""The Prefect flows run the same engine: a tick flow queues and sends, and is idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from config.settings import get_settings
+from tests.conftest import load_seed
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def flow_env(monkeypatch, prefect_harness, engine, database_url, smtp, tmp_path):
+    monkeypatch.setenv("INNSPILL_DATABASE_URL", database_url)
+    monkeypatch.setenv("INNSPILL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INNSPILL_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("INNSPILL_SMTP_PORT", str(smtp.port))
+    get_settings.cache_clear()
+    load_seed(engine)
+    yield smtp
+    get_settings.cache_clear()
+
+
+def test_tick_flow_runs_each_open_step_and_sends_once(flow_env):
+    from flows.tick import tick_flow
+
+    result = asyncio.run(tick_flow(at="2020-03-30T09:15"))
+    assert result["mail"]["sent"] == 18
+    assert set(result["steps"]) == {
+        "byvekstavtaler-sekretariat-2020/innspill-oppdrag",
+        "byvekstavtaler-sekretariat-2020/innspill-retningslinjer",
+    }
+    assert len(flow_env.received) == 18
+    again = asyncio.run(tick_flow(at="2020-03-30T09:45"))
+    assert again["mail"]["sent"] == 0
+    assert len(flow_env.received) == 18
+
+
+def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
+    from flows.demo import demo_flow
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    sent = demo_flow(url, str(tmp_path / "mail"))
+    assert sent == 51
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 51

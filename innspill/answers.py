@@ -35,9 +35,15 @@ def register_answer(
         )
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
-    unknown = set(texts) - {t.id for t in definition.themes_of(step)}
+    themes = [t.id for t in definition.themes_of(step)]
+    unknown = set(texts) - set(themes)
     if unknown:
-        raise InnspillError(f"unknown theme(s) for step '{step_id}': {', '.join(sorted(unknown))}")
+        raise InnspillError(
+            f"unknown theme(s) for step '{step_id}': {', '.join(sorted(unknown))} "
+            f"(the step's themes: {', '.join(themes)})"
+        )
+    if not any(text.strip() for text in texts.values()):
+        raise InnspillError("the answer is empty: give the text for at least one theme")
     latest = session.exec(
         select(func.max(Answer.version)).where(
             Answer.process_id == definition.id,

@@ -280,6 +280,56 @@ def extend(
     typer.echo(f"Deadline of {step} set to {new} for {participant or 'everyone'}.")
 
 
+answer_app = typer.Typer(help="Answers (innspill) from participants.", no_args_is_help=True)
+app.add_typer(answer_app, name="answer")
+
+
+@answer_app.command("add")
+def answer_add(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    text: Annotated[
+        list[str],
+        typer.Option(help="THEME=TEXT, once per theme answered (theme ids as in the file)."),
+    ],
+    by: Annotated[str, typer.Option(help="Who registers it (kept with the answer).")] = "",
+    at: AtOption = None,
+) -> None:
+    """Register an answer that came by letter, phone or otherwise; it stops the reminders.
+
+    A second answer from the same participant is kept as a new version; the latest counts.
+    """
+    from innspill.answers import register_answer
+    from innspill.processes import get_definition
+    from models.db import session_scope
+
+    texts = {}
+    for item in text:
+        theme, sep, value = item.partition("=")
+        if not sep or not theme.strip():
+            raise _fail(
+                f"--text '{item}' is not THEME=TEXT, for example --text rolle='Vi mener ...'"
+            )
+        texts[theme.strip()] = value
+    try:
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            answer = register_answer(
+                session,
+                definition,
+                step_id=step,
+                participant_id=participant,
+                texts=texts,
+                at=_now(at),
+                channel="registered",
+                registered_by=by or os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Answer from {participant} to {step} registered (version {answer.version}).")
+
+
 @app.command()
 def preview(
     process: Annotated[str, typer.Argument(help="Process id.")],

@@ -81,6 +81,15 @@ class ReminderPolicy(_Strict):
         return time(self.hour, 0)
 
 
+class TreatmentReminders(_Strict):
+    """Reminders to bodies whose treatment of the draft is still pending."""
+
+    after: Annotated[int, Field(ge=1, le=120)] = 10  # working days after the draft was sent
+    every: Annotated[int, Field(ge=1, le=120)] = 10
+    max: Annotated[int, Field(ge=0, le=10)] = 2
+    hour: Annotated[int, Field(ge=6, le=16)] = 9
+
+
 class _Step(_Strict):
     id: Slug
     title: OneLine
@@ -119,6 +128,15 @@ class MeetingStep(_Step):
     place: OneLine
     video_link: str | None = None
     agenda: list[str] = []
+    invite: date | None = None  # when invitations go out; default 10 working days before
+    hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages
+    cancelled: bool = False  # set to cancel: a CANCEL goes to everyone invited
+    attach_compilation: Slug | None = None  # a compilation step whose latest version the
+    # reminder the working day before carries, as background for the meeting
+
+    @property
+    def send_time(self) -> time:
+        return time(self.hour, 0)
 
     @field_validator("end")
     @classmethod
@@ -134,16 +152,27 @@ class CompilationStep(_Step):
 
     kind: Literal["compilation"]
     source: Slug
-    due: date
+    due: date | None = None  # when the drafters should have it (shown in status)
+    early: bool = False  # compile as soon as everyone has answered, not only after the deadline
+    hour: Annotated[int, Field(ge=6, le=16)] = 9
     audience: list[Slug] = Field(default_factory=lambda: ["drafter"])
+
+    @property
+    def send_time(self) -> time:
+        return time(self.hour, 0)
 
 
 class CirculationStep(_Step):
     """The draft sent to the bodies that treat it, by a deadline."""
 
     kind: Literal["circulation"]
-    deadline: date
+    deadline: date  # the draft should reach the steering groups by then
     audience: list[Slug] = Field(default_factory=lambda: ["steering_group"])
+    reminders: TreatmentReminders = TreatmentReminders()
+
+    @property
+    def send_time(self) -> time:
+        return time(self.reminders.hour, 0)
 
 
 Step = Annotated[
@@ -259,10 +288,33 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
                         f"{step.deadline} is after the process ends ({definition.process.ends})",
                     )
                 )
-        if isinstance(step, CompilationStep) and step.source not in step_ids:
+        kinds = {s.id: s.kind for s in definition.steps}
+        if isinstance(step, CompilationStep) and kinds.get(step.source) != "request":
             problems.append(
-                Problem(file, f"steps[{index}].source", f"no step has the id '{step.source}'")
+                Problem(
+                    file,
+                    f"steps[{index}].source",
+                    f"no request step has the id '{step.source}' (a compilation compiles the "
+                    "answers of a request step)",
+                )
             )
+        if isinstance(step, MeetingStep):
+            if step.attach_compilation and kinds.get(step.attach_compilation) != "compilation":
+                problems.append(
+                    Problem(
+                        file,
+                        f"steps[{index}].attach_compilation",
+                        f"no compilation step has the id '{step.attach_compilation}'",
+                    )
+                )
+            if step.invite and step.invite >= step.date:
+                problems.append(
+                    Problem(
+                        file,
+                        f"steps[{index}].invite",
+                        f"invitations ({step.invite}) must go out before the meeting ({step.date})",
+                    )
+                )
     return problems
 
 

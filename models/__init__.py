@@ -2,12 +2,16 @@
 
 from models.answer import Answer
 from models.deadline import DeadlineChange
+from models.document import Document
 from models.event import Event
 from models.outbox import MessageStatus, OutboxMessage
 from models.process import Participant, Process, Step
+from models.treatment import Attendance, Treatment, TreatmentState
 
 __all__ = [
     "Answer",
+    "Attendance",
+    "Document",
     "DeadlineChange",
     "Event",
     "MessageStatus",
@@ -15,4 +19,6 @@ __all__ = [
     "Participant",
     "Process",
     "Step",
+    "Treatment",
+    "TreatmentState",
 ]

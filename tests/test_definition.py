@@ -1,0 +1,394 @@
+"""Process files: the seed validates; each kind of mistake is reported with file, field and cause;
+a bad file loaded from the command line writes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+from typer.testing import CliRunner, Result
+
+from config.settings import get_settings
+from innspill.cli import app
+from innspill.definition import (
+    RequestStep,
+    date_warnings,
+    definition_hash,
+    load_definition,
+    parse_definition,
+)
+from innspill.errors import DefinitionError, Problem
+from models import DeadlineChange, Event, Participant, Process, Step
+from tests.conftest import SEED, SEED_ID
+
+SEED_TEXT = SEED.read_text(encoding="utf-8")
+BERGEN_EMAIL = 'email = "sekretariat@bergen.byvekst.example"'
+BERGEN_NAME = 'name = "Sekretariatet for byvekstavtalen i Bergen"'
+
+
+def edited(tmp_path: Path, *replacements: tuple[str, str], name: str = "bad.toml") -> Path:
+    """The seed with each `old` (which must occur exactly once) replaced, written to tmp_path."""
+    text = SEED_TEXT
+    for old, new in replacements:
+        assert text.count(old) == 1, f"the edit is ambiguous or stale: {old!r}"
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[Problem]:
+    """The problems load_definition reports for `path`; each must name that file."""
+    with pytest.raises(DefinitionError) as info:
+        load_definition(path)
+    problems = info.value.problems
+    assert problems, "a DefinitionError without problems"
+    for problem in problems:
+        assert problem.file == str(path)
+        assert problem.message
+        # The printed form carries file, field and message: that is what the user reads.
+        assert str(problem).startswith(str(path))
+        assert problem.field in str(problem)
+        assert problem.message in str(problem)
+    text = str(info.value)
+    assert f"{len(problems)} problem(s)" in text
+    for problem in problems:
+        assert str(problem) in text
+    return problems
+
+
+def by_field(problems: list[Problem]) -> dict[str, str]:
+    fields = [p.field for p in problems]
+    assert len(set(fields)) == len(fields), f"one problem reported twice: {fields}"
+    return {p.field: p.message for p in problems}
+
+
+# --- the seed ------------------------------------------------------------------------------
+
+
+def test_seed_validates_with_the_expected_content():
+    definition = load_definition(SEED)
+    assert definition.id == SEED_ID
+    assert definition.process.reference == "20/64758"
+    roles = [p.role for p in definition.participants]
+    assert roles.count("secretariat") == 9
+    assert roles.count("steering_group") == 9
+    assert [t.id for t in definition.themes] == [
+        "rolle",
+        "kommunikasjon",
+        "okonomi",
+        "organisering",
+    ]
+    requests = [s for s in definition.steps if isinstance(s, RequestStep)]
+    assert [(s.id, s.deadline) for s in requests] == [
+        ("innspill-oppdrag", date(2020, 4, 27)),
+        ("innspill-retningslinjer", date(2020, 6, 1)),
+    ]
+    assert all(s.opens == date(2020, 3, 30) for s in requests)
+    for step in requests:
+        audience = definition.audience(step.id)
+        assert len(audience) == 9 and {p.role for p in audience} == {"secretariat"}
+        assert len(definition.themes_of(step)) == 4
+    assert definition.step("sammenstilling").source == "innspill-retningslinjer"  # type: ignore[union-attr]
+
+
+def test_seed_warns_exactly_about_whit_monday():
+    warnings = date_warnings(load_definition(SEED))
+    assert len(warnings) == 1, warnings
+    (warning,) = warnings
+    assert warning.startswith("steps[1].deadline (innspill-retningslinjer)")
+    assert "2020-06-01" in warning
+    assert "Andre pinsedag" in warning
+    assert "not a working day" in warning
+
+
+def test_parsing_is_deterministic_and_the_hash_follows_the_content():
+    a = parse_definition(SEED_TEXT)
+    b = parse_definition(SEED_TEXT)
+    assert definition_hash(a) == definition_hash(b)
+    moved = parse_definition(SEED_TEXT.replace("deadline = 2020-04-27", "deadline = 2020-05-04"))
+    assert definition_hash(moved) != definition_hash(a)
+
+
+# --- one mistake at a time -----------------------------------------------------------------
+
+CASES = [
+    pytest.param(
+        [("deadline = 2020-04-27", "deadlin = 2020-04-27")],
+        {
+            "steps[0].deadlin": "unknown field",
+            "steps[0].deadline": "required field is missing",
+        },
+        id="misspelt-step-field",
+    ),
+    pytest.param(
+        [(BERGEN_EMAIL, BERGEN_EMAIL + '\ncolour = "blue"')],
+        {"participants[1].colour": "unknown field"},
+        id="unknown-participant-field",
+    ),
+    pytest.param(
+        [(BERGEN_EMAIL, 'email = "sekretariat.bergen.byvekst.example"')],
+        {"participants[1].email": "not a valid email address"},
+        id="email-without-at",
+    ),
+    pytest.param(
+        [(BERGEN_EMAIL, 'email = "sekretariat@bergen byvekst.example"')],
+        {"participants[1].email": "not a valid email address"},
+        id="email-with-space",
+    ),
+    pytest.param(
+        [('email = "byvekst-innspill@vegvesen.example"', 'email = "byvekst-innspill@"')],
+        {"sender.email": "not a valid email address"},
+        id="bad-sender-email",
+    ),
+    pytest.param(
+        [("deadline = 2020-04-27", "deadline = 2020-03-20")],
+        {"steps[0].deadline": "deadline 2020-03-20 is not after opens 2020-03-30"},
+        id="deadline-before-opens",
+    ),
+    pytest.param(
+        [("deadline = 2020-04-27", "deadline = 2020-03-30")],
+        {"steps[0].deadline": "deadline 2020-03-30 is not after opens 2020-03-30"},
+        id="deadline-equals-opens",
+    ),
+    pytest.param(
+        [("deadline = 2020-04-27", "deadline = 2020-07-01")],
+        {"steps[0].deadline": "2020-07-01 is after the process ends (2020-06-30)"},
+        id="deadline-after-process-ends",
+    ),
+    pytest.param(
+        [("end = 12:30:00", "end = 08:30:00")],
+        {"steps[3].end": "end 08:30:00 is not after start 09:00:00"},
+        id="meeting-ends-before-it-starts",
+    ),
+    pytest.param(
+        [('id = "bergen-sekretariat"', 'id = "oslo-akershus-sekretariat"')],
+        {"participants[1].id": "duplicate id 'oslo-akershus-sekretariat'"},
+        id="duplicate-participant-id",
+    ),
+    pytest.param(
+        [('id = "okonomi"', 'id = "rolle"')],
+        {"themes[2].id": "duplicate id 'rolle'"},
+        id="duplicate-theme-id",
+    ),
+    pytest.param(
+        [('audience = ["steering_group"]', 'audience = ["styringsgruppe"]')],
+        {"steps[4].audience[0]": "no participant has the role or id 'styringsgruppe'"},
+        id="audience-role-nobody-has",
+    ),
+    pytest.param(
+        [
+            (
+                "reminders = { before = [5, 2]",
+                'themes = ["rolle", "finans"]\nreminders = { before = [5, 2]',
+            )
+        ],
+        {"steps[0].themes[1]": "unknown theme 'finans'"},
+        id="unknown-theme-in-step",
+    ),
+    pytest.param(
+        [('source = "innspill-retningslinjer"', 'source = "innspill-retningslinjene"')],
+        {"steps[2].source": "no request step has the id 'innspill-retningslinjene'"},
+        id="compilation-source-unknown",
+    ),
+    pytest.param(
+        [(BERGEN_NAME, BERGEN_NAME[:-1] + '\\nBcc: alle@evil.example"')],
+        {"participants[1].name": "line break"},
+        id="name-with-line-break",
+    ),
+    pytest.param(
+        [(BERGEN_NAME, BERGEN_NAME[:-1] + '\\r\\nBcc: alle@evil.example"')],
+        {"participants[1].name": "line break"},
+        id="name-with-crlf",
+    ),
+    pytest.param(
+        [('case_officer = "Kari Nordmann"\n', "")],
+        {"sender.case_officer": "required field is missing"},
+        id="missing-sender-field",
+    ),
+    pytest.param(
+        [("opens = 2020-03-30\ndeadline = 2020-04-27", "deadline = 2020-04-27")],
+        {"steps[0].opens": "required field is missing"},
+        id="missing-step-opens",
+    ),
+    pytest.param(
+        [('reference = "20/64758"\n', "")],
+        {"process.reference": "required field is missing"},
+        id="missing-process-reference",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edits", "expected"), CASES)
+def test_each_mistake_names_file_field_and_cause(tmp_path, edits, expected):
+    path = edited(tmp_path, *edits)
+    got = by_field(problems_of(path))
+    assert set(got) == set(expected), got
+    for field, fragment in expected.items():
+        assert fragment in got[field], (field, got[field])
+
+
+def test_line_break_message_explains_the_risk(tmp_path):
+    path = edited(tmp_path, (BERGEN_NAME, BERGEN_NAME[:-1] + '\\nBcc: alle@evil.example"'))
+    (problem,) = problems_of(path)
+    assert "single line" in problem.message
+    assert "header" in problem.message  # says why, not just a regular expression
+    assert "[^" not in problem.message
+
+
+def test_malformed_toml_names_the_file_and_the_line(tmp_path):
+    old = 'title = "Innspill til oppdraget"'
+    path = edited(tmp_path, (old, 'title = "Innspill til oppdraget'))
+    line = SEED_TEXT.splitlines().index(old) + 1
+    (problem,) = problems_of(path)
+    assert problem.field == ""  # no field can be named before the file parses
+    assert "not valid TOML" in problem.message
+    assert f"line {line}" in problem.message
+
+
+def test_unreadable_file_is_a_definition_error(tmp_path):
+    missing = tmp_path / "nope.toml"
+    (problem,) = problems_of(missing)
+    assert "cannot read the file" in problem.message
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(
+        SEED_TEXT.encode("utf-8").replace("Tromsø".encode(), "Tromsø".encode("latin-1"))
+    )
+    (problem,) = problems_of(latin1)
+    assert "cannot read the file" in problem.message
+
+
+# --- several mistakes at once ----------------------------------------------------------------
+
+
+def test_several_field_mistakes_are_all_reported(tmp_path):
+    path = edited(
+        tmp_path,
+        (BERGEN_EMAIL, 'email = "bergen"\ncolour = "blue"'),
+        (
+            'name = "Sekretariatet for byvekstavtalen i Trondheim"',
+            'name = "Sekretariatet\\nfor byvekstavtalen i Trondheim"',
+        ),
+        ("deadline = 2020-04-27", "deadline = 2020-03-01"),
+        ('case_officer = "Kari Nordmann"\n', ""),
+        ("end = 12:30:00", "end = 09:00:00"),
+    )
+    got = by_field(problems_of(path))
+    assert set(got) == {
+        "participants[1].email",
+        "participants[1].colour",
+        "participants[2].name",
+        "steps[0].deadline",
+        "sender.case_officer",
+        "steps[3].end",
+    }
+    assert "not a valid email address" in got["participants[1].email"]
+    assert "unknown field" in got["participants[1].colour"]
+    assert "line break" in got["participants[2].name"]
+    assert "not after opens" in got["steps[0].deadline"]
+    assert "missing" in got["sender.case_officer"]
+    assert "not after start" in got["steps[3].end"]
+
+
+def test_several_reference_mistakes_are_all_reported(tmp_path):
+    path = edited(
+        tmp_path,
+        ('id = "bergen-sekretariat"', 'id = "oslo-akershus-sekretariat"'),
+        ('audience = ["steering_group"]', 'audience = ["styringsgruppe"]'),
+        ("reminders = { before = [5, 2]", 'themes = ["finans"]\nreminders = { before = [5, 2]'),
+        ('source = "innspill-retningslinjer"', 'source = "ukjent"'),
+        (BERGEN_EMAIL, 'email = "sekretariat@oslo-akershus.byvekst.example"'),
+    )
+    got = by_field(problems_of(path))
+    assert set(got) == {
+        "participants[1].id",
+        "participants[1].email",
+        "steps[4].audience[0]",
+        "steps[0].themes[0]",
+        "steps[0].themes",
+        "steps[2].source",
+    }
+    assert "duplicate id" in got["participants[1].id"]
+    assert "also the address of 'oslo-akershus-sekretariat'" in got["participants[1].email"]
+    assert "'styringsgruppe'" in got["steps[4].audience[0]"]
+    assert "unknown theme 'finans'" in got["steps[0].themes[0]"]
+    assert "at least one theme" in got["steps[0].themes"]
+    assert "'ukjent'" in got["steps[2].source"]
+
+
+# --- nothing is written on a bad load ----------------------------------------------------
+
+
+def invoke(args: list[str], env: dict[str, str | None]) -> Result:
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args, env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+def counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return {
+            table.__name__: session.exec(select(func.count()).select_from(table)).one()
+            for table in (Process, Participant, Step, Event, DeadlineChange)
+        }
+
+
+BAD_LOADS = [
+    pytest.param([(BERGEN_EMAIL, 'email = "bergen"')], "participants[1].email", id="bad-email"),
+    pytest.param(
+        [('id = "bergen-sekretariat"', 'id = "oslo-akershus-sekretariat"')],
+        "participants[1].id",
+        id="duplicate-id",
+    ),
+    pytest.param(
+        [("deadline = 2020-04-27", "deadlin = 2020-04-27")], "steps[0].deadlin", id="unknown-field"
+    ),
+    pytest.param([("ends = 2020-06-30", "ends = 2020-06-30 x")], "not valid TOML", id="bad-toml"),
+]
+
+
+@pytest.mark.parametrize(("edits", "expected"), BAD_LOADS)
+def test_cli_load_of_a_bad_file_writes_nothing(
+    tmp_path, monkeypatch, database_url, engine, edits, expected
+):
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    path = edited(tmp_path, *edits)
+    env = {
+        "INNSPILL_DATABASE_URL": database_url,
+        "INNSPILL_DATA_DIR": str(tmp_path / "data"),
+        "INNSPILL_SMTP_HOST": None,
+    }
+    before = counts(engine)
+    result = invoke(["load", str(path), "--at", "2020-03-30T08:00"], env)
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert str(path) in result.output
+    assert expected in result.output
+    assert "problem(s) in the process file" in result.output
+    assert counts(engine) == before
+    assert before["Process"] == 0
+    with Session(engine) as session:
+        assert session.get(Process, SEED_ID) is None
+
+
+def test_cli_validate_lists_every_problem_and_writes_nothing(
+    tmp_path, monkeypatch, database_url, engine
+):
+    monkeypatch.chdir(tmp_path)
+    path = edited(
+        tmp_path,
+        (BERGEN_EMAIL, 'email = "bergen"'),
+        ("deadline = 2020-04-27", "deadline = 2020-03-01"),
+    )
+    env = {"INNSPILL_DATABASE_URL": database_url, "INNSPILL_DATA_DIR": str(tmp_path / "data")}
+    result = invoke(["validate", str(path)], env)
+    assert result.exit_code == 1
+    assert "2 problem(s)" in result.output
+    assert f"{path}: participants[1].email: " in result.output
+    assert f"{path}: steps[0].deadline: " in result.output
+    assert counts(engine)["Process"] == 0

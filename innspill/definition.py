@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import tomllib
 from datetime import date, time
@@ -128,7 +129,7 @@ class MeetingStep(_Step):
     place: OneLine
     video_link: str | None = None
     agenda: list[str] = []
-    invite: date | None = None  # when invitations go out; default 10 working days before
+    invite: datetime.date | None = None  # invitations go out; default 10 working days before
     hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages
     cancelled: bool = False  # set to cancel: a CANCEL goes to everyone invited
     attach_compilation: Slug | None = None  # a compilation step whose latest version the
@@ -256,7 +257,6 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
 
     roles = {p.role for p in definition.participants} | {p.id for p in definition.participants}
     theme_ids = {t.id for t in definition.themes}
-    step_ids = {s.id for s in definition.steps}
     for index, step in enumerate(definition.steps):
         for j, who in enumerate(step.audience):
             if who not in roles:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -14,15 +14,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from innspill.answers import register_answer
-from innspill.deadlines import change_deadline
 from innspill.definition import ProcessDefinition
 from innspill.engine import tick
 from innspill.outbox import dispatch
 from innspill.processes import get_definition, load_file
+from innspill.scenario import ANSWERS, happenings
+from innspill.state import effective_deadlines
 from innspill.transport import Transport
-from innspill.workdays import OSLO, local_datetime
-from models import Answer, Event, OutboxMessage
+from innspill.workdays import OSLO, end_of_day, is_working_day, local_datetime
+from models import Answer, Attendance, Event, OutboxMessage, Treatment
 from models.db import session_scope
 
 SEED = (
@@ -33,108 +33,6 @@ SEED = (
 )
 START, END = date(2020, 3, 30), date(2020, 6, 30)
 TICK_TIMES = (time(9, 0), time(14, 0))
-
-# Who answers when (local time), per request step; None never answers.
-ANSWERS: dict[str, dict[str, tuple[date, time] | None]] = {
-    "innspill-oppdrag": {
-        "oslo-akershus-sekretariat": (date(2020, 4, 2), time(10, 15)),
-        "bergen-sekretariat": (date(2020, 4, 8), time(13, 40)),
-        "nedre-glomma-sekretariat": (date(2020, 4, 16), time(11, 5)),
-        "trondheim-sekretariat": (date(2020, 4, 21), time(15, 30)),
-        "nord-jaeren-sekretariat": (date(2020, 4, 24), time(9, 45)),
-        "kristiansand-sekretariat": (date(2020, 4, 27), time(15, 10)),
-        "buskerudbyen-sekretariat": (date(2020, 4, 29), time(12, 0)),
-        "grenland-sekretariat": (date(2020, 5, 7), time(10, 30)),
-        "tromso-sekretariat": None,
-    },
-    "innspill-retningslinjer": {
-        "oslo-akershus-sekretariat": (date(2020, 5, 14), time(14, 20)),
-        "buskerudbyen-sekretariat": (date(2020, 5, 20), time(10, 0)),
-        "bergen-sekretariat": (date(2020, 5, 25), time(16, 5)),
-        "trondheim-sekretariat": (date(2020, 5, 27), time(9, 30)),
-        "grenland-sekretariat": (date(2020, 5, 28), time(13, 15)),
-        "nord-jaeren-sekretariat": (date(2020, 5, 29), time(11, 50)),
-        "kristiansand-sekretariat": (date(2020, 6, 2), time(14, 45)),
-        "nedre-glomma-sekretariat": (date(2020, 6, 4), time(10, 10)),
-        "tromso-sekretariat": None,
-    },
-}
-# Grenland asks for more time on the first step; the case officer grants a week and a half.
-EXTENSION_ASKED = local_datetime(date(2020, 4, 22), time(11, 0))
-EXTENSION_STEP, EXTENSION_PARTICIPANT = "innspill-oppdrag", "grenland-sekretariat"
-EXTENSION_DEADLINE = date(2020, 5, 8)
-EXTENSION_REASON = "Saken kommer først opp i styringsgruppen 6. mai"
-
-
-@dataclass
-class Happening:
-    """Something the simulated world does at a moment: an answer or an extension."""
-
-    at: datetime
-    label: str
-    apply: Callable[[Engine, ProcessDefinition], None]
-
-
-@dataclass
-class DemoResult:
-    process_id: str
-    mail: str
-    timeline: list[str] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-def happenings() -> list[Happening]:
-    """The scenario's answers and extension, in time order."""
-    out: list[Happening] = []
-    for step_id, people in ANSWERS.items():
-        for participant_id, when in people.items():
-            if when is None:
-                continue
-            moment = local_datetime(*when)
-
-            def answer(
-                engine: Engine,
-                d: ProcessDefinition,
-                *,
-                s: str = step_id,
-                p: str = participant_id,
-                at: datetime = moment,
-            ) -> None:
-                with session_scope(engine) as session:
-                    texts = {
-                        t.id: f"Innspill fra {d.participant(p).area} om {t.title.lower()}."
-                        for t in d.themes_of(d.step(s))  # type: ignore[arg-type]
-                    }
-                    register_answer(
-                        session,
-                        d,
-                        step_id=s,
-                        participant_id=p,
-                        texts=texts,
-                        at=at,
-                        channel="registered",
-                        registered_by="demo",
-                    )
-
-            out.append(
-                Happening(local_datetime(*when), f"answer {participant_id} {step_id}", answer)
-            )
-
-    def extend(engine: Engine, d: ProcessDefinition) -> None:
-        with session_scope(engine) as session:
-            change_deadline(
-                session,
-                d,
-                step_id=EXTENSION_STEP,
-                participant_id=EXTENSION_PARTICIPANT,
-                deadline=EXTENSION_DEADLINE,
-                at=EXTENSION_ASKED,
-                reason=EXTENSION_REASON,
-                by="demo",
-            )
-
-    out.append(Happening(EXTENSION_ASKED, "extension", extend))
-    return sorted(out, key=lambda h: h.at)
 
 
 def days() -> Iterator[date]:
@@ -176,6 +74,26 @@ def run(engine: Engine, transport: Transport) -> int:
     return sum(run_day(engine, transport, day) for day in days())
 
 
+@dataclass
+class DemoResult:
+    """What the demo shows: a timeline and a summary."""
+
+    process_id: str
+    mail: str
+    timeline: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+#: Events worth a line in the timeline, besides messages and answers.
+TIMELINE_EVENTS = {
+    "deadline_changed": "EXTENSION",
+    "process_updated": "CHANGED",
+    "compilation_made": "COMPILED",
+    "draft_registered": "DRAFT",
+    "treatment_changed": "TREATMENT",
+}
+
+
 def report(engine: Engine, mail: str) -> DemoResult:
     """The readable timeline and the summary, read back from the database."""
     with session_scope(engine) as session:
@@ -183,45 +101,38 @@ def report(engine: Engine, mail: str) -> DemoResult:
         messages = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
         answers = session.exec(select(Answer).order_by(col(Answer.received_at))).all()
         events = session.exec(select(Event).order_by(col(Event.id))).all()
+        deadlines = effective_deadlines(session, definition)
+        treatments = session.exec(select(Treatment)).all()
+        attendance = session.exec(select(Attendance)).all()
     names = {p.id: p.area or p.name for p in definition.participants}
     rows: list[tuple[datetime, str]] = []
     for m in messages:
         rows.append(
             (
                 m.sent_at or m.created_at,
-                f"{m.kind:<17} -> {names[m.participant_key]:<17} ({m.step_key}) [{m.status}]",
+                f"{m.kind:<18} -> {names[m.participant_key]:<17} ({m.step_key}) [{m.status}]",
             )
         )
     for a in answers:
         rows.append(
-            (a.received_at, f"{'ANSWER':<17} <- {names[a.participant_key]:<17} ({a.step_key})")
+            (a.received_at, f"{'ANSWER':<18} <- {names[a.participant_key]:<17} ({a.step_key})")
         )
     for e in events:
-        if e.kind == "deadline_changed":
-            rows.append(
-                (
-                    e.at,
-                    f"{'EXTENSION':<17}    {names.get(e.participant_key or '', 'all'):<17} "
-                    f"({e.step_key}): {e.detail}",
-                )
-            )
+        if e.kind in TIMELINE_EVENTS:
+            who = names.get(e.participant_key or "", "")
+            step = f"({e.step_key}) " if e.step_key else ""
+            rows.append((e.at, f"{TIMELINE_EVENTS[e.kind]:<18}    {who:<17} {step}{e.detail}"))
     rows.sort(key=lambda r: r[0])
     timeline = [f"{at.astimezone(OSLO):%a %d.%m.%Y %H.%M}  {text}" for at, text in rows]
 
-    skipped = Counter(e.detail for e in events if e.kind.endswith("_skipped"))
     by_day: dict[str, int] = defaultdict(int)
     for m in messages:
         by_day[(m.sent_at or m.created_at).astimezone(OSLO).date().isoformat()] += 1
-    deadlines = {}
-    late = []
-    from innspill.state import effective_deadlines
-    from innspill.workdays import end_of_day
-
-    with session_scope(engine) as session:
-        deadlines = effective_deadlines(session, definition)
-    for a in answers:
-        if a.received_at >= end_of_day(deadlines[(a.step_key, a.participant_key)]):
-            late.append(f"{a.participant_key} ({a.step_key})")
+    late = [
+        f"{a.participant_key} ({a.step_key})"
+        for a in answers
+        if a.received_at >= end_of_day(deadlines[(a.step_key, a.participant_key)])
+    ]
     summary = {
         "process": definition.id,
         "simulated": {"from": START.isoformat(), "to": END.isoformat()},
@@ -231,32 +142,32 @@ def report(engine: Engine, mail: str) -> DemoResult:
             "by_status": dict(Counter(str(m.status) for m in messages)),
             "by_participant": dict(Counter(m.participant_key for m in messages)),
             "by_day": dict(sorted(by_day.items())),
-            "on_weekend_or_holiday": _off_days(messages),
+            "on_weekend_or_holiday": sum(
+                1
+                for m in messages
+                if not is_working_day((m.sent_at or m.created_at).astimezone(OSLO).date())
+            ),
         },
         "answers": {
             "total": len(answers),
             "late": late,
-            "never": [
-                f"{p} ({s})" for s, ppl in ANSWERS.items() for p, w in ppl.items() if w is None
-            ],
+            "never": [f"{p} ({s})" for s, ppl in ANSWERS.items() for p, w in ppl.items() if not w],
         },
-        "reminders_skipped": dict(skipped),
+        "reminders_skipped": dict(Counter(e.detail for e in events if e.kind.endswith("_skipped"))),
+        "compilations": [e.detail for e in events if e.kind == "compilation_made"],
+        "meeting_attendance": {
+            "attended": sum(1 for a in attendance if a.attended),
+            "absent": sum(1 for a in attendance if not a.attended),
+        },
+        "treatment": dict(Counter(str(t.state) for t in treatments))
+        | {"no news": len(definition.audience("oversendelse")) - len(treatments)},
         "mail": mail,
     }
     return DemoResult(definition.id, mail, timeline, summary)
 
 
-def _off_days(messages: Sequence[OutboxMessage]) -> int:
-    from innspill.workdays import is_working_day
-
-    return sum(
-        1
-        for m in messages
-        if not is_working_day((m.sent_at or m.created_at).astimezone(OSLO).date())
-    )
-
-
 def summary_text(result: DemoResult) -> str:
+    """The summary for people."""
     s = result.summary
     lines = [
         f"Simulated {s['simulated']['from']} to {s['simulated']['to']}: "
@@ -265,6 +176,9 @@ def summary_text(result: DemoResult) -> str:
         "Late answers: " + (", ".join(s["answers"]["late"]) or "none"),
         "Never answered: " + (", ".join(s["answers"]["never"]) or "none"),
         f"Messages on a weekend or public holiday: {s['messages']['on_weekend_or_holiday']}",
+        "Compilations: " + ("; ".join(s["compilations"]) or "none"),
+        "Half-day meeting: {attended} attended, {absent} absent".format(**s["meeting_attendance"]),
+        "Treatment of the draft: " + ", ".join(f"{k} {v}" for k, v in s["treatment"].items()),
         "Reminders skipped, and why:",
         *[
             f"  {n:3d}  {why}"

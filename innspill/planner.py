@@ -8,78 +8,37 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from enum import StrEnum
+from datetime import datetime
 
-from innspill.definition import ProcessDefinition, ReminderPolicy, RequestStep
-from innspill.workdays import OSLO, add_working_days, end_of_day, is_working_day, local_datetime
+from innspill.actions import (
+    Action,
+    ActionKind,
+    AnswerRecord,
+    DocumentRecord,
+    ProcessState,
+    Recorded,
+    in_send_window,
+)
+from innspill.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+)
+from innspill.followup import plan_circulation, plan_compilation, plan_meeting
+from innspill.schedule import first_working_day, latest_due
+from innspill.workdays import add_working_days, end_of_day, local_datetime
 
-#: Messages go out on working days between the policy's hour and this local time.
-SEND_WINDOW_END = time(17, 0)
-
-
-class ActionKind(StrEnum):
-    """What an action sends (or, with a skip reason, would have sent)."""
-
-    INVITATION = "invitation"
-    REMINDER = "reminder"
-    OVERDUE = "overdue"
-    DEADLINE_CHANGED = "deadline_changed"
-
-
-@dataclass(frozen=True)
-class Action:
-    """One thing to do now: send a message, or record why a due message is not sent."""
-
-    process_id: str
-    step_id: str
-    participant_id: str
-    kind: ActionKind
-    sequence: str
-    deadline: date
-    skip_reason: str | None = None
-    previous_deadline: date | None = None
-    working_days_left: int | None = None
-    overdue_number: int | None = None
-
-    @property
-    def key(self) -> str:
-        """The natural key: (process, step, participant, kind, sequence)."""
-        return "/".join(
-            (self.process_id, self.step_id, self.participant_id, self.kind.value, self.sequence)
-        )
-
-    @property
-    def sends(self) -> bool:
-        return self.skip_reason is None
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A message already in the outbox (any status) for a step and participant."""
-
-    kind: str
-    sequence: str
-    created_at: datetime
-    deadline: date | None
-
-
-@dataclass
-class ProcessState:
-    """What the planner needs to know of the database, keyed by (step id, participant id)."""
-
-    deadlines: dict[tuple[str, str], date] = field(default_factory=dict)
-    answered_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
-    messages: dict[tuple[str, str], list[Recorded]] = field(default_factory=dict)
-    recorded_keys: set[str] = field(default_factory=set)
-    failing_addresses: set[str] = field(default_factory=set)
-
-
-def in_send_window(now: datetime, policy: ReminderPolicy) -> bool:
-    """True on a working day between the policy's hour and SEND_WINDOW_END, local time."""
-    local = now.astimezone(OSLO)
-    return is_working_day(local.date()) and policy.send_time <= local.time() < SEND_WINDOW_END
+__all__ = [
+    "Action",
+    "ActionKind",
+    "AnswerRecord",
+    "DocumentRecord",
+    "ProcessState",
+    "Recorded",
+    "plan",
+]
 
 
 def plan(
@@ -102,6 +61,12 @@ def plan(
         if isinstance(step, RequestStep):
             for participant in definition.audience(step.id):
                 actions.extend(_plan_request(definition, step, participant.id, state, now))
+        elif isinstance(step, CompilationStep):
+            actions.extend(plan_compilation(definition, step, state, now))
+        elif isinstance(step, MeetingStep):
+            actions.extend(plan_meeting(definition, step, state, now))
+        elif isinstance(step, CirculationStep):
+            actions.extend(plan_circulation(definition, step, state, now))
     return [a for a in actions if a.key not in state.recorded_keys]
 
 
@@ -117,7 +82,7 @@ def _plan_request(
     policy = step.reminders
     answered_at = state.answered_at.get(pair)
     answered = answered_at is not None and answered_at <= now
-    sendable = in_send_window(now, policy)
+    sendable = in_send_window(now, policy.send_time)
     messages = state.messages.get(pair, [])
 
     def action(kind: ActionKind, sequence: str, **extra: object) -> Action:
@@ -130,7 +95,7 @@ def _plan_request(
     else:
         skip = None
 
-    invitation_due = local_datetime(_first_working_day(step.opens), policy.send_time)
+    invitation_due = local_datetime(first_working_day(step.opens), policy.send_time)
     invitation = next((m for m in messages if m.kind == ActionKind.INVITATION), None)
     if invitation is None:
         if now < invitation_due:
@@ -162,7 +127,7 @@ def _plan_request(
         (n, local_datetime(add_working_days(deadline, -n), policy.send_time)) for n in policy.before
     ]
     due_before = [(n, due) for n, due in before if due <= now]
-    out += _reminders(
+    out += latest_due(
         due_before,
         make=lambda n, reason: action(
             ActionKind.REMINDER,
@@ -185,7 +150,7 @@ def _plan_request(
             for k in range(1, policy.overdue_max + 1)
         ]
         due_overdue = [(k, due) for k, due in overdue if due <= now]
-        out += _reminders(
+        out += latest_due(
             due_overdue,
             make=lambda k, reason: action(
                 ActionKind.OVERDUE,
@@ -199,31 +164,3 @@ def _plan_request(
             label="overdue reminder no.",
         )
     return out
-
-
-def _reminders(
-    due: list[tuple[int, datetime]],
-    *,
-    make,  # type: ignore[no-untyped-def]
-    blocker: str | None,
-    invited_at: datetime,
-    sendable: bool,
-    label: str,
-) -> list[Action]:
-    """Of the reminders due, send only the latest; skip the rest and say why."""
-    if not due:
-        return []
-    due = sorted(due, key=lambda item: item[1])
-    *older, (latest_n, latest_due) = due
-    out = [make(n, f"superseded by a later reminder ({label} {latest_n})") for n, _ in older]
-    if blocker:
-        out.append(make(latest_n, blocker))
-    elif invited_at >= latest_due:
-        out.append(make(latest_n, "the invitation went out after this reminder was due"))
-    elif sendable:
-        out.append(make(latest_n, None))
-    return out
-
-
-def _first_working_day(day: date) -> date:
-    return day if is_working_day(day) else add_working_days(day, 1)

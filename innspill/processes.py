@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from innspill.definition import (
+    MeetingStep,
     ProcessDefinition,
     RequestStep,
     definition_hash,
@@ -79,6 +80,7 @@ def store_definition(
                 )
             )
             changes.append(f"deadline of {step.id}: {before.deadline} -> {step.deadline}")
+    changes += _describe_meeting_changes(old, definition)
     existing.title = definition.process.title
     existing.reference = definition.process.reference
     existing.source_path = source
@@ -205,3 +207,22 @@ def _check_update(session: Session, old: ProcessDefinition, new: ProcessDefiniti
             "process (with a new [process] id)."
         )
     return []
+
+
+def _describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Say what changed about a meeting: the next tick sends updated invitations for it."""
+    out = []
+    for step in new.steps:
+        if not isinstance(step, MeetingStep):
+            continue
+        try:
+            before = old.step(step.id)
+        except KeyError:
+            continue
+        if not isinstance(before, MeetingStep):
+            continue
+        for name in ("date", "start", "end", "place", "video_link", "cancelled"):
+            was, now = getattr(before, name), getattr(step, name)
+            if was != now:
+                out.append(f"{name} of {step.id}: {was} -> {now}")
+    return out

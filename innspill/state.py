@@ -7,9 +7,9 @@ from datetime import date
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from innspill.actions import AnswerRecord, DocumentRecord, ProcessState, Recorded
 from innspill.definition import ProcessDefinition, RequestStep
-from innspill.planner import ProcessState, Recorded
-from models import Answer, DeadlineChange, Event, OutboxMessage, Participant
+from models import Answer, DeadlineChange, Document, Event, OutboxMessage, Participant, Treatment
 
 
 def effective_deadlines(
@@ -46,6 +46,34 @@ def effective_deadlines(
 def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:
     """The planner's view of one process."""
     state = ProcessState(deadlines=effective_deadlines(session, definition))
+    for step_key, participant_key, version, received_at in session.exec(
+        select(Answer.step_key, Answer.participant_key, Answer.version, Answer.received_at)
+        .where(Answer.process_id == definition.id)
+        .order_by(col(Answer.received_at))
+    ).all():
+        state.answers.setdefault(step_key, []).append(
+            AnswerRecord(participant_key, version, received_at)
+        )
+    for step_key, kind, version, created_at, basis in session.execute(
+        sa_select(
+            col(Document.step_key),
+            col(Document.kind),
+            col(Document.version),
+            col(Document.created_at),
+            col(Document.basis),
+        )
+        .where(col(Document.process_id) == definition.id)
+        .order_by(col(Document.version))
+    ).all():
+        state.documents.setdefault((step_key, kind), []).append(
+            DocumentRecord(version, created_at, basis)
+        )
+    for step_key, participant_key, treatment in session.exec(
+        select(Treatment.step_key, Treatment.participant_key, Treatment.state).where(
+            Treatment.process_id == definition.id
+        )
+    ).all():
+        state.treatments[(step_key, participant_key)] = str(treatment)
     first_answers = session.exec(
         select(Answer.step_key, Answer.participant_key, func.min(Answer.received_at))
         .where(Answer.process_id == definition.id)

@@ -17,8 +17,17 @@ from innspill.definition import (
     RequestStep,
 )
 from innspill.state import effective_deadlines
-from innspill.workdays import OSLO, end_of_day, local_datetime
-from models import Answer, MessageStatus, OutboxMessage, Participant
+from innspill.workdays import OSLO, add_working_days, end_of_day, local_datetime
+from models import (
+    Answer,
+    Attendance,
+    Document,
+    MessageStatus,
+    OutboxMessage,
+    Participant,
+    Treatment,
+    TreatmentState,
+)
 
 
 class StepState(StrEnum):
@@ -28,7 +37,6 @@ class StepState(StrEnum):
     OPEN = "open"
     OVERDUE = "overdue"
     DONE = "done"
-    UNTRACKED = "date only"  # meeting, compilation, circulation: this version tracks their dates
 
 
 @dataclass
@@ -56,6 +64,8 @@ class StepStatus:
     answered: int = 0
     expected: int = 0
     participants: list[ParticipantStatus] = field(default_factory=list)
+    note: str = ""
+    bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand
 
 
 @dataclass
@@ -154,9 +164,12 @@ def process_status(
                 status.state = StepState.OPEN
             else:
                 status.state = StepState.OVERDUE
-        elif isinstance(step, MeetingStep | CompilationStep | CirculationStep):
-            assert when is not None
-            status.state = StepState.NOT_STARTED if now < end_of_day(when) else StepState.UNTRACKED
+        elif isinstance(step, CompilationStep):
+            _compilation_status(session, definition, step, status, deadlines, now=now)
+        elif isinstance(step, MeetingStep):
+            _meeting_status(session, definition, step, status, sent, now=now)
+        elif isinstance(step, CirculationStep):
+            _circulation_status(session, definition, step, status, sent, now=now)
         steps.append(status)
     return ProcessStatus(
         process=pid,
@@ -167,3 +180,137 @@ def process_status(
         messages=counts,
         failed_messages=failed,
     )
+
+
+def _versions(session: Session, process_id: str, step_id: str, kind: str) -> list[Document]:
+    return list(
+        session.exec(
+            select(Document)
+            .where(
+                Document.process_id == process_id,
+                Document.step_key == step_id,
+                Document.kind == kind,
+            )
+            .order_by(col(Document.version))
+        ).all()
+    )
+
+
+def _compilation_status(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CompilationStep,
+    status: StepStatus,
+    deadlines: dict[tuple[str, str], date],
+    *,
+    now: datetime,
+) -> None:
+    source = definition.step(step.source)
+    people = definition.audience(source.id)
+    base = min(deadlines[(source.id, p.id)] for p in people) if people else None
+    due = local_datetime(add_working_days(base, 1), step.send_time) if base else None
+    versions = [
+        v for v in _versions(session, definition.id, step.id, "compilation") if v.created_at <= now
+    ]
+    if versions:
+        status.state = StepState.DONE
+        last = versions[-1]
+        status.note = (
+            f"version {last.version} of {last.created_at.astimezone(OSLO):%d.%m.%Y %H.%M}: "
+            f"{last.note}"
+        )
+    elif due is not None and now >= due:
+        status.state = StepState.OVERDUE
+        status.note = "no answers to compile yet"
+    else:
+        status.state = StepState.NOT_STARTED
+
+
+def _meeting_status(
+    session: Session,
+    definition: ProcessDefinition,
+    step: MeetingStep,
+    status: StepStatus,
+    sent: dict[tuple[str, str], list[str]],
+    *,
+    now: datetime,
+) -> None:
+    invited = [
+        p
+        for p in definition.audience(step.id)
+        if "meeting_invitation" in sent.get((step.id, p.id), [])
+    ]
+    attendance = {
+        a.participant_key: a.attended
+        for a in session.exec(
+            select(Attendance).where(
+                Attendance.process_id == definition.id, Attendance.step_key == step.id
+            )
+        ).all()
+    }
+    for p in definition.audience(step.id):
+        kinds = sent.get((step.id, p.id), [])
+        state = "invited" if "meeting_invitation" in kinds else "not invited yet"
+        if kinds.count("meeting_invitation") > 1:
+            state += f" (updated {kinds.count('meeting_invitation') - 1} time(s))"
+        if p.id in attendance:
+            state = "attended" if attendance[p.id] else "absent"
+        status.bodies[p.id] = state
+    ends = local_datetime(step.date, step.end)
+    if step.cancelled:
+        status.state, status.note = StepState.DONE, "cancelled"
+    elif now >= ends:
+        status.state = StepState.DONE
+        status.note = f"{sum(attendance.values())} attended" if attendance else ""
+    elif invited:
+        status.state = StepState.OPEN
+        status.note = f"{step.start:%H.%M}-{step.end:%H.%M}, {step.place}"
+    else:
+        status.state = StepState.NOT_STARTED
+
+
+def _circulation_status(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CirculationStep,
+    status: StepStatus,
+    sent: dict[tuple[str, str], list[str]],
+    *,
+    now: datetime,
+) -> None:
+    drafts = [d for d in _versions(session, definition.id, step.id, "draft") if d.created_at <= now]
+    treatments = {
+        t.participant_key: t
+        for t in session.exec(
+            select(Treatment).where(
+                Treatment.process_id == definition.id, Treatment.step_key == step.id
+            )
+        ).all()
+    }
+    bodies = definition.audience(step.id)
+    for p in bodies:
+        t = treatments.get(p.id)
+        if "circulation" not in sent.get((step.id, p.id), []):
+            status.bodies[p.id] = "draft not sent yet"
+        elif t is None or t.state == TreatmentState.PENDING:
+            reminders = sent[(step.id, p.id)].count("treatment_reminder")
+            status.bodies[p.id] = "pending" + (
+                f", reminded {reminders} time(s)" if reminders else ""
+            )
+        elif t.state == TreatmentState.ON_AGENDA:
+            status.bodies[p.id] = f"on the agenda {t.meeting_date}"
+        else:
+            status.bodies[p.id] = f"treated {t.decided_on}: {t.decision}"
+    circulated = all("circulation" in sent.get((step.id, p.id), []) for p in bodies)
+    treated = sum(1 for t in treatments.values() if t.state == TreatmentState.TREATED)
+    status.expected, status.answered = len(bodies), treated
+    if drafts:
+        status.note = f"draft version {drafts[-1].version}: {drafts[-1].filename}"
+    if bodies and treated == len(bodies):
+        status.state = StepState.DONE
+    elif not circulated and now >= end_of_day(step.deadline):
+        status.state = StepState.OVERDUE
+    elif drafts:
+        status.state = StepState.OPEN
+    else:
+        status.state = StepState.NOT_STARTED

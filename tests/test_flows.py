@@ -44,5 +44,5 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     sent = demo_flow(url, str(tmp_path / "mail"))
-    assert sent == 51
-    assert len(list((tmp_path / "mail").glob("*.eml"))) == 51
+    assert sent == 96
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 96

@@ -1,0 +1,250 @@
+"""Compose each kind of message: its template context, its attachments, its outbox row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from innspill.actions import Action, ActionKind
+from innspill.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+)
+from innspill.documents import compilation_input, latest
+from innspill.ics import meeting_ics
+from innspill.mime import Attachment, build_message, message_id_for
+from innspill.rendering import render
+from innspill.workdays import OSLO, local_datetime
+from models import Document, OutboxMessage
+
+REQUEST_KINDS = {
+    ActionKind.INVITATION,
+    ActionKind.REMINDER,
+    ActionKind.OVERDUE,
+    ActionKind.DEADLINE_CHANGED,
+}
+
+
+def message_context(
+    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str
+) -> dict[str, Any]:
+    """The template context for an action (see email_templates/ for the names used)."""
+    step = definition.step(action.step_id)
+    assert isinstance(step, RequestStep)
+    return {
+        "process": definition.process,
+        "sender": definition.sender,
+        "participant": definition.participant(action.participant_id),
+        "step": step,
+        "themes": definition.themes_of(step),
+        "deadline": action.deadline,
+        "previous_deadline": action.previous_deadline,
+        "letter_date": now.astimezone(OSLO).date(),
+        "working_days_left": action.working_days_left,
+        "overdue_number": action.overdue_number,
+        "reply_to": reply_to,
+    }
+
+
+def outbox_row(
+    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+) -> OutboxMessage:
+    """Render a request step's message (invitation, reminders, notices); nothing is written."""
+    reply = reply_to or str(definition.sender.email)
+    context = message_context(definition, action, now=now, reply_to=reply)
+    return render_row(definition, action, now=now, reply_to=reply, context=context)
+
+
+def render_row(
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str,
+    context: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+) -> OutboxMessage:
+    """Render, build the MIME bytes and make the outbox row for any message kind."""
+    sender = definition.sender
+    participant = definition.participant(action.participant_id)
+    rendered = render(action.kind.value, participant.language, context)
+    domain = str(sender.email).rsplit("@", 1)[1]
+    message_id = message_id_for(action.key, domain)
+    raw = build_message(
+        sender_name=f"{sender.organisation}, {sender.unit}",
+        sender_address=str(sender.email),
+        recipient_name=participant.name,
+        recipient_address=str(participant.email),
+        reply_to=reply_to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id,
+        date=now,
+        extra_headers={
+            "X-Innspill-Reference": definition.process.reference,
+            "X-Innspill-Step": action.step_id,
+            "X-Innspill-Kind": action.kind.value,
+        },
+        attachments=attachments,
+    )
+    return OutboxMessage(
+        key=action.key,
+        process_id=definition.id,
+        step_key=action.step_id,
+        participant_key=action.participant_id,
+        kind=action.kind.value,
+        sequence=action.sequence,
+        message_id=message_id,
+        sender=str(sender.email),
+        recipient=str(participant.email),
+        subject=rendered.subject,
+        deadline=action.deadline,
+        raw=raw,
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def _base_context(
+    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str
+) -> dict[str, Any]:
+    return {
+        "process": definition.process,
+        "sender": definition.sender,
+        "participant": definition.participant(action.participant_id),
+        "step": definition.step(action.step_id),
+        "letter_date": now.astimezone(OSLO).date(),
+        "reply_to": reply_to,
+    }
+
+
+def _document(
+    session: Session, definition: ProcessDefinition, step_id: str, kind: str, version: int | None
+) -> Document:
+    row = session.exec(
+        select(Document).where(
+            Document.process_id == definition.id,
+            Document.step_key == step_id,
+            Document.kind == kind,
+            Document.version == version,
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"{kind} version {version} of step '{step_id}' is not stored")
+    return row
+
+
+def _as_attachment(document: Document) -> Attachment:
+    return Attachment(document.filename, document.content_type, document.content)
+
+
+def compose(
+    session: Session,
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+) -> OutboxMessage:
+    """The outbox row for any action that sends, with what its kind carries attached."""
+    reply = reply_to or str(definition.sender.email)
+    if action.kind in REQUEST_KINDS:
+        return outbox_row(definition, action, now=now, reply_to=reply)
+    context = _base_context(definition, action, now=now, reply_to=reply)
+    step = definition.step(action.step_id)
+    attachments: list[Attachment] = []
+    if isinstance(step, CompilationStep):
+        document = _document(session, definition, step.id, "compilation", action.version)
+        data = compilation_input(session, definition, step, now=now, version=document.version)
+        context.update(
+            source_step=data.step,
+            version=document.version,
+            answered=len(data.answers),
+            expected=len(data.answers) + len(data.missing),
+            late=[a.participant_name for a in data.answers if a.late],
+            missing=[name for _, name in data.missing],
+            deadline=data.deadline,
+        )
+        attachments.append(_as_attachment(document))
+        html_name = document.filename.rsplit(".", 1)[0] + ".html"
+        attachments.append(
+            Attachment(html_name, "text/html; charset=utf-8", (document.html or "").encode())
+        )
+    elif isinstance(step, MeetingStep):
+        context["revision"] = action.revision or 1
+        if action.kind == ActionKind.MEETING_REMINDER:
+            compilation = (
+                latest(session, definition.id, step.attach_compilation, "compilation")
+                if step.attach_compilation
+                else None
+            )
+            context["compilation_attached"] = compilation is not None
+            if compilation is not None:
+                attachments.append(_as_attachment(compilation))
+        else:
+            attachments.append(_meeting_ics(definition, step, action, now=now))
+    elif isinstance(step, CirculationStep):
+        document = _document(session, definition, step.id, "draft", action.version)
+        context.update(
+            version=document.version,
+            note=document.note or None,
+            filename=document.filename,
+            deadline=step.deadline,
+        )
+        if action.kind == ActionKind.TREATMENT_REMINDER:
+            sent = session.exec(
+                select(OutboxMessage.created_at)
+                .where(
+                    OutboxMessage.process_id == definition.id,
+                    OutboxMessage.step_key == step.id,
+                    OutboxMessage.participant_key == action.participant_id,
+                    OutboxMessage.kind == ActionKind.CIRCULATION.value,
+                    OutboxMessage.sequence == str(document.version),
+                )
+                .order_by(col(OutboxMessage.id))
+            ).first()
+            context.update(
+                sent_on=(sent or now).astimezone(OSLO).date(),
+                reminder_number=action.overdue_number or 1,
+            )
+        else:
+            attachments.append(_as_attachment(document))
+    elif isinstance(step, RequestStep):
+        raise ValueError(f"{action.kind} is not a message of a request step")
+    return render_row(
+        definition, action, now=now, reply_to=reply, context=context, attachments=attachments
+    )
+
+
+def _meeting_ics(
+    definition: ProcessDefinition, step: MeetingStep, action: Action, *, now: datetime
+) -> Attachment:
+    participant = definition.participant(action.participant_id)
+    domain = str(definition.sender.email).rsplit("@", 1)[1]
+    method = "CANCEL" if action.kind == ActionKind.MEETING_CANCEL else "REQUEST"
+    description = "\n".join(f"{n}. {item}" for n, item in enumerate(step.agenda, 1))
+    data = meeting_ics(
+        # One UID per meeting and attendee: an update or a cancel replaces the same entry.
+        uid=f"{definition.id}.{step.id}.{participant.id}@{domain}",
+        sequence=(action.revision or 1) - 1,
+        method=method,  # type: ignore[arg-type]
+        summary=step.title,
+        description=description,
+        location=step.place,
+        url=step.video_link,
+        start=local_datetime(step.date, step.start).astimezone(OSLO),
+        end=local_datetime(step.date, step.end).astimezone(OSLO),
+        organizer_name=f"{definition.sender.organisation}, {definition.sender.unit}",
+        organizer_email=str(definition.sender.email),
+        attendee_name=participant.name,
+        attendee_email=str(participant.email),
+        stamp=now,
+    )
+    return Attachment("invitasjon.ics", "text/calendar; charset=utf-8", data, (("method", method),))

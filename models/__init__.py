@@ -11,8 +11,8 @@ from models.treatment import Attendance, Treatment, TreatmentState
 __all__ = [
     "Answer",
     "Attendance",
-    "Document",
     "DeadlineChange",
+    "Document",
     "Event",
     "MessageStatus",
     "OutboxMessage",

@@ -21,13 +21,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from config.settings import Settings  # noqa: E402
-from innspill.engine import TickReport, tick  # noqa: E402
-from innspill.outbox import DispatchReport, dispatch  # noqa: E402
-from innspill.processes import load_file  # noqa: E402
-from innspill.transport import SmtpTransport  # noqa: E402
-from models.db import make_engine, migrate, session_scope  # noqa: E402
-from tests.smtp_sink import SmtpSink  # noqa: E402
+from config.settings import Settings
+from innspill.engine import TickReport, tick
+from innspill.outbox import DispatchReport, dispatch
+from innspill.processes import load_file
+from innspill.transport import SmtpTransport
+from models.db import make_engine, migrate, session_scope
+from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "config" / "processes" / "byvekstavtaler-sekretariat-2020.toml"

@@ -109,7 +109,7 @@ def test_nobody_is_reminded_after_answering(simulated):
         if when
     }
     by_address = {}
-    for step, people in demo.ANSWERS.items():
+    for people in demo.ANSWERS.values():
         for who in people:
             by_address[who] = f"sekretariat@{who.removesuffix('-sekretariat')}.byvekst.example"
     for (step, who), at in answered.items():

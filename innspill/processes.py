@@ -17,6 +17,7 @@ from innspill.definition import (
 )
 from innspill.errors import ChangeRefused, UnknownProcess
 from innspill.events import record_event
+from innspill.workdays import OSLO
 from models import Answer, DeadlineChange, OutboxMessage, Participant, Process, Step
 
 
@@ -52,6 +53,7 @@ def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> L
 def store_definition(
     session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
 ) -> LoadReport:
+    _refuse_past_meetings(session, definition, source=source, now=now)
     existing = session.get(Process, definition.id)
     if existing is None:
         _insert(session, definition, source=source, now=now)
@@ -226,3 +228,26 @@ def _describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) ->
             if was != now:
                 out.append(f"{name} of {step.id}: {was} -> {now}")
     return out
+
+
+def _refuse_past_meetings(
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime
+) -> None:
+    """A meeting that has not been announced yet cannot be in the past."""
+    today = now.astimezone(OSLO).date()
+    announced = set(
+        session.exec(
+            select(OutboxMessage.step_key).where(
+                OutboxMessage.process_id == definition.id,
+                OutboxMessage.kind == "meeting_invitation",
+            )
+        ).all()
+    )
+    for index, step in enumerate(definition.steps):
+        if not isinstance(step, MeetingStep) or step.cancelled or step.id in announced:
+            continue
+        if step.date < today:
+            raise ChangeRefused(
+                f"{source}: steps[{index}].date: the meeting '{step.id}' on {step.date} is in "
+                f"the past (today is {today}); move it, or load with --at to replay a past round"
+            )

@@ -1,21 +1,35 @@
-"""The tick: each open request step plans in its own flow, then one task sends the outbox."""
+"""The tick: find the steps with something due, run each in its kind's flow, send the outbox."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
 from flows.runtime import engine_for, parse_at, settings, transport
-from innspill.definition import RequestStep
 from innspill.engine import tick_process
 from innspill.outbox import dispatch
+from innspill.planner import plan
 from innspill.processes import all_definitions, get_definition
-from innspill.workdays import end_of_day, local_datetime
+from innspill.state import load_state
 from models.db import session_scope
+
+
+@task
+def due_steps(at: str | None) -> list[tuple[str, str, str]]:
+    """(process, step, kind) of every step the planner has something for now."""
+    engine = engine_for(settings().resolved_database_url)
+    now = parse_at(at)
+    out: list[tuple[str, str, str]] = []
+    with session_scope(engine) as session:
+        for definition in all_definitions(session):
+            actions = plan(definition, load_state(session, definition), now)
+            for step_id in dict.fromkeys(a.step_id for a in actions):
+                out.append((definition.id, step_id, definition.step(step_id).kind))
+    return out
 
 
 @task(retries=2, retry_delay_seconds=10)
 def queue_step(process_id: str, step_id: str, at: str | None) -> dict[str, int]:
-    """Plan one step and store its due messages in the outbox (idempotent: safe to retry)."""
+    """Plan one step and record what is due (messages, documents); idempotent, safe to retry."""
     s = settings()
     engine = engine_for(s.resolved_database_url)
     with session_scope(engine) as session:
@@ -23,7 +37,11 @@ def queue_step(process_id: str, step_id: str, at: str | None) -> dict[str, int]:
     report = tick_process(
         engine, definition, now=parse_at(at), reply_to=s.reply_to, steps={step_id}
     )
-    return {"queued": len(report.queued), "skipped": len(report.skipped)}
+    return {
+        "queued": len(report.queued),
+        "skipped": len(report.skipped),
+        "compiled": len(report.compiled),
+    }
 
 
 @task(retries=2, retry_delay_seconds=30)
@@ -49,29 +67,43 @@ async def send_outbox(at: str | None) -> dict[str, object]:
     }
 
 
-@flow(name="request-step", log_prints=True)
+@flow(name="request-step")
 def request_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
     """A request for input: invitations, reminders, overdue reminders, deadline notices."""
     return queue_step(process_id, step_id, at)
 
 
-@flow(name="tick", log_prints=True)
+@flow(name="compilation-step")
+def compilation_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
+    """The answers compiled theme by theme (a new version for new answers), to the drafters."""
+    return queue_step(process_id, step_id, at)
+
+
+@flow(name="meeting-step")
+def meeting_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
+    """Meeting invitations with calendar entries, updates, cancels, the reminder the day before."""
+    return queue_step(process_id, step_id, at)
+
+
+@flow(name="circulation-step")
+def circulation_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
+    """The draft to the bodies that treat it, and reminders while their treatment is pending."""
+    return queue_step(process_id, step_id, at)
+
+
+STEP_FLOWS = {
+    "request": request_step_flow,
+    "compilation": compilation_step_flow,
+    "meeting": meeting_step_flow,
+    "circulation": circulation_step_flow,
+}
+
+
+@flow(name="tick")
 async def tick_flow(at: str | None = None) -> dict[str, object]:
-    """Run every open step of every loaded process, then send what they queued."""
-    s = settings()
-    now = parse_at(at)
-    engine = engine_for(s.resolved_database_url)
-    with session_scope(engine) as session:
-        definitions = all_definitions(session)
+    """Run the flow of every step with something due, then send what they queued."""
     steps = {}
-    for definition in definitions:
-        for step in definition.steps:
-            open_now = (
-                isinstance(step, RequestStep)
-                and local_datetime(step.opens, step.reminders.send_time) <= now
-                and now < end_of_day(definition.process.ends)
-            )
-            if open_now:
-                steps[f"{definition.id}/{step.id}"] = request_step_flow(definition.id, step.id, at)
+    for process_id, step_id, kind in due_steps(at):
+        steps[f"{process_id}/{step_id}"] = STEP_FLOWS[kind](process_id, step_id, at)
     sent = await send_outbox(at)
     return {"steps": steps, "mail": sent}

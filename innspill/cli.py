@@ -608,11 +608,11 @@ def demo(
         from flows.demo import demo_flow
 
         demo_flow(url, str(mail))
-        # The temporary server's event recorder complains when it is stopped at exit; its
+        # The temporary server's event recorder complains when it is stopped at exit; the
         # runs are already recorded, so that noise is not the user's concern.
         import logging
 
-        logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
+        logging.disable(logging.CRITICAL)
     else:
         migrate(url)
         scenario.run(make_engine(url), CaptureTransport(mail))

@@ -104,6 +104,7 @@ def process_status(
     ).all():
         answers.setdefault((step_key, participant_key), []).append(received_at)
     sent: dict[tuple[str, str], list[str]] = {}
+    undelivered: dict[tuple[str, str], list[str]] = {}  # kinds of the messages that failed
     counts: dict[str, int] = {s.value: 0 for s in MessageStatus}
     failed: list[str] = []
     for step_key, participant_key, kind, status, recipient, error in session.execute(
@@ -120,6 +121,7 @@ def process_status(
         counts[status] = counts.get(status, 0) + 1
         if status == MessageStatus.FAILED:
             failed.append(f"{kind} to {recipient}: {error}")
+            undelivered.setdefault((step_key, participant_key), []).append(kind)
     failing = set(
         session.exec(
             select(Participant.key).where(
@@ -169,7 +171,7 @@ def process_status(
         elif isinstance(step, MeetingStep):
             _meeting_status(session, definition, step, status, sent, now=now)
         elif isinstance(step, CirculationStep):
-            _circulation_status(session, definition, step, status, sent, now=now)
+            _circulation_status(session, definition, step, status, sent, undelivered, now=now)
         steps.append(status)
     return ProcessStatus(
         process=pid,
@@ -275,6 +277,7 @@ def _circulation_status(
     step: CirculationStep,
     status: StepStatus,
     sent: dict[tuple[str, str], list[str]],
+    undelivered: dict[tuple[str, str], list[str]],
     *,
     now: datetime,
 ) -> None:
@@ -288,10 +291,20 @@ def _circulation_status(
         ).all()
     }
     bodies = definition.audience(step.id)
+
+    def delivered(body: str) -> bool:
+        # A draft whose every message to the body failed (5xx) has not reached it.
+        kinds = sent.get((step.id, body), [])
+        return kinds.count("circulation") > undelivered.get((step.id, body), []).count(
+            "circulation"
+        )
+
     for p in bodies:
         t = treatments.get(p.id)
         if "circulation" not in sent.get((step.id, p.id), []):
             status.bodies[p.id] = "draft not sent yet"
+        elif not delivered(p.id) and (t is None or t.state == TreatmentState.PENDING):
+            status.bodies[p.id] = "draft not delivered (the message failed)"
         elif t is None or t.state == TreatmentState.PENDING:
             reminders = sent[(step.id, p.id)].count("treatment_reminder")
             status.bodies[p.id] = "pending" + (
@@ -301,7 +314,10 @@ def _circulation_status(
             status.bodies[p.id] = f"on the agenda {t.meeting_date}"
         else:
             status.bodies[p.id] = f"treated {t.decided_on}: {t.decision}"
-    circulated = all("circulation" in sent.get((step.id, p.id), []) for p in bodies)
+    circulated = all(
+        delivered(p.id) or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
+        for p in bodies
+    )
     treated = sum(1 for t in treatments.values() if t.state == TreatmentState.TREATED)
     status.expected, status.answered = len(bodies), treated
     if drafts:

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from innspill.transport import Outcome, Queued, Transport
-from models import Event, MessageStatus, OutboxMessage
+from models import Event, MessageStatus, OutboxMessage, Participant
 
 PAGE = 1000
 FLUSH_EVERY = 0.05  # seconds: how long an accepted message may wait before its mark is stored
@@ -217,6 +217,20 @@ def _store(
             sent_at=bindparam("b_sent"),
         )
     )
+    refused = [
+        {"b_process": rows[o.row_id]["process_id"], "b_key": rows[o.row_id]["participant_key"]}
+        for o in outcomes
+        if o.address_refused
+    ]
     with engine.begin() as conn:
         conn.execute(statement.execution_options(synchronize_session=False), updates)
         conn.execute(insert(e), events)
+        if refused:
+            # The planner skips a failing address from now on, and status shows it.
+            p = Participant.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                update(p)
+                .where(p.c.process_id == bindparam("b_process"), p.c.key == bindparam("b_key"))
+                .values(address_failing=True),
+                refused,
+            )

@@ -33,6 +33,7 @@ class Outcome:
     row_id: int
     status: Literal["sent", "deferred", "failed"]
     error: str | None = None
+    address_refused: bool = False  # a 5xx for the recipient itself: the address is failing
 
 
 Report = Callable[[Outcome], None]
@@ -145,7 +146,7 @@ class SmtpTransport:
             return Outcome(message.row_id, "sent")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             code = min(r.code for r in exc.recipients)
-            outcome = _classified(message.row_id, code, _describe(exc))
+            outcome = _classified(message.row_id, code, _describe(exc), recipient=True)
         except aiosmtplib.SMTPResponseException as exc:
             outcome = _classified(message.row_id, exc.code, _describe(exc))
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -159,8 +160,9 @@ class SmtpTransport:
         return outcome
 
 
-def _classified(row_id: int, code: int, error: str) -> Outcome:
-    return Outcome(row_id, "failed" if 500 <= code < 600 else "deferred", error)
+def _classified(row_id: int, code: int, error: str, *, recipient: bool = False) -> Outcome:
+    permanent = 500 <= code < 600
+    return Outcome(row_id, "failed" if permanent else "deferred", error, permanent and recipient)
 
 
 def _describe(exc: BaseException) -> str:

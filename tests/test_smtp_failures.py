@@ -22,7 +22,7 @@ from innspill.errors import DefinitionError, HeaderInjection
 from innspill.mime import build_message, check_header
 from innspill.outbox import DispatchReport, backoff, dispatch, pending_count
 from innspill.transport import SmtpTransport
-from models import Event, MessageStatus, OutboxMessage
+from models import Event, MessageStatus, OutboxMessage, Participant
 from tests.conftest import SEED, load_seed, oslo
 from tests.smtp_sink import SmtpSink, free_port
 
@@ -274,3 +274,29 @@ def test_participant_name_with_a_line_break_is_refused_by_validation() -> None:
     with pytest.raises(DefinitionError) as caught:
         parse_definition(bad, file="seed.toml")
     assert any(p.field == "participants[1].name" for p in caught.value.problems)
+
+
+def test_a_refused_address_is_marked_failing_and_skipped_from_then_on(
+    engine: Engine, settings: Settings, smtp: SmtpSink
+) -> None:
+    queue_seed(engine)
+    smtp.handler.refuse[BERGEN] = "550 5.1.1 No such user"
+    send(engine, settings, NOW)
+    with engine.connect() as conn:
+        failing = (
+            conn.execute(
+                select(Participant.key).where(Participant.address_failing)  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
+    assert failing == ["bergen-sekretariat"]
+
+    # Reminders fall due on 20 April: Bergen's is recorded as skipped, the others go out.
+    report = tick(engine, now=oslo(2020, 4, 20, 9))
+    skipped = [a for a in report.skipped if a.participant_id == "bergen-sekretariat"]
+    assert skipped and {a.skip_reason for a in skipped} == {
+        "the participant's address is failing (bounced)"
+    }
+    assert all(a.participant_id != "bergen-sekretariat" for a in report.queued)
+    assert len(report.queued) == 8  # the other secretariats, for the 27 April deadline

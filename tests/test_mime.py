@@ -1,0 +1,107 @@
+"""The MIME writer: what it writes parses back to exactly what went in, within the line limits."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import UTC, datetime
+from email.policy import default
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from innspill.mime import Attachment, build_message, encoded_words
+
+
+def message(**overrides: object) -> bytes:
+    values: dict[str, object] = dict(
+        sender_name="Statens vegvesen, Vegdirektoratet",
+        sender_address="post@vegvesen.example",
+        recipient_name="Sekretariatet for byvekstavtalen i Nord-Jæren",
+        recipient_address="sekretariat@nord-jaeren.byvekst.example",
+        reply_to="post@vegvesen.example",
+        subject="Påminnelse: frist for innspill 1. juni 2020 (Vår referanse: 20/64758)",
+        text="Hei\n\nFrist: mandag 1. juni 2020.\n",
+        html="<p>Hei</p>",
+        message_id="<innspill.abc@vegvesen.example>",
+        date=datetime(2020, 3, 30, 7, tzinfo=UTC),
+    )
+    values.update(overrides)
+    return build_message(**values)  # type: ignore[arg-type]
+
+
+def lines(raw: bytes) -> list[bytes]:
+    assert b"\n" not in raw.replace(b"\r\n", b""), "a bare LF would be rewritten by relays"
+    return raw.split(b"\r\n")
+
+
+text_st = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), max_size=400
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200),
+    name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=80),
+    text=text_st,
+)
+def test_round_trip_of_subject_name_and_text(subject: str, name: str, text: str) -> None:
+    raw = message(subject=subject, recipient_name=name, text=text, html=text)
+    assert all(len(line) <= 998 for line in lines(raw))
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert str(parsed["Subject"]) == subject
+    assert parsed["To"].addresses[0].addr_spec == "sekretariat@nord-jaeren.byvekst.example"
+    body = parsed.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().replace("\r\n", "\n") == text
+
+
+def test_body_lines_stay_within_76_characters_and_the_date_is_local() -> None:
+    raw = message(text="lang linje " * 200, html="<p>æøå</p>" * 300)
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in lines(body)) <= 78
+    assert b"Date: Mon, 30 Mar 2020 09:00:00 +0200" in raw
+
+
+def test_encoded_words_are_at_most_75_characters_and_never_split_a_character() -> None:
+    value = "Påminnelse – æøå ÆØÅ 😀 " * 10
+    words = encoded_words(value).split("\r\n ")
+    assert all(len(w) <= 75 for w in words)
+    assert all(re.fullmatch(r"=\?utf-8\?b\?[A-Za-z0-9+/=]+\?=", w) for w in words)
+    assert str(email.message_from_bytes(message(subject=value), policy=default)["Subject"]) == value
+
+
+def test_attachments_come_back_byte_for_byte_with_their_parameters() -> None:
+    data = bytes(range(256)) * 50
+    raw = message(
+        attachments=[
+            Attachment("sammenstilling-v2.docx", "application/octet-stream", data),
+            Attachment(
+                "invitasjon.ics",
+                "text/calendar; charset=utf-8",
+                b"BEGIN:VCALENDAR\r\n",
+                (("method", "REQUEST"),),
+            ),
+        ]
+    )
+    parsed = email.message_from_bytes(raw, policy=default)
+    parts = list(parsed.iter_attachments())
+    assert [p.get_filename() for p in parts] == ["sammenstilling-v2.docx", "invitasjon.ics"]
+    assert parts[0].get_content() == data
+    assert parts[1].get_param("method") == "REQUEST"
+    assert parsed.get_body(("plain",)) is not None and parsed.get_body(("html",)) is not None
+
+
+def test_the_same_message_id_gives_the_same_bytes() -> None:
+    assert message() == message()
+    assert message() != message(message_id="<other@vegvesen.example>")
+
+
+@pytest.mark.parametrize("field", ["subject", "recipient_name", "sender_name", "reply_to"])
+def test_a_line_break_in_any_header_value_is_refused(field: str) -> None:
+    from innspill.errors import HeaderInjection
+
+    with pytest.raises(HeaderInjection):
+        message(**{field: "x\r\nBcc: someone@example.org"})

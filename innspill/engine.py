@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from innspill.compose import compose, outbox_row
 from innspill.definition import ProcessDefinition
 from innspill.documents import make_compilation
-from innspill.events import record_event
 from innspill.planner import Action, ActionKind, plan
 from innspill.processes import all_definitions
 from innspill.state import load_state
+from models import Event, OutboxMessage
 from models.db import session_scope
+
+CHUNK = 500  # rows written at a time within a tick's transaction
 
 __all__ = ["TickReport", "outbox_row", "tick", "tick_process"]
 
@@ -51,43 +56,64 @@ def tick_process(
         try:
             with session_scope(engine) as session:
                 actions = plan(definition, load_state(session, definition), now, steps=steps)
-                report = TickReport()
-                for action in actions:
-                    if action.kind == ActionKind.COMPILE:
-                        make_compilation(
-                            session, definition, action.step_id, now=now, basis=action.basis or ""
-                        )
-                        report.compiled.append(action)
-                    elif action.sends:
-                        session.add(
-                            compose(session, definition, action, now=now, reply_to=reply_to)
-                        )
-                        record_event(
-                            session,
-                            definition.id,
-                            now,
-                            "message_queued",
-                            step=action.step_id,
-                            participant=action.participant_id,
-                            detail=f"{action.kind.value} {action.sequence}",
-                        )
-                        report.queued.append(action)
-                    else:
-                        record_event(
-                            session,
-                            definition.id,
-                            now,
-                            f"{action.kind.value}_skipped",
-                            step=action.step_id,
-                            participant=action.participant_id,
-                            detail=action.skip_reason or "",
-                            key=action.key,
-                        )
-                        report.skipped.append(action)
-            return report
+                return _record(session, definition, actions, now=now, reply_to=reply_to)
         except IntegrityError:
             continue
     raise RuntimeError(f"tick of '{definition.id}' kept colliding with another tick")
+
+
+def _record(
+    session: Session,
+    definition: ProcessDefinition,
+    actions: list[Action],
+    *,
+    now: datetime,
+    reply_to: str | None,
+) -> TickReport:
+    """Apply the actions inside the caller's transaction, writing rows in chunks."""
+    report = TickReport()
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+
+    def event(action: Action, kind: str, detail: str, key: str | None = None) -> None:
+        events.append(
+            {
+                "process_id": definition.id,
+                "at": now,
+                "kind": kind,
+                "step_key": action.step_id,
+                "participant_key": action.participant_id,
+                "detail": detail,
+                "key": key,
+            }
+        )
+
+    def flush() -> None:
+        # Core inserts in chunks: the ORM unit of work held every rendered message (and its
+        # bytes) of a large tick in memory until commit.
+        if messages:
+            session.execute(insert(OutboxMessage), messages)
+        if events:
+            session.execute(insert(Event), events)
+        messages.clear()
+        events.clear()
+
+    for action in actions:
+        if action.kind == ActionKind.COMPILE:
+            make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
+            report.compiled.append(action)
+        elif action.sends:
+            row = compose(session, definition, action, now=now, reply_to=reply_to)
+            messages.append(row.model_dump(exclude={"id"}))
+            event(action, "message_queued", f"{action.kind.value} {action.sequence}")
+            report.queued.append(action)
+        else:
+            event(action, f"{action.kind.value}_skipped", action.skip_reason or "", action.key)
+            report.skipped.append(action)
+        if len(messages) >= CHUNK or len(events) >= CHUNK:
+            flush()
+    flush()
+    return report
 
 
 def tick(engine: Engine, *, now: datetime, reply_to: str | None = None) -> TickReport:

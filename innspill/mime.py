@@ -55,7 +55,9 @@ class Attachment:
 
 def encoded_words(value: str) -> str:
     """RFC 2047 base64 words of at most 75 characters, never splitting a character."""
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for char in value:
         width = len(char.encode("utf-8"))
         if size + width > 45:  # 45 bytes -> 60 base64 characters, inside the 75 limit

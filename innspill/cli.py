@@ -11,15 +11,12 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated
 
 import typer
 
 from config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
-
-if TYPE_CHECKING:
-    from prefect.deployments.runner import RunnerDeployment
 
 app = typer.Typer(
     help="innspill: run consultation processes (invitations, reminders, answers) from process "
@@ -637,16 +634,12 @@ def serve() -> None:
     Point PREFECT_API_URL at a Prefect server to see the runs in its UI.
     """
     from prefect import serve as prefect_serve
-    from prefect.schedules import Cron
 
-    from flows.tick import tick_flow
+    from flows.serve import deployments
 
     settings = get_settings()
     _engine()
-    deployment = tick_flow.to_deployment(
-        name="innspill-tick", schedule=Cron(settings.tick_cron, timezone="Europe/Oslo")
-    )
-    prefect_serve(cast("RunnerDeployment", deployment))
+    prefect_serve(*deployments(settings))
 
 
 def _quiet_prefect() -> None:

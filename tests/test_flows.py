@@ -46,3 +46,15 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
     sent = demo_flow(url, str(tmp_path / "mail"))
     assert sent == 96
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 96
+
+
+def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path):
+    from config.settings import Settings
+    from flows.serve import deployments
+
+    settings = Settings(data_dir=tmp_path, tick_cron="*/10 8-16 * * 1-5", _env_file=None)
+    (tick,) = deployments(settings)
+    assert tick.name == "innspill-tick" and tick.flow_name == "tick"
+    (schedule,) = tick.schedules
+    assert schedule.schedule.cron == "*/10 8-16 * * 1-5"
+    assert schedule.schedule.timezone == "Europe/Oslo"

@@ -21,7 +21,7 @@ from innspill.ics import meeting_ics
 from innspill.mime import Attachment, build_message, message_id_for
 from innspill.rendering import render
 from innspill.workdays import OSLO, local_datetime
-from models import Document, OutboxMessage
+from models import Document, MessageStatus, OutboxMessage
 
 REQUEST_KINDS = {
     ActionKind.INVITATION,
@@ -56,6 +56,12 @@ def outbox_row(
     definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
 ) -> OutboxMessage:
     """Render a request step's message (invitation, reminders, notices); nothing is written."""
+    return OutboxMessage(**request_values(definition, action, now=now, reply_to=reply_to))
+
+
+def request_values(
+    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+) -> dict[str, Any]:
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
     return render_row(definition, action, now=now, reply_to=reply, context=context)
@@ -69,8 +75,12 @@ def render_row(
     reply_to: str,
     context: dict[str, Any],
     attachments: Sequence[Attachment] = (),
-) -> OutboxMessage:
-    """Render, build the MIME bytes and make the outbox row for any message kind."""
+) -> dict[str, Any]:
+    """Render and build the MIME bytes: the outbox row's column values, for any kind.
+
+    Plain values, not an OutboxMessage: a large tick inserts them in bulk, and building a
+    SQLModel object per message cost an eighth of the tick.
+    """
     sender = definition.sender
     participant = definition.participant(action.participant_id)
     rendered = render(action.kind.value, participant.language, context)
@@ -94,22 +104,26 @@ def render_row(
         },
         attachments=attachments,
     )
-    return OutboxMessage(
-        key=action.key,
-        process_id=definition.id,
-        step_key=action.step_id,
-        participant_key=action.participant_id,
-        kind=action.kind.value,
-        sequence=action.sequence,
-        message_id=message_id,
-        sender=str(sender.email),
-        recipient=str(participant.email),
-        subject=rendered.subject,
-        deadline=action.deadline,
-        raw=raw,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    return {
+        "key": action.key,
+        "process_id": definition.id,
+        "step_key": action.step_id,
+        "participant_key": action.participant_id,
+        "kind": action.kind.value,
+        "sequence": action.sequence,
+        "message_id": message_id,
+        "sender": str(sender.email),
+        "recipient": str(participant.email),
+        "subject": rendered.subject,
+        "deadline": action.deadline,
+        "raw": raw,
+        "status": MessageStatus.PENDING.value,
+        "attempts": 0,
+        "last_error": None,
+        "created_at": now,
+        "next_attempt_at": now,
+        "sent_at": None,
+    }
 
 
 def _base_context(
@@ -152,11 +166,11 @@ def compose(
     *,
     now: datetime,
     reply_to: str | None = None,
-) -> OutboxMessage:
-    """The outbox row for any action that sends, with what its kind carries attached."""
+) -> dict[str, Any]:
+    """The outbox row's values for any action that sends, with what its kind carries."""
     reply = reply_to or str(definition.sender.email)
     if action.kind in REQUEST_KINDS:
-        return outbox_row(definition, action, now=now, reply_to=reply)
+        return request_values(definition, action, now=now, reply_to=reply)
     context = _base_context(definition, action, now=now, reply_to=reply)
     step = definition.step(action.step_id)
     attachments: list[Attachment] = []

@@ -103,8 +103,7 @@ def _record(
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
-            row = compose(session, definition, action, now=now, reply_to=reply_to)
-            messages.append(row.model_dump(exclude={"id"}))
+            messages.append(compose(session, definition, action, now=now, reply_to=reply_to))
             event(action, "message_queued", f"{action.kind.value} {action.sequence}")
             report.queued.append(action)
         else:

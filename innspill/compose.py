@@ -62,6 +62,7 @@ def outbox_row(
 def request_values(
     definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
 ) -> dict[str, Any]:
+    """The outbox values of a request step's message."""
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
     return render_row(definition, action, now=now, reply_to=reply, context=context)

@@ -7,13 +7,14 @@ import asyncio
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from typer.testing import Result
 
 # Prefect reads these once, at import: a throwaway home and no telemetry for the test run.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="innspill-prefect-"))
@@ -158,3 +159,61 @@ def tick_and_send(
         dispatch(engine, SmtpTransport(settings), now=now, max_attempts=settings.smtp_max_attempts)
     )
     return planned, sent
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, smtp: SmtpSink, monkeypatch) -> Iterator[Run]:  # type: ignore[no-untyped-def]
+    """Invoke the CLI with settings for this test's database, data dir and SMTP server.
+
+    `run(*args, smtp_on=False)` leaves INNSPILL_SMTP_HOST unset (mail is captured as .eml);
+    `input=` is typed at prompts.
+    """
+    from typer.testing import CliRunner
+
+    from config.settings import get_settings
+    from innspill.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name in ("INNSPILL_SMTP_HOST", "INNSPILL_SMTP_PORT", "INNSPILL_REPLY_TO"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def run(
+        *args: str,
+        smtp_on: bool = True,
+        database: str | None = database_url,
+        input: str | None = None,
+    ) -> Result:
+        env: dict[str, str | None] = {
+            "INNSPILL_DATABASE_URL": database,
+            "INNSPILL_DATA_DIR": str(tmp_path / "data"),
+            "INNSPILL_SMTP_HOST": "127.0.0.1" if smtp_on else None,
+            "INNSPILL_SMTP_PORT": str(smtp.port) if smtp_on else None,
+            "INNSPILL_SMTP_TIMEOUT": "5",
+        }
+        get_settings.cache_clear()
+        try:
+            result = runner.invoke(app, list(args), env=env, input=input)
+        finally:
+            get_settings.cache_clear()
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a traceback is a bug: show it
+        return result
+
+    yield run
+    get_settings.cache_clear()
+
+
+def ok(result: Result) -> str:
+    """The output of a command that must have succeeded."""
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def failed(result: Result) -> str:
+    """The output of a command that must have failed."""
+    assert result.exit_code != 0, result.output
+    return result.output

@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.policy import default
@@ -26,12 +26,11 @@ from docx.text.paragraph import Paragraph
 from icalendar import Calendar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from config.settings import Settings, get_settings
+from config.settings import Settings
 from innspill import demo
 from innspill.answers import register_answer
-from innspill.cli import app
 from innspill.definition import (
     MeetingStep,
     ProcessDefinition,
@@ -53,8 +52,11 @@ from tests.conftest import (
     SEED,
     SEED_ID,
     TEST_DATABASE,
+    Run,
+    failed,
     load_seed,
     new_database,
+    ok,
     oslo,
     tick_and_send,
 )
@@ -328,47 +330,6 @@ def compilation_attachments(r: Received) -> tuple[bytes, bytes]:
 
 
 # --- the CLI -------------------------------------------------------------------------------
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, database_url: str, smtp: SmtpSink, monkeypatch) -> Iterator[Run]:  # type: ignore[no-untyped-def]
-    """Invoke the CLI on this test's database, with mail to the recording SMTP server."""
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("INNSPILL_SMTP_HOST", "INNSPILL_SMTP_PORT", "INNSPILL_REPLY_TO"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        env = {
-            "INNSPILL_DATABASE_URL": database_url,
-            "INNSPILL_DATA_DIR": str(tmp_path / "data"),
-            "INNSPILL_SMTP_HOST": "127.0.0.1",
-            "INNSPILL_SMTP_PORT": str(smtp.port),
-            "INNSPILL_SMTP_TIMEOUT": "5",
-        }
-        get_settings.cache_clear()
-        try:
-            result = runner.invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception  # a traceback is a bug: show it
-        return result
-
-    yield run
-    get_settings.cache_clear()
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def failed(result: Result) -> str:
-    assert result.exit_code != 0, result.output
-    return result.output
 
 
 def cli_status(cli: Run, at: str) -> dict[str, dict]:  # type: ignore[type-arg]

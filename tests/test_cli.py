@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import email
 import json
-from collections.abc import Callable, Iterator
 from email.policy import default
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
-from typer.testing import CliRunner, Result
 
-from config.settings import get_settings
 from innspill.answers import register_answer
 from innspill.cli import app
 from innspill.processes import get_definition
 from models import DeadlineChange, Event, OutboxMessage, Participant, Process, Step
 from models.db import session_scope
-from tests.conftest import SEED, SEED_ID, oslo
+from tests.conftest import SEED, SEED_ID, Run, failed, ok, oslo
 
 SECRETARIATS = [
     "oslo-akershus",
@@ -35,50 +32,6 @@ SECRETARIATS = [
 ]
 SECRETARIAT_ADDRESSES = {f"sekretariat@{area}.byvekst.example" for area in SECRETARIATS}
 GRENLAND = "sekretariat@grenland.byvekst.example"
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, database_url: str, smtp, monkeypatch) -> Iterator[Run]:  # type: ignore[no-untyped-def]
-    """Invoke the CLI with settings for this test's database, data dir and SMTP server.
-
-    `run(*args, smtp_on=False)` leaves INNSPILL_SMTP_HOST unset (mail is captured as .eml).
-    """
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("INNSPILL_SMTP_HOST", "INNSPILL_SMTP_PORT", "INNSPILL_REPLY_TO"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def run(*args: str, smtp_on: bool = True, database: str | None = database_url) -> Result:
-        env: dict[str, str | None] = {
-            "INNSPILL_DATABASE_URL": database,
-            "INNSPILL_DATA_DIR": str(tmp_path / "data"),
-            "INNSPILL_SMTP_HOST": "127.0.0.1" if smtp_on else None,
-            "INNSPILL_SMTP_PORT": str(smtp.port) if smtp_on else None,
-            "INNSPILL_SMTP_TIMEOUT": "5",
-        }
-        get_settings.cache_clear()
-        try:
-            result = runner.invoke(app, list(args), env=env)
-        finally:
-            get_settings.cache_clear()
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception  # a traceback is a bug: show it
-        return result
-
-    yield run
-    get_settings.cache_clear()
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def failed(result: Result) -> str:
-    assert result.exit_code != 0, result.output
-    return result.output
 
 
 def count(engine, table, *where) -> int:  # type: ignore[no-untyped-def]

@@ -49,12 +49,34 @@ class Settings(BaseSettings):
     tick_cron: str = Field(
         "*/15 7-17 * * 1-5", description="When the deployed tick runs (cron, Europe/Oslo)."
     )
+    dashboard_host: str = Field(
+        "127.0.0.1", description="Where `innspill dashboard` listens (loopback by default)."
+    )
+    dashboard_port: int = Field(8000, ge=1, le=65535, description="The dashboard's port.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs the dashboard's session cookies. Unset: one is generated and kept in "
+        "data_dir/secret_key (mode 0600).",
+    )
+    dashboard_secure_cookie: bool = Field(
+        False, description="Send the session cookie over HTTPS only (set behind a TLS proxy)."
+    )
+    dashboard_session_hours: int = Field(
+        8, ge=1, le=168, description="How long a dashboard sign-in lasts."
+    )
+    prefect_ui_url: str | None = Field(
+        None, description="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links to it."
+    )
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'innspill.db').resolve()}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"
 
     @property
     def capture_dir(self) -> Path:

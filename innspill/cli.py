@@ -656,5 +656,60 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@app.command()
+def dashboard(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on. Default: INNSPILL_DASHBOARD_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port. Default: INNSPILL_DASHBOARD_PORT (8000).")
+    ] = None,
+) -> None:
+    """Start the progress dashboard (web pages for administrators; sign in first).
+
+    Create an account with `innspill user add NAME`. It listens on loopback by default; put a
+    TLS proxy in front of it (and set INNSPILL_DASHBOARD_SECURE_COOKIE=true) to open it wider.
+    """
+    import uvicorn
+
+    from dashboard.app import create_app
+
+    settings = get_settings()
+    try:
+        application = create_app(settings)
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    host = host or settings.dashboard_host
+    port = port or settings.dashboard_port
+    typer.echo(f"Dashboard on http://{host}:{port}/ ({_safe_url(settings.resolved_database_url)})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+user_app = typer.Typer(help="Dashboard accounts (administrators).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[
+        str, typer.Argument(help="The new user's name (letters, digits, . _ @ -).")
+    ],
+) -> None:
+    """Create a dashboard account; asks for the password twice (at least 10 characters)."""
+    from dashboard.auth import AccountError, check_password, create_user
+    from models.db import session_scope
+
+    password = typer.prompt("Password", hide_input=True)
+    if typer.prompt("Repeat the password", hide_input=True) != password:
+        raise _fail("The passwords differ; nothing was saved.")
+    try:
+        check_password(password, username=username)
+        with session_scope(_engine()) as session:
+            create_user(session, username, password, now=_now(None))
+    except AccountError as exc:
+        raise _fail(f"{exc}; nothing was saved.") from None
+    typer.echo(f"User '{username}' created. Start the dashboard with `innspill dashboard`.")
+
+
 if __name__ == "__main__":
     app()

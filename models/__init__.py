@@ -7,6 +7,7 @@ from models.event import Event
 from models.outbox import MessageStatus, OutboxMessage
 from models.process import Participant, Process, Step
 from models.treatment import Attendance, Treatment, TreatmentState
+from models.user import User
 
 __all__ = [
     "Answer",
@@ -21,4 +22,5 @@ __all__ = [
     "Step",
     "Treatment",
     "TreatmentState",
+    "User",
 ]

@@ -1,0 +1,1 @@
+"""The progress dashboard: server-rendered pages over the engine's database (FastAPI + Jinja2)."""

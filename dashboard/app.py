@@ -1,0 +1,125 @@
+"""The app factory: settings in, a FastAPI app with its database, sessions and pages out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from config.settings import Settings, get_settings
+from dashboard import routes
+from dashboard.auth import RateLimiter, secret_key
+from dashboard.deps import NotSignedIn, render
+from models.db import make_engine, migrate
+
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "innspill_session"
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (a plain ASGI middleware: cheap)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                if not scope["path"].startswith("/static/"):
+                    message["headers"].append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The dashboard for the database the settings name (migrated to the newest schema)."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="innspill – fremdrift",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.limiter = RateLimiter()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.dashboard_session_hours * 3600,
+        same_site="lax",
+        https_only=settings.dashboard_secure_cookie,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(routes.public)
+    app.include_router(routes.pages)
+
+    @app.exception_handler(NotSignedIn)
+    async def to_login(request: Request, _: NotSignedIn) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        suffix = "" if target == "/" else f"?next={quote(target, safe='')}"
+        return RedirectResponse(f"/login{suffix}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {
+            400: "Ugyldig forespørsel",
+            403: "Ikke tillatt",
+            404: "Fant ikke siden",
+            405: "Ikke tillatt",
+        }
+        standard = {"Not Found": "Adressen finnes ikke.", "Method Not Allowed": ""}
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""
+        detail = standard.get(detail, detail)
+        return render(
+            request,
+            "error.html",
+            {"title": titles.get(exc.status_code, "Feil"), "detail": detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return render(
+            request,
+            "error.html",
+            {"title": "Ugyldig forespørsel", "detail": "Adressen har en ugyldig verdi."},
+            status_code=400,
+        )
+
+    return app

@@ -1,0 +1,202 @@
+"""The pages: sign-in and -out, the overview, a process, a participant, the message log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from sqlalchemy import text
+from sqlmodel import Session
+from starlette.responses import Response
+
+from dashboard import csv_export, progress, queries
+from dashboard.auth import (
+    authenticate,
+    csrf_ok,
+    limit_key,
+    session_user,
+    sign_in,
+    sign_out,
+)
+from dashboard.deps import current_user, get_db, get_now, render
+from dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+
+public = APIRouter()
+pages = APIRouter(dependencies=[Depends(current_user)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to somewhere else."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@public.get("/healthz", include_in_schema=False)
+def healthz(db: Db) -> JSONResponse:
+    db.execute(text("SELECT 1"))
+    return JSONResponse({"status": "ok"})
+
+
+@public.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    if session_user(request):
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": _safe_next(next), "username": ""})
+
+
+@public.post("/login")
+def login(
+    request: Request,
+    db: Db,
+    now: Now,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    target = _safe_next(next)
+    context = {"next": target, "username": username}
+    if not csrf_ok(request, csrf_token):
+        context["error"] = (
+            "Skjemaet var utløpt eller kom ikke fra denne siden. Last inn siden og prøv igjen. "
+            "(Nettleseren må tillate informasjonskapsler.)"
+        )
+        return render(request, "login.html", context, status_code=403)
+    limiter = request.app.state.limiter
+    key = limit_key(username, request)
+    wait = limiter.retry_after(key, now)
+    if wait:
+        minutes = max(1, (wait + 59) // 60)
+        context["error"] = (
+            f"For mange mislykkede innlogginger. Vent {minutes} minutt"
+            f"{'er' if minutes > 1 else ''} og prøv igjen."
+        )
+        response = render(request, "login.html", context, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = authenticate(db, username, password, now=now)
+    if user is None:
+        limiter.failed(key, now)
+        context["error"] = "Feil brukernavn eller passord."
+        return render(request, "login.html", context, status_code=401)
+    db.commit()
+    limiter.succeeded(key)
+    sign_in(request, user.username)
+    return RedirectResponse(target, status_code=303)
+
+
+@public.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    if session_user(request) is None:  # signed out already (or the session expired)
+        return RedirectResponse("/login", status_code=303)
+    if not csrf_ok(request, csrf_token):
+        raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
+    sign_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@pages.get("/")
+def overview(request: Request, db: Db, now: Now) -> Response:
+    rows = queries.overview(db, now=now)
+    return render(request, "overview.html", {"rows": rows, "now": now})
+
+
+@pages.get("/processes/{process_id}")
+def process(request: Request, process_id: str, db: Db, now: Now) -> Response:
+    page = progress.process_page(db, process_id, now=now)
+    if page is None:
+        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
+    return render(request, "process.html", {"page": page, "now": now})
+
+
+@pages.get("/processes/{process_id}/matrix.csv")
+def process_csv(process_id: str, db: Db, now: Now) -> Response:
+    page = progress.process_page(db, process_id, now=now)
+    if page is None:
+        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
+    return csv_export.response(csv_export.matrix_rows(page), filename=f"{process_id}-matrise.csv")
+
+
+@pages.get("/processes/{process_id}/participants/{key}")
+def participant(request: Request, process_id: str, key: str, db: Db, now: Now) -> Response:
+    page = progress.participant_page(db, process_id, key, now=now)
+    if page is None:
+        raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
+    return render(request, "participant.html", {"page": page, "now": now})
+
+
+def _filter(
+    process: str | None, kind: str | None, status: str | None, participant: str | None
+) -> queries.MessageFilter:
+    def clean(value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value or None
+
+    kind, status = clean(kind), clean(status)
+    if kind and kind not in MESSAGE_KINDS:
+        raise HTTPException(400, f"Ukjent meldingstype «{kind}».")
+    if status and status not in MESSAGE_STATUSES:
+        raise HTTPException(400, f"Ukjent status «{status}».")
+    return queries.MessageFilter(clean(process), kind, status, clean(participant))
+
+
+FilterText = Annotated[str | None, Query(max_length=100)]
+
+
+@pages.get("/messages")
+def messages(
+    request: Request,
+    db: Db,
+    process: FilterText = None,
+    kind: FilterText = None,
+    status: FilterText = None,
+    participant: FilterText = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    flt = _filter(process, kind, status, participant)
+    rows, total = queries.messages_page(db, flt, page=page)
+    size = queries.PAGE_SIZE
+    pages_total = max(1, -(-total // size))
+    params = flt.params()
+
+    def link(number: int) -> str:
+        return "/messages?" + urlencode(params | {"page": str(number)})
+
+    return render(
+        request,
+        "messages.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": pages_total,
+            "first": (page - 1) * size + 1 if rows else 0,
+            "last": (page - 1) * size + len(rows),
+            "previous_url": link(page - 1) if page > 1 else None,
+            "next_url": link(page + 1) if page < pages_total else None,
+            "csv_url": "/messages.csv" + ("?" + urlencode(params) if params else ""),
+            "filter": flt,
+            "processes": queries.process_ids(db),
+        },
+    )
+
+
+@pages.get("/messages.csv")
+def messages_csv(
+    request: Request,
+    process: FilterText = None,
+    kind: FilterText = None,
+    status: FilterText = None,
+    participant: FilterText = None,
+) -> StreamingResponse:
+    flt = _filter(process, kind, status, participant)
+    return csv_export.response(
+        csv_export.message_rows(request.app.state.engine, flt), filename="meldingslogg.csv"
+    )

@@ -1,0 +1,143 @@
+"""Commands that plan and send: tick, send, preview."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from config.settings import get_settings
+from innspill.cli.common import AtOption, _engine, _fail, _now, app
+from innspill.errors import InnspillError
+
+
+@app.command()
+def tick(
+    at: AtOption = None,
+    send: Annotated[bool, typer.Option(help="Also send what was queued.")] = True,
+) -> None:
+    """Plan every loaded process now: queue what is due, then send the outbox."""
+    from innspill.engine import tick as run_tick
+
+    settings = get_settings()
+    now = _now(at)
+    engine = _engine()
+    report = run_tick(engine, now=now, reply_to=settings.reply_to)
+    for action in report.queued:
+        typer.echo(f"queued  {action.kind:<17} {action.participant_id} ({action.step_id})")
+    for action in report.skipped:
+        typer.echo(
+            f"skipped {action.kind:<17} {action.participant_id} ({action.step_id}): "
+            f"{action.skip_reason}"
+        )
+    typer.echo(f"{len(report.queued)} queued, {len(report.skipped)} skipped.")
+    if send:
+        _send(engine, now)
+
+
+@app.command("send")
+def send_command(at: AtOption = None) -> None:
+    """Send the messages waiting in the outbox (tick does this too)."""
+    _send(_engine(), _now(at))
+
+
+def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    from innspill.outbox import dispatch, pending_count
+    from innspill.transport import transport_for
+
+    settings = get_settings()
+    transport = transport_for(settings)
+    total = pending_count(engine, now=now)
+    if not total:
+        typer.echo(f"Nothing to send (mail is {transport.description}).")
+        return
+    started = time.monotonic()
+
+    def progress(report) -> None:  # type: ignore[no-untyped-def]
+        if sys.stderr.isatty():
+            typer.echo(f"\rsending {report.attempted}/{total}", nl=False, err=True)
+
+    report = asyncio.run(
+        dispatch(
+            engine, transport, now=now, max_attempts=settings.smtp_max_attempts, progress=progress
+        )
+    )
+    if sys.stderr.isatty():
+        typer.echo("", err=True)
+    typer.echo(
+        f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed of {total} "
+        f"in {time.monotonic() - started:.1f} s; mail is {transport.description}."
+    )
+    for error in report.errors[:20]:
+        typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
+    if report.stopped:
+        left = total - report.attempted
+        raise _fail(
+            f"Sending stopped: {report.stopped}. {left} message(s) were not tried and stay "
+            "queued; nothing is lost. Check INNSPILL_SMTP_* and run `innspill send` again."
+        )
+    if report.failed:
+        raise _fail(f"{report.failed} message(s) failed for good; see `innspill status`.")
+
+
+@app.command()
+def preview(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    kind: Annotated[
+        str, typer.Option(help="invitation, reminder, overdue or deadline_changed.")
+    ] = "invitation",
+    part: Annotated[str, typer.Option(help="text, html or raw (the whole MIME message).")] = "text",
+    at: AtOption = None,
+) -> None:
+    """Render a message for a participant as it would be sent; sends and stores nothing."""
+    from innspill.engine import outbox_row
+    from innspill.planner import Action, ActionKind
+    from innspill.processes import get_definition
+    from innspill.rendering import KINDS
+    from innspill.state import effective_deadlines
+    from models.db import session_scope
+
+    if kind not in KINDS:
+        raise _fail(f"unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
+    if part not in {"text", "html", "raw"}:
+        raise _fail("--part must be text, html or raw")
+    now = _now(at)
+    try:
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            deadline = effective_deadlines(session, definition).get((step, participant))
+        if deadline is None:
+            raise InnspillError(
+                f"'{participant}' is not asked for input in step '{step}' of '{process}'"
+            )
+        action = Action(
+            definition.id,
+            step,
+            participant,
+            ActionKind(kind),
+            "preview",
+            deadline,
+            previous_deadline=deadline if kind == "deadline_changed" else None,
+            working_days_left=2 if kind == "reminder" else None,
+            overdue_number=1 if kind == "overdue" else None,
+        )
+        row = outbox_row(definition, action, now=now, reply_to=get_settings().reply_to)
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    import email
+    from email.policy import default
+
+    message = email.message_from_bytes(row.raw, policy=default)
+    if part == "raw":
+        typer.echo(row.raw.decode("utf-8", "replace"))
+        return
+    typer.echo(f"Subject: {row.subject}\nTo: {row.recipient}\n")
+    body = message.get_body(preferencelist=("plain",) if part == "text" else ("html",))
+    assert body is not None
+    typer.echo(body.get_content())

@@ -1,0 +1,171 @@
+"""Commands for process files and deadlines: init, validate, load, status, extend."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config.settings import get_settings
+from innspill.cli.common import AtOption, _engine, _fail, _now, _safe_url, app
+from innspill.errors import DefinitionError, InnspillError
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    from models.db import migrate
+
+    url = get_settings().resolved_database_url
+    migrate(url)
+    typer.echo(f"Database ready: {_safe_url(url)}")
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")]) -> None:
+    """Check a process file and list every problem; writes nothing."""
+    from innspill.definition import date_warnings, load_definition
+
+    try:
+        definition = load_definition(file)
+    except DefinitionError as exc:
+        raise _fail(str(exc)) from None
+    for warning in date_warnings(definition):
+        typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
+    typer.echo(
+        f"{file}: valid. Process '{definition.id}', {len(definition.participants)} participants, "
+        f"{len(definition.steps)} steps."
+    )
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(help="A process file (TOML).")],
+    at: AtOption = None,
+) -> None:
+    """Add a process from its file, or update the loaded one from the edited file.
+
+    A moved deadline becomes a deadline change (those affected are told at the next tick);
+    a change that would rewrite what already happened is refused and nothing is written.
+    """
+    from innspill.definition import date_warnings, load_definition
+    from innspill.processes import store_definition
+    from models.db import session_scope
+
+    try:
+        definition = load_definition(file)
+        for warning in date_warnings(definition):
+            typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
+        with session_scope(_engine()) as session:
+            report = store_definition(
+                session, definition, source=str(file), now=_now(at), by=os.environ.get("USER", "")
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{report.process_id}: {report.outcome}")
+    for change in report.changes:
+        typer.echo(f"  {change}")
+
+
+@app.command()
+def status(
+    process: Annotated[str | None, typer.Argument(help="Process id; default: all.")] = None,
+    at: AtOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show every step with its state and deadline, and where each participant stands."""
+    from innspill.processes import all_definitions, get_definition
+    from innspill.status import process_status
+    from models.db import session_scope
+
+    now = _now(at)
+    try:
+        with session_scope(_engine()) as session:
+            definitions = (
+                [get_definition(session, process)] if process else all_definitions(session)
+            )
+            statuses = [process_status(session, d, now=now) for d in definitions]
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2, ensure_ascii=False))
+        return
+    if not statuses:
+        typer.echo("No process is loaded. Load one with `innspill load FILE`.")
+    for s in statuses:
+        typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
+        typer.echo(
+            f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items())
+        )
+        for step in s.steps:
+            verb = "treated" if step.kind == "circulation" else "answered"
+            counts = f"  {step.answered}/{step.expected} {verb}" if step.expected else ""
+            note = f"  ({step.note})" if step.note else ""
+            typer.echo(
+                f"  {step.step:<28} {step.kind:<12} {step.date or '':<10}  "
+                f"{step.state}{counts}{note}"
+            )
+            for body, where in step.bodies.items():
+                typer.echo(f"      {body:<32} {where}")
+            for p in step.participants:
+                answer = (
+                    f"answered {p.answered_at[:16].replace('T', ' ')}"
+                    + (" (late)" if p.late else "")
+                    if p.answered_at
+                    else "no answer"
+                )
+                flags = (" extended" if p.extended else "") + (
+                    " ADDRESS FAILING" if p.address_failing else ""
+                )
+                typer.echo(
+                    f"      {p.participant:<32} deadline {p.deadline}{flags}; "
+                    f"{p.reminders} reminders, {p.overdue_reminders} overdue; {answer}"
+                )
+        for failed in s.failed_messages:
+            typer.secho(f"  FAILED: {failed}", fg=typer.colors.RED)
+
+
+@app.command()
+def extend(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    deadline: Annotated[str, typer.Argument(help="New deadline, for example 2020-05-08.")],
+    participant: Annotated[
+        str | None, typer.Option(help="Extend for this participant only; default: everyone.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the event log).")] = "",
+    at: AtOption = None,
+) -> None:
+    """Change a deadline for everyone, or extend it for one participant.
+
+    The next tick tells those affected (who have not answered) and plans reminders anew.
+    """
+    from innspill.deadlines import change_deadline
+    from innspill.processes import get_definition
+    from innspill.timeparse import parse_date
+    from models.db import session_scope
+
+    try:
+        new = parse_date(deadline)
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            change_deadline(
+                session,
+                definition,
+                step_id=step,
+                deadline=new,
+                at=_now(at),
+                participant_id=participant,
+                reason=reason,
+                by=os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    from innspill.workdays import why_not_working_day
+
+    if why := why_not_working_day(new):
+        typer.secho(f"warning: {new} is a {why}, not a working day", fg=typer.colors.YELLOW)
+    typer.echo(f"Deadline of {step} set to {new} for {participant or 'everyone'}.")

@@ -1,0 +1,142 @@
+"""Commands that run something long-lived: the demo, the Prefect deployment, the dashboard."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config.settings import get_settings
+from innspill.cli.common import _engine, _fail, _now, _quiet_prefect, _safe_url, app
+from innspill.errors import InnspillError
+
+
+@app.command()
+def demo(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON only.")
+    ] = False,
+    prefect: Annotated[
+        bool, typer.Option(help="Run through Prefect (a temporary local server starts).")
+    ] = True,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the demo's database and mail here (emptied first). Default: a temp dir."
+        ),
+    ] = None,
+) -> None:
+    """Play the 2020 round (30 March to 30 June) on a simulated clock and show what happened."""
+    from innspill import demo as scenario
+    from innspill.transport import CaptureTransport
+    from models.db import make_engine, migrate
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="innspill-demo-"))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    url = f"sqlite:///{(folder / 'innspill.db').resolve()}"
+    mail = folder / "mail"
+    say = (lambda text: None) if as_json else typer.echo
+    say(f"Simulating the 2020 round; database and mail in {folder}")
+    started = time.monotonic()
+    if prefect:
+        say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
+        _quiet_prefect()
+        from flows.demo import demo_flow
+
+        demo_flow(url, str(mail))
+        # The temporary server's event recorder complains when it is stopped at exit; the
+        # runs are already recorded, so that noise is not the user's concern.
+        import logging
+
+        logging.disable(logging.CRITICAL)
+    else:
+        migrate(url)
+        scenario.run(make_engine(url), CaptureTransport(mail))
+    result = scenario.report(
+        make_engine(url), f"{len(list(mail.glob('*.eml')))} .eml files in {mail}"
+    )
+    if as_json:
+        typer.echo(scenario.as_json(result))
+        return
+    typer.echo("")
+    for line in result.timeline:
+        typer.echo(line)
+    typer.echo("")
+    typer.echo(scenario.summary_text(result))
+    typer.echo(f"Done in {time.monotonic() - started:.1f} s.")
+
+
+@app.command()
+def serve() -> None:
+    """Register the tick deployment with its schedule (Europe/Oslo) and serve it with Prefect.
+
+    Point PREFECT_API_URL at a Prefect server to see the runs in its UI.
+    """
+    from prefect import serve as prefect_serve
+
+    from flows.serve import deployments
+
+    settings = get_settings()
+    _engine()
+    prefect_serve(*deployments(settings))
+
+
+@app.command()
+def dashboard(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on. Default: INNSPILL_DASHBOARD_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port. Default: INNSPILL_DASHBOARD_PORT (8000).")
+    ] = None,
+) -> None:
+    """Start the progress dashboard (web pages for administrators; sign in first).
+
+    Create an account with `innspill user add NAME`. It listens on loopback by default; put a
+    TLS proxy in front of it (and set INNSPILL_DASHBOARD_SECURE_COOKIE=true) to open it wider.
+    """
+    import uvicorn
+
+    from dashboard.app import create_app
+
+    settings = get_settings()
+    try:
+        application = create_app(settings)
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    host = host or settings.dashboard_host
+    port = port or settings.dashboard_port
+    typer.echo(f"Dashboard on http://{host}:{port}/ ({_safe_url(settings.resolved_database_url)})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+user_app = typer.Typer(help="Dashboard accounts (administrators).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[
+        str, typer.Argument(help="The new user's name (letters, digits, . _ @ -).")
+    ],
+) -> None:
+    """Create a dashboard account; asks for the password twice (at least 10 characters)."""
+    from dashboard.auth import AccountError, check_password, create_user
+    from models.db import session_scope
+
+    password = typer.prompt("Password", hide_input=True)
+    if typer.prompt("Repeat the password", hide_input=True) != password:
+        raise _fail("The passwords differ; nothing was saved.")
+    try:
+        check_password(password, username=username)
+        with session_scope(_engine()) as session:
+            create_user(session, username, password, now=_now(None))
+    except AccountError as exc:
+        raise _fail(f"{exc}; nothing was saved.") from None
+    typer.echo(f"User '{username}' created. Start the dashboard with `innspill dashboard`.")

@@ -1,0 +1,240 @@
+"""Commands for what people do during a round: answers, compilation, drafts, meetings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from innspill.cli.common import AtOption, _engine, _fail, _now, app
+from innspill.errors import InnspillError
+
+answer_app = typer.Typer(help="Answers (innspill) from participants.", no_args_is_help=True)
+app.add_typer(answer_app, name="answer")
+
+
+@answer_app.command("add")
+def answer_add(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    text: Annotated[
+        list[str],
+        typer.Option(help="THEME=TEXT, once per theme answered (theme ids as in the file)."),
+    ],
+    by: Annotated[str, typer.Option(help="Who registers it (kept with the answer).")] = "",
+    at: AtOption = None,
+) -> None:
+    """Register an answer that came by letter, phone or otherwise; it stops the reminders.
+
+    A second answer from the same participant is kept as a new version; the latest counts.
+    """
+    from innspill.answers import register_answer
+    from innspill.processes import get_definition
+    from models.db import session_scope
+
+    texts = {}
+    for item in text:
+        theme, sep, value = item.partition("=")
+        if not sep or not theme.strip():
+            raise _fail(
+                f"--text '{item}' is not THEME=TEXT, for example --text rolle='Vi mener ...'"
+            )
+        texts[theme.strip()] = value
+    try:
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            answer = register_answer(
+                session,
+                definition,
+                step_id=step,
+                participant_id=participant,
+                texts=texts,
+                at=_now(at),
+                channel="registered",
+                registered_by=by or os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Answer from {participant} to {step} registered (version {answer.version}).")
+
+
+@app.command("compile")
+def compile_command(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[
+        str | None, typer.Argument(help="Compilation step id; default: the process's only one.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the DOCX and HTML into this folder.")
+    ] = None,
+    at: AtOption = None,
+) -> None:
+    """Compile the answers theme by theme now, as a new version (DOCX and HTML).
+
+    Nothing is overwritten: each run with new answers makes the next version, and the next tick
+    sends it to the drafters. With no new answers since the last version, nothing is made.
+    """
+    from innspill.definition import CompilationStep
+    from innspill.documents import latest, make_compilation
+    from innspill.followup import answers_basis
+    from innspill.processes import get_definition
+    from innspill.state import load_state
+    from models.db import session_scope
+
+    now = _now(at)
+    try:
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            steps = [s for s in definition.steps if isinstance(s, CompilationStep)]
+            chosen = next((s for s in steps if s.id == step), None) if step else None
+            if chosen is None:
+                if step or len(steps) != 1:
+                    names = ", ".join(s.id for s in steps) or "none"
+                    raise InnspillError(f"name the compilation step (this process has: {names})")
+                chosen = steps[0]
+            basis, _ = answers_basis(load_state(session, definition), chosen.source, now)
+            previous = latest(session, definition.id, chosen.id, "compilation")
+            if previous is not None and previous.basis == basis:
+                typer.echo(f"Version {previous.version} already has every answer; nothing new.")
+                document = previous
+            else:
+                document = make_compilation(
+                    session,
+                    definition,
+                    chosen.id,
+                    now=now,
+                    basis=basis,
+                    by=os.environ.get("USER", ""),
+                )
+                typer.echo(f"Compiled version {document.version}: {document.note}.")
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / document.filename).write_bytes(document.content)
+        html = out / (document.filename.rsplit(".", 1)[0] + ".html")
+        html.write_text(document.html or "", encoding="utf-8")
+        typer.echo(f"Written: {out / document.filename} and {html}")
+
+
+draft_app = typer.Typer(help="Drafts to circulate for treatment.", no_args_is_help=True)
+app.add_typer(draft_app, name="draft")
+
+
+@draft_app.command("add")
+def draft_add(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    file: Annotated[Path, typer.Argument(help="The draft: a .docx or .pdf file.")],
+    step: Annotated[
+        str | None, typer.Option(help="Circulation step id; default: the process's only one.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="What changed since the previous version.")] = "",
+    at: AtOption = None,
+) -> None:
+    """Register a draft as the next version; the next tick circulates it to the bodies."""
+    from innspill.definition import CirculationStep
+    from innspill.documents import register_draft
+    from innspill.processes import get_definition
+    from models.db import session_scope
+
+    try:
+        with session_scope(_engine()) as session:
+            definition = get_definition(session, process)
+            steps = [s.id for s in definition.steps if isinstance(s, CirculationStep)]
+            if step is None:
+                if len(steps) != 1:
+                    raise InnspillError(
+                        f"name the circulation step with --step (this process has: "
+                        f"{', '.join(steps) or 'none'})"
+                    )
+                step = steps[0]
+            document = register_draft(
+                session,
+                definition,
+                step,
+                file,
+                now=_now(at),
+                note=note,
+                by=os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"Draft version {document.version} ({document.filename}) registered for {step}; "
+        "the next tick sends it."
+    )
+
+
+@app.command()
+def attendance(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Meeting step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    absent: Annotated[bool, typer.Option("--absent", help="Did not attend.")] = False,
+    at: AtOption = None,
+) -> None:
+    """Register that a participant attended a meeting (or, with --absent, did not)."""
+    from innspill.processes import get_definition
+    from innspill.treatment import register_attendance
+    from models.db import session_scope
+
+    try:
+        with session_scope(_engine()) as session:
+            register_attendance(
+                session,
+                get_definition(session, process),
+                step_id=step,
+                participant_id=participant,
+                attended=not absent,
+                now=_now(at),
+                by=os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{participant}: {'absent from' if absent else 'attended'} {step}.")
+
+
+@app.command()
+def treatment(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Circulation step id.")],
+    participant: Annotated[str, typer.Argument(help="The body (participant id).")],
+    state: Annotated[str, typer.Option(help="pending, on_agenda or treated.")],
+    meeting_date: Annotated[
+        str | None, typer.Option(help="With on_agenda: the meeting date.")
+    ] = None,
+    decided_on: Annotated[str | None, typer.Option(help="With treated: the date.")] = None,
+    decision: Annotated[str, typer.Option(help="With treated: the decision.")] = "",
+    at: AtOption = None,
+) -> None:
+    """Record how far a body has come with the draft; reminders stop once it is on the agenda."""
+    from innspill.processes import get_definition
+    from innspill.timeparse import parse_date
+    from innspill.treatment import set_treatment
+    from models import TreatmentState
+    from models.db import session_scope
+
+    try:
+        try:
+            wanted = TreatmentState(state)
+        except ValueError:
+            raise InnspillError("--state must be pending, on_agenda or treated") from None
+        with session_scope(_engine()) as session:
+            set_treatment(
+                session,
+                get_definition(session, process),
+                step_id=step,
+                participant_id=participant,
+                state=wanted,
+                now=_now(at),
+                meeting_date=parse_date(meeting_date) if meeting_date else None,
+                decided_on=parse_date(decided_on) if decided_on else None,
+                decision=decision,
+                by=os.environ.get("USER", ""),
+            )
+    except InnspillError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{participant}: {state.replace('_', ' ')} ({step}).")

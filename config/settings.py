@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
     reply_to: str | None = Field(
         None, description="Reply-To address for outgoing mail; default: the process sender's."
     )
+    operator: str = Field(
+        default_factory=lambda: _login_name(),
+        description="Who is recorded as making changes from the command line (default: the login).",
+    )
     tick_cron: str = Field(
         "*/15 7-17 * * 1-5", description="When the deployed tick runs (cron, Europe/Oslo)."
     )
@@ -87,6 +93,24 @@ class Settings(BaseSettings):
         if self.smtp_port:
             return self.smtp_port
         return {TlsMode.NONE: 25, TlsMode.STARTTLS: 587, TlsMode.TLS: 465}[self.smtp_tls]
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return ""
+
+
+def quiet_prefect() -> None:
+    """Prefect's own settings for a local run: no telemetry, warnings only, time to start.
+
+    Set before Prefect is imported (it reads them once); an administrator's values win.
+    """
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -28,14 +27,14 @@ AtOption = Annotated[
 ]
 
 
-def _now(at: str | None) -> datetime:
+def instant(at: str | None) -> datetime:
     from innspill.timeparse import parse_instant
 
     # The CLI is a boundary where the wall clock enters; domain code gets `now` passed in.
     return parse_instant(at) if at else datetime.now(UTC)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def open_engine():  # type: ignore[no-untyped-def]
     from models.db import make_engine, migrate
 
     url = get_settings().resolved_database_url
@@ -43,20 +42,12 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(url)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code)
 
 
-def _quiet_prefect() -> None:
-    # Set before Prefect is imported: it reads these once.
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-
-
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from config.settings import get_settings
-from innspill.cli.common import AtOption, _engine, _fail, _now, app
+from innspill.cli.common import AtOption, app, fail, instant, open_engine
 from innspill.errors import InnspillError
 
 
@@ -24,8 +24,8 @@ def tick(
     from innspill.engine import tick as run_tick
 
     settings = get_settings()
-    now = _now(at)
-    engine = _engine()
+    now = instant(at)
+    engine = open_engine()
     report = run_tick(engine, now=now, reply_to=settings.reply_to)
     for action in report.queued:
         typer.echo(f"queued  {action.kind:<17} {action.participant_id} ({action.step_id})")
@@ -42,7 +42,7 @@ def tick(
 @app.command("send")
 def send_command(at: AtOption = None) -> None:
     """Send the messages waiting in the outbox (tick does this too)."""
-    _send(_engine(), _now(at))
+    _send(open_engine(), instant(at))
 
 
 def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
@@ -76,12 +76,12 @@ def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
         typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
     if report.stopped:
         left = total - report.attempted
-        raise _fail(
+        raise fail(
             f"Sending stopped: {report.stopped}. {left} message(s) were not tried and stay "
             "queued; nothing is lost. Check INNSPILL_SMTP_* and run `innspill send` again."
         )
     if report.failed:
-        raise _fail(f"{report.failed} message(s) failed for good; see `innspill status`.")
+        raise fail(f"{report.failed} message(s) failed for good; see `innspill status`.")
 
 
 @app.command()
@@ -104,12 +104,12 @@ def preview(
     from models.db import session_scope
 
     if kind not in KINDS:
-        raise _fail(f"unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
+        raise fail(f"unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
     if part not in {"text", "html", "raw"}:
-        raise _fail("--part must be text, html or raw")
-    now = _now(at)
+        raise fail("--part must be text, html or raw")
+    now = instant(at)
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             deadline = effective_deadlines(session, definition).get((step, participant))
         if deadline is None:
@@ -129,7 +129,7 @@ def preview(
         )
         row = outbox_row(definition, action, now=now, reply_to=get_settings().reply_to)
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     import email
     from email.policy import default
 

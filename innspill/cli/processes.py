@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from config.settings import get_settings
-from innspill.cli.common import AtOption, _engine, _fail, _now, _safe_url, app
+from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url
 from innspill.errors import DefinitionError, InnspillError
 
 
@@ -21,7 +20,7 @@ def init() -> None:
 
     url = get_settings().resolved_database_url
     migrate(url)
-    typer.echo(f"Database ready: {_safe_url(url)}")
+    typer.echo(f"Database ready: {safe_url(url)}")
 
 
 @app.command()
@@ -32,7 +31,7 @@ def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")
     try:
         definition = load_definition(file)
     except DefinitionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for warning in date_warnings(definition):
         typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
     typer.echo(
@@ -59,12 +58,16 @@ def load(
         definition = load_definition(file)
         for warning in date_warnings(definition):
             typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             report = store_definition(
-                session, definition, source=str(file), now=_now(at), by=os.environ.get("USER", "")
+                session,
+                definition,
+                source=str(file),
+                now=instant(at),
+                by=get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"{report.process_id}: {report.outcome}")
     for change in report.changes:
         typer.echo(f"  {change}")
@@ -81,15 +84,15 @@ def status(
     from innspill.status import process_status
     from models.db import session_scope
 
-    now = _now(at)
+    now = instant(at)
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definitions = (
                 [get_definition(session, process)] if process else all_definitions(session)
             )
             statuses = [process_status(session, d, now=now) for d in definitions]
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2, ensure_ascii=False))
         return
@@ -150,20 +153,20 @@ def extend(
 
     try:
         new = parse_date(deadline)
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             change_deadline(
                 session,
                 definition,
                 step_id=step,
                 deadline=new,
-                at=_now(at),
+                at=instant(at),
                 participant_id=participant,
                 reason=reason,
-                by=os.environ.get("USER", ""),
+                by=get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     from innspill.workdays import why_not_working_day
 
     if why := why_not_working_day(new):

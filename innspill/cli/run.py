@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
-from innspill.cli.common import _engine, _fail, _now, _quiet_prefect, _safe_url, app
+from config.settings import get_settings, quiet_prefect
+from innspill.cli.common import app, fail, instant, open_engine, safe_url
 from innspill.errors import InnspillError
 
 
@@ -46,7 +46,7 @@ def demo(
     started = time.monotonic()
     if prefect:
         say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
-        _quiet_prefect()
+        quiet_prefect()
         from flows.demo import demo_flow
 
         demo_flow(url, str(mail))
@@ -83,7 +83,7 @@ def serve() -> None:
     from flows.serve import deployments
 
     settings = get_settings()
-    _engine()
+    open_engine()
     prefect_serve(*deployments(settings))
 
 
@@ -109,10 +109,10 @@ def dashboard(
     try:
         application = create_app(settings)
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
-    typer.echo(f"Dashboard on http://{host}:{port}/ ({_safe_url(settings.resolved_database_url)})")
+    typer.echo(f"Dashboard on http://{host}:{port}/ ({safe_url(settings.resolved_database_url)})")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
@@ -132,11 +132,11 @@ def user_add(
 
     password = typer.prompt("Password", hide_input=True)
     if typer.prompt("Repeat the password", hide_input=True) != password:
-        raise _fail("The passwords differ; nothing was saved.")
+        raise fail("The passwords differ; nothing was saved.")
     try:
         check_password(password, username=username)
-        with session_scope(_engine()) as session:
-            create_user(session, username, password, now=_now(None))
+        with session_scope(open_engine()) as session:
+            create_user(session, username, password, now=instant(None))
     except AccountError as exc:
-        raise _fail(f"{exc}; nothing was saved.") from None
+        raise fail(f"{exc}; nothing was saved.") from None
     typer.echo(f"User '{username}' created. Start the dashboard with `innspill dashboard`.")

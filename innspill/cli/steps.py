@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, _engine, _fail, _now, app
+from config.settings import get_settings
+from innspill.cli.common import AtOption, app, fail, instant, open_engine
 from innspill.errors import InnspillError
 
 answer_app = typer.Typer(help="Answers (innspill) from participants.", no_args_is_help=True)
@@ -39,12 +39,12 @@ def answer_add(
     for item in text:
         theme, sep, value = item.partition("=")
         if not sep or not theme.strip():
-            raise _fail(
+            raise fail(
                 f"--text '{item}' is not THEME=TEXT, for example --text rolle='Vi mener ...'"
             )
         texts[theme.strip()] = value
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             answer = register_answer(
                 session,
@@ -52,12 +52,12 @@ def answer_add(
                 step_id=step,
                 participant_id=participant,
                 texts=texts,
-                at=_now(at),
+                at=instant(at),
                 channel="registered",
-                registered_by=by or os.environ.get("USER", ""),
+                registered_by=by or get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"Answer from {participant} to {step} registered (version {answer.version}).")
 
 
@@ -84,9 +84,9 @@ def compile_command(
     from innspill.state import load_state
     from models.db import session_scope
 
-    now = _now(at)
+    now = instant(at)
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             steps = [s for s in definition.steps if isinstance(s, CompilationStep)]
             chosen = next((s for s in steps if s.id == step), None) if step else None
@@ -107,11 +107,11 @@ def compile_command(
                     chosen.id,
                     now=now,
                     basis=basis,
-                    by=os.environ.get("USER", ""),
+                    by=get_settings().operator,
                 )
                 typer.echo(f"Compiled version {document.version}: {document.note}.")
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / document.filename).write_bytes(document.content)
@@ -141,7 +141,7 @@ def draft_add(
     from models.db import session_scope
 
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             steps = [s.id for s in definition.steps if isinstance(s, CirculationStep)]
             if step is None:
@@ -156,12 +156,12 @@ def draft_add(
                 definition,
                 step,
                 file,
-                now=_now(at),
+                now=instant(at),
                 note=note,
-                by=os.environ.get("USER", ""),
+                by=get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(
         f"Draft version {document.version} ({document.filename}) registered for {step}; "
         "the next tick sends it."
@@ -182,18 +182,18 @@ def attendance(
     from models.db import session_scope
 
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             register_attendance(
                 session,
                 get_definition(session, process),
                 step_id=step,
                 participant_id=participant,
                 attended=not absent,
-                now=_now(at),
-                by=os.environ.get("USER", ""),
+                now=instant(at),
+                by=get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"{participant}: {'absent from' if absent else 'attended'} {step}.")
 
 
@@ -222,19 +222,19 @@ def treatment(
             wanted = TreatmentState(state)
         except ValueError:
             raise InnspillError("--state must be pending, on_agenda or treated") from None
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             set_treatment(
                 session,
                 get_definition(session, process),
                 step_id=step,
                 participant_id=participant,
                 state=wanted,
-                now=_now(at),
+                now=instant(at),
                 meeting_date=parse_date(meeting_date) if meeting_date else None,
                 decided_on=parse_date(decided_on) if decided_on else None,
                 decision=decision,
-                by=os.environ.get("USER", ""),
+                by=get_settings().operator,
             )
     except InnspillError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"{participant}: {state.replace('_', ' ')} ({step}).")

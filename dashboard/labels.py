@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from innspill.nbformat import nbdate, nbtime
+from innspill.status import Phrase
 from innspill.workdays import OSLO
 
 STEP_KINDS = {
@@ -103,56 +105,48 @@ class Text:
     lang: str | None = None
 
 
-# innspill.status describes meeting and circulation positions and step notes in English
-# words; these patterns turn the known ones into bokmål, anything else is shown as is.
-_RULES: list[tuple[re.Pattern[str], object]] = [
-    (re.compile(r"^not invited yet$"), lambda m: "Ikke invitert ennå"),
-    (re.compile(r"^invited$"), lambda m: "Invitert"),
-    (
-        re.compile(r"^invited \(updated (\d+) time\(s\)\)$"),
-        lambda m: f"Invitert (oppdatert {times(int(m[1]))})",
+def _on_agenda(date: date | None) -> str:
+    return f"På sakskartet for møtet {fmt_date(date)}" if date else "På sakskartet"
+
+
+def _treated(date: date | None, decision: str) -> str:
+    return ("Behandlet " + fmt_date(date)).strip() + (f": {decision}" if decision else "")
+
+
+# The bokmål wording of each phrase code of innspill.status (its ENGLISH table).
+BOKMAL: dict[str, Callable[..., str]] = {
+    "not_invited": lambda: "Ikke invitert ennå",
+    "invited": lambda: "Invitert",
+    "invited_updated": lambda n: f"Invitert (oppdatert {times(n)})",
+    "attended": lambda: "Deltok",
+    "absent": lambda: "Deltok ikke",
+    "attended_count": lambda n: f"{n} deltok",
+    "cancelled": lambda: "Avlyst",
+    "meeting_time": lambda start, end, place: f"kl. {start:%H.%M}–{end:%H.%M}, {place}",
+    "compiled": lambda version, made, summary: (
+        f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"
     ),
-    (re.compile(r"^attended$"), lambda m: "Deltok"),
-    (re.compile(r"^absent$"), lambda m: "Deltok ikke"),
-    (re.compile(r"^draft not sent yet$"), lambda m: "Utkastet er ikke sendt ennå"),
-    (re.compile(r"^pending$"), lambda m: "Venter på behandling"),
-    (
-        re.compile(r"^pending, reminded (\d+) time\(s\)$"),
-        lambda m: f"Venter på behandling, påminnet {times(int(m[1]))}",
-    ),
-    (
-        re.compile(r"^on the agenda (\S+)$"),
-        lambda m: f"På sakskartet for møtet {fmt_date(m[1])}" if as_date(m[1]) else "På sakskartet",
-    ),
-    (
-        re.compile(r"^treated (\S+): (.*)$", re.S),
-        lambda m: ("Behandlet " + fmt_date(m[1])).strip() + (f": {m[2]}" if m[2] else ""),
-    ),
-    (
-        re.compile(r"^version (\d+) of (\d\d\.\d\d\.\d{4}) (\d\d\.\d\d): (\d+) of (\d+) answered$"),
-        lambda m: f"Versjon {m[1]} av {m[2]} kl. {m[3]}: {m[4]} av {m[5]} har svart",
-    ),
-    (
-        re.compile(r"^version (\d+) of (\d\d\.\d\d\.\d{4}) (\d\d\.\d\d): (.*)$", re.S),
-        lambda m: f"Versjon {m[1]} av {m[2]} kl. {m[3]}: {m[4]}",
-    ),
-    (re.compile(r"^no answers to compile yet$"), lambda m: "Ingen svar å sammenstille ennå"),
-    (re.compile(r"^cancelled$"), lambda m: "Avlyst"),
-    (re.compile(r"^(\d+) attended$"), lambda m: f"{m[1]} deltok"),
-    (
-        re.compile(r"^(\d\d\.\d\d)-(\d\d\.\d\d), (.*)$", re.S),
-        lambda m: f"kl. {m[1]}–{m[2]}, {m[3]}",
-    ),
-    (re.compile(r"^draft version (\d+): (.*)$", re.S), lambda m: f"Utkast versjon {m[1]}: {m[2]}"),
-]
+    "nothing_to_compile": lambda: "Ingen svar å sammenstille ennå",
+    "draft_version": lambda version, filename: f"Utkast versjon {version}: {filename}",
+    "draft_not_sent": lambda: "Utkastet er ikke sendt ennå",
+    "draft_failed": lambda: "Utkastet kom ikke fram (meldingen feilet)",
+    "pending": lambda: "Venter på behandling",
+    "pending_reminded": lambda n: f"Venter på behandling, påminnet {times(n)}",
+    "on_agenda": _on_agenda,
+    "treated": _treated,
+}
+
+
+def _answered(summary: str) -> str:
+    # A compilation's own note: "6 of 9 answered" (innspill.documents).
+    match = re.fullmatch(r"(\d+) of (\d+) answered", summary)
+    return f"{match[1]} av {match[2]} har svart" if match else summary
 
 
 def translate(text: str) -> Text:
-    """A status text from innspill.status in bokmål; unknown texts keep their English."""
+    """A status text from innspill.status in bokmål; a text without a code keeps its English."""
     if not text:
         return Text("")
-    for pattern, make in _RULES:
-        match = pattern.match(text)
-        if match:
-            return Text(make(match))  # type: ignore[operator]
+    if isinstance(text, Phrase) and text.code in BOKMAL:
+        return Text(BOKMAL[text.code](**text.values))
     return Text(text, lang="en")

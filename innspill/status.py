@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -28,6 +29,45 @@ from models import (
     Treatment,
     TreatmentState,
 )
+
+#: The English wording of each status phrase; the dashboard has a bokmål one per code.
+ENGLISH = {
+    "not_invited": "not invited yet",
+    "invited": "invited",
+    "invited_updated": "invited (updated {n} time(s))",
+    "attended": "attended",
+    "absent": "absent",
+    "attended_count": "{n} attended",
+    "cancelled": "cancelled",
+    "meeting_time": "{start:%H.%M}-{end:%H.%M}, {place}",
+    "compiled": "version {version} of {made:%d.%m.%Y %H.%M}: {summary}",
+    "nothing_to_compile": "no answers to compile yet",
+    "draft_version": "draft version {version}: {filename}",
+    "draft_not_sent": "draft not sent yet",
+    "draft_failed": "draft not delivered (the message failed)",
+    "pending": "pending",
+    "pending_reminded": "pending, reminded {n} time(s)",
+    "on_agenda": "on the agenda {date}",
+    "treated": "treated {date}: {decision}",
+}
+
+
+class Phrase(str):
+    """A status text that keeps its code and values, so it can be said in another language.
+
+    It is the English text itself (JSON, the CLI and comparisons see a plain string).
+    """
+
+    code: str
+    values: dict[str, Any]
+
+    def __new__(cls, code: str, **values: Any) -> Phrase:
+        phrase = super().__new__(cls, ENGLISH[code].format(**values))
+        phrase.code, phrase.values = code, values
+        return phrase
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:  # type: ignore[override]
+        return (self.code,), self.values
 
 
 class StepState(StrEnum):
@@ -217,13 +257,15 @@ def _compilation_status(
     if versions:
         status.state = StepState.DONE
         last = versions[-1]
-        status.note = (
-            f"version {last.version} of {last.created_at.astimezone(OSLO):%d.%m.%Y %H.%M}: "
-            f"{last.note}"
+        status.note = Phrase(
+            "compiled",
+            version=last.version,
+            made=last.created_at.astimezone(OSLO),
+            summary=last.note,
         )
     elif due is not None and now >= due:
         status.state = StepState.OVERDUE
-        status.note = "no answers to compile yet"
+        status.note = Phrase("nothing_to_compile")
     else:
         status.state = StepState.NOT_STARTED
 
@@ -252,21 +294,24 @@ def _meeting_status(
     }
     for p in definition.audience(step.id):
         kinds = sent.get((step.id, p.id), [])
-        state = "invited" if "meeting_invitation" in kinds else "not invited yet"
-        if kinds.count("meeting_invitation") > 1:
-            state += f" (updated {kinds.count('meeting_invitation') - 1} time(s))"
+        updates = kinds.count("meeting_invitation") - 1
         if p.id in attendance:
-            state = "attended" if attendance[p.id] else "absent"
+            state = Phrase("attended" if attendance[p.id] else "absent")
+        elif updates > 0:
+            state = Phrase("invited_updated", n=updates)
+        else:
+            state = Phrase("invited" if updates == 0 else "not_invited")
         status.bodies[p.id] = state
     ends = local_datetime(step.date, step.end)
     if step.cancelled:
-        status.state, status.note = StepState.DONE, "cancelled"
+        status.state, status.note = StepState.DONE, Phrase("cancelled")
     elif now >= ends:
         status.state = StepState.DONE
-        status.note = f"{sum(attendance.values())} attended" if attendance else ""
+        if attendance:
+            status.note = Phrase("attended_count", n=sum(attendance.values()))
     elif invited:
         status.state = StepState.OPEN
-        status.note = f"{step.start:%H.%M}-{step.end:%H.%M}, {step.place}"
+        status.note = Phrase("meeting_time", start=step.start, end=step.end, place=step.place)
     else:
         status.state = StepState.NOT_STARTED
 
@@ -302,18 +347,18 @@ def _circulation_status(
     for p in bodies:
         t = treatments.get(p.id)
         if "circulation" not in sent.get((step.id, p.id), []):
-            status.bodies[p.id] = "draft not sent yet"
+            status.bodies[p.id] = Phrase("draft_not_sent")
         elif not delivered(p.id) and (t is None or t.state == TreatmentState.PENDING):
-            status.bodies[p.id] = "draft not delivered (the message failed)"
+            status.bodies[p.id] = Phrase("draft_failed")
         elif t is None or t.state == TreatmentState.PENDING:
             reminders = sent[(step.id, p.id)].count("treatment_reminder")
-            status.bodies[p.id] = "pending" + (
-                f", reminded {reminders} time(s)" if reminders else ""
+            status.bodies[p.id] = (
+                Phrase("pending_reminded", n=reminders) if reminders else Phrase("pending")
             )
         elif t.state == TreatmentState.ON_AGENDA:
-            status.bodies[p.id] = f"on the agenda {t.meeting_date}"
+            status.bodies[p.id] = Phrase("on_agenda", date=t.meeting_date)
         else:
-            status.bodies[p.id] = f"treated {t.decided_on}: {t.decision}"
+            status.bodies[p.id] = Phrase("treated", date=t.decided_on, decision=t.decision)
     circulated = all(
         delivered(p.id) or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
         for p in bodies
@@ -321,7 +366,9 @@ def _circulation_status(
     treated = sum(1 for t in treatments.values() if t.state == TreatmentState.TREATED)
     status.expected, status.answered = len(bodies), treated
     if drafts:
-        status.note = f"draft version {drafts[-1].version}: {drafts[-1].filename}"
+        status.note = Phrase(
+            "draft_version", version=drafts[-1].version, filename=drafts[-1].filename
+        )
     if bodies and treated == len(bodies):
         status.state = StepState.DONE
     elif not circulated and now >= end_of_day(step.deadline):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -564,18 +563,26 @@ def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_status_texts_are_in_bokmal() -> None:
-    from dashboard.labels import translate
+def test_every_status_phrase_has_a_bokmal_wording() -> None:
+    from datetime import date, datetime, time
 
-    reminded = translate("pending, reminded 2 time(s)").text
-    assert reminded == "Venter på behandling, påminnet 2 ganger"
-    assert translate("treated 2020-06-17: Ja.").text == "Behandlet 17. juni 2020: Ja."
-    assert translate("treated None: Ja.").text == "Behandlet: Ja."
-    assert translate("something new").lang == "en"
-    assert re.match(
-        r"^Versjon 3 av 04\.06\.2020 kl\. 14\.00",
-        translate("version 3 of 04.06.2020 14.00: 8 of 9 answered").text,
+    from dashboard.labels import BOKMAL, translate
+    from innspill.status import ENGLISH, Phrase
+
+    assert set(BOKMAL) == set(ENGLISH)
+    reminded = Phrase("pending_reminded", n=2)
+    assert reminded == "pending, reminded 2 time(s)"  # the CLI and JSON see the English
+    assert translate(reminded).text == "Venter på behandling, påminnet 2 ganger"
+    treated = Phrase("treated", date=date(2020, 6, 17), decision="Ja.")
+    assert translate(treated).text == "Behandlet 17. juni 2020: Ja."
+    assert translate(Phrase("treated", date=None, decision="Ja.")).text == "Behandlet: Ja."
+    compiled = Phrase(
+        "compiled", version=3, made=datetime(2020, 6, 4, 14), summary="8 of 9 answered"
     )
+    assert translate(compiled).text == "Versjon 3 av 04.06.2020 kl. 14.00: 8 av 9 har svart"
+    meeting = Phrase("meeting_time", start=time(10), end=time(13, 30), place="Videomøte")
+    assert translate(meeting).text == "kl. 10.00–13.30, Videomøte"
+    assert translate("something new").lang == "en"  # a plain text keeps its language
 
 
 def test_no_query_per_process_on_the_overview(app: FastAPI) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,33 @@ class Settings(BaseSettings):
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret_key"
+
+    def resolved_secret_key(self) -> str:
+        """The key for session cookies and participants' tokens: set, or kept in data_dir.
+
+        The file is made on first use with a random key, readable by its owner only.
+        """
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.secret_key_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            key = path.read_text(encoding="ascii").strip()
+            if len(key) < 32:
+                raise ValueError(
+                    f"{path} holds no usable key (fewer than 32 characters); delete it to make a "
+                    "new one (everyone is signed out and earlier links stop working), or set "
+                    "INNSPILL_SECRET_KEY"
+                ) from None
+            return key
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        return key
 
     @property
     def capture_dir(self) -> Path:

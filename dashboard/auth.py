@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import secrets
 import threading
@@ -162,27 +161,8 @@ def session_user(request: Request) -> str | None:
 
 
 def secret_key(settings: Settings) -> str:
-    """The key that signs session cookies: from the settings, else from data_dir/secret_key.
-
-    The file is made on first use with a random key, readable by its owner only.
-    """
-    if settings.secret_key is not None and settings.secret_key.get_secret_value():
-        return settings.secret_key.get_secret_value()
-    path = settings.secret_key_file
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The key that signs session cookies (see Settings.resolved_secret_key)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) < 32:
-            raise InnspillError(
-                f"{path} holds no usable key (fewer than 32 characters); delete it to make a new "
-                "one (everyone is signed out), or set INNSPILL_SECRET_KEY"
-            ) from None
-        return key
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
+        return settings.resolved_secret_key()
+    except ValueError as exc:
+        raise InnspillError(str(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 
@@ -10,7 +11,8 @@ from sqlmodel import Session, func, select
 from innspill.definition import ProcessDefinition, RequestStep
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from models import Answer
+from innspill.files import safe_filename, sniff
+from models import Answer, AnswerAttachment
 
 
 def register_answer(
@@ -72,3 +74,31 @@ def register_answer(
         detail=f"version {answer.version} by {channel}",
     )
     return answer
+
+
+#: Limits on files handed in with an answer (by mail or through the form).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILES = 10
+
+
+def attach_file(
+    session: Session, answer: Answer, *, filename: str, data: bytes
+) -> AnswerAttachment:
+    """Keep a file with an answer; only PDF, DOCX and ODT, told by their content."""
+    content_type = sniff(data)
+    if content_type is None:
+        raise InnspillError(f"{filename}: only PDF, Word (.docx) and OpenDocument (.odt) files")
+    if len(data) > MAX_FILE_BYTES:
+        raise InnspillError(f"{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if answer.id is None:
+        session.flush()
+    row = AnswerAttachment(
+        answer_id=answer.id,  # type: ignore[arg-type]
+        filename=safe_filename(filename, content_type),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+    )
+    session.add(row)
+    return row

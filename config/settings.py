@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     smtp_max_attempts: int = Field(
         8, ge=1, description="Attempts on temporary (4xx) errors before a message is marked failed."
     )
+    public_url: str | None = Field(
+        None,
+        description="Where participants reach the dashboard's answer form, e.g. "
+        "https://innspill.etat.example. Unset: messages carry no form link.",
+    )
     reply_to: str | None = Field(
         None, description="Reply-To address for outgoing mail; default: the process sender's."
     )
@@ -74,6 +79,17 @@ class Settings(BaseSettings):
     prefect_ui_url: str | None = Field(
         None, description="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links to it."
     )
+    imap_host: str | None = Field(
+        None, description="IMAP server that receives participants' replies. Unset: no mailbox."
+    )
+    imap_port: int | None = Field(
+        None, ge=1, le=65535, description="Default 993 with tls, 143 with starttls or none."
+    )
+    imap_tls: TlsMode = Field(TlsMode.TLS, description="none, starttls or tls.")
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = Field("INBOX", description="The folder read for new replies.")
+    imap_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the IMAP server.")
 
     @property
     def resolved_database_url(self) -> str:

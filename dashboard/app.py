@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import Settings, get_settings
-from dashboard import routes
+from dashboard import answer_form, routes
 from dashboard.auth import RateLimiter, secret_key
 from dashboard.deps import NotSignedIn, render
 from models.db import make_engine, migrate
@@ -46,9 +46,12 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-                if not scope["path"].startswith("/static/"):
-                    message["headers"].append((b"cache-control", b"no-store"))
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}  # a route's own value wins
+                headers += [h for h in SECURITY_HEADERS if h[0] not in present]
+                if not scope["path"].startswith("/static/") and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(routes.public)
     app.include_router(routes.pages)
+    app.include_router(answer_form.router)  # participants' form: the token, no sign-in
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _: NotSignedIn) -> Response:

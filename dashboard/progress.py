@@ -305,6 +305,7 @@ def participant_page(
     }
     titles = {s.id: s.title for s in definition.steps}
     theme_titles = {t.id: t.title for t in definition.themes}
+    theme_titles.setdefault("", "Innspill uten tema")  # a reply not written theme by theme
     answers = []
     for a in session.scalars(
         select(Answer)

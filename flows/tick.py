@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from flows.runtime import engine_for, parse_at, settings, transport
+from innspill.compose import Outgoing
 from innspill.engine import tick_process
 from innspill.outbox import dispatch
 from innspill.planner import plan
@@ -35,7 +36,7 @@ def queue_step(process_id: str, step_id: str, at: str | None) -> dict[str, int]:
     with session_scope(engine) as session:
         definition = get_definition(session, process_id)
     report = tick_process(
-        engine, definition, now=parse_at(at), reply_to=s.reply_to, steps={step_id}
+        engine, definition, now=parse_at(at), outgoing=Outgoing.from_settings(s), steps={step_id}
     )
     return {
         "queued": len(report.queued),

@@ -22,6 +22,7 @@ class ActionKind(StrEnum):
     REMINDER = "reminder"
     OVERDUE = "overdue"
     DEADLINE_CHANGED = "deadline_changed"
+    RECEIPT = "receipt"
     COMPILE = "compile"
     COMPILATION = "compilation"
     MEETING_INVITATION = "meeting_invitation"

@@ -38,7 +38,7 @@ def register_answer(
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
     themes = [t.id for t in definition.themes_of(step)]
-    unknown = set(texts) - set(themes)
+    unknown = set(texts) - set(themes) - {""}  # "": text not written theme by theme
     if unknown:
         raise InnspillError(
             f"unknown theme(s) for step '{step_id}': {', '.join(sorted(unknown))} "

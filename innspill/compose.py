@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from config.settings import Settings
 from innspill.actions import Action, ActionKind
 from innspill.definition import (
     CirculationStep,
@@ -20,8 +23,29 @@ from innspill.documents import compilation_input, latest
 from innspill.ics import meeting_ics
 from innspill.mime import Attachment, build_message, message_id_for
 from innspill.rendering import render
+from innspill.tokens import issue
 from innspill.workdays import OSLO, local_datetime
-from models import Document, MessageStatus, OutboxMessage
+from models import Answer, AnswerAttachment, Document, MessageStatus, OutboxMessage, TokenPurpose
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """How outgoing mail is addressed: the reply address, and the key and site for tokens.
+
+    With a secret, every message about a request step carries the participant's reply token
+    (as LOCAL+TOKEN@domain and `[ref:TOKEN]` in the subject), and with a public URL also the
+    link to the web answer form.
+    """
+
+    reply_to: str | None = None
+    secret: str | None = None
+    public_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Outgoing:
+        """Reply-To, token key and form site as configured."""
+        return cls(settings.reply_to, settings.resolved_secret_key(), settings.public_url)
+
 
 REQUEST_KINDS = {
     ActionKind.INVITATION,
@@ -62,10 +86,52 @@ def outbox_row(
 def request_values(
     definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
 ) -> dict[str, Any]:
-    """The outbox values of a request step's message."""
+    """The outbox values of a request step's message, without tokens (a preview, say)."""
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
     return render_row(definition, action, now=now, reply_to=reply, context=context)
+
+
+def plus_address(address: str, token: str) -> str:
+    """`local+token@domain`: replies carry the token in their recipient address."""
+    local, _, domain = address.partition("@")
+    return f"{local.split('+', 1)[0]}+{token}@{domain}"
+
+
+def _addressed(
+    session: Session,
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    outgoing: Outgoing,
+) -> tuple[str, str, str | None]:
+    """The reply address, the subject suffix and the form link for a request-step message."""
+    reply = outgoing.reply_to or str(definition.sender.email)
+    if not outgoing.secret:
+        return reply, "", None
+
+    def token(purpose: TokenPurpose) -> str:
+        return issue(
+            session,
+            definition,
+            step_id=action.step_id,
+            participant_id=action.participant_id,
+            purpose=purpose,
+            secret=outgoing.secret or "",
+            now=now,
+        )
+
+    address, suffix = reply, ""
+    # A reply to a receipt ("takk!") must not become a new version of the answer: receipts
+    # carry no reply token, so such replies land in the holding queue.
+    if action.kind != ActionKind.RECEIPT:
+        reply_token = token(TokenPurpose.REPLY)
+        address, suffix = plus_address(reply, reply_token), f" [ref:{reply_token}]"
+    url = None
+    if outgoing.public_url:
+        url = f"{outgoing.public_url.rstrip('/')}/svar/{token(TokenPurpose.FORM)}"
+    return address, suffix, url
 
 
 def render_row(
@@ -76,6 +142,7 @@ def render_row(
     reply_to: str,
     context: dict[str, Any],
     attachments: Sequence[Attachment] = (),
+    subject_suffix: str = "",
 ) -> dict[str, Any]:
     """Render and build the MIME bytes: the outbox row's column values, for any kind.
 
@@ -85,6 +152,7 @@ def render_row(
     sender = definition.sender
     participant = definition.participant(action.participant_id)
     rendered = render(action.kind.value, participant.language, context)
+    subject = rendered.subject + subject_suffix
     domain = str(sender.email).rsplit("@", 1)[1]
     message_id = message_id_for(action.key, domain)
     raw = build_message(
@@ -93,7 +161,7 @@ def render_row(
         recipient_name=participant.name,
         recipient_address=str(participant.email),
         reply_to=reply_to,
-        subject=rendered.subject,
+        subject=subject,
         text=rendered.text,
         html=rendered.html,
         message_id=message_id,
@@ -115,7 +183,7 @@ def render_row(
         "message_id": message_id,
         "sender": str(sender.email),
         "recipient": str(participant.email),
-        "subject": rendered.subject,
+        "subject": subject,
         "deadline": action.deadline,
         "raw": raw,
         "status": MessageStatus.PENDING.value,
@@ -166,12 +234,20 @@ def compose(
     action: Action,
     *,
     now: datetime,
-    reply_to: str | None = None,
+    outgoing: Outgoing = Outgoing(),
 ) -> dict[str, Any]:
     """The outbox row's values for any action that sends, with what its kind carries."""
-    reply = reply_to or str(definition.sender.email)
-    if action.kind in REQUEST_KINDS:
-        return request_values(definition, action, now=now, reply_to=reply)
+    reply = outgoing.reply_to or str(definition.sender.email)
+    if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:
+        reply, suffix, url = _addressed(session, definition, action, now=now, outgoing=outgoing)
+        if action.kind == ActionKind.RECEIPT:
+            context = receipt_context(session, definition, action, now=now, reply_to=reply)
+        else:
+            context = message_context(definition, action, now=now, reply_to=reply)
+        context["answer_url"] = url
+        return render_row(
+            definition, action, now=now, reply_to=reply, context=context, subject_suffix=suffix
+        )
     context = _base_context(definition, action, now=now, reply_to=reply)
     step = definition.step(action.step_id)
     attachments: list[Attachment] = []
@@ -263,3 +339,39 @@ def _meeting_ics(
         stamp=now,
     )
     return Attachment("invitasjon.ics", "text/calendar; charset=utf-8", data, (("method", method),))
+
+
+def receipt_context(
+    session: Session,
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str,
+) -> dict[str, Any]:
+    """What a receipt confirms: the answer version as received, theme by theme, and its files."""
+    step = definition.step(action.step_id)
+    assert isinstance(step, RequestStep)
+    answer = session.exec(
+        select(Answer).where(
+            Answer.process_id == definition.id,
+            Answer.step_key == step.id,
+            Answer.participant_key == action.participant_id,
+            Answer.version == action.version,
+        )
+    ).one()
+    texts = json.loads(answer.text_json)
+    files = session.exec(
+        select(AnswerAttachment.filename).where(AnswerAttachment.answer_id == answer.id)
+    ).all()
+    return {
+        **_base_context(definition, action, now=now, reply_to=reply_to),
+        "themes": definition.themes_of(step),
+        "answer_texts": [(t.title, texts.get(t.id, "")) for t in definition.themes_of(step)],
+        "general_text": texts.get("", ""),
+        "files": list(files),
+        "version": answer.version,
+        "received_at": answer.received_at.astimezone(OSLO),
+        "deadline": action.deadline,
+        "channel": answer.channel,
+    }

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from innspill.compose import Outgoing
 from innspill.definition import ProcessDefinition
 from innspill.engine import tick
 from innspill.outbox import dispatch
@@ -22,7 +23,7 @@ from innspill.scenario import ANSWERS, happenings
 from innspill.state import effective_deadlines
 from innspill.transport import Transport
 from innspill.workdays import OSLO, end_of_day, is_working_day, local_datetime
-from models import Answer, Attendance, Event, OutboxMessage, Treatment
+from models import Answer, Attendance, Event, InboundMessage, OutboxMessage, Treatment
 from models.db import session_scope
 
 SEED = (
@@ -33,6 +34,11 @@ SEED = (
 )
 START, END = date(2020, 3, 30), date(2020, 6, 30)
 TICK_TIMES = (time(9, 0), time(14, 0))
+#: Replies carry tokens as in production; the key is fixed so that a demo run is repeatable.
+DEMO_OUTGOING = Outgoing(
+    secret="demo-key-not-for-production-0123456789abcdef",  # noqa: S106  (a demo, on purpose)
+    public_url="http://127.0.0.1:8000",
+)
 
 
 def days() -> Iterator[date]:
@@ -61,7 +67,7 @@ def run_day(engine: Engine, transport: Transport, day: date) -> int:
         now = local_datetime(day, at_time)
         while pending and pending[0].at <= now:
             pending.pop(0).apply(engine, definition)
-        tick(engine, now=now)
+        tick(engine, now=now, outgoing=DEMO_OUTGOING)
         sent += asyncio.run(dispatch(engine, transport, now=now)).sent
     for happening in pending:  # after the last tick: seen by tomorrow's
         happening.apply(engine, definition)
@@ -104,6 +110,7 @@ def report(engine: Engine, mail: str) -> DemoResult:
         deadlines = effective_deadlines(session, definition)
         treatments = session.exec(select(Treatment)).all()
         attendance = session.exec(select(Attendance)).all()
+        inbound = session.exec(select(InboundMessage).order_by(col(InboundMessage.id))).all()
     names = {p.id: p.area or p.name for p in definition.participants}
     rows: list[tuple[datetime, str]] = []
     for m in messages:
@@ -153,6 +160,8 @@ def report(engine: Engine, mail: str) -> DemoResult:
             "late": late,
             "never": [f"{p} ({s})" for s, ppl in ANSWERS.items() for p, w in ppl.items() if not w],
         },
+        "answers_by_channel": dict(Counter(a.channel for a in answers)),
+        "held_mail": [f"{m.sender}: {m.reason}" for m in inbound if m.status == "held"],
         "reminders_skipped": dict(Counter(e.detail for e in events if e.kind.endswith("_skipped"))),
         "compilations": [e.detail for e in events if e.kind == "compilation_made"],
         "meeting_attendance": {
@@ -175,6 +184,8 @@ def summary_text(result: DemoResult) -> str:
         "Messages by kind: " + ", ".join(f"{k} {v}" for k, v in s["messages"]["by_kind"].items()),
         "Late answers: " + (", ".join(s["answers"]["late"]) or "none"),
         "Never answered: " + (", ".join(s["answers"]["never"]) or "none"),
+        "Answers by channel: " + ", ".join(f"{k} {v}" for k, v in s["answers_by_channel"].items()),
+        "Held for a person (not answers): " + ("; ".join(s["held_mail"]) or "none"),
         f"Messages on a weekend or public holiday: {s['messages']['on_weekend_or_holiday']}",
         "Compilations: " + ("; ".join(s["compilations"]) or "none"),
         "Half-day meeting: {attended} attended, {absent} absent".format(**s["meeting_attendance"]),

@@ -10,7 +10,13 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from innspill.compilation import CompilationInput, CompiledAnswer, build_docx, build_html, filename
-from innspill.definition import CirculationStep, CompilationStep, ProcessDefinition, RequestStep
+from innspill.definition import (
+    CirculationStep,
+    CompilationStep,
+    ProcessDefinition,
+    RequestStep,
+    Theme,
+)
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.state import effective_deadlines
@@ -85,11 +91,15 @@ def compilation_input(
                 texts=json.loads(row.text_json),
             )
         )
+    themes = definition.themes_of(source)
+    if any(a.texts.get("", "").strip() for a in answers):
+        # Answers by mail that were not written theme by theme: shown first, as they came.
+        themes = [Theme.model_construct(id="", title="Innspill uten tema", questions=[]), *themes]
     return CompilationInput(
         process=definition.process,
         sender=definition.sender,
         step=source,
-        themes=definition.themes_of(source),
+        themes=themes,
         answers=answers,
         missing=[(p.id, p.name) for p in people if p.id not in newest],
         version=version,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from innspill.compose import compose, outbox_row
+from innspill.compose import Outgoing, compose, outbox_row
 from innspill.definition import ProcessDefinition
 from innspill.documents import make_compilation
 from innspill.planner import Action, ActionKind, plan
@@ -22,7 +22,7 @@ from models.db import session_scope
 
 CHUNK = 500  # rows written at a time within a tick's transaction
 
-__all__ = ["TickReport", "outbox_row", "tick", "tick_process"]
+__all__ = ["Outgoing", "TickReport", "outbox_row", "tick", "tick_process"]
 
 
 @dataclass
@@ -44,7 +44,7 @@ def tick_process(
     definition: ProcessDefinition,
     *,
     now: datetime,
-    reply_to: str | None = None,
+    outgoing: Outgoing | None = None,
     steps: set[str] | None = None,
 ) -> TickReport:
     """Plan one process at `now` and record every action in one transaction.
@@ -56,7 +56,7 @@ def tick_process(
         try:
             with session_scope(engine) as session:
                 actions = plan(definition, load_state(session, definition), now, steps=steps)
-                return _record(session, definition, actions, now=now, reply_to=reply_to)
+                return _record(session, definition, actions, now=now, outgoing=outgoing)
         except IntegrityError:
             continue
     raise RuntimeError(f"tick of '{definition.id}' kept colliding with another tick")
@@ -68,7 +68,7 @@ def _record(
     actions: list[Action],
     *,
     now: datetime,
-    reply_to: str | None,
+    outgoing: Outgoing | None,
 ) -> TickReport:
     """Apply the actions inside the caller's transaction, writing rows in chunks."""
     report = TickReport()
@@ -103,7 +103,9 @@ def _record(
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
-            messages.append(compose(session, definition, action, now=now, reply_to=reply_to))
+            messages.append(
+                compose(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+            )
             event(action, "message_queued", f"{action.kind.value} {action.sequence}")
             report.queued.append(action)
         else:
@@ -115,11 +117,11 @@ def _record(
     return report
 
 
-def tick(engine: Engine, *, now: datetime, reply_to: str | None = None) -> TickReport:
+def tick(engine: Engine, *, now: datetime, outgoing: Outgoing | None = None) -> TickReport:
     """Plan and record every loaded process at `now`."""
     with session_scope(engine) as session:
         definitions = all_definitions(session)
     report = TickReport()
     for definition in definitions:
-        report.merge(tick_process(engine, definition, now=now, reply_to=reply_to))
+        report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
     return report

@@ -30,6 +30,14 @@ from innspill.followup import plan_circulation, plan_compilation, plan_meeting
 from innspill.schedule import first_working_day, latest_due
 from innspill.workdays import add_working_days, end_of_day, local_datetime
 
+#: Messages that tell a participant their deadline (a receipt repeats it but announces nothing).
+ANNOUNCING = {
+    ActionKind.INVITATION,
+    ActionKind.REMINDER,
+    ActionKind.OVERDUE,
+    ActionKind.DEADLINE_CHANGED,
+}
+
 __all__ = [
     "Action",
     "ActionKind",
@@ -95,18 +103,29 @@ def _plan_request(
     else:
         skip = None
 
+    receipts: list[Action] = []
+    if skip is None and sendable:
+        # A receipt for every version of an answer, once, in the send window like all mail.
+        for answer in state.answers.get(step.id, []):
+            if answer.participant_id == participant_id and answer.received_at <= now:
+                receipts.append(
+                    action(ActionKind.RECEIPT, str(answer.version), version=answer.version)
+                )
+
     invitation_due = local_datetime(first_working_day(step.opens), policy.send_time)
     invitation = next((m for m in messages if m.kind == ActionKind.INVITATION), None)
     if invitation is None:
         if now < invitation_due:
-            return []
+            return receipts
         reason = skip or ("already answered" if answered else None)
         if reason:
-            return [action(ActionKind.INVITATION, "1", skip_reason=reason)]
-        return [action(ActionKind.INVITATION, "1")] if sendable else []
+            return [*receipts, action(ActionKind.INVITATION, "1", skip_reason=reason)]
+        return [*receipts, action(ActionKind.INVITATION, "1")] if sendable else receipts
 
-    out: list[Action] = []
-    announced = next((m.deadline for m in reversed(messages) if m.deadline), None)
+    out: list[Action] = receipts
+    announced = next(
+        (m.deadline for m in reversed(messages) if m.deadline and m.kind in ANNOUNCING), None
+    )
     if announced is not None and announced != deadline and not answered and skip is None:
         if sendable:
             # Numbered, so that moving a deadline back and forth notifies every time.

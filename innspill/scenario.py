@@ -3,22 +3,28 @@ and how the steering groups treat it. Used by the demo and by the tests."""
 
 from __future__ import annotations
 
+import email
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from innspill.answers import register_answer
 from innspill.deadlines import change_deadline
 from innspill.definition import MeetingStep, ProcessDefinition
 from innspill.documents import register_draft
+from innspill.mail_in import import_mail
 from innspill.processes import store_definition
 from innspill.treatment import register_attendance, set_treatment
 from innspill.workdays import local_datetime
-from models import TreatmentState
+from models import OutboxMessage, TreatmentState
 from models.db import session_scope
 
 Moment = tuple[date, time]
@@ -111,26 +117,145 @@ class Happening:
     apply: Callable[[Engine, ProcessDefinition], None]
 
 
+#: How each answer arrives: most by replying to the mail, some through the web form, one by
+#: letter (registered by hand). Oslo's reply carries a PDF; Trondheim is away at first.
+CHANNELS: dict[tuple[str, str], str] = {
+    ("innspill-oppdrag", "bergen-sekretariat"): "form",
+    ("innspill-oppdrag", "kristiansand-sekretariat"): "registered",
+    ("innspill-retningslinjer", "buskerudbyen-sekretariat"): "form",
+    ("innspill-retningslinjer", "grenland-sekretariat"): "form",
+    ("innspill-retningslinjer", "kristiansand-sekretariat"): "registered",
+}
+WITH_PDF = ("innspill-retningslinjer", "oslo-akershus-sekretariat")
+OUT_OF_OFFICE = ("trondheim-sekretariat", local_datetime(date(2020, 3, 30), time(9, 5)))
+
+
+def channel_of(step: str, who: str) -> str:
+    return CHANNELS.get((step, who), "email")
+
+
+def _texts(d: ProcessDefinition, step: str, who: str) -> dict[str, str]:
+    request = d.step(step)
+    return {
+        t.id: f"Innspill fra {d.participant(who).area} om {t.title.lower()}."
+        for t in d.themes_of(request)  # type: ignore[arg-type]
+    }
+
+
 def _answer(step: str, who: str, at: datetime) -> Callable[[Engine, ProcessDefinition], None]:
     def apply(engine: Engine, d: ProcessDefinition) -> None:
-        request = d.step(step)
+        channel = channel_of(step, who)
         with session_scope(engine) as session:
-            texts = {
-                t.id: f"Innspill fra {d.participant(who).area} om {t.title.lower()}."
-                for t in d.themes_of(request)  # type: ignore[arg-type]
-            }
+            if channel == "email":
+                reply = reply_mail(
+                    session,
+                    d,
+                    step,
+                    who,
+                    at,
+                    texts=_texts(d, step, who),
+                    pdf=(step, who) == WITH_PDF,
+                )
+                import_mail(
+                    session, reply, source="demo", uid=f"{step}/{who}", received_at=at, now=at
+                )
+                return
             register_answer(
                 session,
                 d,
                 step_id=step,
                 participant_id=who,
-                texts=texts,
+                texts=_texts(d, step, who),
                 at=at,
-                channel="registered",
-                registered_by="demo",
+                channel=channel,
+                registered_by="nettskjema" if channel == "form" else "demo (brev)",
             )
 
     return apply
+
+
+def _out_of_office(engine: Engine, d: ProcessDefinition) -> None:
+    who, at = OUT_OF_OFFICE
+    with session_scope(engine) as session:
+        reply = reply_mail(
+            session,
+            d,
+            "innspill-oppdrag",
+            who,
+            at,
+            texts={},
+            auto_submitted="auto-replied",
+            body="Jeg er på ferie til 14. april og leser ikke e-post.",
+        )
+        import_mail(session, reply, source="demo", uid=f"ooo/{who}", received_at=at, now=at)
+
+
+def reply_mail(
+    session: Session,
+    d: ProcessDefinition,
+    step: str,
+    who: str,
+    at: datetime,
+    *,
+    texts: dict[str, str],
+    pdf: bool = False,
+    auto_submitted: str | None = None,
+    body: str = "",
+) -> bytes:
+    """What a participant's mail program sends when they press Reply on our latest message."""
+    latest = session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.process_id == d.id,
+            OutboxMessage.step_key == step,
+            OutboxMessage.participant_key == who,
+        )
+        .order_by(col(OutboxMessage.id).desc())
+    ).first()
+    assert latest is not None, f"{who} has had no message about {step}"
+    ours = email.message_from_bytes(latest.raw, policy=default)
+    participant = d.participant(who)
+    reply = EmailMessage()
+    reply["From"] = formataddr((participant.name, str(participant.email)))
+    reply["To"] = str(ours["Reply-To"])
+    reply["Subject"] = f"SV: {ours['Subject']}"
+    reply["Date"] = format_datetime(at)
+    reply["Message-ID"] = make_msgid(domain=str(participant.email).split("@")[1])
+    reply["In-Reply-To"] = str(ours["Message-ID"])
+    if auto_submitted:
+        reply["Auto-Submitted"] = auto_submitted
+    themes = {t.id: t.title for t in d.themes_of(d.step(step))}  # type: ignore[arg-type]
+    parts = [body] if body else ["Hei,", "", "Her er innspillet vårt."]
+    for theme, text in texts.items():
+        parts += ["", themes[theme], text]
+    parts += [
+        "",
+        "Med vennlig hilsen",
+        participant.name,
+        "",
+        f"{at.astimezone(ours['Date'].datetime.tzinfo):%d.%m.%Y} skrev {ours['From']}:",
+    ]
+    original = ours.get_body(preferencelist=("plain",))
+    quoted = original.get_content() if original is not None else ""
+    parts += [f"> {line}" for line in quoted.splitlines()[:20]]
+    reply.set_content("\n".join(parts))
+    if pdf:
+        reply.add_attachment(
+            DEMO_PDF,
+            maintype="application",
+            subtype="pdf",
+            filename="innspill-oslo-og-akershus.pdf",
+        )
+    return reply.as_bytes()
+
+
+#: A minimal, valid one-page PDF for the demo's attachment.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 def _extend(engine: Engine, d: ProcessDefinition) -> None:
@@ -243,6 +368,7 @@ def happenings() -> list[Happening]:
         for who, when in people.items()
         if when
     ]
+    out.append(Happening(OUT_OF_OFFICE[1], "out of office", _out_of_office))
     out.append(Happening(EXTENSION_ASKED, "extension", _extend))
     out.append(Happening(MEETING_MOVED, "meeting moved", _move_meeting))
     out.append(Happening(local_datetime(date(2020, 6, 9), time(13, 45)), "attendance", _attendance))

@@ -23,6 +23,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from config.settings import Settings
+from innspill.compose import Outgoing
 from innspill.engine import TickReport, tick
 from innspill.outbox import DispatchReport, dispatch
 from innspill.processes import load_file
@@ -154,7 +155,7 @@ def tick_and_send(
     engine: Engine, settings: Settings, now: datetime
 ) -> tuple[TickReport, DispatchReport]:
     """One tick at `now` and a dispatch to the settings' SMTP server, as production runs it."""
-    planned = tick(engine, now=now, reply_to=settings.reply_to)
+    planned = tick(engine, now=now, outgoing=Outgoing.from_settings(settings))
     sent = asyncio.run(
         dispatch(engine, SmtpTransport(settings), now=now, max_attempts=settings.smtp_max_attempts)
     )

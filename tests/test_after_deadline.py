@@ -1033,7 +1033,7 @@ def round_2020(tmp_path_factory) -> Iterator[Round]:  # type: ignore[no-untyped-
         for now in ROUND_TICKS:
             while pending and pending[0].at <= now:
                 pending.pop(0).apply(engine, definition)
-            tick(engine, now=now)
+            tick(engine, now=now, outgoing=demo.DEMO_OUTGOING)
             asyncio.run(dispatch(engine, transport, now=now))
             result.status[now] = status_at(engine, now)
         yield result

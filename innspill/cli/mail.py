@@ -21,12 +21,13 @@ def tick(
     send: Annotated[bool, typer.Option(help="Also send what was queued.")] = True,
 ) -> None:
     """Plan every loaded process now: queue what is due, then send the outbox."""
+    from innspill.compose import Outgoing
     from innspill.engine import tick as run_tick
 
     settings = get_settings()
     now = instant(at)
     engine = open_engine()
-    report = run_tick(engine, now=now, reply_to=settings.reply_to)
+    report = run_tick(engine, now=now, outgoing=Outgoing.from_settings(settings))
     for action in report.queued:
         typer.echo(f"queued  {action.kind:<17} {action.participant_id} ({action.step_id})")
     for action in report.skipped:

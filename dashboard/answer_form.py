@@ -1,0 +1,526 @@
+"""The participants' answer form: `/svar/{token}`, opened from the link in each invitation.
+
+No sign-in: the token in the link is the key, and it opens one participant's own answer to one
+request step, nothing else (no parameter selects a participant). Opening the link writes
+nothing (mail scanners open links); saving is a POST with a CSRF token bound to the access
+token (an HMAC with the app's secret key), and makes a new version of the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.responses import Response
+
+from dashboard.auth import secret_key
+from dashboard.deps import get_db, get_now, templates
+from innspill.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
+from innspill.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
+from innspill.errors import InnspillError
+from innspill.files import sniff
+from innspill.nbformat import nbweekday
+from innspill.processes import get_definition
+from innspill.state import effective_deadlines
+from innspill.tokens import TOKEN_PATTERN, resolve, token_hash
+from innspill.workdays import end_of_day
+from models import AccessToken, Answer, AnswerAttachment, TokenPurpose
+
+Db = Annotated[Session, Depends(get_db)]
+Now = Annotated[datetime, Depends(get_now)]
+
+router = APIRouter()
+
+#: The largest request body the form takes: every file at its largest, and 1 MB for the texts.
+MAX_BODY_BYTES = MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
+#: The longest text for one theme (about 40 pages).
+MAX_TEXT_CHARS = 100_000
+REGISTERED_BY = "nettskjema"
+FIELD_PREFIX = "tema-"
+#: Headers on every response here: the token is in the address, so keep it out of caches
+#: and out of the Referer header of links followed from the page.
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+# --- what a token opens ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    id: int
+    filename: str
+    size: int
+
+    @property
+    def size_text(self) -> str:
+        if self.size < 1024 * 1024:
+            return f"{max(1, round(self.size / 1024))} kB"
+        return f"{self.size / (1024 * 1024):.1f} MB".replace(".", ",")
+
+
+@dataclass
+class Opened:
+    """One participant's answer to one step, as the form shows it."""
+
+    token: str
+    definition: ProcessDefinition
+    step: RequestStep
+    participant: Participant
+    themes: list[Theme]
+    deadline: date
+    closed: bool
+    latest: Answer | None
+    texts: dict[str, str]
+    files: list[FileInfo] = field(default_factory=list)
+
+    @property
+    def sender(self) -> Sender:
+        return self.definition.sender
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a token opens nothing: 404 (unknown) or 403 (expired), with whom to ask."""
+
+    status: int
+    title: str
+    detail: str
+    sender: Sender | None = None
+
+
+INVALID = Refused(
+    404,
+    "Lenken er ugyldig",
+    "Vi fant ikke skjemaet denne lenken skal åpne. Sjekk at du har brukt hele lenken fra "
+    "e-posten (den kan ha blitt delt over to linjer).",
+)
+
+
+def _latest(session: Session, row: AccessToken) -> Answer | None:
+    return session.exec(
+        select(Answer)
+        .where(
+            Answer.process_id == row.process_id,
+            Answer.step_key == row.step_key,
+            Answer.participant_key == row.participant_key,
+        )
+        .order_by(col(Answer.version).desc())
+    ).first()
+
+
+def _files(session: Session, answer: Answer | None) -> list[FileInfo]:
+    if answer is None:
+        return []
+    rows = session.exec(
+        select(AnswerAttachment.id, AnswerAttachment.filename, AnswerAttachment.size)
+        .where(AnswerAttachment.answer_id == answer.id)
+        .order_by(col(AnswerAttachment.id))
+    ).all()
+    return [FileInfo(int(i or 0), name, size) for i, name, size in rows]
+
+
+def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refused:
+    """What the token opens, read only: it never writes to the database."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        return INVALID
+    row = resolve(session, token, purpose=TokenPurpose.FORM, now=now)
+    if row is None:
+        stale = session.exec(
+            select(AccessToken).where(AccessToken.token_hash == token_hash(token))
+        ).first()
+        if stale is None or stale.purpose != TokenPurpose.FORM:
+            return INVALID
+        try:
+            sender: Sender | None = get_definition(session, stale.process_id).sender
+        except InnspillError:
+            sender = None
+        return Refused(
+            403,
+            "Lenken er utløpt",
+            "Innspillsrunden er avsluttet, og skjemaet kan ikke åpnes lenger.",
+            sender,
+        )
+    try:
+        definition = get_definition(session, row.process_id)
+        step = definition.step(row.step_key)
+    except (InnspillError, KeyError):
+        return INVALID
+    if not isinstance(step, RequestStep):
+        return INVALID
+    audience = {p.id: p for p in definition.audience(step.id)}
+    participant = audience.get(row.participant_key)
+    if participant is None:
+        return INVALID
+    deadline = effective_deadlines(session, definition)[(step.id, participant.id)]
+    latest = _latest(session, row)
+    texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
+    return Opened(
+        token=token,
+        definition=definition,
+        step=step,
+        participant=participant,
+        themes=definition.themes_of(step),
+        deadline=deadline,
+        closed=now >= end_of_day(deadline),
+        latest=latest,
+        texts={k: v for k, v in texts.items() if isinstance(v, str)},
+        files=_files(session, latest),
+    )
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+def form_csrf(request: Request, token: str) -> str:
+    """The CSRF token of the form a token opens: HMAC(secret, "csrf/" + token)."""
+    key = secret_key(request.app.state.settings).encode()
+    return hmac.new(key, f"csrf/{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(request: Request, token: str, submitted: str) -> bool:
+    return bool(submitted) and hmac.compare_digest(form_csrf(request, token), submitted)
+
+
+def same_site(request: Request) -> bool:
+    """False when the Origin (or else the Referer) names another site.
+
+    A browser sends `Origin: null` with a form posted from a page with Referrer-Policy
+    no-referrer (as this one is), so "null" counts as absent: the CSRF token decides.
+    """
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return _same(origin, request)
+    referer = request.headers.get("referer")
+    if referer:
+        return _same(referer, request)
+    return True
+
+
+def _same(address: str, request: Request) -> bool:
+    parts = urlsplit(address)
+    return bool(parts.netloc) and parts.netloc.lower() == request.url.netloc.lower()
+
+
+# --- reading the posted form ----------------------------------------------------------------
+
+
+class _TooLarge(MultiPartException):
+    def __init__(self) -> None:
+        super().__init__("request body too large")
+
+
+@dataclass
+class Posted:
+    csrf: str = ""
+    texts: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    remove: set[int] = field(default_factory=set)
+    too_long: list[str] = field(default_factory=list)
+
+
+async def read_form(request: Request, themes: list[Theme]) -> Posted:
+    """The posted fields this form knows (others are ignored); raises _TooLarge past the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+
+    async def limited() -> AsyncGenerator[bytes, None]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _TooLarge
+            yield chunk
+
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    limits: dict[str, Any] = {"max_fields": 200, "max_part_size": 4 * MAX_TEXT_CHARS + 1024}
+    form: FormData
+    if content_type == "multipart/form-data":
+        parser = MultiPartParser(request.headers, limited(), max_files=MAX_FILES * 3, **limits)
+        form = await parser.parse()
+    elif content_type == "application/x-www-form-urlencoded":
+        form = await FormParser(request.headers, limited(), **limits).parse()
+    else:
+        form = FormData()
+    try:
+        posted = Posted(csrf=str(form.get("csrf_token") or ""))
+        for theme in themes:
+            value = form.get(FIELD_PREFIX + theme.id)
+            text = value.replace("\r\n", "\n") if isinstance(value, str) else ""
+            posted.texts[theme.id] = text
+            if len(text) > MAX_TEXT_CHARS:
+                posted.too_long.append(theme.id)
+        for value in form.getlist("fjern"):
+            if isinstance(value, str) and value.isdigit() and len(value) < 18:
+                posted.remove.add(int(value))
+        for upload in form.getlist("filer"):
+            if isinstance(upload, UploadFile):
+                data = await upload.read()
+                if upload.filename or data:  # an empty file input sends a nameless, empty part
+                    posted.files.append((upload.filename or "vedlegg", data))
+    finally:
+        await form.close()
+    return posted
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int) -> Response:
+    """A page of the form (no session: participants do not sign in, and get no cookie)."""
+    response = templates.TemplateResponse(
+        request, name, {"user": None} | context, status_code=status_code
+    )
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def refused_page(request: Request, refused: Refused) -> Response:
+    return _page(
+        request,
+        "answer_error.html",
+        {"title": refused.title, "detail": refused.detail, "sender": refused.sender},
+        refused.status,
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A message in the error summary, linked to the field it is about."""
+
+    target: str
+    text: str
+
+
+def form_page(
+    request: Request,
+    opened: Opened,
+    *,
+    status_code: int = 200,
+    saved: bool = False,
+    texts: dict[str, str] | None = None,
+    problems: list[Problem] | None = None,
+    text_error: str = "",
+    file_errors: list[str] | None = None,
+    notice: str = "",
+) -> Response:
+    latest = opened.latest
+    return _page(
+        request,
+        "answer_form.html",
+        {
+            "o": opened,
+            "process": opened.definition.process,
+            "deadline_text": nbweekday(opened.deadline),
+            "action": f"/svar/{opened.token}",
+            "csrf": "" if opened.closed else form_csrf(request, opened.token),
+            "texts": opened.texts if texts is None else texts,
+            "saved": saved and latest is not None,
+            "problems": problems or [],
+            "text_error": text_error,
+            "file_errors": file_errors or [],
+            "notice": notice,
+            "max_files": MAX_FILES,
+            "max_mb": MAX_FILE_BYTES // (1024 * 1024),
+            "answered_texts": [
+                (t, opened.texts.get(t.id, "")) for t in opened.themes if opened.texts.get(t.id)
+            ],
+        },
+        status_code,
+    )
+
+
+def _open(request: Request, token: str, now: datetime) -> Opened | Refused:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        return open_token(session, token, now=now)
+
+
+@router.get("/svar/{token}")
+def show(request: Request, token: str, db: Db, now: Now, lagret: str | None = None) -> Response:
+    opened = open_token(db, token, now=now)
+    if isinstance(opened, Refused):
+        return refused_page(request, opened)
+    return form_page(request, opened, saved=lagret == "1")
+
+
+@router.post("/svar/{token}")
+async def submit(request: Request, token: str, now: Now) -> Response:
+    opened = await run_in_threadpool(_open, request, token, now)
+    if isinstance(opened, Refused):
+        return refused_page(request, opened)
+    if opened.closed:
+        return form_page(
+            request, opened, status_code=403, notice="Fristen er ute: innspillet ble ikke lagret."
+        )
+    if not same_site(request):
+        return refused_page(request, FOREIGN)
+    try:
+        posted = await read_form(request, opened.themes)
+    except _TooLarge:
+        return refused_page(request, TOO_LARGE)
+    except MultiPartException:
+        return refused_page(request, UNREADABLE)
+    if not csrf_ok(request, token, posted.csrf):
+        return refused_page(request, STALE_FORM)
+
+    problems, text_error, file_errors = _check(opened, posted)
+    if problems:
+        return form_page(
+            request,
+            opened,
+            status_code=400,
+            texts=posted.texts,
+            problems=problems,
+            text_error=text_error,
+            file_errors=file_errors,
+        )
+    try:
+        await run_in_threadpool(_save, request, opened, posted, now)
+    except InnspillError:  # pragma: no cover - checked above; a changed definition at most
+        return form_page(
+            request,
+            opened,
+            status_code=400,
+            texts=posted.texts,
+            problems=[Problem("tekster", "Innspillet kunne ikke lagres. Prøv igjen.")],
+        )
+    response = RedirectResponse(f"/svar/{token}?lagret=1", status_code=303)
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+FOREIGN = Refused(403, "Ikke tillatt", "Skjemaet ble sendt fra en annen nettside.")
+STALE_FORM = Refused(
+    403,
+    "Skjemaet var utløpt",
+    "Skjemaet kom ikke fra denne siden eller var for gammelt. Åpne lenken fra e-posten på nytt "
+    "og send innspillet igjen.",
+)
+TOO_LARGE = Refused(
+    413,
+    "Innspillet er for stort",
+    f"Et innspill kan ha høyst {MAX_FILES} filer på inntil "
+    f"{MAX_FILE_BYTES // (1024 * 1024)} MB hver. Ingenting ble lagret.",
+)
+UNREADABLE = Refused(
+    400,
+    "Skjemaet kunne ikke leses",
+    f"Skjemaet hadde for mange felt eller filer, eller en tekst var for lang "
+    f"(høyst {MAX_TEXT_CHARS:,} tegn per tema). Ingenting ble lagret.".replace(",", " "),
+)
+
+
+def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str]]:
+    """The problems to show in the error summary, the text error, the file errors."""
+    problems: list[Problem] = []
+    text_error = ""
+    first = f"{FIELD_PREFIX}{opened.themes[0].id}" if opened.themes else "tekster"
+    if not any(text.strip() for text in posted.texts.values()):
+        text_error = "Skriv innspillet ditt i minst ett av feltene."
+        problems.append(Problem(first, text_error))
+    for theme_id in posted.too_long:
+        title = next(t.title for t in opened.themes if t.id == theme_id)
+        message = f"Teksten under «{title}» er for lang (høyst {MAX_TEXT_CHARS} tegn)."
+        problems.append(Problem(f"{FIELD_PREFIX}{theme_id}", message))
+        text_error = text_error or message
+    file_errors: list[str] = []
+    kept = [f for f in opened.files if f.id not in posted.remove]
+    if len(kept) + len(posted.files) > MAX_FILES:
+        file_errors.append(
+            f"Du kan sende høyst {MAX_FILES} filer i alt (du valgte {len(posted.files)}, "
+            f"og {len(kept)} er sendt fra før)."
+        )
+    for name, data in posted.files:
+        if sniff(data) is None:
+            file_errors.append(
+                f"«{name}» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt)."
+            )
+        elif len(data) > MAX_FILE_BYTES:
+            file_errors.append(f"«{name}» er større enn {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+    if posted.files and (problems or file_errors):  # a browser cannot fill in a file field
+        file_errors.append("Ingenting ble lagret. Velg filene på nytt og send igjen.")
+    problems += [Problem("filer", message) for message in file_errors]
+    return problems, text_error, file_errors
+
+
+def _save(request: Request, opened: Opened, posted: Posted, now: datetime) -> None:
+    """A new version with the texts, the files kept from the last one and the new files:
+    all in one transaction (tried again once if another save took the version number)."""
+    texts = {theme_id: text for theme_id, text in posted.texts.items() if text.strip()}
+    for attempt in (1, 2):
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            try:
+                _save_in(session, opened, posted, texts, now)
+                session.commit()
+                return
+            except IntegrityError:
+                session.rollback()
+                if attempt == 2:
+                    raise
+
+
+def _save_in(
+    session: Session, opened: Opened, posted: Posted, texts: dict[str, str], now: datetime
+) -> None:
+    step_id, participant_id = opened.step.id, opened.participant.id
+    previous = session.exec(
+        select(Answer)
+        .where(
+            Answer.process_id == opened.definition.id,
+            Answer.step_key == step_id,
+            Answer.participant_key == participant_id,
+        )
+        .order_by(col(Answer.version).desc())
+    ).first()
+    kept: list[AnswerAttachment] = []
+    if previous is not None:
+        kept = list(
+            session.exec(
+                select(AnswerAttachment)
+                .where(AnswerAttachment.answer_id == previous.id)
+                .order_by(col(AnswerAttachment.id))
+            ).all()
+        )
+        kept = [row for row in kept if row.id not in posted.remove]
+    answer = register_answer(
+        session,
+        opened.definition,
+        step_id=step_id,
+        participant_id=participant_id,
+        texts=texts,
+        at=now,
+        channel="form",
+        registered_by=REGISTERED_BY,
+    )
+    session.flush()
+    for row in kept:  # the files sent before stay with the new version
+        session.add(
+            AnswerAttachment(
+                answer_id=answer.id,  # type: ignore[arg-type]
+                filename=row.filename,
+                content_type=row.content_type,
+                size=row.size,
+                sha256=row.sha256,
+                data=row.data,
+            )
+        )
+    for name, data in posted.files:
+        attach_file(session, answer, filename=name, data=data)
+    session.flush()

@@ -1,0 +1,137 @@
+"""Commands for incoming mail: fetch it from the mailbox, and see and sort the holding queue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from config.settings import get_settings
+from innspill.cli.common import AtOption, app, fail, instant, open_engine
+from innspill.errors import InnspillError
+
+inbox_app = typer.Typer(
+    help="Incoming mail that is not (yet) an answer: auto-replies, unknown senders, bounces.",
+    no_args_is_help=True,
+)
+app.add_typer(inbox_app, name="inbox")
+
+
+@app.command("fetch-mail")
+def fetch_mail(
+    limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
+    at: AtOption = None,
+) -> None:
+    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token.
+
+    Each message is kept and marked done on the server once stored, so nothing is imported
+    twice; one that fails stays for the next run. The next tick sends the receipts.
+    """
+    from innspill.mail_in import import_mail
+    from innspill.mailbox import MailboxError, fetch_new, source_name
+    from models.db import session_scope
+
+    settings = get_settings()
+    if not settings.imap_host:
+        raise fail("No mailbox is configured: set INNSPILL_IMAP_HOST (see README).")
+    engine, now = open_engine(), instant(at)
+    source = source_name(settings)
+    counts: dict[str, int] = {}
+
+    def handle(fetched) -> None:  # type: ignore[no-untyped-def]
+        with session_scope(engine) as session:
+            result = import_mail(
+                session,
+                fetched.raw,
+                source=source,
+                uid=fetched.uid,
+                received_at=fetched.received_at,
+                now=now,
+            )
+        status = result.message.status.value if result.new else "already imported"
+        counts[status] = counts.get(status, 0) + 1
+
+    try:
+        report = fetch_new(settings, handle, limit=limit)
+    except MailboxError as exc:
+        raise fail(str(exc)) from None
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no new mail"
+    typer.echo(f"{source}: {summary}.")
+    for error in report.failed:
+        typer.secho(f"  not imported (left for the next run): {error}", fg=typer.colors.YELLOW)
+    if counts.get("held"):
+        typer.echo("See the held messages with `innspill inbox list`.")
+
+
+@inbox_app.command("list")
+def inbox_list(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also answers, bounces and dismissed.")
+    ] = False,
+) -> None:
+    """The holding queue: messages that were not made answers, and why."""
+    from sqlmodel import col, select
+
+    from models import InboundMessage, InboundStatus
+    from models.db import session_scope
+
+    with session_scope(open_engine()) as session:
+        query = select(InboundMessage).order_by(col(InboundMessage.id))
+        if not all_:
+            query = query.where(InboundMessage.status == InboundStatus.HELD)
+        rows = session.exec(query).all()
+    if not rows:
+        typer.echo("The holding queue is empty." if not all_ else "No incoming mail yet.")
+    for row in rows:
+        who = f" -> {row.participant_key} ({row.step_key})" if row.participant_key else ""
+        typer.echo(
+            f"{row.id:>5}  {row.received_at:%Y-%m-%d %H:%M}  {row.status.value:<9} "
+            f"{row.kind:<10} {row.sender[:40]:<40} {row.subject[:50]}{who}"
+        )
+        if row.reason:
+            typer.echo(f"       {row.reason}")
+
+
+@inbox_app.command("assign")
+def inbox_assign(
+    message: Annotated[int, typer.Argument(help="The message number from `inbox list`.")],
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    at: AtOption = None,
+) -> None:
+    """Make a held message that participant's answer (after checking who really sent it)."""
+    from innspill.mail_in import assign
+    from models.db import session_scope
+
+    try:
+        with session_scope(open_engine()) as session:
+            assign(
+                session,
+                message,
+                process_id=process,
+                step_id=step,
+                participant_id=participant,
+                by=get_settings().operator,
+                now=instant(at),
+            )
+    except InnspillError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"Message {message} is now the answer of {participant} to {step}.")
+
+
+@inbox_app.command("dismiss")
+def inbox_dismiss(
+    message: Annotated[int, typer.Argument(help="The message number from `inbox list`.")],
+    at: AtOption = None,
+) -> None:
+    """Set a held message aside; it is kept, and no longer listed."""
+    from innspill.mail_in import dismiss
+    from models.db import session_scope
+
+    try:
+        with session_scope(open_engine()) as session:
+            dismiss(session, message, by=get_settings().operator, now=instant(at))
+    except InnspillError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"Message {message} dismissed.")

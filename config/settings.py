@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default_factory=lambda: _login_name(),
         description="Who is recorded as making changes from the command line (default: the login).",
     )
+    fetch_cron: str = Field(
+        "*/5 * * * *", description="When the served fetch-mail deployment reads the mailbox."
+    )
     tick_cron: str = Field(
         "*/15 7-17 * * 1-5", description="When the deployed tick runs (cron, Europe/Oslo)."
     )

@@ -1,4 +1,4 @@
-"""The deployments an administrator serves: the tick, on its schedule in Europe/Oslo."""
+"""The deployments an administrator serves: the tick and the mailbox, on their schedules."""
 
 from __future__ import annotations
 
@@ -20,4 +20,14 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
         schedule=Cron(settings.tick_cron, timezone="Europe/Oslo"),
         description="Plans every loaded process, runs the steps with something due, sends mail.",
     )
-    return [cast("RunnerDeployment", tick)]
+    served = [cast("RunnerDeployment", tick)]
+    if settings.imap_host:
+        from flows.mail import fetch_mail_flow
+
+        fetch = fetch_mail_flow.to_deployment(
+            name="innspill-fetch-mail",
+            schedule=Cron(settings.fetch_cron, timezone="Europe/Oslo"),
+            description="Imports answers, auto-replies and bounces from the IMAP mailbox.",
+        )
+        served.append(cast("RunnerDeployment", fetch))
+    return served

@@ -446,3 +446,50 @@ def test_tick_without_smtp_captures_eml_files(cli, engine, smtp, tmp_path):
         assert path.name == str(message["Message-ID"]).strip("<>") + ".eml"
     assert set(recipients) == SECRETARIAT_ADDRESSES
     assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == 18
+
+
+def test_answer_add_with_a_letter_as_file_and_a_refused_fake(cli, engine, tmp_path):  # type: ignore[no-untyped-def]
+    from models import Answer, AnswerAttachment
+
+    ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
+    letter = tmp_path / "brev-fra-kristiansand.pdf"
+    letter.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    out = ok(
+        cli(
+            "answer",
+            "add",
+            SEED_ID,
+            "innspill-oppdrag",
+            "kristiansand-sekretariat",
+            "--file",
+            str(letter),
+            "--at",
+            "2020-04-20T10:00",
+        )
+    )
+    assert "version 1" in out
+    with Session(engine) as session:
+        (stored,) = session.exec(select(AnswerAttachment)).all()
+    assert (stored.filename, stored.content_type) == (letter.name, "application/pdf")
+    fake = tmp_path / "innspill.docx"
+    fake.write_text("not a word document")
+    out = failed(
+        cli(
+            "answer",
+            "add",
+            SEED_ID,
+            "innspill-oppdrag",
+            "kristiansand-sekretariat",
+            "--text",
+            "rolle=Tekst",
+            "--file",
+            str(fake),
+            "--at",
+            "2020-04-21T10:00",
+        )
+    )
+    assert "only PDF, Word (.docx) and OpenDocument (.odt)" in out
+    assert count(engine, Answer) == 1  # nothing of the refused one was kept
+    assert "give the answer" in failed(
+        cli("answer", "add", SEED_ID, "innspill-oppdrag", "kristiansand-sekretariat")
+    )

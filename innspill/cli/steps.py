@@ -21,9 +21,13 @@ def answer_add(
     step: Annotated[str, typer.Argument(help="Request step id.")],
     participant: Annotated[str, typer.Argument(help="Participant id.")],
     text: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(help="THEME=TEXT, once per theme answered (theme ids as in the file)."),
-    ],
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option(help="A PDF, DOCX or ODT that came with the answer (the letter, say)."),
+    ] = None,
     by: Annotated[str, typer.Option(help="Who registers it (kept with the answer).")] = "",
     at: AtOption = None,
 ) -> None:
@@ -31,12 +35,17 @@ def answer_add(
 
     A second answer from the same participant is kept as a new version; the latest counts.
     """
-    from innspill.answers import register_answer
+    from innspill.answers import MAX_FILES, attach_file, register_answer
+    from innspill.mail_in import GENERAL
     from innspill.processes import get_definition
     from models.db import session_scope
 
+    if not text and not file:
+        raise fail("give the answer: --text THEME=TEXT (once per theme) and/or --file PATH")
+    if len(file or []) > MAX_FILES:
+        raise fail(f"at most {MAX_FILES} files with one answer")
     texts = {}
-    for item in text:
+    for item in text or []:
         theme, sep, value = item.partition("=")
         if not sep or not theme.strip():
             raise fail(
@@ -51,11 +60,17 @@ def answer_add(
                 definition,
                 step_id=step,
                 participant_id=participant,
-                texts=texts,
+                texts=texts or {GENERAL: "(se vedlegg)"},
                 at=instant(at),
                 channel="registered",
                 registered_by=by or get_settings().operator,
             )
+            for path in file or []:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    raise InnspillError(f"cannot read {path}: {exc.strerror}") from None
+                attach_file(session, answer, filename=path.name, data=data)
     except InnspillError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"Answer from {participant} to {step} registered (version {answer.version}).")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from config.settings import Settings
 from innspill.answers import MAX_FILES, attach_file, register_answer
 from innspill.definition import ProcessDefinition, RequestStep, Theme
 from innspill.errors import InnspillError
@@ -15,6 +19,10 @@ from innspill.events import record_event
 from innspill.inbound import InboundKind, ParsedMail, parse_mail
 from innspill.processes import get_definition
 from innspill.tokens import resolve
+from models.db import session_scope
+
+if TYPE_CHECKING:
+    from innspill.mailbox import Fetched, FetchReport
 from models import (
     InboundMessage,
     InboundStatus,
@@ -211,7 +219,7 @@ def assign(
     if row is None:
         raise InnspillError(f"no incoming message {message_id}")
     if row.status != InboundStatus.HELD:
-        raise InnspillError(f"message {message_id} is {row.status.value}, not held")
+        raise InnspillError(f"message {message_id} is {row.status}, not held")
     definition = get_definition(session, process_id)
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
@@ -241,3 +249,32 @@ def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> Inb
     row.reason = f"{row.reason} (dismissed by {by})".strip()
     session.add(row)
     return row
+
+
+def fetch_into(
+    engine: Engine, settings: Settings, *, clock: Callable[[], datetime], limit: int | None = None
+) -> tuple[FetchReport, dict[str, int]]:
+    """Read the mailbox and import every new message; counts by what became of them.
+
+    `clock` gives the time of each import (the wall clock in production, passed in by the
+    caller); a message whose import fails stays unmarked on the server for the next run.
+    """
+    from innspill.mailbox import fetch_new, source_name
+
+    source = source_name(settings)
+    counts: dict[str, int] = {}
+
+    def handle(fetched: Fetched) -> None:
+        with session_scope(engine) as session:
+            result = import_mail(
+                session,
+                fetched.raw,
+                source=source,
+                uid=fetched.uid,
+                received_at=fetched.received_at,
+                now=clock(),
+            )
+        status = str(result.message.status) if result.new else "already imported"
+        counts[status] = counts.get(status, 0) + 1
+
+    return fetch_new(settings, handle, limit=limit), counts

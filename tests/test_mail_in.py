@@ -16,7 +16,7 @@ from innspill.processes import get_definition
 from innspill.scenario import reply_mail
 from models import Answer, AnswerAttachment, InboundMessage, OutboxMessage, Participant
 from models.db import session_scope
-from tests.conftest import SEED_ID, load_seed, oslo, tick_and_send
+from tests.conftest import SEED, SEED_ID, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
 BERGEN, OSLO_ = "bergen-sekretariat", "oslo-akershus-sekretariat"
@@ -191,3 +191,30 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
             select(Participant.key).where(col(Participant.address_failing))
         ).all()
     assert failing == [BERGEN]
+
+
+def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):  # type: ignore[no-untyped-def]
+    from tests.conftest import failed, ok
+
+    assert "No mailbox is configured" in failed(cli("fetch-mail"))
+    ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
+    ok(cli("tick", "--at", "2020-03-30T09:30"))
+    spoof = EmailMessage()
+    spoof["From"] = "sekretariat@bergen.byvekst.example"
+    spoof["To"] = "byvekst-innspill@vegvesen.example"
+    spoof["Subject"] = "Innspill"
+    spoof.set_content("Vårt innspill.")
+    dovecot.append_all(
+        [reply(engine, BERGEN, oslo(2020, 4, 2, 10), texts={"rolle": "Ja."}), spoof.as_bytes()]
+    )
+    for name, value in dovecot.imap_settings().items():
+        monkeypatch.setenv(f"INNSPILL_{name.upper()}", str(value))
+    out = ok(cli("fetch-mail", "--at", "2020-04-02T10:00"))
+    assert "1 accepted, 1 held" in out and "innspill inbox list" in out
+    assert "no new mail" in ok(cli("fetch-mail", "--at", "2020-04-02T10:05"))
+    listed = ok(cli("inbox", "list"))
+    assert "no_token" in listed and "no token" in listed
+    held_id = next(m.id for m in inbound(engine) if m.status == "held")
+    ok(cli("inbox", "dismiss", str(held_id)))
+    assert "The holding queue is empty." in ok(cli("inbox", "list"))
+    assert "dismissed" in ok(cli("inbox", "list", "--all"))

@@ -27,32 +27,16 @@ def fetch_mail(
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.
     """
-    from innspill.mail_in import import_mail
-    from innspill.mailbox import MailboxError, fetch_new, source_name
-    from models.db import session_scope
+    from innspill.mail_in import fetch_into
+    from innspill.mailbox import MailboxError, source_name
 
     settings = get_settings()
     if not settings.imap_host:
         raise fail("No mailbox is configured: set INNSPILL_IMAP_HOST (see README).")
     engine, now = open_engine(), instant(at)
     source = source_name(settings)
-    counts: dict[str, int] = {}
-
-    def handle(fetched) -> None:  # type: ignore[no-untyped-def]
-        with session_scope(engine) as session:
-            result = import_mail(
-                session,
-                fetched.raw,
-                source=source,
-                uid=fetched.uid,
-                received_at=fetched.received_at,
-                now=now,
-            )
-        status = result.message.status.value if result.new else "already imported"
-        counts[status] = counts.get(status, 0) + 1
-
     try:
-        report = fetch_new(settings, handle, limit=limit)
+        report, counts = fetch_into(engine, settings, clock=lambda: now, limit=limit)
     except MailboxError as exc:
         raise fail(str(exc)) from None
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no new mail"
@@ -85,7 +69,7 @@ def inbox_list(
     for row in rows:
         who = f" -> {row.participant_key} ({row.step_key})" if row.participant_key else ""
         typer.echo(
-            f"{row.id:>5}  {row.received_at:%Y-%m-%d %H:%M}  {row.status.value:<9} "
+            f"{row.id:>5}  {row.received_at:%Y-%m-%d %H:%M}  {str(row.status):<9} "
             f"{row.kind:<10} {row.sender[:40]:<40} {row.subject[:50]}{who}"
         )
         if row.reason:

@@ -69,7 +69,7 @@ def inbox_list(
     for row in rows:
         who = f" -> {row.participant_key} ({row.step_key})" if row.participant_key else ""
         typer.echo(
-            f"{row.id:>5}  {row.received_at:%Y-%m-%d %H:%M}  {str(row.status):<9} "
+            f"{row.id:>5}  {row.received_at:%Y-%m-%d %H:%M}  {row.status!s:<9} "
             f"{row.kind:<10} {row.sender[:40]:<40} {row.subject[:50]}{who}"
         )
         if row.reason:

@@ -249,7 +249,7 @@ def _describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) ->
 def _refuse_past_meetings(
     session: Session, definition: ProcessDefinition, *, source: str, now: datetime
 ) -> None:
-    """A meeting that has not been announced yet cannot be in the past."""
+    """A meeting cannot be put in the past: not a new one, and not an announced one moved."""
     today = now.astimezone(OSLO).date()
     announced = set(
         session.exec(
@@ -259,11 +259,28 @@ def _refuse_past_meetings(
             )
         ).all()
     )
+    stored = session.exec(
+        select(Process.definition_json).where(Process.id == definition.id)
+    ).first()
+    before = ProcessDefinition.model_validate_json(stored) if stored else None
     for index, step in enumerate(definition.steps):
-        if not isinstance(step, MeetingStep) or step.cancelled or step.id in announced:
+        if not isinstance(step, MeetingStep) or step.cancelled or step.date >= today:
             continue
-        if step.date < today:
-            raise ChangeRefused(
-                f"{source}: steps[{index}].date: the meeting '{step.id}' on {step.date} is in "
-                f"the past (today is {today}); move it, or load with --at to replay a past round"
-            )
+        if step.id in announced:
+            old = _meeting(before, step.id)
+            if old is None or old.date == step.date:
+                continue  # the meeting simply took place; loading the file again is fine
+            problem = f"was moved from {old.date} to {step.date}, which is in the past"
+        else:
+            problem = f"on {step.date} is in the past"
+        raise ChangeRefused(
+            f"{source}: steps[{index}].date: the meeting '{step.id}' {problem} "
+            f"(today is {today}); move it, or load with --at to replay a past round"
+        )
+
+
+def _meeting(definition: ProcessDefinition | None, step_id: str) -> MeetingStep | None:
+    if definition is None:
+        return None
+    step = next((s for s in definition.steps if s.id == step_id), None)
+    return step if isinstance(step, MeetingStep) else None

@@ -920,6 +920,17 @@ def test_a_meeting_already_announced_may_lie_in_the_past_when_the_file_is_loaded
     assert definition_of(engine).step(MEETING).place == "Vegdirektoratet, møterom 1"  # type: ignore[union-attr]
 
 
+def test_an_announced_meeting_cannot_be_moved_into_the_past(
+    engine: Engine, settings: Settings, smtp: SmtpSink
+) -> None:
+    load_seed(engine)
+    tick_and_send(engine, settings, oslo(2020, 5, 25, 9))
+    definition = definition_of(engine)
+    with pytest.raises(ChangeRefused, match="moved from 2020-06-09 to 2020-06-01"):
+        store(engine, with_meeting(definition, date=date(2020, 6, 1)), oslo(2020, 6, 3, 10))
+    assert definition_of(engine).step(MEETING).date == date(2020, 6, 9)  # type: ignore[union-attr]
+
+
 def test_a_refused_steering_group_does_not_stop_the_others(
     cli: Run, engine: Engine, settings: Settings, smtp: SmtpSink, tmp_path: Path
 ) -> None:

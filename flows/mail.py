@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prefect import flow, get_run_logger, task
 
-from flows.runtime import engine_for, settings
+from flows.runtime import engine_for, settings, wall_clock
 from innspill.mail_in import fetch_into
 
 
@@ -14,9 +12,8 @@ from innspill.mail_in import fetch_into
 def fetch_and_import(limit: int | None = None) -> dict[str, object]:
     """Import new mail; a message whose import fails stays unmarked for the next run."""
     s = settings()
-    # The flow is where the wall clock enters; the importer gets it passed in.
     report, counts = fetch_into(
-        engine_for(s.resolved_database_url), s, clock=lambda: datetime.now(UTC), limit=limit
+        engine_for(s.resolved_database_url), s, clock=wall_clock, limit=limit
     )
     logger = get_run_logger()
     for error in report.failed:

@@ -30,5 +30,9 @@ def transport() -> Transport:
 
 def parse_at(at: str | None) -> datetime:
     """A flow parameter `at` (ISO 8601; naive means Europe/Oslo) or the wall clock."""
-    # The flow is the boundary where the wall clock enters; domain code gets `now` passed in.
-    return datetime.now(UTC) if at is None else parse_instant(at)
+    return wall_clock() if at is None else parse_instant(at)
+
+
+def wall_clock() -> datetime:
+    """The one place flows read the clock; domain code gets `now` passed in."""
+    return datetime.now(UTC)

@@ -19,14 +19,11 @@ from innspill.definition import (
 )
 from innspill.errors import InnspillError
 from innspill.events import record_event
+from innspill.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.state import effective_deadlines
 from innspill.workdays import end_of_day
 from models import Answer, Document
 
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-PDF = "application/pdf"
-#: What a draft may be, recognised by its first bytes, not by its name.
-DRAFT_TYPES = {b"PK\x03\x04": (DOCX, ".docx"), b"%PDF-": (PDF, ".pdf")}
 MAX_DRAFT_BYTES = 20 * 1024 * 1024
 
 
@@ -143,17 +140,7 @@ def make_compilation(
         created_at=now,
         created_by=by,
     )
-    session.add(document)
-    session.flush()
-    record_event(
-        session,
-        definition.id,
-        now,
-        "compilation_made",
-        step=step_id,
-        detail=f"version {version}: {document.note}",
-    )
-    return document
+    return _store(session, document, "compilation_made", f"version {version}: {document.note}")
 
 
 def register_draft(
@@ -180,12 +167,12 @@ def register_draft(
         raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
     if len(content) > MAX_DRAFT_BYTES:
         raise InnspillError(f"{path} is {len(content) // 1024} KiB; a draft may be at most 20 MiB")
-    kind = next((v for magic, v in DRAFT_TYPES.items() if content.startswith(magic)), None)
-    if kind is None:
+    content_type = sniff(content)
+    if content_type not in (DOCX, PDF):
+        if content.startswith(b"PK\x03\x04"):
+            raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
         raise InnspillError(f"{path} is neither a Word document (.docx) nor a PDF")
-    content_type, ext = kind
-    if content_type == DOCX and b"word/document.xml" not in content:
-        raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
+    ext = EXTENSIONS[content_type]
     version = _next_version(session, definition.id, step_id, "draft")
     if version > 1 and not note.strip():
         raise InnspillError("say what changed since the previous version (--note)")
@@ -203,14 +190,20 @@ def register_draft(
         created_at=now,
         created_by=by,
     )
+    detail = f"version {version}: {name}" + (f" ({note.strip()})" if note.strip() else "")
+    return _store(session, document, "draft_registered", detail)
+
+
+def _store(session: Session, document: Document, event: str, detail: str) -> Document:
+    """Keep a new version and log it."""
     session.add(document)
     session.flush()
     record_event(
         session,
-        definition.id,
-        now,
-        "draft_registered",
-        step=step_id,
-        detail=f"version {version}: {name}" + (f" ({note.strip()})" if note.strip() else ""),
+        document.process_id,
+        document.created_at,
+        event,
+        step=document.step_key,
+        detail=detail,
     )
     return document

@@ -21,11 +21,13 @@ def sniff(data: bytes) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
+            if "mimetype" in names:
+                with archive.open("mimetype") as member:  # read a little: it may be huge
+                    if member.read(100).strip() == ODT.encode():
+                        return ODT
             if "word/document.xml" in names:
                 return DOCX
-            if "mimetype" in names and archive.read("mimetype").strip() == ODT.encode():
-                return ODT
-    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, KeyError):
         return None
     return None
 

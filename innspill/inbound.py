@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import io
 import quopri
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -27,11 +25,9 @@ from html.parser import HTMLParser
 
 from mailparser_reply import EmailReplyParser
 
+from innspill.files import DOCX, ODT, PDF, sniff
 from innspill.tokens import TOKEN_PATTERN
 
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-ODT = "application/vnd.oasis.opendocument.text"
 ALLOWED_TYPES: frozenset[str] = frozenset({PDF, DOCX, ODT})
 _EXTENSIONS = {PDF: ".pdf", DOCX: ".docx", ODT: ".odt"}
 _LABELS = {PDF: "PDF", DOCX: "DOCX", ODT: "ODT"}
@@ -509,26 +505,6 @@ def _filename(part: Message) -> str:
         return ""
     value = collapse_rfc2231_value(raw) if isinstance(raw, tuple) else str(raw)
     return clean_filename(decode_header_value(value))
-
-
-def sniff(data: bytes) -> str | None:
-    """PDF, DOCX or ODT by content; None for anything else."""
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if not data.startswith(b"PK\x03\x04"):
-        return None
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if "mimetype" in names:
-                with archive.open("mimetype") as member:
-                    if member.read(100).strip() == ODT.encode():
-                        return ODT
-            if "word/document.xml" in names:
-                return DOCX
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, KeyError):
-        return None
-    return None
 
 
 def _accept(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlmodel import Session, select
 
@@ -10,6 +11,8 @@ from innspill.definition import CirculationStep, MeetingStep, ProcessDefinition
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from models import Attendance, Treatment, TreatmentState
+
+Row = TypeVar("Row", Treatment, Attendance)
 
 
 def set_treatment(
@@ -35,17 +38,8 @@ def set_treatment(
         raise InnspillError("on the agenda: give the meeting date (--meeting-date)")
     if state == TreatmentState.TREATED and (decided_on is None or not decision.strip()):
         raise InnspillError("treated: give the date (--decided-on) and the decision (--decision)")
-    row = session.exec(
-        select(Treatment).where(
-            Treatment.process_id == definition.id,
-            Treatment.step_key == step_id,
-            Treatment.participant_key == participant_id,
-        )
-    ).first() or Treatment(
-        process_id=definition.id,
-        step_key=step_id,
-        participant_key=participant_id,
-        updated_at=now,
+    row = _existing(session, Treatment, definition.id, step_id, participant_id) or Treatment(
+        process_id=definition.id, step_key=step_id, participant_key=participant_id, updated_at=now
     )
     row.state, row.updated_at, row.updated_by = state, now, by
     row.meeting_date = meeting_date or row.meeting_date
@@ -81,13 +75,7 @@ def register_attendance(
         raise InnspillError(f"step '{step_id}' is a {step.kind} step, not a meeting")
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' was not invited to '{step_id}'")
-    row = session.exec(
-        select(Attendance).where(
-            Attendance.process_id == definition.id,
-            Attendance.step_key == step_id,
-            Attendance.participant_key == participant_id,
-        )
-    ).first() or Attendance(
+    row = _existing(session, Attendance, definition.id, step_id, participant_id) or Attendance(
         process_id=definition.id,
         step_key=step_id,
         participant_key=participant_id,
@@ -106,3 +94,16 @@ def register_attendance(
         detail="attended" if attended else "absent",
     )
     return row
+
+
+def _existing(
+    session: Session, table: type[Row], process_id: str, step_id: str, participant_id: str
+) -> Row | None:
+    """The one row a table keeps per (process, step, participant), if there is one."""
+    return session.exec(
+        select(table).where(
+            table.process_id == process_id,  # type: ignore[attr-defined]
+            table.step_key == step_id,  # type: ignore[attr-defined]
+            table.participant_key == participant_id,  # type: ignore[attr-defined]
+        )
+    ).first()

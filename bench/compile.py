@@ -52,8 +52,8 @@ def answer_text(rng: random.Random, size: int) -> str:
 
 
 def make_input(participants: int, answer_bytes: int):
-    from innspill.compilation import CompilationInput, CompiledAnswer
-    from innspill.definition import RequestStep, load_definition
+    from innspill.documents.compilation import CompilationInput, CompiledAnswer
+    from innspill.process.definition import RequestStep, load_definition
 
     definition = load_definition(SEED)
     step = definition.step("innspill-retningslinjer")
@@ -104,7 +104,7 @@ def plain_text(data) -> str:
 
 def child(participants: int, answer_bytes: int) -> None:
     """Build both formats once and report the figures as JSON on stdout."""
-    from innspill.compilation import build_docx, build_html
+    from innspill.documents.compilation import build_docx, build_html
 
     data = make_input(participants, answer_bytes)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -34,7 +34,7 @@ THEMES = ("rolle", "kommunikasjon", "okonomi", "organisering")
 
 def definition(index: int, participants: int, today: date):  # type: ignore[no-untyped-def]
     """A process like the seed's: a request, a compilation, a meeting and a circulation."""
-    from innspill.definition import ProcessDefinition
+    from innspill.process.definition import ProcessDefinition
 
     groups = max(1, participants // 10)
     secretariats = participants - groups - 1
@@ -124,10 +124,10 @@ def fill(url: str, processes: int, participants: int) -> dict[str, int]:
     """Store the processes and bulk-insert their messages and answers."""
     from sqlalchemy import insert
 
-    from dashboard.auth import create_user
-    from innspill.processes import store_definition
-    from models import Answer, OutboxMessage
-    from models.db import make_engine, migrate, session_scope
+    from innspill.dashboard.auth import create_user
+    from innspill.models import Answer, OutboxMessage
+    from innspill.models.db import make_engine, migrate, session_scope
+    from innspill.process.loading import store_definition
 
     migrate(url)
     engine = make_engine(url)

@@ -109,13 +109,13 @@ def definition_toml(participants: int) -> str:
 
 
 def make_definition(participants: int) -> Any:
-    from innspill.definition import parse_definition
+    from innspill.process.definition import parse_definition
 
     return parse_definition(definition_toml(participants), file="<bench>")
 
 
 def reminder_action(participant_id: str) -> Any:
-    from innspill.planner import Action, ActionKind
+    from innspill.planning.planner import Action, ActionKind
 
     return Action(
         PROCESS_ID,
@@ -130,8 +130,8 @@ def reminder_action(participant_id: str) -> Any:
 
 def sample_message() -> tuple[bytes, str, str, str, str]:
     """One reminder as innspill renders it: (raw bytes, sender, subject, text, html)."""
-    from innspill.compose import message_context, outbox_row
-    from innspill.rendering import render
+    from innspill.outbound.compose import message_context, outbox_row
+    from innspill.outbound.templates import render
 
     definition = make_definition(1)
     action = reminder_action(definition.participants[0].id)
@@ -245,8 +245,8 @@ def _insert_invitations(engine: Any, definition: Any) -> None:
     """Setup: every participant was invited on the opening day (rows already sent)."""
     from sqlalchemy import insert
 
-    from innspill.mime import message_id_for
-    from models import OutboxMessage
+    from innspill.models import OutboxMessage
+    from innspill.outbound.mime import message_id_for
 
     t = OutboxMessage.__table__  # type: ignore[attr-defined]
     rows = []
@@ -281,8 +281,8 @@ def _insert_invitations(engine: Any, definition: Any) -> None:
 
 def _render_and_store_rows(engine: Any, definition: Any, timers: Timers) -> int:
     """The "rows" path: outbox_row() for a reminder per participant, Core bulk inserts."""
-    from innspill.compose import outbox_row
-    from models import Event, OutboxMessage
+    from innspill.models import Event, OutboxMessage
+    from innspill.outbound.compose import outbox_row
 
     t = OutboxMessage.__table__  # type: ignore[attr-defined]
     e = Event.__table__  # type: ignore[attr-defined]
@@ -385,9 +385,9 @@ class Timers:
 
 def _time_render_parts(timers: Timers) -> None:
     """The parts of rendering a message; each is timed exclusive of the others."""
-    import innspill.compose as compose
-    import innspill.engine as engine_module
-    from innspill.definition import ProcessDefinition
+    import innspill.outbound.compose as compose
+    import innspill.planning.engine as engine_module
+    from innspill.process.definition import ProcessDefinition
 
     timers.wrap(ProcessDefinition, "participant", "definition.participant() lookups")
     timers.wrap(compose, "render", "jinja render (subject, text, html)")
@@ -399,8 +399,8 @@ def _time_render_parts(timers: Timers) -> None:
 
 
 def _time_dispatch_parts(timers: Timers) -> None:
-    import innspill.outbox as outbox
-    from innspill.transport import SmtpTransport
+    import innspill.outbound.outbox as outbox
+    from innspill.outbound.transport import SmtpTransport
 
     timers.wrap(outbox, "_load_page", "load pages (_load_page, blocks the loop)")
     timers.wrap(outbox, "_store", "store marks + events (_store, in a thread: overlaps)")
@@ -409,10 +409,11 @@ def _time_dispatch_parts(timers: Timers) -> None:
 
 def _unsend(engine: Any) -> None:
     """Bench only: put the reminders back to pending (and drop their sent events) for another
-    dispatch round. Production code never does this: only innspill.outbox changes a status."""
+    dispatch round. Production code never does this: only innspill.outbound.outbox changes
+    a status."""
     from sqlalchemy import delete, update
 
-    from models import Event, OutboxMessage
+    from innspill.models import Event, OutboxMessage
 
     t = OutboxMessage.__table__  # type: ignore[attr-defined]
     e = Event.__table__  # type: ignore[attr-defined]
@@ -431,7 +432,7 @@ def _check_all_marked(engine: Any, messages: int) -> None:
     """Every reminder is marked sent, with one message_sent event each."""
     from sqlalchemy import func, select
 
-    from models import Event, OutboxMessage
+    from innspill.models import Event, OutboxMessage
 
     t = OutboxMessage.__table__  # type: ignore[attr-defined]
     e = Event.__table__  # type: ignore[attr-defined]
@@ -449,12 +450,12 @@ def run_innspill(
 ) -> dict[str, Any]:
     """Set up a process with `messages` participants, then time render+persist once and
     send+mark `repeat` times (the best round counts)."""
-    from config.settings import Settings
-    from innspill.engine import tick_process
-    from innspill.outbox import dispatch
-    from innspill.processes import store_definition
-    from innspill.transport import SmtpTransport
-    from models.db import make_engine, migrate, session_scope
+    from innspill.config.settings import Settings
+    from innspill.models.db import make_engine, migrate, session_scope
+    from innspill.outbound.outbox import dispatch
+    from innspill.outbound.transport import SmtpTransport
+    from innspill.planning.engine import tick_process
+    from innspill.process.loading import store_definition
 
     url = f"sqlite:///{workdir / 'innspill.db'}"
     settings = Settings(
@@ -475,7 +476,7 @@ def run_innspill(
     _insert_invitations(engine, definition)
     # One-time costs (the holiday calendar, compiling the templates) are paid here, not in
     # the per-message rates: a long-running worker pays them once.
-    from innspill.workdays import is_working_day
+    from innspill.process.workdays import is_working_day
 
     is_working_day(OPENS)
     sample_message()

@@ -25,12 +25,12 @@ def prepare(folder: Path, replies: int):  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
     from bench.dispatch import NOW, OPENS, make_definition
-    from innspill.compose import Outgoing
-    from innspill.engine import tick
-    from innspill.processes import store_definition
-    from innspill.scenario import reply_mail
-    from innspill.workdays import local_datetime
-    from models.db import make_engine, migrate, session_scope
+    from innspill.demo.scenario import reply_mail
+    from innspill.models.db import make_engine, migrate, session_scope
+    from innspill.outbound.compose import Outgoing
+    from innspill.planning.engine import tick
+    from innspill.process.loading import store_definition
+    from innspill.process.workdays import local_datetime
 
     url = f"sqlite:///{folder / 'bench.db'}"
     migrate(url)
@@ -67,11 +67,11 @@ def main() -> None:
     from sqlmodel import Session, func, select
 
     from bench.dispatch import NOW
-    from config.settings import Settings
-    from innspill.mail_in import import_mail
-    from innspill.mailbox import fetch_new, source_name
-    from models import Answer
-    from models.db import session_scope
+    from innspill.config.settings import Settings
+    from innspill.inbound.intake import import_mail
+    from innspill.inbound.mailbox import fetch_new, source_name
+    from innspill.models import Answer
+    from innspill.models.db import session_scope
     from tests.dovecot import Dovecot
 
     with tempfile.TemporaryDirectory() as tmp, Dovecot() as server:

@@ -26,18 +26,18 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.responses import Response
 
-from dashboard.auth import secret_key
-from dashboard.deps import get_db, get_now, templates
-from innspill.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
-from innspill.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
+from innspill.dashboard.auth import secret_key
+from innspill.dashboard.deps import get_db, get_now, templates
 from innspill.errors import InnspillError
-from innspill.files import sniff
-from innspill.nbformat import nbweekday
-from innspill.processes import get_definition
-from innspill.state import effective_deadlines
+from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
+from innspill.inbound.files import sniff
+from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
+from innspill.planning.state import effective_deadlines
+from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
+from innspill.process.loading import get_definition
+from innspill.process.nbformat import nbweekday
+from innspill.process.workdays import end_of_day
 from innspill.tokens import TOKEN_PATTERN, resolve, token_hash
-from innspill.workdays import end_of_day
-from models import AccessToken, Answer, AnswerAttachment, TokenPurpose
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]

@@ -16,11 +16,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config.settings import Settings, get_settings
-from dashboard import answer_form, routes
-from dashboard.auth import RateLimiter, secret_key
-from dashboard.deps import NotSignedIn, render
-from models.db import make_engine, migrate
+from innspill.config.settings import Settings, get_settings
+from innspill.dashboard import answer_form, routes
+from innspill.dashboard.auth import RateLimiter, secret_key
+from innspill.dashboard.deps import NotSignedIn, render
+from innspill.models.db import make_engine, migrate
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "innspill_session"

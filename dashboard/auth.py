@@ -15,9 +15,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 
-from config.settings import Settings
+from innspill.config.settings import Settings
 from innspill.errors import InnspillError
-from models import User
+from innspill.models import User
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
 MIN_PASSWORD_LENGTH = 10

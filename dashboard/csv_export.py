@@ -10,9 +10,9 @@ from urllib.parse import quote
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 
-from dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES, ROLES, iso_local, label
-from dashboard.progress import ProcessPage
-from dashboard.queries import MessageFilter, iter_messages
+from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES, ROLES, iso_local, label
+from innspill.dashboard.progress import ProcessPage
+from innspill.dashboard.queries import MessageFilter, iter_messages
 
 DELIMITER = ";"
 MESSAGE_HEADER = [

@@ -12,8 +12,8 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.responses import Response
 
-from dashboard import labels
-from dashboard.auth import csrf_token, find_user, session_user
+from innspill.dashboard import labels
+from innspill.dashboard.auth import csrf_token, find_user, session_user
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

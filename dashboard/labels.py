@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from innspill.nbformat import nbdate, nbtime
+from innspill.process.nbformat import nbdate, nbtime
+from innspill.process.workdays import OSLO
 from innspill.status import Phrase
-from innspill.workdays import OSLO
 
 STEP_KINDS = {
     "request": "Innspill",
@@ -138,7 +138,7 @@ BOKMAL: dict[str, Callable[..., str]] = {
 
 
 def _answered(summary: str) -> str:
-    # A compilation's own note: "6 of 9 answered" (innspill.documents).
+    # A compilation's own note: "6 of 9 answered" (innspill.documents.store).
     match = re.fullmatch(r"(\d+) of (\d+) answered", summary)
     return f"{match[1]} av {match[2]} har svart" if match else summary
 

@@ -12,12 +12,12 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from dashboard.labels import Text, fmt_date, fmt_datetime, times, translate
-from dashboard.queries import MESSAGE_COLUMNS, MessageRow, load_definitions
-from innspill.definition import CompilationStep, MeetingStep, ProcessDefinition, RequestStep
+from innspill.dashboard.labels import Text, fmt_date, fmt_datetime, times, translate
+from innspill.dashboard.queries import MESSAGE_COLUMNS, MessageRow, load_definitions
+from innspill.models import Answer, DeadlineChange, OutboxMessage, Participant
+from innspill.process.definition import CompilationStep, MeetingStep, ProcessDefinition, RequestStep
+from innspill.process.workdays import OSLO, end_of_day
 from innspill.status import ParticipantStatus, ProcessStatus, StepStatus, process_status
-from innspill.workdays import OSLO, end_of_day
-from models import Answer, DeadlineChange, OutboxMessage, Participant
 
 
 @dataclass

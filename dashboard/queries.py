@@ -12,15 +12,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
-from innspill.definition import (
-    CirculationStep,
-    CompilationStep,
-    MeetingStep,
-    ProcessDefinition,
-    RequestStep,
-)
-from innspill.workdays import OSLO, add_working_days
-from models import (
+from innspill.models import (
     Answer,
     DeadlineChange,
     MessageStatus,
@@ -29,6 +21,14 @@ from models import (
     Treatment,
     TreatmentState,
 )
+from innspill.process.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+)
+from innspill.process.workdays import OSLO, add_working_days
 
 PAGE_SIZE = 50
 
@@ -102,7 +102,8 @@ def _step_dates(
     """Each step with the date it must be done by. `moved`: request steps' changed deadlines.
 
     A deadline changed for a whole step replaces the file's date (as in
-    innspill.state.effective_deadlines); one participant's extension does not move the step.
+    innspill.planning.state.effective_deadlines); one participant's extension does not move the
+    step.
     """
     out: list[tuple[Any, date | None]] = []
     for step in definition.steps:

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.responses import Response
 
-from dashboard import csv_export, progress, queries
-from dashboard.auth import (
+from innspill.dashboard import csv_export, progress, queries
+from innspill.dashboard.auth import (
     authenticate,
     csrf_ok,
     limit_key,
@@ -21,8 +21,8 @@ from dashboard.auth import (
     sign_in,
     sign_out,
 )
-from dashboard.deps import current_user, get_db, get_now, render
-from dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
+from innspill.dashboard.deps import current_user, get_db, get_now, render
+from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]

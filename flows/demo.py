@@ -8,9 +8,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from flows.runtime import engine_for
-from innspill import demo
-from innspill.transport import CaptureTransport
+from innspill.demo import run as demo
+from innspill.flows.runtime import engine_for
+from innspill.outbound.transport import CaptureTransport
 
 
 @task(name="simulate-day", cache_policy=NONE, persist_result=False)

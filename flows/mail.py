@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from flows.runtime import engine_for, settings, wall_clock
-from innspill.mail_in import fetch_into
+from innspill.flows.runtime import engine_for, settings, wall_clock
+from innspill.inbound.intake import fetch_into
 
 
 @task(retries=2, retry_delay_seconds=60)

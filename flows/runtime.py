@@ -7,10 +7,10 @@ from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
-from config.settings import Settings, get_settings
-from innspill.timeparse import parse_instant
-from innspill.transport import Transport, transport_for
-from models.db import make_engine, migrate
+from innspill.config.settings import Settings, get_settings
+from innspill.models.db import make_engine, migrate
+from innspill.outbound.transport import Transport, transport_for
+from innspill.process.timeparse import parse_instant
 
 
 @lru_cache(maxsize=8)

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, cast
 
 from prefect.schedules import Cron
 
-from config.settings import Settings
-from flows.tick import tick_flow
+from innspill.config.settings import Settings
+from innspill.flows.tick import tick_flow
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -22,7 +22,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     )
     served = [cast("RunnerDeployment", tick)]
     if settings.imap_host:
-        from flows.mail import fetch_mail_flow
+        from innspill.flows.mail import fetch_mail_flow
 
         fetch = fetch_mail_flow.to_deployment(
             name="innspill-fetch-mail",

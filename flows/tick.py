@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from flows.runtime import engine_for, parse_at, settings, transport
-from innspill.compose import Outgoing
-from innspill.engine import tick_process
-from innspill.outbox import dispatch
-from innspill.planner import plan
-from innspill.processes import all_definitions, get_definition
-from innspill.state import load_state
-from models.db import session_scope
+from innspill.flows.runtime import engine_for, parse_at, settings, transport
+from innspill.models.db import session_scope
+from innspill.outbound.compose import Outgoing
+from innspill.outbound.outbox import dispatch
+from innspill.planning.engine import tick_process
+from innspill.planning.planner import plan
+from innspill.planning.state import load_state
+from innspill.process.loading import all_definitions, get_definition
 
 
 @task

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from models import Event
+from innspill.models import Event
 
 
 def record_event(

@@ -10,16 +10,7 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from innspill.definition import (
-    CirculationStep,
-    CompilationStep,
-    MeetingStep,
-    ProcessDefinition,
-    RequestStep,
-)
-from innspill.state import effective_deadlines
-from innspill.workdays import OSLO, add_working_days, end_of_day, local_datetime
-from models import (
+from innspill.models import (
     Answer,
     Attendance,
     Document,
@@ -29,6 +20,15 @@ from models import (
     Treatment,
     TreatmentState,
 )
+from innspill.planning.state import effective_deadlines
+from innspill.process.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+)
+from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
 
 #: The English wording of each status phrase; the dashboard has a bokmål one per code.
 ENGLISH = {

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from innspill.definition import ProcessDefinition
-from innspill.workdays import end_of_day
-from models import AccessToken, TokenPurpose
+from innspill.models import AccessToken, TokenPurpose
+from innspill.process.definition import ProcessDefinition
+from innspill.process.workdays import end_of_day
 
 #: What a token looks like: 32 characters of lower-case base32 (160 bits).
 TOKEN_PATTERN = re.compile(r"\b([a-z2-7]{32})\b")

@@ -1,20 +1,20 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
-from models.answer import Answer
-from models.deadline import DeadlineChange
-from models.document import Document
-from models.event import Event
-from models.inbound import (
+from innspill.models.answer import Answer
+from innspill.models.deadline import DeadlineChange
+from innspill.models.document import Document
+from innspill.models.event import Event
+from innspill.models.inbound import (
     AccessToken,
     AnswerAttachment,
     InboundMessage,
     InboundStatus,
     TokenPurpose,
 )
-from models.outbox import MessageStatus, OutboxMessage
-from models.process import Participant, Process, Step
-from models.treatment import Attendance, Treatment, TreatmentState
-from models.user import User
+from innspill.models.outbox import MessageStatus, OutboxMessage
+from innspill.models.process import Participant, Process, Step
+from innspill.models.treatment import Attendance, Treatment, TreatmentState
+from innspill.models.user import User
 
 __all__ = [
     "AccessToken",

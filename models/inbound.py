@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from innspill.models.types import UTCDateTime
 
 
 class TokenPurpose(StrEnum):
@@ -34,7 +34,7 @@ class AccessToken(SQLModel, table=True):
 
 
 class InboundStatus(StrEnum):
-    """Where an incoming message stands. Only innspill.mail_in changes it."""
+    """Where an incoming message stands. Only innspill.inbound.intake changes it."""
 
     ACCEPTED = "accepted"  # became an answer
     BOUNCE = "bounce"  # a delivery report: the participant's address is marked failing

@@ -8,11 +8,11 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from innspill.models.types import UTCDateTime
 
 
 class MessageStatus(StrEnum):
-    """Where a message stands. Only innspill.outbox changes it."""
+    """Where a message stands. Only innspill.outbound.outbox changes it."""
 
     PENDING = "pending"  # stored, not yet accepted by the SMTP server (or deferred after a 4xx)
     SENT = "sent"  # accepted by the SMTP server (or written to the local capture)

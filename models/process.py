@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from innspill.models.types import UTCDateTime
 
 
 class Process(SQLModel, table=True):

@@ -8,11 +8,11 @@ from enum import StrEnum
 from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from innspill.models.types import UTCDateTime
 
 
 class TreatmentState(StrEnum):
-    """A steering group's treatment of the draft. Only innspill.treatment changes it."""
+    """A steering group's treatment of the draft. Only innspill.documents.treatment changes it."""
 
     PENDING = "pending"
     ON_AGENDA = "on_agenda"

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from innspill.models.types import UTCDateTime
 
 
 class User(SQLModel, table=True):

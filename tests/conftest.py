@@ -22,13 +22,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from config.settings import Settings
-from innspill.compose import Outgoing
-from innspill.engine import TickReport, tick
-from innspill.outbox import DispatchReport, dispatch
-from innspill.processes import load_file
-from innspill.transport import SmtpTransport
-from models.db import make_engine, migrate, session_scope
+from innspill.config.settings import Settings
+from innspill.models.db import make_engine, migrate, session_scope
+from innspill.outbound.compose import Outgoing
+from innspill.outbound.outbox import DispatchReport, dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.planning.engine import TickReport, tick
+from innspill.process.loading import load_file
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,8 +174,8 @@ def cli(tmp_path: Path, database_url: str, smtp: SmtpSink, monkeypatch) -> Itera
     """
     from typer.testing import CliRunner
 
-    from config.settings import get_settings
     from innspill.cli import app
+    from innspill.config.settings import get_settings
 
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     for name in ("INNSPILL_SMTP_HOST", "INNSPILL_SMTP_PORT", "INNSPILL_REPLY_TO"):

@@ -28,26 +28,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import Result
 
-from config.settings import Settings
-from innspill import demo
-from innspill.answers import register_answer
-from innspill.definition import (
+from innspill.config.settings import Settings
+from innspill.demo import run as demo
+from innspill.documents.store import register_draft
+from innspill.documents.treatment import set_treatment
+from innspill.errors import ChangeRefused, DefinitionError
+from innspill.inbound.answers import register_answer
+from innspill.models import Document, MessageStatus, OutboxMessage, Process, TreatmentState
+from innspill.models.db import make_engine, session_scope
+from innspill.outbound.outbox import dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.planning.engine import tick
+from innspill.process.definition import (
     MeetingStep,
     ProcessDefinition,
     load_definition,
     parse_definition,
 )
-from innspill.documents import register_draft
-from innspill.engine import tick
-from innspill.errors import ChangeRefused, DefinitionError
-from innspill.outbox import dispatch
-from innspill.processes import get_definition, load_file, store_definition
+from innspill.process.loading import get_definition, load_file, store_definition
+from innspill.process.workdays import OSLO, is_working_day, local_datetime
 from innspill.status import ProcessStatus, StepStatus, process_status
-from innspill.transport import SmtpTransport
-from innspill.treatment import set_treatment
-from innspill.workdays import OSLO, is_working_day, local_datetime
-from models import Document, MessageStatus, OutboxMessage, Process, TreatmentState
-from models.db import make_engine, session_scope
 from tests.conftest import (
     SEED,
     SEED_ID,

@@ -18,16 +18,16 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from config.settings import Settings
-from dashboard import answer_form
-from dashboard.app import create_app
-from dashboard.deps import get_now
-from innspill.answers import MAX_FILES, register_answer
-from innspill.files import PDF
-from innspill.processes import get_definition
+from innspill.config.settings import Settings
+from innspill.dashboard import answer_form
+from innspill.dashboard.app import create_app
+from innspill.dashboard.deps import get_now
+from innspill.inbound.answers import MAX_FILES, register_answer
+from innspill.inbound.files import PDF
+from innspill.models import Answer, AnswerAttachment, TokenPurpose
+from innspill.models.db import make_engine, session_scope
+from innspill.process.loading import get_definition
 from innspill.tokens import issue
-from models import Answer, AnswerAttachment, TokenPurpose
-from models.db import make_engine, session_scope
 from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
 
 STEP = "innspill-retningslinjer"  # deadline Monday 1 June 2020; the process ends 30 June

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from innspill.answers import register_answer
 from innspill.cli import app
-from innspill.processes import get_definition
-from models import DeadlineChange, Event, OutboxMessage, Participant, Process, Step
-from models.db import session_scope
+from innspill.inbound.answers import register_answer
+from innspill.models import DeadlineChange, Event, OutboxMessage, Participant, Process, Step
+from innspill.models.db import session_scope
+from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, Run, failed, ok, oslo
 
 SECRETARIATS = [
@@ -449,7 +449,7 @@ def test_tick_without_smtp_captures_eml_files(cli, engine, smtp, tmp_path):
 
 
 def test_answer_add_with_a_letter_as_file_and_a_refused_fake(cli, engine, tmp_path):  # type: ignore[no-untyped-def]
-    from models import Answer, AnswerAttachment
+    from innspill.models import Answer, AnswerAttachment
 
     ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
     letter = tmp_path / "brev-fra-kristiansand.pdf"

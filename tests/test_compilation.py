@@ -14,7 +14,7 @@ from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from innspill.compilation import (
+from innspill.documents.compilation import (
     LATE,
     NOT_ANSWERED,
     CompilationInput,
@@ -23,8 +23,8 @@ from innspill.compilation import (
     build_html,
     filename,
 )
-from innspill.definition import ProcessDefinition, RequestStep, load_definition
-from innspill.workdays import OSLO
+from innspill.process.definition import ProcessDefinition, RequestStep, load_definition
+from innspill.process.workdays import OSLO
 
 SEED = (
     Path(__file__).resolve().parent.parent

@@ -26,14 +26,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from config.settings import Settings
-from innspill.definition import parse_definition
-from innspill.engine import tick
-from innspill.outbox import dispatch
-from innspill.processes import store_definition
-from innspill.transport import SmtpTransport
-from models import MessageStatus, OutboxMessage
-from models.db import session_scope
+from innspill.config.settings import Settings
+from innspill.models import MessageStatus, OutboxMessage
+from innspill.models.db import session_scope
+from innspill.outbound.outbox import dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.planning.engine import tick
+from innspill.process.definition import parse_definition
+from innspill.process.loading import store_definition
 from tests.conftest import ROOT, oslo
 from tests.smtp_sink import RecordingHandler, SmtpSink
 
@@ -47,10 +47,10 @@ NOW = oslo(2020, 3, 30, 9, 30)  # the invitations open 30 March 2020, sent from 
 CHILD = """
 import asyncio, json, sys
 from datetime import datetime
-from config.settings import Settings
-from innspill.outbox import dispatch
-from innspill.transport import SmtpTransport
-from models.db import make_engine
+from innspill.config.settings import Settings
+from innspill.outbound.outbox import dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.models.db import make_engine
 
 args = json.loads(sys.argv[1])
 settings = Settings(

@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from config.settings import Settings
-from dashboard.app import create_app
-from dashboard.auth import create_user
-from dashboard.deps import get_now
-from innspill import demo
-from innspill.processes import get_definition
+from innspill.config.settings import Settings
+from innspill.dashboard.app import create_app
+from innspill.dashboard.auth import create_user
+from innspill.dashboard.deps import get_now
+from innspill.demo import run as demo
+from innspill.models import Answer, OutboxMessage, Participant
+from innspill.models.db import make_engine, session_scope
+from innspill.outbound.transport import CaptureTransport
+from innspill.process.loading import get_definition
 from innspill.status import process_status
-from innspill.transport import CaptureTransport
-from models import Answer, OutboxMessage, Participant
-from models.db import make_engine, session_scope
 from tests.conftest import SEED_ID, TEST_DATABASE, new_database, oslo
 
 PROCESS = f"/processes/{SEED_ID}"
@@ -540,7 +540,7 @@ def test_times_are_shown_in_oslo_time(client: TestClient, db: Session) -> None:
 
 
 def test_dates_in_winter_and_summer_time() -> None:
-    from dashboard.labels import countdown, fmt_date, fmt_datetime
+    from innspill.dashboard.labels import countdown, fmt_date, fmt_datetime
 
     assert fmt_datetime(datetime(2020, 1, 15, 8, 5, tzinfo=UTC)) == "15. januar 2020 kl. 09.05"
     assert fmt_datetime(datetime(2020, 3, 30, 7, 0, tzinfo=UTC)) == "30. mars 2020 kl. 09.00"
@@ -569,7 +569,7 @@ def test_healthz(client: TestClient) -> None:
 def test_every_status_phrase_has_a_bokmal_wording() -> None:
     from datetime import date, datetime, time
 
-    from dashboard.labels import BOKMAL, translate
+    from innspill.dashboard.labels import BOKMAL, translate
     from innspill.status import ENGLISH, Phrase
 
     assert set(BOKMAL) == set(ENGLISH)
@@ -592,7 +592,7 @@ def test_no_query_per_process_on_the_overview(app: FastAPI) -> None:
     """The overview asks the database a fixed number of times, not once per process."""
     from sqlalchemy import event
 
-    from dashboard import queries
+    from innspill.dashboard import queries
 
     statements: list[str] = []
 

@@ -15,16 +15,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 from typer.testing import CliRunner, Result
 
-from config.settings import Settings, get_settings
-from dashboard import routes as dashboard_routes
-from dashboard.app import create_app
-from dashboard.auth import AccountError, create_user, find_user, secret_key
-from dashboard.deps import get_now
-from innspill.answers import register_answer
 from innspill.cli import app as cli_app
-from innspill.processes import get_definition
-from models import User
-from models.db import make_engine, session_scope
+from innspill.config.settings import Settings, get_settings
+from innspill.dashboard import routes as dashboard_routes
+from innspill.dashboard.app import create_app
+from innspill.dashboard.auth import AccountError, create_user, find_user, secret_key
+from innspill.dashboard.deps import get_now
+from innspill.inbound.answers import register_answer
+from innspill.models import User
+from innspill.models.db import make_engine, session_scope
+from innspill.process.loading import get_definition
 from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
 from tests.test_dashboard import Page, csrf_of
 

@@ -11,17 +11,17 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
-from config.settings import get_settings
 from innspill.cli import app
-from innspill.definition import (
+from innspill.config.settings import get_settings
+from innspill.errors import DefinitionError, Problem
+from innspill.models import DeadlineChange, Event, Participant, Process, Step
+from innspill.process.definition import (
     RequestStep,
     date_warnings,
     definition_hash,
     load_definition,
     parse_definition,
 )
-from innspill.errors import DefinitionError, Problem
-from models import DeadlineChange, Event, Participant, Process, Step
 from tests.conftest import SEED, SEED_ID
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")

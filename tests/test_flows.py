@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from config.settings import get_settings
+from innspill.config.settings import get_settings
 from tests.conftest import load_seed
 
 pytestmark = pytest.mark.prefect
@@ -25,7 +25,7 @@ def flow_env(monkeypatch, prefect_harness, engine, database_url, smtp, tmp_path)
 
 
 def test_tick_flow_runs_each_open_step_and_sends_once(flow_env):
-    from flows.tick import tick_flow
+    from innspill.flows.tick import tick_flow
 
     result = asyncio.run(tick_flow(at="2020-03-30T09:15"))
     assert result["mail"]["sent"] == 18
@@ -40,7 +40,7 @@ def test_tick_flow_runs_each_open_step_and_sends_once(flow_env):
 
 
 def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
-    from flows.demo import demo_flow
+    from innspill.flows.demo import demo_flow
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     sent = demo_flow(url, str(tmp_path / "mail"))
@@ -49,8 +49,8 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
 
 
 def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path):
-    from config.settings import Settings
-    from flows.serve import deployments
+    from innspill.config.settings import Settings
+    from innspill.flows.serve import deployments
 
     settings = Settings(data_dir=tmp_path, tick_cron="*/10 8-16 * * 1-5", _env_file=None)
     (tick,) = deployments(settings)

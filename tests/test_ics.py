@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from icalendar import Calendar, Event
 
-from innspill.ics import meeting_ics
-from innspill.workdays import OSLO
+from innspill.outbound.ics import meeting_ics
+from innspill.process.workdays import OSLO
 
 
 def invitation(**changes: Any) -> bytes:

@@ -10,7 +10,7 @@ from email.policy import SMTP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from innspill.inbound import (
+from innspill.inbound.parse import (
     DOCX,
     ODT,
     PDF,

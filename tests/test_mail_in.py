@@ -9,13 +9,13 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import Session, col, select
 
-from config.settings import Settings
-from innspill.mail_in import import_mail
-from innspill.mailbox import fetch_new, source_name
-from innspill.processes import get_definition
-from innspill.scenario import reply_mail
-from models import Answer, AnswerAttachment, InboundMessage, OutboxMessage, Participant
-from models.db import session_scope
+from innspill.config.settings import Settings
+from innspill.demo.scenario import reply_mail
+from innspill.inbound.intake import import_mail
+from innspill.inbound.mailbox import fetch_new, source_name
+from innspill.models import Answer, AnswerAttachment, InboundMessage, OutboxMessage, Participant
+from innspill.models.db import session_scope
+from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
@@ -134,7 +134,7 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
         assert session.exec(select(Answer)).all() == []
 
     # An administrator checks the spoofed one and decides it really is Bergen's answer.
-    from innspill.mail_in import assign
+    from innspill.inbound.intake import assign
 
     with session_scope(engine) as session:
         assign(

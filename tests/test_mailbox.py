@@ -1,4 +1,5 @@
-"""innspill.mailbox against a real Dovecot: each new message handed over once, then marked."""
+"""innspill.inbound.mailbox against a real Dovecot: each new message handed over once, then
+marked."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from config.settings import Settings
-from innspill import mailbox
-from innspill.mailbox import DONE_FLAG, DONE_FOLDER, Fetched, MailboxError, fetch_new, source_name
+from innspill.config.settings import Settings
+from innspill.inbound import mailbox
+from innspill.inbound.mailbox import (
+    DONE_FLAG,
+    DONE_FOLDER,
+    Fetched,
+    MailboxError,
+    fetch_new,
+    source_name,
+)
 from tests.dovecot import (  # noqa: F401  (the `dovecot` fixture)
     Dovecot,
     dovecot_server,

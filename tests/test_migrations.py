@@ -17,8 +17,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import models
-from models.db import alembic_config, make_engine, migrate
+from innspill import models
+from innspill.models.db import alembic_config, make_engine, migrate
 from tests.conftest import POSTGRES_URL, new_database
 
 TABLES = set(SQLModel.metadata.tables)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from innspill.mime import Attachment, build_message, encoded_words
+from innspill.outbound.mime import Attachment, build_message, encoded_words
 
 
 def message(**overrides: object) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from innspill.definition import parse_definition
-from innspill.planner import ActionKind, ProcessState, Recorded, plan
+from innspill.planning.planner import ActionKind, ProcessState, Recorded, plan
+from innspill.process.definition import parse_definition
 from tests.conftest import oslo
 
 PROCESS = """

@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from innspill.definition import RequestStep, load_definition
-from innspill.rendering import render
-from innspill.workdays import OSLO
+from innspill.outbound.templates import render
+from innspill.process.definition import RequestStep, load_definition
+from innspill.process.workdays import OSLO
 from tests.conftest import SEED
 
 DEFINITION = load_definition(SEED)

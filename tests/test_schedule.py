@@ -9,14 +9,14 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from config.settings import Settings
-from innspill import demo
-from innspill.engine import tick
-from innspill.outbox import dispatch
-from innspill.processes import get_definition
-from innspill.transport import SmtpTransport
-from innspill.workdays import OSLO, is_working_day, local_datetime
-from models.db import make_engine, session_scope
+from innspill.config.settings import Settings
+from innspill.demo import run as demo
+from innspill.models.db import make_engine, session_scope
+from innspill.outbound.outbox import dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.planning.engine import tick
+from innspill.process.loading import get_definition
+from innspill.process.workdays import OSLO, is_working_day, local_datetime
 from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database
 from tests.smtp_sink import SmtpSink
 

@@ -14,15 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from config.settings import Settings, get_settings
 from innspill.cli import app
-from innspill.definition import parse_definition
-from innspill.engine import tick
+from innspill.config.settings import Settings, get_settings
 from innspill.errors import DefinitionError, HeaderInjection
-from innspill.mime import build_message, check_header
-from innspill.outbox import DispatchReport, backoff, dispatch, pending_count
-from innspill.transport import SmtpTransport
-from models import Event, MessageStatus, OutboxMessage, Participant
+from innspill.models import Event, MessageStatus, OutboxMessage, Participant
+from innspill.outbound.mime import build_message, check_header
+from innspill.outbound.outbox import DispatchReport, backoff, dispatch, pending_count
+from innspill.outbound.transport import SmtpTransport
+from innspill.planning.engine import tick
+from innspill.process.definition import parse_definition
 from tests.conftest import SEED, load_seed, oslo
 from tests.smtp_sink import SmtpSink, free_port
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from jinja2.exceptions import UndefinedError
 
-from innspill.definition import Participant, ProcessDefinition, RequestStep, load_definition
-from innspill.nbformat import nbdate, nbweekday
-from innspill.rendering import KINDS, Rendered, render
+from innspill.outbound.templates import KINDS, Rendered, render
+from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
+from innspill.process.nbformat import nbdate, nbweekday
 
 SEED = (
     Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from jinja2.exceptions import UndefinedError
 
-from innspill.definition import (
+from innspill.outbound.templates import Rendered, render
+from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
     MeetingStep,
@@ -21,7 +22,6 @@ from innspill.definition import (
     RequestStep,
     load_definition,
 )
-from innspill.rendering import Rendered, render
 from tests.test_templates import SEED, parse_html
 
 KINDS = (

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from innspill.workdays import (
+from innspill.process.workdays import (
     add_working_days,
     end_of_day,
     is_working_day,

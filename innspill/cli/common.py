@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
+from innspill.config.settings import get_settings
 
 app = typer.Typer(
     help="innspill: run consultation processes (invitations, reminders, answers) from process "
@@ -28,14 +28,14 @@ AtOption = Annotated[
 
 
 def instant(at: str | None) -> datetime:
-    from innspill.timeparse import parse_instant
+    from innspill.process.timeparse import parse_instant
 
     # The CLI is a boundary where the wall clock enters; domain code gets `now` passed in.
     return parse_instant(at) if at else datetime.now(UTC)
 
 
 def open_engine():  # type: ignore[no-untyped-def]
-    from models.db import make_engine, migrate
+    from innspill.models.db import make_engine, migrate
 
     url = get_settings().resolved_database_url
     migrate(url)

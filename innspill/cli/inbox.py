@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
 from innspill.cli.common import AtOption, app, fail, instant, open_engine
+from innspill.config.settings import get_settings
 from innspill.errors import InnspillError
 
 inbox_app = typer.Typer(
@@ -27,8 +27,8 @@ def fetch_mail(
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.
     """
-    from innspill.mail_in import fetch_into
-    from innspill.mailbox import MailboxError, source_name
+    from innspill.inbound.intake import fetch_into
+    from innspill.inbound.mailbox import MailboxError, source_name
 
     settings = get_settings()
     if not settings.imap_host:
@@ -56,8 +56,8 @@ def inbox_list(
     """The holding queue: messages that were not made answers, and why."""
     from sqlmodel import col, select
 
-    from models import InboundMessage, InboundStatus
-    from models.db import session_scope
+    from innspill.models import InboundMessage, InboundStatus
+    from innspill.models.db import session_scope
 
     with session_scope(open_engine()) as session:
         query = select(InboundMessage).order_by(col(InboundMessage.id))
@@ -85,8 +85,8 @@ def inbox_assign(
     at: AtOption = None,
 ) -> None:
     """Make a held message that participant's answer (after checking who really sent it)."""
-    from innspill.mail_in import assign
-    from models.db import session_scope
+    from innspill.inbound.intake import assign
+    from innspill.models.db import session_scope
 
     try:
         with session_scope(open_engine()) as session:
@@ -110,8 +110,8 @@ def inbox_dismiss(
     at: AtOption = None,
 ) -> None:
     """Set a held message aside; it is kept, and no longer listed."""
-    from innspill.mail_in import dismiss
-    from models.db import session_scope
+    from innspill.inbound.intake import dismiss
+    from innspill.models.db import session_scope
 
     try:
         with session_scope(open_engine()) as session:

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
 from innspill.cli.common import AtOption, app, fail, instant, open_engine
+from innspill.config.settings import get_settings
 from innspill.errors import InnspillError
 
 
@@ -21,8 +21,8 @@ def tick(
     send: Annotated[bool, typer.Option(help="Also send what was queued.")] = True,
 ) -> None:
     """Plan every loaded process now: queue what is due, then send the outbox."""
-    from innspill.compose import Outgoing
-    from innspill.engine import tick as run_tick
+    from innspill.outbound.compose import Outgoing
+    from innspill.planning.engine import tick as run_tick
 
     settings = get_settings()
     now = instant(at)
@@ -47,8 +47,8 @@ def send_command(at: AtOption = None) -> None:
 
 
 def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    from innspill.outbox import dispatch, pending_count
-    from innspill.transport import transport_for
+    from innspill.outbound.outbox import dispatch, pending_count
+    from innspill.outbound.transport import transport_for
 
     settings = get_settings()
     transport = transport_for(settings)
@@ -97,12 +97,12 @@ def preview(
     at: AtOption = None,
 ) -> None:
     """Render a message for a participant as it would be sent; sends and stores nothing."""
-    from innspill.engine import outbox_row
-    from innspill.planner import Action, ActionKind
-    from innspill.processes import get_definition
-    from innspill.rendering import KINDS
-    from innspill.state import effective_deadlines
-    from models.db import session_scope
+    from innspill.models.db import session_scope
+    from innspill.outbound.templates import KINDS
+    from innspill.planning.engine import outbox_row
+    from innspill.planning.planner import Action, ActionKind
+    from innspill.planning.state import effective_deadlines
+    from innspill.process.loading import get_definition
 
     if kind not in KINDS:
         raise fail(f"unknown kind '{kind}'; choose one of {', '.join(KINDS)}")

@@ -8,15 +8,15 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
 from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url
+from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
 
 
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to the newest schema."""
-    from models.db import migrate
+    from innspill.models.db import migrate
 
     url = get_settings().resolved_database_url
     migrate(url)
@@ -26,7 +26,7 @@ def init() -> None:
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")]) -> None:
     """Check a process file and list every problem; writes nothing."""
-    from innspill.definition import date_warnings, load_definition
+    from innspill.process.definition import date_warnings, load_definition
 
     try:
         definition = load_definition(file)
@@ -50,9 +50,9 @@ def load(
     A moved deadline becomes a deadline change (those affected are told at the next tick);
     a change that would rewrite what already happened is refused and nothing is written.
     """
-    from innspill.definition import date_warnings, load_definition
-    from innspill.processes import store_definition
-    from models.db import session_scope
+    from innspill.models.db import session_scope
+    from innspill.process.definition import date_warnings, load_definition
+    from innspill.process.loading import store_definition
 
     try:
         definition = load_definition(file)
@@ -80,9 +80,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show every step with its state and deadline, and where each participant stands."""
-    from innspill.processes import all_definitions, get_definition
+    from innspill.models.db import session_scope
+    from innspill.process.loading import all_definitions, get_definition
     from innspill.status import process_status
-    from models.db import session_scope
 
     now = instant(at)
     try:
@@ -146,10 +146,10 @@ def extend(
 
     The next tick tells those affected (who have not answered) and plans reminders anew.
     """
-    from innspill.deadlines import change_deadline
-    from innspill.processes import get_definition
-    from innspill.timeparse import parse_date
-    from models.db import session_scope
+    from innspill.models.db import session_scope
+    from innspill.process.deadlines import change_deadline
+    from innspill.process.loading import get_definition
+    from innspill.process.timeparse import parse_date
 
     try:
         new = parse_date(deadline)
@@ -167,7 +167,7 @@ def extend(
             )
     except InnspillError as exc:
         raise fail(str(exc)) from None
-    from innspill.workdays import why_not_working_day
+    from innspill.process.workdays import why_not_working_day
 
     if why := why_not_working_day(new):
         typer.secho(f"warning: {new} is a {why}, not a working day", fg=typer.colors.YELLOW)

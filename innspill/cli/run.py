@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings, quiet_prefect
 from innspill.cli.common import app, fail, instant, open_engine, safe_url
+from innspill.config.settings import get_settings, quiet_prefect
 from innspill.errors import InnspillError
 
 
@@ -31,9 +31,9 @@ def demo(
     ] = None,
 ) -> None:
     """Play the 2020 round (30 March to 30 June) on a simulated clock and show what happened."""
-    from innspill import demo as scenario
-    from innspill.transport import CaptureTransport
-    from models.db import make_engine, migrate
+    from innspill.demo import run as scenario
+    from innspill.models.db import make_engine, migrate
+    from innspill.outbound.transport import CaptureTransport
 
     folder = data_dir or Path(tempfile.mkdtemp(prefix="innspill-demo-"))
     if folder.exists():
@@ -47,7 +47,7 @@ def demo(
     if prefect:
         say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
         quiet_prefect()
-        from flows.demo import demo_flow
+        from innspill.flows.demo import demo_flow
 
         demo_flow(url, str(mail))
         # The temporary server's event recorder complains when it is stopped at exit; the
@@ -80,7 +80,7 @@ def serve() -> None:
     """
     from prefect import serve as prefect_serve
 
-    from flows.serve import deployments
+    from innspill.flows.serve import deployments
 
     settings = get_settings()
     open_engine()
@@ -103,7 +103,7 @@ def dashboard(
     """
     import uvicorn
 
-    from dashboard.app import create_app
+    from innspill.dashboard.app import create_app
 
     settings = get_settings()
     try:
@@ -127,8 +127,8 @@ def user_add(
     ],
 ) -> None:
     """Create a dashboard account; asks for the password twice (at least 10 characters)."""
-    from dashboard.auth import AccountError, check_password, create_user
-    from models.db import session_scope
+    from innspill.dashboard.auth import AccountError, check_password, create_user
+    from innspill.models.db import session_scope
 
     password = typer.prompt("Password", hide_input=True)
     if typer.prompt("Repeat the password", hide_input=True) != password:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from config.settings import get_settings
 from innspill.cli.common import AtOption, app, fail, instant, open_engine
+from innspill.config.settings import get_settings
 from innspill.errors import InnspillError
 
 answer_app = typer.Typer(help="Answers (innspill) from participants.", no_args_is_help=True)
@@ -35,10 +35,10 @@ def answer_add(
 
     A second answer from the same participant is kept as a new version; the latest counts.
     """
-    from innspill.answers import MAX_FILES, attach_file, register_answer
-    from innspill.mail_in import GENERAL
-    from innspill.processes import get_definition
-    from models.db import session_scope
+    from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+    from innspill.inbound.intake import GENERAL
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition
 
     if not text and not file:
         raise fail("give the answer: --text THEME=TEXT (once per theme) and/or --file PATH")
@@ -92,12 +92,12 @@ def compile_command(
     Nothing is overwritten: each run with new answers makes the next version, and the next tick
     sends it to the drafters. With no new answers since the last version, nothing is made.
     """
-    from innspill.definition import CompilationStep
-    from innspill.documents import latest, make_compilation
-    from innspill.followup import answers_basis
-    from innspill.processes import get_definition
-    from innspill.state import load_state
-    from models.db import session_scope
+    from innspill.documents.store import latest, make_compilation
+    from innspill.models.db import session_scope
+    from innspill.planning.after_deadline import answers_basis
+    from innspill.planning.state import load_state
+    from innspill.process.definition import CompilationStep
+    from innspill.process.loading import get_definition
 
     now = instant(at)
     try:
@@ -150,10 +150,10 @@ def draft_add(
     at: AtOption = None,
 ) -> None:
     """Register a draft as the next version; the next tick circulates it to the bodies."""
-    from innspill.definition import CirculationStep
-    from innspill.documents import register_draft
-    from innspill.processes import get_definition
-    from models.db import session_scope
+    from innspill.documents.store import register_draft
+    from innspill.models.db import session_scope
+    from innspill.process.definition import CirculationStep
+    from innspill.process.loading import get_definition
 
     try:
         with session_scope(open_engine()) as session:
@@ -192,9 +192,9 @@ def attendance(
     at: AtOption = None,
 ) -> None:
     """Register that a participant attended a meeting (or, with --absent, did not)."""
-    from innspill.processes import get_definition
-    from innspill.treatment import register_attendance
-    from models.db import session_scope
+    from innspill.documents.treatment import register_attendance
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition
 
     try:
         with session_scope(open_engine()) as session:
@@ -226,11 +226,11 @@ def treatment(
     at: AtOption = None,
 ) -> None:
     """Record how far a body has come with the draft; reminders stop once it is on the agenda."""
-    from innspill.processes import get_definition
-    from innspill.timeparse import parse_date
-    from innspill.treatment import set_treatment
-    from models import TreatmentState
-    from models.db import session_scope
+    from innspill.documents.treatment import set_treatment
+    from innspill.models import TreatmentState
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition
+    from innspill.process.timeparse import parse_date
 
     try:
         try:

@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 ${imports if imports else ""}
 
-import models.types
+import innspill.models.types
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from config.settings import Settings
-from innspill import demo
-from innspill.transport import CaptureTransport
-from models.db import make_engine, session_scope
+from innspill.config.settings import Settings
+from innspill.demo import run as demo
+from innspill.models.db import make_engine, session_scope
+from innspill.outbound.transport import CaptureTransport
 from tests.conftest import IN_CI, SEED_ID, TEST_DATABASE, new_database, oslo
 
 pytestmark = pytest.mark.browser
@@ -72,9 +72,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need(AXE.exists(), f"axe-core is missing ({AXE}): npm ci --prefix tests/browser")
     import uvicorn
 
-    from dashboard.app import create_app
-    from dashboard.auth import create_user
-    from dashboard.deps import get_now
+    from innspill.dashboard.app import create_app
+    from innspill.dashboard.auth import create_user
+    from innspill.dashboard.deps import get_now
 
     tmp = tmp_path_factory.mktemp("browser")
     url, drop = new_database(TEST_DATABASE, tmp)

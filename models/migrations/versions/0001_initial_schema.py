@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-import models.types
+import innspill.models.types
 
 revision = '0001'
 down_revision = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('source_path', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('definition_json', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('definition_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('loaded_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('loaded_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('answer',
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('step_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('participant_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('received_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('received_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('registered_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('text_json', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('deadline', sa.Date(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('changed_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('changed_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('changed_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.Column('process_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('step_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('participant_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
@@ -97,9 +97,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', models.types.UTCDateTime(), nullable=False),
-    sa.Column('next_attempt_at', models.types.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', models.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', innspill.models.types.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', innspill.models.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', innspill.models.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key'),

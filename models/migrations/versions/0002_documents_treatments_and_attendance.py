@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-import models.types
+import innspill.models.types
 
 revision = '0002'
 down_revision = '0001'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('step_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('participant_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('attended', sa.Boolean(), nullable=False),
-    sa.Column('registered_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('registered_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('registered_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('basis', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('created_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('meeting_date', sa.Date(), nullable=True),
     sa.Column('decided_on', sa.Date(), nullable=True),
     sa.Column('decision', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('updated_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-import models.types
+import innspill.models.types
 
 revision = '0003'
 down_revision = '0002'
@@ -25,8 +25,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', models.types.UTCDateTime(), nullable=False),
-    sa.Column('last_login_at', models.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', innspill.models.types.UTCDateTime(), nullable=False),
+    sa.Column('last_login_at', innspill.models.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )

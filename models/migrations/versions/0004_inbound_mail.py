@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-import models.types
+import innspill.models.types
 
 revision = '0004'
 down_revision = '0003'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('participant_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('purpose', sa.String(length=10), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', models.types.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', innspill.models.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['process_id'], ['process.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('process_id', 'step_key', 'participant_key', 'purpose'),
@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('source_uid', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('received_at', models.types.UTCDateTime(), nullable=False),
+    sa.Column('received_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('sender', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),

@@ -1,0 +1,1 @@
+"""The documents of a round: compilations, drafts and their treatment."""

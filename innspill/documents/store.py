@@ -1,0 +1,215 @@
+"""Compilations and drafts as stored documents: make, register and fetch their versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from innspill.documents.compilation import (
+    CompilationInput,
+    CompiledAnswer,
+    build_docx,
+    build_html,
+    filename,
+)
+from innspill.errors import InnspillError
+from innspill.events import record_event
+from innspill.inbound.files import DOCX, EXTENSIONS, PDF, sniff
+from innspill.models import Answer, Document
+from innspill.planning.state import effective_deadlines
+from innspill.process.definition import (
+    CirculationStep,
+    CompilationStep,
+    ProcessDefinition,
+    RequestStep,
+    Theme,
+)
+from innspill.process.workdays import end_of_day
+
+MAX_DRAFT_BYTES = 20 * 1024 * 1024
+
+
+def latest(session: Session, process_id: str, step_id: str, kind: str) -> Document | None:
+    """The newest version of a step's compilation or draft, if any."""
+    return session.exec(
+        select(Document)
+        .where(
+            Document.process_id == process_id, Document.step_key == step_id, Document.kind == kind
+        )
+        .order_by(col(Document.version).desc())
+        .limit(1)
+    ).first()
+
+
+def _next_version(session: Session, process_id: str, step_id: str, kind: str) -> int:
+    current = session.exec(
+        select(func.max(Document.version)).where(
+            Document.process_id == process_id, Document.step_key == step_id, Document.kind == kind
+        )
+    ).one()
+    return (current or 0) + 1
+
+
+def compilation_input(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CompilationStep,
+    *,
+    now: datetime,
+    version: int,
+) -> CompilationInput:
+    """Gather the latest answer of every participant of the source step, as of `now`."""
+    source = definition.step(step.source)
+    assert isinstance(source, RequestStep)
+    deadlines = effective_deadlines(session, definition)
+    rows = session.exec(
+        select(Answer)
+        .where(
+            Answer.process_id == definition.id,
+            Answer.step_key == source.id,
+            Answer.received_at <= now,  # type: ignore[operator]
+        )
+        .order_by(col(Answer.participant_key), col(Answer.version))
+    ).all()
+    newest: dict[str, Answer] = {row.participant_key: row for row in rows}
+    people = definition.audience(source.id)
+    answers = []
+    for person in people:
+        row = newest.get(person.id)
+        if row is None:
+            continue
+        first = min(r.received_at for r in rows if r.participant_key == person.id)
+        answers.append(
+            CompiledAnswer(
+                participant_id=person.id,
+                participant_name=person.name,
+                area=person.area,
+                received_at=row.received_at,
+                late=first >= end_of_day(deadlines[(source.id, person.id)]),
+                version=row.version,
+                texts=json.loads(row.text_json),
+            )
+        )
+    themes = definition.themes_of(source)
+    if any(a.texts.get("", "").strip() for a in answers):
+        # Answers by mail that were not written theme by theme: shown first, as they came.
+        themes = [Theme.model_construct(id="", title="Innspill uten tema", questions=[]), *themes]
+    return CompilationInput(
+        process=definition.process,
+        sender=definition.sender,
+        step=source,
+        themes=themes,
+        answers=answers,
+        missing=[(p.id, p.name) for p in people if p.id not in newest],
+        version=version,
+        made_at=now,
+        deadline=source.deadline,
+    )
+
+
+def make_compilation(
+    session: Session,
+    definition: ProcessDefinition,
+    step_id: str,
+    *,
+    now: datetime,
+    basis: str = "",
+    by: str = "",
+) -> Document:
+    """Compile the answers as a new version (DOCX, with an HTML twin); never overwrites."""
+    step = definition.step(step_id)
+    if not isinstance(step, CompilationStep):
+        raise InnspillError(f"step '{step_id}' is a {step.kind} step, not a compilation step")
+    version = _next_version(session, definition.id, step_id, "compilation")
+    data = compilation_input(session, definition, step, now=now, version=version)
+    if not data.answers:
+        raise InnspillError(
+            f"nobody has answered step '{step.source}' yet: there is nothing to compile"
+        )
+    content = build_docx(data)
+    document = Document(
+        process_id=definition.id,
+        step_key=step_id,
+        kind="compilation",
+        version=version,
+        filename=filename(data, "docx"),
+        content_type=DOCX,
+        content=content,
+        html=build_html(data),
+        sha256=hashlib.sha256(content).hexdigest(),
+        basis=basis,
+        note=f"{len(data.answers)} of {len(data.answers) + len(data.missing)} answered",
+        created_at=now,
+        created_by=by,
+    )
+    return _store(session, document, "compilation_made", f"version {version}: {document.note}")
+
+
+def register_draft(
+    session: Session,
+    definition: ProcessDefinition,
+    step_id: str,
+    path: Path,
+    *,
+    now: datetime,
+    note: str = "",
+    by: str = "",
+) -> Document:
+    """Store a draft (DOCX or PDF) as the next version for a circulation step."""
+    step = definition.step(step_id)
+    if not isinstance(step, CirculationStep):
+        circulations = [s.id for s in definition.steps if isinstance(s, CirculationStep)]
+        raise InnspillError(
+            f"step '{step_id}' is a {step.kind} step; drafts belong to a circulation step "
+            f"({', '.join(circulations) or 'none in this process'})"
+        )
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
+    if len(content) > MAX_DRAFT_BYTES:
+        raise InnspillError(f"{path} is {len(content) // 1024} KiB; a draft may be at most 20 MiB")
+    content_type = sniff(content)
+    if content_type not in (DOCX, PDF):
+        if content.startswith(b"PK\x03\x04"):
+            raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
+        raise InnspillError(f"{path} is neither a Word document (.docx) nor a PDF")
+    ext = EXTENSIONS[content_type]
+    version = _next_version(session, definition.id, step_id, "draft")
+    if version > 1 and not note.strip():
+        raise InnspillError("say what changed since the previous version (--note)")
+    name = path.name if path.suffix.lower() == ext else f"{path.stem}{ext}"
+    document = Document(
+        process_id=definition.id,
+        step_key=step_id,
+        kind="draft",
+        version=version,
+        filename=name,
+        content_type=content_type,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        note=note.strip(),
+        created_at=now,
+        created_by=by,
+    )
+    detail = f"version {version}: {name}" + (f" ({note.strip()})" if note.strip() else "")
+    return _store(session, document, "draft_registered", detail)
+
+
+def _store(session: Session, document: Document, event: str, detail: str) -> Document:
+    """Keep a new version and log it."""
+    session.add(document)
+    session.flush()
+    record_event(
+        session,
+        document.process_id,
+        document.created_at,
+        event,
+        step=document.step_key,
+        detail=detail,
+    )
+    return document

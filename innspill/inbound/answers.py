@@ -1,0 +1,104 @@
+"""Register answers (innspill): each one is a new version; the first one stops reminders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from innspill.errors import InnspillError
+from innspill.events import record_event
+from innspill.inbound.files import safe_filename, sniff
+from innspill.models import Answer, AnswerAttachment
+from innspill.process.definition import ProcessDefinition, RequestStep
+
+
+def register_answer(
+    session: Session,
+    definition: ProcessDefinition,
+    *,
+    step_id: str,
+    participant_id: str,
+    texts: dict[str, str],
+    at: datetime,
+    channel: str = "registered",
+    registered_by: str = "",
+) -> Answer:
+    """Store a new version of a participant's answer to a request step."""
+    try:
+        step = definition.step(step_id)
+    except KeyError:
+        raise InnspillError(f"process '{definition.id}' has no step '{step_id}'") from None
+    if not isinstance(step, RequestStep):
+        raise InnspillError(
+            f"step '{step_id}' is a {step.kind} step; only request steps take answers"
+        )
+    if participant_id not in {p.id for p in definition.audience(step_id)}:
+        raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
+    themes = [t.id for t in definition.themes_of(step)]
+    unknown = set(texts) - set(themes) - {""}  # "": text not written theme by theme
+    if unknown:
+        raise InnspillError(
+            f"unknown theme(s) for step '{step_id}': {', '.join(sorted(unknown))} "
+            f"(the step's themes: {', '.join(themes)})"
+        )
+    if not any(text.strip() for text in texts.values()):
+        raise InnspillError("the answer is empty: give the text for at least one theme")
+    latest = session.exec(
+        select(func.max(Answer.version)).where(
+            Answer.process_id == definition.id,
+            Answer.step_key == step_id,
+            Answer.participant_key == participant_id,
+        )
+    ).one()
+    answer = Answer(
+        process_id=definition.id,
+        step_key=step_id,
+        participant_key=participant_id,
+        version=(latest or 0) + 1,
+        received_at=at,
+        channel=channel,
+        registered_by=registered_by,
+        text_json=json.dumps(texts, ensure_ascii=False),
+    )
+    session.add(answer)
+    record_event(
+        session,
+        definition.id,
+        at,
+        "answer_received",
+        step=step_id,
+        participant=participant_id,
+        detail=f"version {answer.version} by {channel}",
+    )
+    return answer
+
+
+#: Limits on files handed in with an answer (by mail or through the form).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILES = 10
+
+
+def attach_file(
+    session: Session, answer: Answer, *, filename: str, data: bytes
+) -> AnswerAttachment:
+    """Keep a file with an answer; only PDF, DOCX and ODT, told by their content."""
+    content_type = sniff(data)
+    if content_type is None:
+        raise InnspillError(f"{filename}: only PDF, Word (.docx) and OpenDocument (.odt) files")
+    if len(data) > MAX_FILE_BYTES:
+        raise InnspillError(f"{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if answer.id is None:
+        session.flush()
+    row = AnswerAttachment(
+        answer_id=answer.id,  # type: ignore[arg-type]
+        filename=safe_filename(filename, content_type),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,280 @@
+"""Incoming mail to answers: match by token, keep everything, hold what is not an answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from innspill.config.settings import Settings
+from innspill.errors import InnspillError
+from innspill.events import record_event
+from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
+from innspill.models.db import session_scope
+from innspill.process.definition import ProcessDefinition, RequestStep, Theme
+from innspill.process.loading import get_definition
+from innspill.tokens import resolve
+
+if TYPE_CHECKING:
+    from innspill.inbound.mailbox import Fetched, FetchReport
+from innspill.models import (
+    InboundMessage,
+    InboundStatus,
+    OutboxMessage,
+    Participant,
+    TokenPurpose,
+)
+
+#: Where an answer's text goes when it is not written theme by theme.
+GENERAL = ""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What became of one message."""
+
+    message: InboundMessage
+    new: bool  # False: this message had been imported before (nothing was done again)
+
+
+def split_by_themes(text: str, themes: list[Theme]) -> dict[str, str]:
+    """Sections under lines naming a theme (`Organisering`, `2. Organisering:`, `# ...`).
+
+    Text before the first such line, or all of it when there is none, is kept as general text.
+    """
+    titles = {t.title.casefold(): t.id for t in themes}
+    heading = re.compile(r"^\s*(?:#+\s*|\d+[.)]\s*)?(.+?)\s*:?\s*$")
+    sections: dict[str, list[str]] = {}
+    current = GENERAL
+    for line in text.splitlines():
+        match = heading.match(line)
+        theme = titles.get(match[1].casefold()) if match else None
+        if theme is not None:
+            current = theme
+            sections.setdefault(current, [])
+            continue
+        sections.setdefault(current, []).append(line)
+    out = {key: "\n".join(lines).strip() for key, lines in sections.items()}
+    return {key: value for key, value in out.items() if value}
+
+
+def import_mail(
+    session: Session,
+    raw: bytes,
+    *,
+    source: str,
+    uid: str,
+    received_at: datetime | None,
+    now: datetime,
+) -> ImportResult:
+    """Import one message once: an answer, a bounce, or held with the reason. Never raises
+    for the message's content; the raw bytes are kept whatever happens."""
+    known = session.exec(
+        select(InboundMessage).where(
+            InboundMessage.source == source, InboundMessage.source_uid == uid
+        )
+    ).first()
+    if known is not None:
+        return ImportResult(known, new=False)
+    parsed = parse_mail(raw)
+    row = InboundMessage(
+        source=source,
+        source_uid=uid,
+        message_id=parsed.message_id,
+        received_at=received_at or now,
+        sender=parsed.sender[:300],
+        subject=parsed.subject[:500],
+        raw=raw,
+        status=InboundStatus.HELD,
+        kind=parsed.kind.value,
+        reason=parsed.reason,
+    )
+    session.add(row)
+    if parsed.kind == InboundKind.BOUNCE:
+        _bounce(session, row, parsed, now=now)
+    elif parsed.kind == InboundKind.ANSWER:
+        _answer(session, row, parsed, now=now)
+    session.flush()
+    return ImportResult(row, new=True)
+
+
+def _bounce(session: Session, row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
+    failing = [a.lower() for a in parsed.bounced_recipients]
+    candidates = (
+        session.exec(select(Participant).where(col(Participant.email).in_(failing))).all()
+        if failing
+        else []
+    )
+    # Anyone can send a fake delivery report: believe it only for a participant whose own
+    # message (by our Message-ID) it quotes.
+    hits = [p for p in candidates if _quotes_our_message(session, p, row.raw)]
+    if candidates and not hits:
+        row.reason = (
+            f"a delivery report for {', '.join(failing)} that quotes none of our messages "
+            "to them: not believed"
+        )
+        return  # held for a person
+    for participant in hits:
+        participant.address_failing = True
+        session.add(participant)
+        record_event(
+            session,
+            participant.process_id,
+            now,
+            "address_failing",
+            participant=participant.key,
+            detail=f"bounce: {parsed.reason}",
+        )
+    row.status = InboundStatus.BOUNCE
+    row.reason = f"delivery failed for {', '.join(failing)}" if failing else parsed.reason
+    if hits:
+        row.process_id, row.participant_key = hits[0].process_id, hits[0].key
+
+
+def _quotes_our_message(session: Session, participant: Participant, raw: bytes) -> bool:
+    ids = session.exec(
+        select(OutboxMessage.message_id).where(
+            OutboxMessage.process_id == participant.process_id,
+            OutboxMessage.participant_key == participant.key,
+        )
+    ).all()
+    return any(message_id.encode() in raw for message_id in ids)
+
+
+def _answer(session: Session, row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
+    for token in parsed.tokens:
+        access = resolve(session, token, purpose=TokenPurpose.REPLY, now=now)
+        if access is not None:
+            break
+    else:
+        row.reason = "no valid token: unknown, expired, or for a process that has ended"
+        return
+    definition = get_definition(session, access.process_id)
+    row.process_id, row.step_key = access.process_id, access.step_key
+    row.participant_key = access.participant_key
+    accept(session, row, parsed, definition, by="e-post", now=now)
+
+
+def accept(
+    session: Session,
+    row: InboundMessage,
+    parsed: ParsedMail,
+    definition: ProcessDefinition,
+    *,
+    by: str,
+    now: datetime,
+) -> None:
+    """Make the message an answer of row.participant_key to row.step_key, with its files."""
+    step = definition.step(row.step_key or "")
+    if not isinstance(step, RequestStep):
+        row.reason = f"step '{row.step_key}' takes no answers"
+        return
+    texts = split_by_themes(parsed.text, definition.themes_of(step))
+    if not texts and not parsed.files:
+        row.reason = "the reply has no text of its own and no files"
+        return
+    answer = register_answer(
+        session,
+        definition,
+        step_id=step.id,
+        participant_id=row.participant_key or "",
+        texts=texts or {GENERAL: "(se vedlegg)"},
+        at=row.received_at,
+        channel="email",
+        registered_by=by,
+    )
+    refused = list(parsed.rejected_files)
+    for index, item in enumerate(parsed.files):
+        if index >= MAX_FILES:
+            refused.append(f"{item.filename}: more than {MAX_FILES} files")
+            continue
+        try:
+            with session.begin_nested():
+                attach_file(session, answer, filename=item.filename, data=item.data)
+        except InnspillError as exc:
+            refused.append(str(exc))
+    session.flush()
+    row.status, row.answer_id = InboundStatus.ACCEPTED, answer.id
+    row.reason = "; ".join(f"file refused: {r}" for r in refused)
+
+
+def assign(
+    session: Session,
+    message_id: int,
+    *,
+    process_id: str,
+    step_id: str,
+    participant_id: str,
+    by: str,
+    now: datetime,
+) -> InboundMessage:
+    """An administrator's decision: this held message is that participant's answer."""
+    row = session.get(InboundMessage, message_id)
+    if row is None:
+        raise InnspillError(f"no incoming message {message_id}")
+    if row.status != InboundStatus.HELD:
+        raise InnspillError(f"message {message_id} is {row.status}, not held")
+    definition = get_definition(session, process_id)
+    if participant_id not in {p.id for p in definition.audience(step_id)}:
+        raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
+    row.process_id, row.step_key, row.participant_key = process_id, step_id, participant_id
+    accept(session, row, parse_mail(row.raw), definition, by=by, now=now)
+    if row.status != InboundStatus.ACCEPTED:
+        raise InnspillError(f"message {message_id} could not be made an answer: {row.reason}")
+    row.status = InboundStatus.ASSIGNED
+    record_event(
+        session,
+        process_id,
+        now,
+        "inbound_assigned",
+        step=step_id,
+        participant=participant_id,
+        detail=f"message {message_id} by {by}",
+    )
+    return row
+
+
+def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> InboundMessage:
+    """Set a held message aside (it is kept)."""
+    row = session.get(InboundMessage, message_id)
+    if row is None or row.status != InboundStatus.HELD:
+        raise InnspillError(f"no held incoming message {message_id}")
+    row.status = InboundStatus.DISMISSED
+    row.reason = f"{row.reason} (dismissed by {by})".strip()
+    session.add(row)
+    return row
+
+
+def fetch_into(
+    engine: Engine, settings: Settings, *, clock: Callable[[], datetime], limit: int | None = None
+) -> tuple[FetchReport, dict[str, int]]:
+    """Read the mailbox and import every new message; counts by what became of them.
+
+    `clock` gives the time of each import (the wall clock in production, passed in by the
+    caller); a message whose import fails stays unmarked on the server for the next run.
+    """
+    from innspill.inbound.mailbox import fetch_new, source_name
+
+    source = source_name(settings)
+    counts: dict[str, int] = {}
+
+    def handle(fetched: Fetched) -> None:
+        with session_scope(engine) as session:
+            result = import_mail(
+                session,
+                fetched.raw,
+                source=source,
+                uid=fetched.uid,
+                received_at=fetched.received_at,
+                now=clock(),
+            )
+        status = str(result.message.status) if result.new else "already imported"
+        counts[status] = counts.get(status, 0) + 1
+
+    return fetch_new(settings, handle, limit=limit), counts

@@ -1,0 +1,1 @@
+"""Mail that leaves: composing, templates, MIME, calendar files, the outbox and its transports."""

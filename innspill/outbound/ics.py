@@ -1,0 +1,120 @@
+"""Calendar invitations (iCalendar, RFC 5545/5546) for the meetings of a process."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from innspill.process.workdays import OSLO
+
+PRODID = "-//innspill//Innspill til retningslinjer//NB"
+TZID = "Europe/Oslo"
+
+# Control characters are not allowed in iCalendar text; line breaks are (icalendar escapes
+# them as \n), except in names, where they would end up in a parameter.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def _text(value: str) -> str:
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _line(value: str) -> str:
+    return _LINE_BREAKS.sub(" ", _CONTROL.sub("", value)).strip()
+
+
+def _address(name: str, email: str, **params: str) -> vCalAddress:
+    email = _line(email)
+    if not email or any(c in email for c in " <>\"'"):
+        raise ValueError(f"not an e-mail address: {email!r}")
+    address = vCalAddress(f"mailto:{email}")
+    address.params["CN"] = _line(name)  # icalendar quotes and escapes it (RFC 6868)
+    address.params.update(params)
+    return address
+
+
+def _oslo(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be an aware datetime, not {value!r}")
+    # Written with TZID=Europe/Oslo whatever zone the caller used, so that every client shows
+    # the local time the letters give.
+    return value.astimezone(OSLO)
+
+
+def meeting_ics(
+    *,
+    uid: str,
+    sequence: int,
+    method: Literal["REQUEST", "CANCEL"],
+    summary: str,
+    description: str,
+    location: str,
+    url: str | None,
+    start: datetime,
+    end: datetime,
+    organizer_name: str,
+    organizer_email: str,
+    attendee_name: str,
+    attendee_email: str,
+    stamp: datetime,
+) -> bytes:
+    """One meeting for one attendee: a REQUEST (new or changed) or a CANCEL, with its VTIMEZONE.
+
+    Clients match updates and cancellations to the event by UID and keep the one with the
+    highest SEQUENCE, so the caller keeps the UID for the meeting and raises SEQUENCE on each
+    change (including the cancellation).
+    """
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"method must be REQUEST or CANCEL, not {method!r}")
+    if sequence < 0:
+        raise ValueError(f"sequence must be 0 or more, not {sequence}")
+    if not _line(uid):
+        raise ValueError("uid must not be empty")
+    local_start, local_end = _oslo(start, "start"), _oslo(end, "end")
+    if local_end <= local_start:
+        raise ValueError(f"end {end} is not after start {start}")
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = Event()
+    event.add("uid", _line(uid))
+    event.add("sequence", sequence)
+    event.add("dtstamp", _oslo(stamp, "stamp").astimezone(UTC))
+    event.add("dtstart", local_start)
+    event.add("dtend", local_end)
+    event.add("summary", vText(_line(summary)))
+    event.add("description", vText(_text(description)))
+    event.add("location", vText(_line(location)))
+    if url:
+        event.add("url", _line(url))
+    event.add("organizer", _address(organizer_name, organizer_email))
+    event.add(
+        "attendee",
+        _address(
+            attendee_name,
+            attendee_email,
+            ROLE="REQ-PARTICIPANT",
+            PARTSTAT="NEEDS-ACTION",
+            RSVP="TRUE",
+        ),
+    )
+    event.add("status", "CONFIRMED" if method == "REQUEST" else "CANCELLED")
+    event.add("transp", "OPAQUE")
+    calendar.add_component(event)
+
+    # A VTIMEZONE for the years the meeting touches, computed from the tz database: small
+    # (three observances a year) and exactly the rules the event is written in.
+    calendar.add_missing_timezones(
+        first_date=date(local_start.year, 1, 1), last_date=date(local_end.year + 1, 1, 1)
+    )
+    if calendar.get_missing_tzids():
+        raise RuntimeError(f"no VTIMEZONE could be made for {calendar.get_missing_tzids()}")
+    return calendar.to_ical()

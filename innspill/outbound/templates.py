@@ -1,0 +1,62 @@
+"""Render messages from the Jinja2 templates in email_templates/: subject, text and HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from innspill.process import nbformat
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "email_templates"
+KINDS = ("invitation", "reminder", "overdue", "deadline_changed")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message: one-line subject, plain-text part, HTML part."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=4)
+def environment(folder: Path = TEMPLATES) -> Environment:
+    """The template environment: undefined names are errors, HTML is autoescaped."""
+    env = Environment(
+        loader=FileSystemLoader(folder),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        nbdate=nbformat.nbdate,
+        nbdate_short=nbformat.nbdate_short,
+        nbweekday=nbformat.nbweekday,
+        nbtime=nbformat.nbtime,
+    )
+    return env
+
+
+def template_names(kind: str, language: str) -> tuple[str, str, str]:
+    return (
+        f"{kind}.{language}.subject.txt",
+        f"{kind}.{language}.txt",
+        f"{kind}.{language}.html",
+    )
+
+
+def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
+    """Render one message kind in one language with the given context."""
+    env = environment()
+    subject_name, text_name, html_name = template_names(kind, language)
+    subject = " ".join(env.get_template(subject_name).render(context).split())
+    text = env.get_template(text_name).render(context)
+    html = env.get_template(html_name).render(context)
+    return Rendered(subject=subject, text=text, html=html)

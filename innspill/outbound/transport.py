@@ -1,0 +1,177 @@
+"""Ways a stored message leaves the building: an SMTP relay, or a local capture folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import aiosmtplib
+
+from innspill.config.settings import Settings, TlsMode
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message taken from the outbox for sending."""
+
+    row_id: int
+    sender: str
+    recipient: str
+    raw: bytes
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message: accepted, deferred (4xx, try again) or failed (5xx)."""
+
+    row_id: int
+    status: Literal["sent", "deferred", "failed"]
+    error: str | None = None
+    address_refused: bool = False  # a 5xx for the recipient itself: the address is failing
+
+
+Report = Callable[[Outcome], None]
+
+
+class Transport(Protocol):
+    """Sends queued messages and reports an outcome for every one it attempted."""
+
+    description: str
+
+    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+        """Send; return an error text if the transport stopped early (untried ones stay)."""
+        ...
+
+
+class CaptureTransport:
+    """Writes each message as an .eml file: the embedded default when no SMTP is set."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.description = f"captured as .eml files in {folder}"
+
+    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for message in messages:
+            # Named by Message-ID: a message resent after a crash overwrites its own file.
+            name = message.message_id.strip("<>").replace("/", "_") + ".eml"
+            tmp = self.folder / f".{name}.tmp"
+            tmp.write_bytes(message.raw)
+            os.replace(tmp, self.folder / name)
+            report(Outcome(message.row_id, "sent"))
+        return None
+
+
+class SmtpTransport:
+    """aiosmtplib with a few reused connections, each sending its share of a batch in turn."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.host = settings.smtp_host or "localhost"
+        self.port = settings.resolved_smtp_port
+        self.description = f"SMTP {self.host}:{self.port} ({settings.smtp_tls.value})"
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=s.smtp_tls == TlsMode.TLS,
+            start_tls=s.smtp_tls == TlsMode.STARTTLS,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            timeout=s.smtp_timeout,
+            tls_context=ssl.create_default_context() if s.smtp_tls != TlsMode.NONE else None,
+        )
+
+    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+        if not messages:
+            return None
+        # One connection first: a server that is down then costs one message an attempt, not
+        # one per connection (the others stay untried, with no backoff).
+        first = self._client()
+        try:
+            await first.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            error = self._cannot_connect(exc)
+            report(Outcome(messages[0].row_id, "deferred", error))
+            return error
+        queue: asyncio.Queue[Queued] = asyncio.Queue()
+        for message in messages:
+            queue.put_nowait(message)
+        workers = min(self.settings.smtp_concurrency, len(messages))
+        errors = await asyncio.gather(
+            self._worker(queue, report, first),
+            *(self._worker(queue, report) for _ in range(workers - 1)),
+        )
+        if queue.empty():
+            return None
+        return next((e for e in errors if e), "the SMTP connections stopped")
+
+    def _cannot_connect(self, exc: BaseException) -> str:
+        return f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
+
+    async def _worker(
+        self, queue: asyncio.Queue[Queued], report: Report, client: aiosmtplib.SMTP | None = None
+    ) -> str | None:
+        try:
+            while not queue.empty():
+                message = queue.get_nowait()
+                if client is None or not client.is_connected:
+                    client = self._client()
+                    try:
+                        await client.connect()
+                    except (aiosmtplib.SMTPException, OSError) as exc:
+                        error = self._cannot_connect(exc)
+                        report(Outcome(message.row_id, "deferred", error))
+                        return error
+                report(await self._send_one(client, message))
+        finally:
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+        return None
+
+    async def _send_one(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome:
+        try:
+            await client.sendmail(message.sender, [message.recipient], message.raw)
+            return Outcome(message.row_id, "sent")
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            code = min(r.code for r in exc.recipients)
+            outcome = _classified(message.row_id, code, _describe(exc), recipient=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            outcome = _classified(message.row_id, exc.code, _describe(exc))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            return Outcome(message.row_id, "deferred", _describe(exc))
+        # After a refusal the session may be mid-transaction: reset it, or start afresh.
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+        return outcome
+
+
+def _classified(row_id: int, code: int, error: str, *, recipient: bool = False) -> Outcome:
+    permanent = 500 <= code < 600
+    return Outcome(row_id, "failed" if permanent else "deferred", error, permanent and recipient)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())[:500]
+
+
+def transport_for(settings: Settings) -> Transport:
+    """SMTP when a host is set; otherwise the local capture folder."""
+    if settings.smtp_host:
+        return SmtpTransport(settings)
+    return CaptureTransport(settings.capture_dir)

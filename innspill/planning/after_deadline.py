@@ -1,0 +1,203 @@
+"""Planning the steps after the deadline: the compilation, the meeting, the circulation."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from innspill.planning.actions import WHOLE_STEP, Action, ActionKind, ProcessState, in_send_window
+from innspill.planning.due import first_working_day, latest_due
+from innspill.process.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+)
+from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
+
+#: Why a treatment reminder is not sent, by the body's treatment state.
+TREATMENT_BLOCKERS = {
+    "on_agenda": "the draft is on the body's agenda",
+    "treated": "already treated",
+}
+
+#: Working days before a meeting that its invitations go out, unless the step says `invite`.
+INVITE_BEFORE = 10
+
+
+def answers_basis(state: ProcessState, step_id: str, now: datetime) -> tuple[str, int]:
+    """A fingerprint of the answer versions received by `now`, and how many there are."""
+    versions = sorted(
+        f"{a.participant_id}:{a.version}"
+        for a in state.answers.get(step_id, [])
+        if a.received_at <= now
+    )
+    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16], len(versions)
+
+
+def plan_compilation(
+    definition: ProcessDefinition, step: CompilationStep, state: ProcessState, now: datetime
+) -> list[Action]:
+    """A new version whenever the answers differ from the last one; then send it to drafters."""
+    out: list[Action] = []
+    if now >= end_of_day(definition.process.ends) or not in_send_window(now, step.send_time):
+        return out
+    source = definition.step(step.source)
+    people = definition.audience(source.id)
+    basis, count = answers_basis(state, source.id, now)
+    if count == 0:
+        return out  # nothing to compile yet; status shows the step as overdue once due
+    deadline = min(state.deadlines.get((source.id, p.id), source.deadline) for p in people)  # type: ignore[union-attr]
+    everyone = all(
+        any(a.participant_id == p.id and a.received_at <= now for a in state.answers[source.id])
+        for p in people
+    )
+    due = local_datetime(add_working_days(deadline, 1), step.send_time)
+    if now < due and not (step.early and everyone):
+        return out
+    versions = state.documents.get((step.id, "compilation"), [])
+    version = versions[-1].version if versions else 0
+    if not versions or versions[-1].basis != basis:
+        version += 1
+        out.append(
+            Action(
+                definition.id,
+                step.id,
+                WHOLE_STEP,
+                ActionKind.COMPILE,
+                str(version),
+                version=version,
+                basis=basis,
+            )
+        )
+    for drafter in definition.audience(step.id):
+        if drafter.id in state.failing_addresses:
+            continue
+        out.append(
+            Action(
+                definition.id,
+                step.id,
+                drafter.id,
+                ActionKind.COMPILATION,
+                str(version),
+                version=version,
+            )
+        )
+    return out
+
+
+def meeting_fingerprint(step: MeetingStep) -> str:
+    """What an invitation announces: a change of any of it means an updated invitation."""
+    parts = (step.date, step.start, step.end, step.place, step.video_link or "")
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8]
+
+
+def plan_meeting(
+    definition: ProcessDefinition, step: MeetingStep, state: ProcessState, now: datetime
+) -> list[Action]:
+    """Invitations (updated when the meeting changes), a reminder the day before, a cancel."""
+    out: list[Action] = []
+    starts = local_datetime(step.date, step.start)
+    if now >= starts or not in_send_window(now, step.send_time):
+        return out
+    invite_day = step.invite or add_working_days(step.date, -INVITE_BEFORE)
+    if now < local_datetime(first_working_day(invite_day), step.send_time):
+        return out
+    fingerprint = meeting_fingerprint(step)
+    for person in definition.audience(step.id):
+        if person.id in state.failing_addresses:
+            continue
+        sent = [
+            m
+            for m in state.messages.get((step.id, person.id), [])
+            if m.kind in (ActionKind.MEETING_INVITATION, ActionKind.MEETING_CANCEL)
+        ]
+        revision = len(sent)
+        last = sent[-1] if sent else None
+
+        def act(kind: ActionKind, sequence: str, rev: int, who: str = person.id) -> Action:
+            return Action(definition.id, step.id, who, kind, sequence, revision=rev)
+
+        if step.cancelled:
+            if last is not None and last.kind == ActionKind.MEETING_INVITATION:
+                out.append(act(ActionKind.MEETING_CANCEL, f"{revision + 1}:cancel", revision + 1))
+            continue
+        if last is None or last.sequence.split(":", 1)[1] != fingerprint:
+            rev = revision + 1
+            out.append(act(ActionKind.MEETING_INVITATION, f"{rev}:{fingerprint}", rev))
+            continue
+        reminder_at = local_datetime(add_working_days(step.date, -1), step.send_time)
+        if now >= reminder_at and last.created_at < reminder_at:
+            out.append(act(ActionKind.MEETING_REMINDER, step.date.isoformat(), revision))
+    return out
+
+
+def plan_circulation(
+    definition: ProcessDefinition, step: CirculationStep, state: ProcessState, now: datetime
+) -> list[Action]:
+    """The latest draft to every body that has not had it; reminders while treatment is pending."""
+    out: list[Action] = []
+    drafts = state.documents.get((step.id, "draft"), [])
+    if not drafts or now >= end_of_day(definition.process.ends):
+        return out
+    version = drafts[-1].version
+    sendable = in_send_window(now, step.send_time)
+    policy = step.reminders
+    for body in definition.audience(step.id):
+        if body.id in state.failing_addresses:
+            continue
+        messages = state.messages.get((step.id, body.id), [])
+        circulated = next(
+            (
+                m
+                for m in messages
+                if m.kind == ActionKind.CIRCULATION and m.sequence == str(version)
+            ),
+            None,
+        )
+        if circulated is None:
+            if sendable:
+                out.append(
+                    Action(
+                        definition.id,
+                        step.id,
+                        body.id,
+                        ActionKind.CIRCULATION,
+                        str(version),
+                        version=version,
+                    )
+                )
+            continue
+        treatment = state.treatments.get((step.id, body.id), "pending")
+        sent_on = circulated.created_at.astimezone(OSLO).date()
+        due = [
+            (
+                k,
+                local_datetime(
+                    add_working_days(sent_on, policy.after + (k - 1) * policy.every), step.send_time
+                ),
+            )
+            for k in range(1, policy.max + 1)
+        ]
+
+        def make(k: int, reason: str | None, who: str = body.id) -> Action:
+            return Action(
+                definition.id,
+                step.id,
+                who,
+                ActionKind.TREATMENT_REMINDER,
+                f"{version}/{k}",
+                version=version,
+                overdue_number=k,
+                skip_reason=reason,
+            )
+
+        out += latest_due(
+            [(k, at) for k, at in due if at <= now],
+            make=make,
+            blocker=TREATMENT_BLOCKERS.get(treatment),
+            invited_at=circulated.created_at,
+            sendable=sendable,
+            label="treatment reminder no.",
+        )
+    return out

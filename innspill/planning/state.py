@@ -1,0 +1,135 @@
+"""Read what the planner needs from the database: deadlines, answers, messages, recorded keys."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, func, select
+
+from innspill.models import (
+    Answer,
+    DeadlineChange,
+    Document,
+    Event,
+    OutboxMessage,
+    Participant,
+    Treatment,
+)
+from innspill.planning.actions import AnswerRecord, DocumentRecord, ProcessState, Recorded
+from innspill.process.definition import ProcessDefinition, RequestStep
+
+
+def effective_deadlines(
+    session: Session, definition: ProcessDefinition
+) -> dict[tuple[str, str], date]:
+    """Each (request step, participant)'s deadline after every change and extension.
+
+    The latest change for the whole step replaces the file's date; a participant's own
+    extension counts when it is later than that (an extension never shortens a deadline).
+    """
+    changes = session.exec(
+        select(DeadlineChange)
+        .where(DeadlineChange.process_id == definition.id)
+        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
+    ).all()
+    step_level: dict[str, date] = {}
+    personal: dict[tuple[str, str], date] = {}
+    for change in changes:
+        if change.participant_key is None:
+            step_level[change.step_key] = change.deadline
+        else:
+            personal[(change.step_key, change.participant_key)] = change.deadline
+    out: dict[tuple[str, str], date] = {}
+    for step in definition.steps:
+        if not isinstance(step, RequestStep):
+            continue
+        base = step_level.get(step.id, step.deadline)
+        for participant in definition.audience(step.id):
+            own = personal.get((step.id, participant.id))
+            out[(step.id, participant.id)] = max(base, own) if own else base
+    return out
+
+
+def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:
+    """The planner's view of one process."""
+    state = ProcessState(deadlines=effective_deadlines(session, definition))
+    for step_key, participant_key, version, received_at in session.exec(
+        select(Answer.step_key, Answer.participant_key, Answer.version, Answer.received_at)
+        .where(Answer.process_id == definition.id)
+        .order_by(col(Answer.received_at))
+    ).all():
+        state.answers.setdefault(step_key, []).append(
+            AnswerRecord(participant_key, version, received_at)
+        )
+    for step_key, kind, version, created_at, basis in session.execute(
+        sa_select(
+            col(Document.step_key),
+            col(Document.kind),
+            col(Document.version),
+            col(Document.created_at),
+            col(Document.basis),
+        )
+        .where(col(Document.process_id) == definition.id)
+        .order_by(col(Document.version))
+    ).all():
+        state.documents.setdefault((step_key, kind), []).append(
+            DocumentRecord(version, created_at, basis)
+        )
+    for step_key, participant_key, treatment in session.exec(
+        select(Treatment.step_key, Treatment.participant_key, Treatment.state).where(
+            Treatment.process_id == definition.id
+        )
+    ).all():
+        state.treatments[(step_key, participant_key)] = str(treatment)
+    first_answers = session.exec(
+        select(Answer.step_key, Answer.participant_key, func.min(Answer.received_at))
+        .where(Answer.process_id == definition.id)
+        .group_by(Answer.step_key, Answer.participant_key)
+    ).all()
+    for step_key, participant_key, received_at in first_answers:
+        state.answered_at[(step_key, participant_key)] = _aware(received_at)
+    rows = session.execute(
+        sa_select(
+            col(OutboxMessage.key),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.sequence),
+            col(OutboxMessage.created_at),
+            col(OutboxMessage.deadline),
+        )
+        .where(col(OutboxMessage.process_id) == definition.id)
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    for key, step_key, participant_key, kind, sequence, created_at, deadline in rows:
+        state.recorded_keys.add(key)
+        state.messages.setdefault((step_key, participant_key), []).append(
+            Recorded(kind, sequence, created_at, deadline)
+        )
+    state.recorded_keys.update(
+        key
+        for key in session.exec(
+            select(Event.key).where(Event.process_id == definition.id, col(Event.key).is_not(None))
+        ).all()
+        if key
+    )
+    state.failing_addresses = set(
+        session.exec(
+            select(Participant.key).where(
+                Participant.process_id == definition.id, col(Participant.address_failing)
+            )
+        ).all()
+    )
+    return state
+
+
+def _aware(value):  # type: ignore[no-untyped-def]
+    # func.min() bypasses the column type on some backends and returns a naive UTC value.
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value

@@ -1,0 +1,1 @@
+"""The process itself: its file format, Norwegian working days, loading and deadlines."""

@@ -1,0 +1,286 @@
+"""Load process files into the database, and update them without rewriting history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from innspill.errors import ChangeRefused, UnknownProcess
+from innspill.events import record_event
+from innspill.models import Answer, DeadlineChange, OutboxMessage, Participant, Process, Step
+from innspill.process.definition import (
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+    definition_hash,
+    load_definition,
+)
+from innspill.process.workdays import OSLO
+
+
+@dataclass
+class LoadReport:
+    """What `load` did: created, unchanged or updated, with the deadline changes it applied."""
+
+    process_id: str
+    outcome: str  # created | unchanged | updated
+    changes: list[str] = field(default_factory=list)
+
+
+def get_definition(session: Session, process_id: str) -> ProcessDefinition:
+    """The stored definition of a loaded process."""
+    row = session.exec(select(Process.definition_hash).where(Process.id == process_id)).first()
+    if row is None:
+        known = ", ".join(session.exec(select(Process.id)).all()) or "none loaded"
+        raise UnknownProcess(f"no process '{process_id}' is loaded (known: {known})")
+    return _parsed(session, process_id, row)
+
+
+def all_definitions(session: Session) -> list[ProcessDefinition]:
+    rows = session.exec(select(Process.id, Process.definition_hash).order_by(col(Process.id))).all()
+    return [_parsed(session, process_id, digest) for process_id, digest in rows]
+
+
+def _parsed(session: Session, process_id: str, digest: str) -> ProcessDefinition:
+    # Validating a stored definition checks every e-mail address again, which cost 50 ms a
+    # call for a thousand participants; a definition's hash names its content exactly.
+    cached = _DEFINITIONS.get((process_id, digest))
+    if cached is None:
+        text = session.exec(select(Process.definition_json).where(Process.id == process_id)).one()
+        cached = ProcessDefinition.model_validate_json(text)
+        if len(_DEFINITIONS) >= 64:
+            _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
+        _DEFINITIONS[(process_id, digest)] = cached
+    return cached
+
+
+_DEFINITIONS: dict[tuple[str, str], ProcessDefinition] = {}
+
+
+def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:
+    """Validate a process file and add it, or update the loaded process from it."""
+    definition = load_definition(path)
+    return store_definition(session, definition, source=str(path), now=now, by=by)
+
+
+def store_definition(
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
+) -> LoadReport:
+    _refuse_past_meetings(session, definition, source=source, now=now)
+    existing = session.get(Process, definition.id)
+    if existing is None:
+        _insert(session, definition, source=source, now=now)
+        record_event(session, definition.id, now, "process_loaded", detail=f"from {source}")
+        return LoadReport(definition.id, "created")
+    if existing.definition_hash == definition_hash(definition):
+        return LoadReport(definition.id, "unchanged")
+    old = ProcessDefinition.model_validate_json(existing.definition_json)
+    changes = _check_update(session, old, definition)
+    for step in definition.steps:
+        if not isinstance(step, RequestStep):
+            continue
+        try:
+            before = old.step(step.id)
+        except KeyError:
+            continue
+        if isinstance(before, RequestStep) and before.deadline != step.deadline:
+            session.add(
+                DeadlineChange(
+                    process_id=definition.id,
+                    step_key=step.id,
+                    deadline=step.deadline,
+                    reason=f"changed in the process file {source}",
+                    changed_by=by,
+                    changed_at=now,
+                )
+            )
+            changes.append(f"deadline of {step.id}: {before.deadline} -> {step.deadline}")
+    changes += _describe_meeting_changes(old, definition)
+    existing.title = definition.process.title
+    existing.reference = definition.process.reference
+    existing.source_path = source
+    existing.definition_json = definition.model_dump_json()
+    existing.definition_hash = definition_hash(definition)
+    existing.loaded_at = now
+    session.add(existing)
+    _sync_rows(session, definition)
+    record_event(session, definition.id, now, "process_updated", detail="; ".join(changes))
+    return LoadReport(definition.id, "updated", changes)
+
+
+def _insert(session: Session, definition: ProcessDefinition, *, source: str, now: datetime) -> None:
+    session.add(
+        Process(
+            id=definition.id,
+            title=definition.process.title,
+            reference=definition.process.reference,
+            source_path=source,
+            definition_json=definition.model_dump_json(),
+            definition_hash=definition_hash(definition),
+            loaded_at=now,
+        )
+    )
+    session.flush()
+    _sync_rows(session, definition)
+
+
+def _sync_rows(session: Session, definition: ProcessDefinition) -> None:
+    """Make the participant and step rows match the definition (history is checked before)."""
+    participants = {
+        p.key: p
+        for p in session.exec(
+            select(Participant).where(Participant.process_id == definition.id)
+        ).all()
+    }
+    for p in definition.participants:
+        row = participants.pop(p.id, None)
+        if row is None:
+            row = Participant(
+                process_id=definition.id,
+                key=p.id,
+                name=p.name,
+                role=p.role,
+                email=str(p.email),
+                language=p.language,
+            )
+        row.name, row.role, row.email, row.language = p.name, p.role, str(p.email), p.language
+        session.add(row)
+    for row in participants.values():
+        session.delete(row)
+    steps = {
+        s.key: s for s in session.exec(select(Step).where(Step.process_id == definition.id)).all()
+    }
+    for position, s in enumerate(definition.steps):
+        srow = steps.pop(s.id, None) or Step(
+            process_id=definition.id, key=s.id, position=position, kind=s.kind, title=s.title
+        )
+        srow.kind, srow.title, srow.position = s.kind, s.title, position
+        srow.opens = getattr(s, "opens", None)
+        srow.deadline = (
+            getattr(s, "deadline", None) or getattr(s, "due", None) or getattr(s, "date", None)
+        )
+        session.add(srow)
+    for srow in steps.values():
+        session.delete(srow)
+    session.flush()
+
+
+def _check_update(session: Session, old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Refuse changes that would rewrite what has already happened; describe the others."""
+    pid = new.id
+    messaged = set(
+        session.exec(
+            select(OutboxMessage.step_key, OutboxMessage.participant_key).where(
+                OutboxMessage.process_id == pid
+            )
+        ).all()
+    )
+    answered = set(
+        session.exec(
+            select(Answer.step_key, Answer.participant_key).where(Answer.process_id == pid)
+        ).all()
+    )
+    touched_steps = {s for s, _ in messaged | answered}
+    touched_people = {p for _, p in messaged | answered}
+    problems: list[str] = []
+    new_people = {p.id for p in new.participants}
+    for p in old.participants:
+        if p.id not in new_people and p.id in touched_people:
+            problems.append(
+                f"participant '{p.id}' was removed, but messages or answers exist for it"
+            )
+    new_steps = {s.id: s for s in new.steps}
+    for step in old.steps:
+        if step.id not in touched_steps:
+            continue
+        after = new_steps.get(step.id)
+        if after is None:
+            problems.append(f"step '{step.id}' was removed, but messages or answers exist for it")
+        elif after.kind != step.kind:
+            problems.append(f"step '{step.id}' changed kind from {step.kind} to {after.kind}")
+        elif isinstance(step, RequestStep) and isinstance(after, RequestStep):
+            if step.opens != after.opens:
+                problems.append(
+                    f"step '{step.id}' opens changed ({step.opens} -> {after.opens}), "
+                    "but its invitations have gone out"
+                )
+            if step.themes != after.themes or old.themes_of(step) != new.themes_of(after):
+                problems.append(
+                    f"the themes of step '{step.id}' changed, but its invitations have gone out"
+                )
+    if messaged and old.process.reference != new.process.reference:
+        problems.append(
+            f"reference changed ({old.process.reference} -> {new.process.reference}) "
+            "after messages were sent with it"
+        )
+    if problems:
+        raise ChangeRefused(
+            f"the update of process '{pid}' is refused; it would rewrite what has already "
+            "happened:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nChange a deadline with `innspill extend`, or load the changed round as a new "
+            "process (with a new [process] id)."
+        )
+    return []
+
+
+def _describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Say what changed about a meeting: the next tick sends updated invitations for it."""
+    out = []
+    for step in new.steps:
+        if not isinstance(step, MeetingStep):
+            continue
+        try:
+            before = old.step(step.id)
+        except KeyError:
+            continue
+        if not isinstance(before, MeetingStep):
+            continue
+        for name in ("date", "start", "end", "place", "video_link", "cancelled"):
+            was, now = getattr(before, name), getattr(step, name)
+            if was != now:
+                out.append(f"{name} of {step.id}: {was} -> {now}")
+    return out
+
+
+def _refuse_past_meetings(
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime
+) -> None:
+    """A meeting cannot be put in the past: not a new one, and not an announced one moved."""
+    today = now.astimezone(OSLO).date()
+    announced = set(
+        session.exec(
+            select(OutboxMessage.step_key).where(
+                OutboxMessage.process_id == definition.id,
+                OutboxMessage.kind == "meeting_invitation",
+            )
+        ).all()
+    )
+    stored = session.exec(
+        select(Process.definition_json).where(Process.id == definition.id)
+    ).first()
+    before = ProcessDefinition.model_validate_json(stored) if stored else None
+    for index, step in enumerate(definition.steps):
+        if not isinstance(step, MeetingStep) or step.cancelled or step.date >= today:
+            continue
+        if step.id in announced:
+            old = _meeting(before, step.id)
+            if old is None or old.date == step.date:
+                continue  # the meeting simply took place; loading the file again is fine
+            problem = f"was moved from {old.date} to {step.date}, which is in the past"
+        else:
+            problem = f"on {step.date} is in the past"
+        raise ChangeRefused(
+            f"{source}: steps[{index}].date: the meeting '{step.id}' {problem} "
+            f"(today is {today}); move it, or load with --at to replay a past round"
+        )
+
+
+def _meeting(definition: ProcessDefinition | None, step_id: str) -> MeetingStep | None:
+    if definition is None:
+        return None
+    step = next((s for s in definition.steps if s.id == step_id), None)
+    return step if isinstance(step, MeetingStep) else None

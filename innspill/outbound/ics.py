@@ -8,9 +8,11 @@ from typing import Literal
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from innspill import __version__
 from innspill.process.workdays import OSLO
 
-PRODID = "-//innspill//Innspill til retningslinjer//NB"
+# The product that made the calendar (RFC 5545 3.7.3), never the process it is for.
+PRODID = f"-//innspill//innspill {__version__}//NB"
 TZID = "Europe/Oslo"
 
 # Control characters are not allowed in iCalendar text; line breaks are (icalendar escapes

@@ -78,7 +78,7 @@ def compilation_input(
         .order_by(col(Answer.participant_key), col(Answer.version))
     ).all()
     people = definition.audience(source.id)
-    answers = _compiled_answers(rows, people, deadlines, source.id)
+    answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
     answered = {row.participant_key for row in rows}
     return CompilationInput(
         process=definition.process,
@@ -96,6 +96,7 @@ def compilation_input(
 def _compiled_answers(
     rows: Sequence[Answer],
     people: list[Participant],
+    *,
     deadlines: Mapping[tuple[str, str], date],
     step_id: str,
 ) -> list[CompiledAnswer]:

@@ -35,7 +35,7 @@ def _recipient(value: str) -> str:
     return address.strip().strip("<>").strip().lower()
 
 
-def bounce(msg: Message, walk: Walk, sender: str, text: str) -> tuple[str, list[str]] | None:
+def bounce(msg: Message, walk: Walk, *, sender: str, text: str) -> tuple[str, list[str]] | None:
     """(reason, failed recipients) if the message is a delivery status notification."""
     report = msg.get_content_type() == "multipart/report" and (
         (msg.get_param("report-type") or "").__str__().lower() == "delivery-status"

@@ -210,10 +210,10 @@ def _body(leaves: _Leaves) -> str:
 
 
 def _classify(
-    msg: Message, parts: Walk, envelope: _Envelope, body: str
+    msg: Message, parts: Walk, *, envelope: _Envelope, body: str
 ) -> tuple[InboundKind, str, list[str]]:
     """Bounce first, then auto-reply, so that neither is taken for an answer."""
-    found = bounce(msg, parts, envelope.sender, body)
+    found = bounce(msg, parts, sender=envelope.sender, text=body)
     if found is not None:
         return InboundKind.BOUNCE, found[0], found[1]
     auto = auto_reply(msg, envelope.subject)
@@ -243,7 +243,7 @@ def _parse(
         max_files=max_files,
     )
     body = _body(leaves)
-    kind, why, recipients = _classify(msg, parts, envelope, body)
+    kind, why, recipients = _classify(msg, parts, envelope=envelope, body=body)
     return ParsedMail(
         kind=kind,
         reason="; ".join([why, *parts.notes]),

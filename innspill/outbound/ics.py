@@ -47,7 +47,7 @@ def _oslo(value: datetime, what: str) -> datetime:
     return value.astimezone(OSLO)
 
 
-def _check(method: str, sequence: int, uid: str) -> None:
+def _check(method: str, sequence: int, *, uid: str) -> None:
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"method must be REQUEST or CANCEL, not {method!r}")
     if sequence < 0:
@@ -90,7 +90,7 @@ def meeting_ics(
     highest SEQUENCE, so the caller keeps the UID for the meeting and raises SEQUENCE on each
     change (including the cancellation).
     """
-    _check(method, sequence, uid)
+    _check(method, sequence, uid=uid)
     local_start, local_end = _oslo(start, "start"), _oslo(end, "end")
     if local_end <= local_start:
         raise ValueError(f"end {end} is not after start {start}")

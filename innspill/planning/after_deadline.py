@@ -52,7 +52,7 @@ def plan_compilation(
     basis, count = answers_basis(state, source.id, now)
     if count == 0:
         return []  # nothing to compile yet; status shows the step as overdue once due
-    if not _compilation_due(definition, step, state, now):
+    if not _compilation_due(definition, step, state=state, now=now):
         return []
     out: list[Action] = []
     versions = state.documents.get((step.id, "compilation"), [])
@@ -87,7 +87,7 @@ def plan_compilation(
 
 
 def _compilation_due(
-    definition: ProcessDefinition, step: CompilationStep, state: ProcessState, now: datetime
+    definition: ProcessDefinition, step: CompilationStep, *, state: ProcessState, now: datetime
 ) -> bool:
     """The first working day after the earliest deadline, or as soon as all have answered."""
     source = definition.step(step.source)
@@ -121,13 +121,21 @@ def plan_meeting(
     out: list[Action] = []
     for person in definition.audience(step.id):
         if person.id not in state.failing_addresses:
-            out += _meeting_message(definition, step, state, now, person.id, fingerprint)
+            out += _meeting_message(
+                definition,
+                step,
+                state=state,
+                now=now,
+                person_id=person.id,
+                fingerprint=fingerprint,
+            )
     return out
 
 
 def _meeting_message(
     definition: ProcessDefinition,
     step: MeetingStep,
+    *,
     state: ProcessState,
     now: datetime,
     person_id: str,

@@ -113,6 +113,7 @@ class _Request:
 def _request(
     definition: ProcessDefinition,
     step: RequestStep,
+    *,
     participant_id: str,
     state: ProcessState,
     now: datetime,
@@ -146,7 +147,7 @@ def _plan_request(
     now: datetime,
 ) -> list[Action]:
     """Receipts, then the invitation, or a deadline notice, or the reminders before and after."""
-    request = _request(definition, step, participant_id, state, now)
+    request = _request(definition, step, participant_id=participant_id, state=state, now=now)
     out = _receipts(request, state.answers.get(step.id, []))
     invitation = next((m for m in request.messages if m.kind == ActionKind.INVITATION), None)
     if invitation is None:

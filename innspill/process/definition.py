@@ -61,17 +61,17 @@ __all__ = [
 def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
     """Problems that span several parts of the file (ids, references between parts)."""
     problems = [
-        *_duplicates(file, "participants", [p.id for p in definition.participants]),
-        *_duplicates(file, "themes", [t.id for t in definition.themes]),
-        *_duplicates(file, "steps", [s.id for s in definition.steps]),
+        *_duplicates(file, "participants", ids=[p.id for p in definition.participants]),
+        *_duplicates(file, "themes", ids=[t.id for t in definition.themes]),
+        *_duplicates(file, "steps", ids=[s.id for s in definition.steps]),
         *_shared_addresses(definition, file),
     ]
     kinds = {s.id: s.kind for s in definition.steps}
     for index, step in enumerate(definition.steps):
         where = f"steps[{index}]"
-        problems += _unknown_audience(definition, step.audience, file, where)
+        problems += _unknown_audience(definition, step.audience, file=file, where=where)
         if isinstance(step, RequestStep):
-            problems += _request_problems(definition, step, file, where)
+            problems += _request_problems(definition, step, file=file, where=where)
         elif isinstance(step, CompilationStep) and kinds.get(step.source) != "request":
             problems.append(
                 Problem(
@@ -82,11 +82,11 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
                 )
             )
         elif isinstance(step, MeetingStep):
-            problems += _meeting_problems(step, kinds, file, where)
+            problems += _meeting_problems(step, kinds, file=file, where=where)
     return problems
 
 
-def _duplicates(file: str, kind: str, ids: list[str]) -> list[Problem]:
+def _duplicates(file: str, kind: str, *, ids: list[str]) -> list[Problem]:
     problems = []
     seen: set[str] = set()
     for index, ident in enumerate(ids):
@@ -116,7 +116,7 @@ def _shared_addresses(definition: ProcessDefinition, file: str) -> list[Problem]
 
 
 def _unknown_audience(
-    definition: ProcessDefinition, audience: list[str], file: str, where: str
+    definition: ProcessDefinition, audience: list[str], *, file: str, where: str
 ) -> list[Problem]:
     roles = {p.role for p in definition.participants} | {p.id for p in definition.participants}
     return [
@@ -132,7 +132,7 @@ def _unknown_audience(
 
 
 def _request_problems(
-    definition: ProcessDefinition, step: RequestStep, file: str, where: str
+    definition: ProcessDefinition, step: RequestStep, *, file: str, where: str
 ) -> list[Problem]:
     theme_ids = {t.id for t in definition.themes}
     problems = [
@@ -154,7 +154,7 @@ def _request_problems(
 
 
 def _meeting_problems(
-    step: MeetingStep, kinds: Mapping[str, str], file: str, where: str
+    step: MeetingStep, kinds: Mapping[str, str], *, file: str, where: str
 ) -> list[Problem]:
     problems = []
     if step.attach_compilation and kinds.get(step.attach_compilation) != "compilation":

@@ -41,7 +41,3 @@ class UnknownProcess(InnspillError):
 
 class HeaderInjection(InnspillError):
     """A header value contains a line break (literal or encoded)."""
-
-
-class MailConfigError(InnspillError):
-    """The SMTP settings are incomplete or contradictory."""

@@ -433,6 +433,23 @@ def test_html_escapes_names_and_titles(definition: ProcessDefinition) -> None:
     assert ("tema-rolle", "Rolle <b>fet</b>") in page.h2
 
 
+def test_docx_and_html_show_the_same_sections_and_cells(definition: ProcessDefinition) -> None:
+    """Both writers walk one layout: the same headings, the same rows and cells in each theme."""
+    data = make_input(definition)
+    _, sections = read_docx(build_docx(data))
+    page = read_html(build_html(data))
+    assert [text for _, text in page.h2][1:] == sections.headings
+    for table, heading in zip(page.tables, page.table_h2, strict=True):
+        (word,) = sections.tables[heading]
+        word_rows = [
+            ["\n".join(cell_paragraphs(cell)) for cell in row.cells] for row in word.rows[1:]
+        ]
+        html_rows = [[cell.replace("\n\n", "\n") for cell in row] for row in table.rows]
+        assert html_rows == word_rows
+    for heading in ("Sammendrag", "Ikke mottatt innspill fra"):
+        assert page.text_by_h2[heading] == sections.paragraphs[heading]
+
+
 # --------------------------------------------------------------------------- empty and names
 
 

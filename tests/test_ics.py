@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -47,7 +48,7 @@ def test_request_fields() -> None:
     calendar, event = parse(data)
     assert str(calendar["METHOD"]) == "REQUEST"
     assert str(calendar["VERSION"]) == "2.0"
-    assert "innspill" in str(calendar["PRODID"])
+    assert str(calendar["PRODID"]) == f"-//innspill//innspill {version('innspill')}//NB"
     assert str(event["UID"]) == "halvdagsmote.byvekstavtaler-sekretariat-2020@innspill.example"
     assert event["SEQUENCE"] == 0
     assert str(event["STATUS"]) == "CONFIRMED"

@@ -10,15 +10,10 @@ from email.policy import SMTP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from innspill.inbound.parse import (
-    DOCX,
-    ODT,
-    PDF,
-    InboundKind,
-    clean_filename,
-    decode_header_value,
-    parse_mail,
-)
+from innspill.inbound.attachments import clean_filename
+from innspill.inbound.files import DOCX, ODT, PDF
+from innspill.inbound.headers import decode_header_value
+from innspill.inbound.parse import InboundKind, parse_mail
 from innspill.tokens import TOKEN_PATTERN
 
 TOKEN = "abcdefghijklmnopqrstuvwxyz234567"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, func, select
@@ -24,6 +25,7 @@ from innspill.planning.state import effective_deadlines
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
+    Participant,
     ProcessDefinition,
     RequestStep,
     Theme,
@@ -75,40 +77,59 @@ def compilation_input(
         )
         .order_by(col(Answer.participant_key), col(Answer.version))
     ).all()
-    newest: dict[str, Answer] = {row.participant_key: row for row in rows}
     people = definition.audience(source.id)
-    answers = []
-    for person in people:
-        row = newest.get(person.id)
-        if row is None:
-            continue
-        first = min(r.received_at for r in rows if r.participant_key == person.id)
-        answers.append(
-            CompiledAnswer(
-                participant_id=person.id,
-                participant_name=person.name,
-                area=person.area,
-                received_at=row.received_at,
-                late=first >= end_of_day(deadlines[(source.id, person.id)]),
-                version=row.version,
-                texts=json.loads(row.text_json),
-            )
-        )
-    themes = definition.themes_of(source)
-    if any(a.texts.get("", "").strip() for a in answers):
-        # Answers by mail that were not written theme by theme: shown first, as they came.
-        themes = [Theme.model_construct(id="", title="Innspill uten tema", questions=[]), *themes]
+    answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
+    answered = {row.participant_key for row in rows}
     return CompilationInput(
         process=definition.process,
         sender=definition.sender,
         step=source,
-        themes=themes,
+        themes=_themes(definition, source, answers),
         answers=answers,
-        missing=[(p.id, p.name) for p in people if p.id not in newest],
+        missing=[(p.id, p.name) for p in people if p.id not in answered],
         version=version,
         made_at=now,
         deadline=source.deadline,
     )
+
+
+def _compiled_answers(
+    rows: Sequence[Answer],
+    people: list[Participant],
+    *,
+    deadlines: Mapping[tuple[str, str], date],
+    step_id: str,
+) -> list[CompiledAnswer]:
+    """The newest version of each person's answer; late if the first version came late."""
+    newest: dict[str, Answer] = {}
+    first: dict[str, datetime] = {}
+    for row in rows:  # ordered by participant and version
+        newest[row.participant_key] = row
+        if row.participant_key not in first or row.received_at < first[row.participant_key]:
+            first[row.participant_key] = row.received_at
+    return [
+        CompiledAnswer(
+            participant_id=person.id,
+            participant_name=person.name,
+            area=person.area,
+            received_at=latest.received_at,
+            late=first[person.id] >= end_of_day(deadlines[(step_id, person.id)]),
+            version=latest.version,
+            texts=json.loads(latest.text_json),
+        )
+        for person in people
+        if (latest := newest.get(person.id)) is not None
+    ]
+
+
+def _themes(
+    definition: ProcessDefinition, source: RequestStep, answers: list[CompiledAnswer]
+) -> list[Theme]:
+    themes = definition.themes_of(source)
+    if any(a.texts.get("", "").strip() for a in answers):
+        # Answers by mail that were not written theme by theme: shown first, as they came.
+        themes = [Theme.model_construct(id="", title="Innspill uten tema", questions=[]), *themes]
+    return themes
 
 
 def make_compilation(
@@ -167,17 +188,7 @@ def register_draft(
             f"step '{step_id}' is a {step.kind} step; drafts belong to a circulation step "
             f"({', '.join(circulations) or 'none in this process'})"
         )
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
-    if len(content) > MAX_DRAFT_BYTES:
-        raise InnspillError(f"{path} is {len(content) // 1024} KiB; a draft may be at most 20 MiB")
-    content_type = sniff(content)
-    if content_type not in (DOCX, PDF):
-        if content.startswith(b"PK\x03\x04"):
-            raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
-        raise InnspillError(f"{path} is neither a Word document (.docx) nor a PDF")
+    content, content_type = _read_draft(path)
     ext = EXTENSIONS[content_type]
     version = _next_version(session, definition.id, step_id, "draft")
     if version > 1 and not note.strip():
@@ -198,6 +209,22 @@ def register_draft(
     )
     detail = f"version {version}: {name}" + (f" ({note.strip()})" if note.strip() else "")
     return _store(session, document, "draft_registered", detail)
+
+
+def _read_draft(path: Path) -> tuple[bytes, str]:
+    """The draft's bytes and type, refused unless it is a DOCX or PDF of at most 20 MiB."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
+    if len(content) > MAX_DRAFT_BYTES:
+        raise InnspillError(f"{path} is {len(content) // 1024} KiB; a draft may be at most 20 MiB")
+    content_type = sniff(content)
+    if content_type not in (DOCX, PDF):
+        if content.startswith(b"PK\x03\x04"):
+            raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
+        raise InnspillError(f"{path} is neither a Word document (.docx) nor a PDF")
+    return content, content_type
 
 
 def _store(session: Session, document: Document, event: str, detail: str) -> Document:

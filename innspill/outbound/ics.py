@@ -8,9 +8,11 @@ from typing import Literal
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from innspill import __version__
 from innspill.process.workdays import OSLO
 
-PRODID = "-//innspill//Innspill til retningslinjer//NB"
+# The product that made the calendar (RFC 5545 3.7.3), never the process it is for.
+PRODID = f"-//innspill//innspill {__version__}//NB"
 TZID = "Europe/Oslo"
 
 # Control characters are not allowed in iCalendar text; line breaks are (icalendar escapes
@@ -45,6 +47,26 @@ def _oslo(value: datetime, what: str) -> datetime:
     return value.astimezone(OSLO)
 
 
+def _check(method: str, sequence: int, *, uid: str) -> None:
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"method must be REQUEST or CANCEL, not {method!r}")
+    if sequence < 0:
+        raise ValueError(f"sequence must be 0 or more, not {sequence}")
+    if not _line(uid):
+        raise ValueError("uid must not be empty")
+
+
+def _event(*, uid: str, sequence: int, stamp: datetime, start: datetime, end: datetime) -> Event:
+    """The event's identity and times: what clients match updates and cancellations by."""
+    event = Event()
+    event.add("uid", _line(uid))
+    event.add("sequence", sequence)
+    event.add("dtstamp", _oslo(stamp, "stamp").astimezone(UTC))
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    return event
+
+
 def meeting_ics(
     *,
     uid: str,
@@ -68,12 +90,7 @@ def meeting_ics(
     highest SEQUENCE, so the caller keeps the UID for the meeting and raises SEQUENCE on each
     change (including the cancellation).
     """
-    if method not in ("REQUEST", "CANCEL"):
-        raise ValueError(f"method must be REQUEST or CANCEL, not {method!r}")
-    if sequence < 0:
-        raise ValueError(f"sequence must be 0 or more, not {sequence}")
-    if not _line(uid):
-        raise ValueError("uid must not be empty")
+    _check(method, sequence, uid=uid)
     local_start, local_end = _oslo(start, "start"), _oslo(end, "end")
     if local_end <= local_start:
         raise ValueError(f"end {end} is not after start {start}")
@@ -83,29 +100,17 @@ def meeting_ics(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
-
-    event = Event()
-    event.add("uid", _line(uid))
-    event.add("sequence", sequence)
-    event.add("dtstamp", _oslo(stamp, "stamp").astimezone(UTC))
-    event.add("dtstart", local_start)
-    event.add("dtend", local_end)
+    event = _event(uid=uid, sequence=sequence, stamp=stamp, start=local_start, end=local_end)
     event.add("summary", vText(_line(summary)))
     event.add("description", vText(_text(description)))
     event.add("location", vText(_line(location)))
     if url:
         event.add("url", _line(url))
     event.add("organizer", _address(organizer_name, organizer_email))
-    event.add(
-        "attendee",
-        _address(
-            attendee_name,
-            attendee_email,
-            ROLE="REQ-PARTICIPANT",
-            PARTSTAT="NEEDS-ACTION",
-            RSVP="TRUE",
-        ),
+    attendee = _address(
+        attendee_name, attendee_email, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"
     )
+    event.add("attendee", attendee)
     event.add("status", "CONFIRMED" if method == "REQUEST" else "CANCELLED")
     event.add("transp", "OPAQUE")
     calendar.add_component(event)

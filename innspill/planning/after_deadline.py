@@ -5,7 +5,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from innspill.planning.actions import WHOLE_STEP, Action, ActionKind, ProcessState, in_send_window
+from innspill.planning.actions import (
+    WHOLE_STEP,
+    Action,
+    ActionKind,
+    ProcessState,
+    Recorded,
+    in_send_window,
+)
 from innspill.planning.due import first_working_day, latest_due
 from innspill.process.definition import (
     CirculationStep,
@@ -39,22 +46,15 @@ def plan_compilation(
     definition: ProcessDefinition, step: CompilationStep, state: ProcessState, now: datetime
 ) -> list[Action]:
     """A new version whenever the answers differ from the last one; then send it to drafters."""
-    out: list[Action] = []
     if now >= end_of_day(definition.process.ends) or not in_send_window(now, step.send_time):
-        return out
+        return []
     source = definition.step(step.source)
-    people = definition.audience(source.id)
     basis, count = answers_basis(state, source.id, now)
     if count == 0:
-        return out  # nothing to compile yet; status shows the step as overdue once due
-    deadline = min(state.deadlines.get((source.id, p.id), source.deadline) for p in people)  # type: ignore[union-attr]
-    everyone = all(
-        any(a.participant_id == p.id and a.received_at <= now for a in state.answers[source.id])
-        for p in people
-    )
-    due = local_datetime(add_working_days(deadline, 1), step.send_time)
-    if now < due and not (step.early and everyone):
-        return out
+        return []  # nothing to compile yet; status shows the step as overdue once due
+    if not _compilation_due(definition, step, state=state, now=now):
+        return []
+    out: list[Action] = []
     versions = state.documents.get((step.id, "compilation"), [])
     version = versions[-1].version if versions else 0
     if not versions or versions[-1].basis != basis:
@@ -86,6 +86,21 @@ def plan_compilation(
     return out
 
 
+def _compilation_due(
+    definition: ProcessDefinition, step: CompilationStep, *, state: ProcessState, now: datetime
+) -> bool:
+    """The first working day after the earliest deadline, or as soon as all have answered."""
+    source = definition.step(step.source)
+    people = definition.audience(source.id)
+    deadline = min(state.deadlines.get((source.id, p.id), source.deadline) for p in people)  # type: ignore[union-attr]
+    if now >= local_datetime(add_working_days(deadline, 1), step.send_time):
+        return True
+    answers = state.answers[source.id]
+    return step.early and all(
+        any(a.participant_id == p.id and a.received_at <= now for a in answers) for p in people
+    )
+
+
 def meeting_fingerprint(step: MeetingStep) -> str:
     """What an invitation announces: a change of any of it means an updated invitation."""
     parts = (step.date, step.start, step.end, step.place, step.video_link or "")
@@ -96,61 +111,78 @@ def plan_meeting(
     definition: ProcessDefinition, step: MeetingStep, state: ProcessState, now: datetime
 ) -> list[Action]:
     """Invitations (updated when the meeting changes), a reminder the day before, a cancel."""
-    out: list[Action] = []
     starts = local_datetime(step.date, step.start)
     if now >= starts or not in_send_window(now, step.send_time):
-        return out
+        return []
     invite_day = step.invite or add_working_days(step.date, -INVITE_BEFORE)
     if now < local_datetime(first_working_day(invite_day), step.send_time):
-        return out
+        return []
     fingerprint = meeting_fingerprint(step)
+    out: list[Action] = []
     for person in definition.audience(step.id):
-        if person.id in state.failing_addresses:
-            continue
-        sent = [
-            m
-            for m in state.messages.get((step.id, person.id), [])
-            if m.kind in (ActionKind.MEETING_INVITATION, ActionKind.MEETING_CANCEL)
-        ]
-        revision = len(sent)
-        last = sent[-1] if sent else None
-
-        def act(kind: ActionKind, sequence: str, rev: int, who: str = person.id) -> Action:
-            return Action(definition.id, step.id, who, kind, sequence, revision=rev)
-
-        if step.cancelled:
-            if last is not None and last.kind == ActionKind.MEETING_INVITATION:
-                out.append(act(ActionKind.MEETING_CANCEL, f"{revision + 1}:cancel", revision + 1))
-            continue
-        if last is None or last.sequence.split(":", 1)[1] != fingerprint:
-            rev = revision + 1
-            out.append(act(ActionKind.MEETING_INVITATION, f"{rev}:{fingerprint}", rev))
-            continue
-        reminder_at = local_datetime(add_working_days(step.date, -1), step.send_time)
-        if now >= reminder_at and last.created_at < reminder_at:
-            out.append(act(ActionKind.MEETING_REMINDER, step.date.isoformat(), revision))
+        if person.id not in state.failing_addresses:
+            out += _meeting_message(
+                definition,
+                step,
+                state=state,
+                now=now,
+                person_id=person.id,
+                fingerprint=fingerprint,
+            )
     return out
+
+
+def _meeting_message(
+    definition: ProcessDefinition,
+    step: MeetingStep,
+    *,
+    state: ProcessState,
+    now: datetime,
+    person_id: str,
+    fingerprint: str,
+) -> list[Action]:
+    """What one person is due: a cancel, a (new or updated) invitation, or the reminder."""
+    sent = [
+        m
+        for m in state.messages.get((step.id, person_id), [])
+        if m.kind in (ActionKind.MEETING_INVITATION, ActionKind.MEETING_CANCEL)
+    ]
+    revision = len(sent)
+    last = sent[-1] if sent else None
+
+    def act(kind: ActionKind, sequence: str, rev: int) -> list[Action]:
+        return [Action(definition.id, step.id, person_id, kind, sequence, revision=rev)]
+
+    if step.cancelled:
+        if last is not None and last.kind == ActionKind.MEETING_INVITATION:
+            return act(ActionKind.MEETING_CANCEL, f"{revision + 1}:cancel", revision + 1)
+        return []
+    if last is None or last.sequence.split(":", 1)[1] != fingerprint:
+        rev = revision + 1
+        return act(ActionKind.MEETING_INVITATION, f"{rev}:{fingerprint}", rev)
+    reminder_at = local_datetime(add_working_days(step.date, -1), step.send_time)
+    if now >= reminder_at and last.created_at < reminder_at:
+        return act(ActionKind.MEETING_REMINDER, step.date.isoformat(), revision)
+    return []
 
 
 def plan_circulation(
     definition: ProcessDefinition, step: CirculationStep, state: ProcessState, now: datetime
 ) -> list[Action]:
     """The latest draft to every body that has not had it; reminders while treatment is pending."""
-    out: list[Action] = []
     drafts = state.documents.get((step.id, "draft"), [])
     if not drafts or now >= end_of_day(definition.process.ends):
-        return out
+        return []
     version = drafts[-1].version
     sendable = in_send_window(now, step.send_time)
-    policy = step.reminders
+    out: list[Action] = []
     for body in definition.audience(step.id):
         if body.id in state.failing_addresses:
             continue
-        messages = state.messages.get((step.id, body.id), [])
         circulated = next(
             (
                 m
-                for m in messages
+                for m in state.messages.get((step.id, body.id), [])
                 if m.kind == ActionKind.CIRCULATION and m.sequence == str(version)
             ),
             None,
@@ -169,35 +201,60 @@ def plan_circulation(
                 )
             continue
         treatment = state.treatments.get((step.id, body.id), "pending")
-        sent_on = circulated.created_at.astimezone(OSLO).date()
-        due = [
-            (
-                k,
-                local_datetime(
-                    add_working_days(sent_on, policy.after + (k - 1) * policy.every), step.send_time
-                ),
-            )
-            for k in range(1, policy.max + 1)
-        ]
-
-        def make(k: int, reason: str | None, who: str = body.id) -> Action:
-            return Action(
-                definition.id,
-                step.id,
-                who,
-                ActionKind.TREATMENT_REMINDER,
-                f"{version}/{k}",
-                version=version,
-                overdue_number=k,
-                skip_reason=reason,
-            )
-
-        out += latest_due(
-            [(k, at) for k, at in due if at <= now],
-            make=make,
+        out += _treatment_reminders(
+            definition,
+            step,
+            body_id=body.id,
+            version=version,
+            circulated=circulated,
             blocker=TREATMENT_BLOCKERS.get(treatment),
-            invited_at=circulated.created_at,
+            now=now,
             sendable=sendable,
-            label="treatment reminder no.",
         )
     return out
+
+
+def _treatment_reminders(
+    definition: ProcessDefinition,
+    step: CirculationStep,
+    *,
+    body_id: str,
+    version: int,
+    circulated: Recorded,
+    blocker: str | None,
+    now: datetime,
+    sendable: bool,
+) -> list[Action]:
+    """The latest reminder due `after`, then every `every` working days after the draft went."""
+    policy = step.reminders
+    sent_on = circulated.created_at.astimezone(OSLO).date()
+    due = [
+        (
+            k,
+            local_datetime(
+                add_working_days(sent_on, policy.after + (k - 1) * policy.every), step.send_time
+            ),
+        )
+        for k in range(1, policy.max + 1)
+    ]
+
+    def make(k: int, reason: str | None) -> Action:
+        return Action(
+            definition.id,
+            step.id,
+            body_id,
+            ActionKind.TREATMENT_REMINDER,
+            f"{version}/{k}",
+            version=version,
+            overdue_number=k,
+            skip_reason=reason,
+        )
+
+    return latest_due(
+        [(k, at) for k, at in due if at <= now],
+        make=make,
+        blocker=blocker,
+        invited_at=circulated.created_at,
+        sendable=sendable,
+        label="treatment reminder no.",
+    )

@@ -8,7 +8,9 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 from innspill.planning.actions import (
     Action,
@@ -78,6 +80,65 @@ def plan(
     return [a for a in actions if a.key not in state.recorded_keys]
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One participant in one request step at `now`: what every rule below needs to know."""
+
+    definition: ProcessDefinition
+    step: RequestStep
+    participant_id: str
+    now: datetime
+    deadline: date  # the participant's own, extended or not
+    answered: bool
+    sendable: bool  # inside the send window now
+    skip: str | None  # why nothing at all goes to this participant, if so
+    messages: list[Recorded]
+
+    def action(self, kind: ActionKind, sequence: str, **extra: Any) -> Action:
+        return Action(
+            self.definition.id,
+            self.step.id,
+            self.participant_id,
+            kind,
+            sequence,
+            self.deadline,
+            **extra,
+        )
+
+    @property
+    def answered_reason(self) -> str | None:
+        return "already answered" if self.answered else None
+
+
+def _request(
+    definition: ProcessDefinition,
+    step: RequestStep,
+    *,
+    participant_id: str,
+    state: ProcessState,
+    now: datetime,
+) -> _Request:
+    pair = (step.id, participant_id)
+    answered_at = state.answered_at.get(pair)
+    if participant_id in state.failing_addresses:
+        skip: str | None = "the participant's address is failing (bounced)"
+    elif now >= end_of_day(definition.process.ends):
+        skip = "the process has ended"
+    else:
+        skip = None
+    return _Request(
+        definition=definition,
+        step=step,
+        participant_id=participant_id,
+        now=now,
+        deadline=state.deadlines.get(pair, step.deadline),
+        answered=answered_at is not None and answered_at <= now,
+        sendable=in_send_window(now, step.reminders.send_time),
+        skip=skip,
+        messages=state.messages.get(pair, []),
+    )
+
+
 def _plan_request(
     definition: ProcessDefinition,
     step: RequestStep,
@@ -85,101 +146,107 @@ def _plan_request(
     state: ProcessState,
     now: datetime,
 ) -> list[Action]:
-    pair = (step.id, participant_id)
-    deadline = state.deadlines.get(pair, step.deadline)
-    policy = step.reminders
-    answered_at = state.answered_at.get(pair)
-    answered = answered_at is not None and answered_at <= now
-    sendable = in_send_window(now, policy.send_time)
-    messages = state.messages.get(pair, [])
-
-    def action(kind: ActionKind, sequence: str, **extra: object) -> Action:
-        return Action(definition.id, step.id, participant_id, kind, sequence, deadline, **extra)  # type: ignore[arg-type]
-
-    if participant_id in state.failing_addresses:
-        skip = "the participant's address is failing (bounced)"
-    elif now >= end_of_day(definition.process.ends):
-        skip = "the process has ended"
-    else:
-        skip = None
-
-    receipts: list[Action] = []
-    if skip is None and sendable:
-        # A receipt for every version of an answer, once, in the send window like all mail.
-        for answer in state.answers.get(step.id, []):
-            if answer.participant_id == participant_id and answer.received_at <= now:
-                receipts.append(
-                    action(ActionKind.RECEIPT, str(answer.version), version=answer.version)
-                )
-
-    invitation_due = local_datetime(first_working_day(step.opens), policy.send_time)
-    invitation = next((m for m in messages if m.kind == ActionKind.INVITATION), None)
+    """Receipts, then the invitation, or a deadline notice, or the reminders before and after."""
+    request = _request(definition, step, participant_id=participant_id, state=state, now=now)
+    out = _receipts(request, state.answers.get(step.id, []))
+    invitation = next((m for m in request.messages if m.kind == ActionKind.INVITATION), None)
     if invitation is None:
-        if now < invitation_due:
-            return receipts
-        reason = skip or ("already answered" if answered else None)
-        if reason:
-            return [*receipts, action(ActionKind.INVITATION, "1", skip_reason=reason)]
-        return [*receipts, action(ActionKind.INVITATION, "1")] if sendable else receipts
-
-    out: list[Action] = receipts
-    announced = next(
-        (m.deadline for m in reversed(messages) if m.deadline and m.kind in ANNOUNCING), None
-    )
-    if announced is not None and announced != deadline and not answered and skip is None:
-        if sendable:
-            # Numbered, so that moving a deadline back and forth notifies every time.
-            number = 1 + sum(m.kind == ActionKind.DEADLINE_CHANGED for m in messages)
-            out.append(
-                action(
-                    ActionKind.DEADLINE_CHANGED,
-                    f"{number}:{deadline.isoformat()}",
-                    previous_deadline=announced,
-                )
-            )
+        return out + _invitation(request)
+    changed = _deadline_changed(request)
+    if changed is not None:
         # Reminders wait until the participant has been told of the new deadline.
-        return out
+        return out + changed
+    return out + _reminders_before(request, invitation) + _overdue(request, invitation)
 
-    invited_at = invitation.created_at
-    closes = end_of_day(deadline)
+
+def _receipts(request: _Request, answers: list[AnswerRecord]) -> list[Action]:
+    """A receipt for every version of an answer, once, in the send window like all mail."""
+    if request.skip is not None or not request.sendable:
+        return []
+    return [
+        request.action(ActionKind.RECEIPT, str(answer.version), version=answer.version)
+        for answer in answers
+        if answer.participant_id == request.participant_id and answer.received_at <= request.now
+    ]
+
+
+def _invitation(request: _Request) -> list[Action]:
+    """The invitation once the step opens, or a record of why it is not sent."""
+    due = local_datetime(first_working_day(request.step.opens), request.step.reminders.send_time)
+    if request.now < due:
+        return []
+    reason = request.skip or request.answered_reason
+    if reason:
+        return [request.action(ActionKind.INVITATION, "1", skip_reason=reason)]
+    return [request.action(ActionKind.INVITATION, "1")] if request.sendable else []
+
+
+def _deadline_changed(request: _Request) -> list[Action] | None:
+    """A notice when the deadline differs from the last one announced; None if it does not."""
+    announced = next(
+        (m.deadline for m in reversed(request.messages) if m.deadline and m.kind in ANNOUNCING),
+        None,
+    )
+    if announced is None or announced == request.deadline:
+        return None
+    if request.answered or request.skip is not None:
+        return None
+    if not request.sendable:
+        return []
+    # Numbered, so that moving a deadline back and forth notifies every time.
+    number = 1 + sum(m.kind == ActionKind.DEADLINE_CHANGED for m in request.messages)
+    return [
+        request.action(
+            ActionKind.DEADLINE_CHANGED,
+            f"{number}:{request.deadline.isoformat()}",
+            previous_deadline=announced,
+        )
+    ]
+
+
+def _reminders_before(request: _Request, invitation: Recorded) -> list[Action]:
+    """The latest reminder due N working days before the deadline."""
+    deadline, policy, now = request.deadline, request.step.reminders, request.now
     before = [
         (n, local_datetime(add_working_days(deadline, -n), policy.send_time)) for n in policy.before
     ]
-    due_before = [(n, due) for n, due in before if due <= now]
-    out += latest_due(
-        due_before,
-        make=lambda n, reason: action(
+    return latest_due(
+        [(n, due) for n, due in before if due <= now],
+        make=lambda n, reason: request.action(
             ActionKind.REMINDER,
             f"{deadline.isoformat()}/-{n}",
             working_days_left=n,
             skip_reason=reason,
         ),
-        blocker=skip
-        or ("already answered" if answered else None)
-        or ("the deadline has passed" if now >= closes else None),
-        invited_at=invited_at,
-        sendable=sendable,
+        blocker=request.skip
+        or request.answered_reason
+        or ("the deadline has passed" if now >= end_of_day(deadline) else None),
+        invited_at=invitation.created_at,
+        sendable=request.sendable,
         label="working days before",
     )
 
-    if policy.overdue_max:
-        every = policy.overdue_every or 1
-        overdue = [
-            (k, local_datetime(add_working_days(deadline, 1 + (k - 1) * every), policy.send_time))
-            for k in range(1, policy.overdue_max + 1)
-        ]
-        due_overdue = [(k, due) for k, due in overdue if due <= now]
-        out += latest_due(
-            due_overdue,
-            make=lambda k, reason: action(
-                ActionKind.OVERDUE,
-                f"{deadline.isoformat()}/+{k}",
-                overdue_number=k,
-                skip_reason=reason,
-            ),
-            blocker=skip or ("already answered" if answered else None),
-            invited_at=invited_at,
-            sendable=sendable,
-            label="overdue reminder no.",
-        )
-    return out
+
+def _overdue(request: _Request, invitation: Recorded) -> list[Action]:
+    """The latest overdue reminder due, every `overdue_every` working days after the deadline."""
+    deadline, policy = request.deadline, request.step.reminders
+    if not policy.overdue_max:
+        return []
+    every = policy.overdue_every or 1
+    overdue = [
+        (k, local_datetime(add_working_days(deadline, 1 + (k - 1) * every), policy.send_time))
+        for k in range(1, policy.overdue_max + 1)
+    ]
+    return latest_due(
+        [(k, due) for k, due in overdue if due <= request.now],
+        make=lambda k, reason: request.action(
+            ActionKind.OVERDUE,
+            f"{deadline.isoformat()}/+{k}",
+            overdue_number=k,
+            skip_reason=reason,
+        ),
+        blocker=request.skip or request.answered_reason,
+        invited_at=invitation.created_at,
+        sendable=request.sendable,
+        label="overdue reminder no.",
+    )

@@ -1,249 +1,104 @@
-"""Process definitions: the TOML schema, its validation and the warnings about odd dates."""
+"""Process definitions: reading and validating a process file, and the warnings about odd dates.
+
+The models themselves are in `innspill.process.schema`; they are re-exported here, where the
+rest of the code has always found them.
+"""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import tomllib
-from datetime import date, time
-from functools import cached_property
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
+from innspill.process.schema import (
+    CirculationStep,
+    CompilationStep,
+    Language,
+    MeetingStep,
+    OneLine,
+    Participant,
+    ProcessDefinition,
+    ProcessInfo,
+    ReminderPolicy,
+    RequestStep,
+    Sender,
+    Slug,
+    Step,
+    Theme,
+    TreatmentReminders,
+)
 from innspill.process.workdays import why_not_working_day
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-OneLine = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sender(_Strict):
-    """Who sends the letters: shown in the letter head and the signature."""
-
-    organisation: OneLine
-    unit: OneLine
-    email: EmailStr
-    case_officer: OneLine
-    signature_name: OneLine
-    signature_title: OneLine
-    address_lines: list[OneLine] = []
-
-
-class Participant(_Strict):
-    """One body that receives messages: a secretariat, a steering group, a drafter."""
-
-    id: Slug
-    name: OneLine
-    role: Slug
-    email: EmailStr
-    language: Language = "nb"
-    area: OneLine | None = None
-
-
-class Theme(_Strict):
-    """A theme the input is asked for, with its guiding questions."""
-
-    id: Slug
-    title: OneLine
-    questions: list[str] = []
-
-
-class ReminderPolicy(_Strict):
-    """When to remind: working days before the deadline, then overdue reminders."""
-
-    before: list[Annotated[int, Field(ge=1, le=60)]] = [7, 2]
-    overdue_every: Annotated[int, Field(ge=1, le=60)] | None = 5
-    overdue_max: Annotated[int, Field(ge=0, le=20)] = 2
-    hour: Annotated[int, Field(ge=6, le=20)] = 9
-
-    @field_validator("before")
-    @classmethod
-    def _distinct(cls, value: list[int]) -> list[int]:
-        if len(set(value)) != len(value):
-            raise ValueError("the same number of days is given twice")
-        return sorted(value, reverse=True)
-
-    @property
-    def send_time(self) -> time:
-        return time(self.hour, 0)
-
-
-class TreatmentReminders(_Strict):
-    """Reminders to bodies whose treatment of the draft is still pending."""
-
-    after: Annotated[int, Field(ge=1, le=120)] = 10  # working days after the draft was sent
-    every: Annotated[int, Field(ge=1, le=120)] = 10
-    max: Annotated[int, Field(ge=0, le=10)] = 2
-    hour: Annotated[int, Field(ge=6, le=16)] = 9
-
-
-class _Step(_Strict):
-    id: Slug
-    title: OneLine
-    audience: list[Slug] = Field(default_factory=lambda: ["secretariat"])
-
-
-class RequestStep(_Step):
-    """A request for written input, with its deadline and reminders."""
-
-    kind: Literal["request"]
-    opens: date
-    deadline: date
-    themes: list[Slug] | None = None
-    reminders: ReminderPolicy = ReminderPolicy()
-
-    @field_validator("deadline")
-    @classmethod
-    def _after_opens(cls, value: date, info: ValidationInfo) -> date:
-        # A field validator (not a model validator), so that the problem names the field.
-        opens = info.data.get("opens")
-        if opens is not None and value <= opens:
-            raise ValueError(
-                f"deadline {value} is not after opens {opens}: "
-                "the deadline must come after the step opens"
-            )
-        return value
-
-
-class MeetingStep(_Step):
-    """A meeting with the participants (for example the half-day meeting)."""
-
-    kind: Literal["meeting"]
-    date: date
-    start: time
-    end: time
-    place: OneLine
-    video_link: str | None = None
-    agenda: list[str] = []
-    invite: datetime.date | None = None  # invitations go out; default 10 working days before
-    hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages
-    cancelled: bool = False  # set to cancel: a CANCEL goes to everyone invited
-    attach_compilation: Slug | None = None  # a compilation step whose latest version the
-    # reminder the working day before carries, as background for the meeting
-
-    @property
-    def send_time(self) -> time:
-        return time(self.hour, 0)
-
-    @field_validator("end")
-    @classmethod
-    def _after_start(cls, value: time, info: ValidationInfo) -> time:
-        start = info.data.get("start")
-        if start is not None and value <= start:
-            raise ValueError(f"end {value} is not after start {start}")
-        return value
-
-
-class CompilationStep(_Step):
-    """The answers of a request step compiled theme by theme for the drafters."""
-
-    kind: Literal["compilation"]
-    source: Slug
-    due: date | None = None  # when the drafters should have it (shown in status)
-    early: bool = False  # compile as soon as everyone has answered, not only after the deadline
-    hour: Annotated[int, Field(ge=6, le=16)] = 9
-    audience: list[Slug] = Field(default_factory=lambda: ["drafter"])
-
-    @property
-    def send_time(self) -> time:
-        return time(self.hour, 0)
-
-
-class CirculationStep(_Step):
-    """The draft sent to the bodies that treat it, by a deadline."""
-
-    kind: Literal["circulation"]
-    deadline: date  # the draft should reach the steering groups by then
-    audience: list[Slug] = Field(default_factory=lambda: ["steering_group"])
-    reminders: TreatmentReminders = TreatmentReminders()
-
-    @property
-    def send_time(self) -> time:
-        return time(self.reminders.hour, 0)
-
-
-Step = Annotated[
-    RequestStep | MeetingStep | CompilationStep | CirculationStep, Field(discriminator="kind")
+__all__ = [
+    "CirculationStep",
+    "CompilationStep",
+    "Language",
+    "MeetingStep",
+    "OneLine",
+    "Participant",
+    "ProcessDefinition",
+    "ProcessInfo",
+    "ReminderPolicy",
+    "RequestStep",
+    "Sender",
+    "Slug",
+    "Step",
+    "Theme",
+    "TreatmentReminders",
+    "date_warnings",
+    "definition_hash",
+    "load_definition",
+    "parse_definition",
 ]
-
-
-class ProcessInfo(_Strict):
-    """The process as a whole: its id, title and case reference."""
-
-    id: Slug
-    title: OneLine
-    reference: Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}$")]
-    language: Language = "nb"
-    ends: date
-
-
-class ProcessDefinition(_Strict):
-    """A whole process file."""
-
-    process: ProcessInfo
-    sender: Sender
-    participants: list[Participant] = Field(min_length=1)
-    themes: list[Theme] = []
-    steps: list[Step] = Field(min_length=1)
-
-    @property
-    def id(self) -> str:
-        return self.process.id
-
-    def step(self, step_id: str) -> RequestStep | MeetingStep | CompilationStep | CirculationStep:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
-
-    def audience(self, step_id: str) -> list[Participant]:
-        roles = set(self.step(step_id).audience)
-        return [p for p in self.participants if p.role in roles or p.id in roles]
-
-    def themes_of(self, step: RequestStep) -> list[Theme]:
-        if step.themes is None:
-            return list(self.themes)
-        wanted = set(step.themes)
-        return [t for t in self.themes if t.id in wanted]
-
-    @cached_property
-    def _participants_by_id(self) -> dict[str, Participant]:
-        return {p.id: p for p in self.participants}
-
-    def participant(self, participant_id: str) -> Participant:
-        # A dict, not a scan: a tick of 10,000 participants asked this 20,000 times.
-        return self._participants_by_id[participant_id]
 
 
 def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
     """Problems that span several parts of the file (ids, references between parts)."""
-    problems: list[Problem] = []
+    problems = [
+        *_duplicates(file, "participants", ids=[p.id for p in definition.participants]),
+        *_duplicates(file, "themes", ids=[t.id for t in definition.themes]),
+        *_duplicates(file, "steps", ids=[s.id for s in definition.steps]),
+        *_shared_addresses(definition, file),
+    ]
+    kinds = {s.id: s.kind for s in definition.steps}
+    for index, step in enumerate(definition.steps):
+        where = f"steps[{index}]"
+        problems += _unknown_audience(definition, step.audience, file=file, where=where)
+        if isinstance(step, RequestStep):
+            problems += _request_problems(definition, step, file=file, where=where)
+        elif isinstance(step, CompilationStep) and kinds.get(step.source) != "request":
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.source",
+                    f"no request step has the id '{step.source}' (a compilation compiles the "
+                    "answers of a request step)",
+                )
+            )
+        elif isinstance(step, MeetingStep):
+            problems += _meeting_problems(step, kinds, file=file, where=where)
+    return problems
 
-    def duplicates(kind: str, ids: list[str]) -> None:
-        seen: set[str] = set()
-        for index, ident in enumerate(ids):
-            if ident in seen:
-                problems.append(Problem(file, f"{kind}[{index}].id", f"duplicate id '{ident}'"))
-            seen.add(ident)
 
-    duplicates("participants", [p.id for p in definition.participants])
-    duplicates("themes", [t.id for t in definition.themes])
-    duplicates("steps", [s.id for s in definition.steps])
+def _duplicates(file: str, kind: str, *, ids: list[str]) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    for index, ident in enumerate(ids):
+        if ident in seen:
+            problems.append(Problem(file, f"{kind}[{index}].id", f"duplicate id '{ident}'"))
+        seen.add(ident)
+    return problems
+
+
+def _shared_addresses(definition: ProcessDefinition, file: str) -> list[Problem]:
+    """Answers are told apart by address too: two participants may not share one."""
+    problems = []
     emails: dict[str, str] = {}
     for index, p in enumerate(definition.participants):
         key = p.email.lower()
@@ -257,67 +112,67 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
                 )
             )
         emails[key] = p.id
+    return problems
 
+
+def _unknown_audience(
+    definition: ProcessDefinition, audience: list[str], *, file: str, where: str
+) -> list[Problem]:
     roles = {p.role for p in definition.participants} | {p.id for p in definition.participants}
+    return [
+        Problem(
+            file,
+            f"{where}.audience[{j}]",
+            f"no participant has the role or id '{who}' (roles in this file: "
+            f"{', '.join(sorted({p.role for p in definition.participants}))})",
+        )
+        for j, who in enumerate(audience)
+        if who not in roles
+    ]
+
+
+def _request_problems(
+    definition: ProcessDefinition, step: RequestStep, *, file: str, where: str
+) -> list[Problem]:
     theme_ids = {t.id for t in definition.themes}
-    for index, step in enumerate(definition.steps):
-        for j, who in enumerate(step.audience):
-            if who not in roles:
-                problems.append(
-                    Problem(
-                        file,
-                        f"steps[{index}].audience[{j}]",
-                        f"no participant has the role or id '{who}' (roles in this file: "
-                        f"{', '.join(sorted({p.role for p in definition.participants}))})",
-                    )
-                )
-        if isinstance(step, RequestStep):
-            for j, theme in enumerate(step.themes or []):
-                if theme not in theme_ids:
-                    problems.append(
-                        Problem(file, f"steps[{index}].themes[{j}]", f"unknown theme '{theme}'")
-                    )
-            if not definition.themes_of(step):
-                problems.append(
-                    Problem(
-                        file, f"steps[{index}].themes", "a request step needs at least one theme"
-                    )
-                )
-            if step.deadline > definition.process.ends:
-                problems.append(
-                    Problem(
-                        file,
-                        f"steps[{index}].deadline",
-                        f"{step.deadline} is after the process ends ({definition.process.ends})",
-                    )
-                )
-        kinds = {s.id: s.kind for s in definition.steps}
-        if isinstance(step, CompilationStep) and kinds.get(step.source) != "request":
-            problems.append(
-                Problem(
-                    file,
-                    f"steps[{index}].source",
-                    f"no request step has the id '{step.source}' (a compilation compiles the "
-                    "answers of a request step)",
-                )
+    problems = [
+        Problem(file, f"{where}.themes[{j}]", f"unknown theme '{theme}'")
+        for j, theme in enumerate(step.themes or [])
+        if theme not in theme_ids
+    ]
+    if not definition.themes_of(step):
+        problems.append(Problem(file, f"{where}.themes", "a request step needs at least one theme"))
+    if step.deadline > definition.process.ends:
+        problems.append(
+            Problem(
+                file,
+                f"{where}.deadline",
+                f"{step.deadline} is after the process ends ({definition.process.ends})",
             )
-        if isinstance(step, MeetingStep):
-            if step.attach_compilation and kinds.get(step.attach_compilation) != "compilation":
-                problems.append(
-                    Problem(
-                        file,
-                        f"steps[{index}].attach_compilation",
-                        f"no compilation step has the id '{step.attach_compilation}'",
-                    )
-                )
-            if step.invite and step.invite >= step.date:
-                problems.append(
-                    Problem(
-                        file,
-                        f"steps[{index}].invite",
-                        f"invitations ({step.invite}) must go out before the meeting ({step.date})",
-                    )
-                )
+        )
+    return problems
+
+
+def _meeting_problems(
+    step: MeetingStep, kinds: Mapping[str, str], *, file: str, where: str
+) -> list[Problem]:
+    problems = []
+    if step.attach_compilation and kinds.get(step.attach_compilation) != "compilation":
+        problems.append(
+            Problem(
+                file,
+                f"{where}.attach_compilation",
+                f"no compilation step has the id '{step.attach_compilation}'",
+            )
+        )
+    if step.invite and step.invite >= step.date:
+        problems.append(
+            Problem(
+                file,
+                f"{where}.invite",
+                f"invitations ({step.invite}) must go out before the meeting ({step.date})",
+            )
+        )
     return problems
 
 
@@ -333,6 +188,24 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _problem(file: str, err: ErrorDetails) -> Problem:
+    """One pydantic error in the words of the process file."""
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling; see README, 'Process files')"
+    elif err["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif err["type"] == "string_pattern_mismatch" and "\\r\\n" in str(
+        err.get("ctx", {}).get("pattern", "")
+    ):
+        message = (
+            "must be a single line: line breaks are not allowed (they could inject e-mail headers)"
+        )
+    elif err["type"] == "missing":
+        message = "required field is missing"
+    return Problem(file, _location(err["loc"]), message)
+
+
 def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
     """Parse and validate TOML text; raise DefinitionError listing every problem."""
     try:
@@ -342,24 +215,7 @@ def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
     try:
         definition = ProcessDefinition.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (check the spelling; see README, 'Process files')"
-            elif err["type"] == "value_error":
-                message = message.removeprefix("Value error, ")
-            elif err["type"] == "string_pattern_mismatch" and "\\r\\n" in str(
-                err.get("ctx", {}).get("pattern", "")
-            ):
-                message = (
-                    "must be a single line: line breaks are not allowed "
-                    "(they could inject e-mail headers)"
-                )
-            elif err["type"] == "missing":
-                message = "required field is missing"
-            problems.append(Problem(file, _location(err["loc"]), message))
-        raise DefinitionError(problems) from None
+        raise DefinitionError([_problem(file, err) for err in exc.errors()]) from None
     problems = _cross_check(definition, file)
     if problems:
         raise DefinitionError(problems)

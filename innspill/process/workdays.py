@@ -56,27 +56,11 @@ def add_working_days(day: date, n: int) -> date:
     return day
 
 
-def working_days_between(start: date, end: date) -> int:
-    """Working days after `start` up to and including `end` (0 if end <= start)."""
-    count = 0
-    day = start
-    while day < end:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            count += 1
-    return count
-
-
 def local_datetime(day: date, at: time, tz: ZoneInfo = OSLO) -> datetime:
     """The aware UTC instant of a local wall-clock time (DST handled by zoneinfo)."""
     from datetime import UTC
 
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
-
-
-def to_local(instant: datetime, tz: ZoneInfo = OSLO) -> datetime:
-    """An aware instant shown in local time."""
-    return instant.astimezone(tz)
 
 
 def end_of_day(day: date, tz: ZoneInfo = OSLO) -> datetime:

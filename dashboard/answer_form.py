@@ -26,6 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.responses import Response
 
+from innspill.dashboard.answer_texts import WEEKDAYS, language_of, wording
 from innspill.dashboard.auth import secret_key
 from innspill.dashboard.deps import get_db, get_now, templates
 from innspill.errors import InnspillError
@@ -35,7 +36,7 @@ from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
 from innspill.planning.state import effective_deadlines
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
 from innspill.process.loading import get_definition
-from innspill.process.nbformat import nbweekday
+from innspill.process.nbformat import nbdate
 from innspill.process.workdays import end_of_day
 from innspill.tokens import TOKEN_PATTERN, resolve, token_hash
 
@@ -94,6 +95,11 @@ class Opened:
     def sender(self) -> Sender:
         return self.definition.sender
 
+    @property
+    def language(self) -> str:
+        """The participant's language, as far as the form has it."""
+        return language_of(self.participant.language)
+
 
 @dataclass(frozen=True)
 class Refused:
@@ -103,14 +109,21 @@ class Refused:
     title: str
     detail: str
     sender: Sender | None = None
+    language: str = "nb"
 
 
-INVALID = Refused(
-    404,
-    "Lenken er ugyldig",
-    "Vi fant ikke skjemaet denne lenken skal åpne. Sjekk at du har brukt hele lenken fra "
-    "e-posten (den kan ha blitt delt over to linjer).",
-)
+def refusal(status: int, key: str, language: str, sender: Sender | None = None) -> Refused:
+    """A refusal in the participant's language (bokmål when we cannot tell who it is)."""
+    words = wording(language)
+    detail = words[f"{key}_detail"].format(
+        max_files=MAX_FILES,
+        max_mb=MAX_FILE_BYTES // (1024 * 1024),
+        limit=f"{MAX_TEXT_CHARS:,}".replace(",", " "),
+    )
+    return Refused(status, words[key], detail, sender, language_of(language))
+
+
+INVALID = refusal(404, "invalid", "nb")
 
 
 def _latest(session: Session, row: AccessToken) -> Answer | None:
@@ -147,16 +160,15 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         ).first()
         if stale is None or stale.purpose != TokenPurpose.FORM:
             return INVALID
+        sender: Sender | None = None
+        language = "nb"
         try:
-            sender: Sender | None = get_definition(session, stale.process_id).sender
-        except InnspillError:
-            sender = None
-        return Refused(
-            403,
-            "Lenken er utløpt",
-            "Innspillsrunden er avsluttet, og skjemaet kan ikke åpnes lenger.",
-            sender,
-        )
+            expired = get_definition(session, stale.process_id)
+            sender = expired.sender
+            language = expired.participant(stale.participant_key).language
+        except (InnspillError, KeyError):
+            pass
+        return refusal(403, "expired", language, sender)
     try:
         definition = get_definition(session, row.process_id)
         step = definition.step(row.step_key)
@@ -296,7 +308,13 @@ def refused_page(request: Request, refused: Refused) -> Response:
     return _page(
         request,
         "answer_error.html",
-        {"title": refused.title, "detail": refused.detail, "sender": refused.sender},
+        {
+            "title": refused.title,
+            "detail": refused.detail,
+            "sender": refused.sender,
+            "t": wording(refused.language),
+            "lang": refused.language,
+        },
         refused.status,
     )
 
@@ -328,7 +346,10 @@ def form_page(
         {
             "o": opened,
             "process": opened.definition.process,
-            "deadline_text": nbweekday(opened.deadline),
+            "t": wording(opened.language),
+            "lang": opened.language,
+            "deadline_text": f"{WEEKDAYS[opened.language][opened.deadline.weekday()]} "
+            f"{nbdate(opened.deadline)}",
             "action": f"/svar/{opened.token}",
             "csrf": "" if opened.closed else form_csrf(request, opened.token),
             "texts": opened.texts if texts is None else texts,
@@ -367,18 +388,18 @@ async def submit(request: Request, token: str, now: Now) -> Response:
         return refused_page(request, opened)
     if opened.closed:
         return form_page(
-            request, opened, status_code=403, notice="Fristen er ute: innspillet ble ikke lagret."
+            request, opened, status_code=403, notice=wording(opened.language)["closed_notice"]
         )
     if not same_site(request):
-        return refused_page(request, FOREIGN)
+        return refused_page(request, refusal(403, "foreign", opened.language))
     try:
         posted = await read_form(request, opened.themes)
     except _TooLarge:
-        return refused_page(request, TOO_LARGE)
+        return refused_page(request, refusal(413, "too_large", opened.language))
     except MultiPartException:
-        return refused_page(request, UNREADABLE)
+        return refused_page(request, refusal(400, "unreadable", opened.language))
     if not csrf_ok(request, token, posted.csrf):
-        return refused_page(request, STALE_FORM)
+        return refused_page(request, refusal(403, "stale", opened.language))
 
     problems, text_error, file_errors = _check(opened, posted)
     if problems:
@@ -399,63 +420,43 @@ async def submit(request: Request, token: str, now: Now) -> Response:
             opened,
             status_code=400,
             texts=posted.texts,
-            problems=[Problem("tekster", "Innspillet kunne ikke lagres. Prøv igjen.")],
+            problems=[Problem("tekster", wording(opened.language)["save_failed"])],
         )
     response = RedirectResponse(f"/svar/{token}?lagret=1", status_code=303)
     response.headers.update(PRIVATE_HEADERS)
     return response
 
 
-FOREIGN = Refused(403, "Ikke tillatt", "Skjemaet ble sendt fra en annen nettside.")
-STALE_FORM = Refused(
-    403,
-    "Skjemaet var utløpt",
-    "Skjemaet kom ikke fra denne siden eller var for gammelt. Åpne lenken fra e-posten på nytt "
-    "og send innspillet igjen.",
-)
-TOO_LARGE = Refused(
-    413,
-    "Innspillet er for stort",
-    f"Et innspill kan ha høyst {MAX_FILES} filer på inntil "
-    f"{MAX_FILE_BYTES // (1024 * 1024)} MB hver. Ingenting ble lagret.",
-)
-UNREADABLE = Refused(
-    400,
-    "Skjemaet kunne ikke leses",
-    f"Skjemaet hadde for mange felt eller filer, eller en tekst var for lang "
-    f"(høyst {MAX_TEXT_CHARS:,} tegn per tema). Ingenting ble lagret.".replace(",", " "),
-)
-
-
 def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str]]:
     """The problems to show in the error summary, the text error, the file errors."""
+    words = wording(opened.language)
+    max_mb = MAX_FILE_BYTES // (1024 * 1024)
     problems: list[Problem] = []
     text_error = ""
     first = f"{FIELD_PREFIX}{opened.themes[0].id}" if opened.themes else "tekster"
     if not any(text.strip() for text in posted.texts.values()):
-        text_error = "Skriv innspillet ditt i minst ett av feltene."
+        text_error = words["empty"]
         problems.append(Problem(first, text_error))
     for theme_id in posted.too_long:
         title = next(t.title for t in opened.themes if t.id == theme_id)
-        message = f"Teksten under «{title}» er for lang (høyst {MAX_TEXT_CHARS} tegn)."
+        message = words["too_long"].format(title=title, limit=MAX_TEXT_CHARS)
         problems.append(Problem(f"{FIELD_PREFIX}{theme_id}", message))
         text_error = text_error or message
     file_errors: list[str] = []
     kept = [f for f in opened.files if f.id not in posted.remove]
     if len(kept) + len(posted.files) > MAX_FILES:
         file_errors.append(
-            f"Du kan sende høyst {MAX_FILES} filer i alt (du valgte {len(posted.files)}, "
-            f"og {len(kept)} er sendt fra før)."
+            words["too_many_files"].format(
+                max_files=MAX_FILES, chosen=len(posted.files), kept=len(kept)
+            )
         )
     for name, data in posted.files:
         if sniff(data) is None:
-            file_errors.append(
-                f"«{name}» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt)."
-            )
+            file_errors.append(words["wrong_type"].format(name=name))
         elif len(data) > MAX_FILE_BYTES:
-            file_errors.append(f"«{name}» er større enn {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+            file_errors.append(words["too_big"].format(name=name, max_mb=max_mb))
     if posted.files and (problems or file_errors):  # a browser cannot fill in a file field
-        file_errors.append("Ingenting ble lagret. Velg filene på nytt og send igjen.")
+        file_errors.append(words["choose_again"])
     problems += [Problem("filer", message) for message in file_errors]
     return problems, text_error, file_errors
 

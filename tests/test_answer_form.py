@@ -374,7 +374,7 @@ def test_saving_makes_versions_and_the_latest_is_shown(app: FastAPI, client: Tes
     assert first.headers["location"] == f"/svar/{token}?lagret=1"
     assert first.headers["referrer-policy"] == "no-referrer"
     saved = get(client, token, "?lagret=1")
-    assert saved.statuses == ["Innspillet er mottatt. Du får en kvittering på e-post."]
+    assert saved.statuses == ["Innspillet er mottatt. Dere får en kvittering på e-post."]
     assert saved.buttons == ["Lagre endringer"]
     assert saved.values["tema-rolle"] == "Første utkast."
 

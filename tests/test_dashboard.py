@@ -431,7 +431,7 @@ def test_participant_page_lists_messages_and_answers(client: TestClient, db: Ses
     # Subjects end with the reply token, [ref:...], after the reference.
     assert any(
         r[subject].text.startswith(
-            "Innspill til oppdraget – frist 27. april 2020 (Vår referanse: 20/64758) [ref:"
+            "Innspill til oppdraget – frist 27. april 2020 (vår ref. 20/64758) [ref:"
         )
         for r in messages.rows
     )

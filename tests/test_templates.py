@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from jinja2.exceptions import UndefinedError
 from innspill.outbound.templates import KINDS, Rendered, render
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
 from innspill.process.nbformat import nbdate, nbweekday
+from innspill.process.workdays import OSLO
 
 SEED = (
     Path(__file__).resolve().parent.parent
@@ -35,6 +36,92 @@ VOID = {
     "track",
     "wbr",
 }
+
+
+#: Fixed words of the letters in each language (data from the process file is bokmål in both).
+WORDS: dict[str, dict[str, str]] = {
+    "nb": {
+        "officer": "Saksbehandler",
+        "closing": "Med hilsen",
+        "approval": (
+            "Dokumentet er godkjent elektronisk og har derfor ingen håndskrevne signaturer."
+        ),
+        "answer": "Dere kan svare direkte på denne e-posten",
+        "days": "om 2 arbeidsdager",
+        "already": "Har dere allerede sendt innspill, kan dere se bort fra denne påminnelsen.",
+        "asap": "så snart som mulig",
+        "extended": "Utsatt frist",
+        "extended_text": "utsatt fra {old} til {new}",
+        "reminder": "Påminnelse: ",
+    },
+    "nn": {
+        "officer": "Saksbehandlar",
+        "closing": "Med helsing",
+        "approval": "Dokumentet er godkjent elektronisk og har difor ingen handskrivne signaturar.",
+        "answer": "De kan svare direkte på denne e-posten",
+        "days": "om 2 arbeidsdagar",
+        "already": "Har de alt sendt innspel, kan de sjå bort frå denne påminninga.",
+        "asap": "så snart som råd",
+        "extended": "Utsett frist",
+        "extended_text": "utsett frå {old} til {new}",
+        "reminder": "Påminning: ",
+    },
+}
+LANGUAGES = tuple(WORDS)
+#: The kinds a case officer would have signed: the named signature and the approval line.
+SIGNED = {"invitation", "meeting_invitation", "circulation"}
+NN_WEEKDAYS = ("måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "sundag")
+#: Bokmål words that must not be left in the fixed text of a nynorsk letter.
+BOKMAL_ONLY = (
+    " ikke ",
+    " dere ",
+    "Dere ",
+    " deres",
+    "innspillet",
+    "mottatt",
+    " fra ",
+    "hilsen",
+    "Påminnelse",
+    "påminnelse",
+    "følger",
+    " hvert ",
+    "saken",
+    "tidligere",
+    "nedenfor",
+    "Saksbehandler",
+    "enhet",
+    "sammenstilling",
+    "kommer",
+    "beklager",
+    "i morgen",
+    "mandag",
+    "tirsdag",
+    "arbeidsdager",
+)
+
+
+def weekday(day: date, language: str) -> str:
+    """`mandag 1. juni 2020` in bokmål, `måndag 1. juni 2020` in nynorsk."""
+    return nbweekday(day) if language == "nb" else f"{NN_WEEKDAYS[day.weekday()]} {nbdate(day)}"
+
+
+def fixed_text(text: str, data: list[str]) -> str:
+    """The letter with the process file's data taken out: what the template itself says."""
+    flat = " ".join(text.split())
+    for value in sorted(data, key=len, reverse=True):
+        flat = flat.replace(" ".join(value.split()), " ")
+    return flat
+
+
+def seed_data(definition: ProcessDefinition) -> list[str]:
+    """Every text the seed file gives the letters (in bokmål, whatever the letter's language)."""
+    values = [definition.process.title, *definition.sender.address_lines]
+    values += [definition.sender.signature_title, definition.sender.organisation]
+    values += [p.name for p in definition.participants]
+    values += [s.title for s in definition.steps]
+    for theme in definition.themes:
+        values += [theme.title, *theme.questions]
+    return values
 
 
 class StrictHTML(HTMLParser):
@@ -120,10 +207,15 @@ def context_for(
     return context
 
 
-def cases() -> list[tuple[str, str]]:
+def cases() -> list[tuple[str, str, str]]:
     definition = load_definition(SEED)
     step = first_request_step(definition)
-    return [(kind, p.id) for kind in KINDS for p in definition.audience(step.id)]
+    return [
+        (language, kind, p.id)
+        for language in LANGUAGES
+        for kind in KINDS
+        for p in definition.audience(step.id)
+    ]
 
 
 def test_the_seed_has_an_audience(definition: ProcessDefinition) -> None:
@@ -131,22 +223,23 @@ def test_the_seed_has_an_audience(definition: ProcessDefinition) -> None:
     assert len(definition.audience(step.id)) == 9
 
 
-@pytest.mark.parametrize(("kind", "participant_id"), cases())
+@pytest.mark.parametrize(("language", "kind", "participant_id"), cases())
 def test_every_kind_renders_for_every_participant(
-    definition: ProcessDefinition, kind: str, participant_id: str
+    definition: ProcessDefinition, language: str, kind: str, participant_id: str
 ) -> None:
     step = first_request_step(definition)
-    participant = definition.participant(participant_id)
+    participant = definition.participant(participant_id).model_copy(update={"language": language})
     context = context_for(definition, step, participant, kind)
     rendered = render(kind, participant.language, context)
     deadline = context["deadline"]
     sender = definition.sender
+    words = WORDS[language]
 
-    # Subject: one line, with our reference.
+    # Subject: one line, under 100 characters, with our reference.
     assert rendered.subject
     assert "\n" not in rendered.subject and "\r" not in rendered.subject
-    assert "20/64758" in rendered.subject
-    assert f"Vår referanse: {definition.process.reference}" in rendered.subject
+    assert rendered.subject.endswith(f"(vår ref. {definition.process.reference})")
+    assert len(rendered.subject) < 100, rendered.subject
 
     # Text part: the letter, without markup.
     text = rendered.text
@@ -154,36 +247,46 @@ def test_every_kind_renders_for_every_participant(
     assert nbdate(deadline) in text
     assert "Vår referanse: 20/64758" in text
     assert f"Vår dato: {context['letter_date']:%d.%m.%Y}" in text
-    assert f"Saksbehandler: {sender.case_officer}" in text
-    assert "Med hilsen" in text
-    assert sender.signature_name in text
-    assert sender.signature_title in text
-    assert "Dokumentet er godkjent elektronisk og har derfor ingen håndskrevne signaturer." in text
+    assert f"{words['officer']}: {sender.case_officer}" in text
+    assert words["closing"] in text
+    if kind in SIGNED:
+        assert sender.signature_name in text and sender.signature_title in text
+        assert words["approval"] in text
+        assert text.index(words["closing"]) < text.index(sender.signature_name)
+    else:  # nobody signed a reminder or a notice: the unit closes it
+        assert sender.signature_name not in text and sender.signature_title not in text
+        assert words["approval"] not in text
+        assert f"{words['closing']}\n\n{sender.organisation}, {sender.unit}\n" in text
     for line in sender.address_lines:
         assert line in text
     assert "<" not in text and ">" not in text
-    assert "{{" not in text and "{%" not in text
-    assert text.index("Med hilsen") < text.index(sender.signature_name)
+    assert "{{" not in text and "{%" not in text and "{#" not in text and "None" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
 
-    # HTML part: well formed, in bokmål, with the same content.
+    # HTML part: well formed, in the participant's language, with the same content.
     parser = parse_html(rendered.html)
     html_tag = next(attrs for tag, attrs in parser.tags if tag == "html")
-    assert html_tag.get("lang") == "nb"
-    assert 'lang="nb"' in rendered.html
+    assert html_tag.get("lang") == language
     assert parser.title.strip()
     assert sum(1 for tag, _ in parser.tags if tag == "h1") == 1
     html_text = " ".join("".join(parser.text).split())
     assert participant.name in html_text
     assert nbdate(deadline) in html_text
     assert "Vår referanse: 20/64758" in html_text
-    assert "Med hilsen" in html_text
-    assert sender.signature_name in html_text
+    assert words["closing"] in html_text
+    assert (sender.signature_name in html_text) == (kind in SIGNED)
+    assert (words["approval"] in html_text) == (kind in SIGNED)
+
+    if language == "nn":
+        data = seed_data(definition)
+        for part in (text, html_text):
+            leftovers = [w for w in BOKMAL_ONLY if w in fixed_text(part, data)]
+            assert not leftovers, leftovers
 
     if kind == "invitation":
-        assert nbweekday(deadline) in text
-        assert "Svar ved å svare på denne e-posten" in text
+        assert weekday(deadline, language) in text
+        assert words["answer"] in text
         assert context["reply_to"] in text
         for theme in context["themes"]:
             assert theme.title in text
@@ -192,26 +295,32 @@ def test_every_kind_renders_for_every_participant(
                 assert question in " ".join(text.split())
                 assert question in html_text
     elif kind == "reminder":
-        assert "om 2 arbeidsdager" in text and "om 2 arbeidsdager" in html_text
-        assert nbweekday(deadline) in text
-        assert "Har dere allerede sendt innspill, kan dere se bort fra denne påminnelsen." in text
+        assert words["days"] in text and words["days"] in html_text
+        assert weekday(deadline, language) in text
+        assert words["already"] in " ".join(text.split())
+        assert rendered.subject.startswith(words["reminder"])
         for theme in context["themes"]:
             assert theme.title in text and theme.title in html_text
     elif kind == "overdue":
         assert rendered.subject.startswith("Purring: ")
-        assert "så snart som mulig" in text and "så snart som mulig" in html_text
+        assert words["asap"] in text and words["asap"] in html_text
     elif kind == "deadline_changed":
-        assert rendered.subject.startswith("Utsatt frist")
+        assert rendered.subject.startswith(words["extended"])
+        sentence = words["extended_text"].format(
+            old=nbdate(step.deadline), new=weekday(deadline, language)
+        )
         for part in (" ".join(text.split()), html_text):
-            assert f"utsatt fra {nbdate(step.deadline)} til {nbweekday(deadline)}" in part
+            assert sentence in part
 
 
-def render_one(definition: ProcessDefinition, kind: str, **update: Any) -> Rendered:
+def render_one(
+    definition: ProcessDefinition, kind: str, language: str = "nb", **update: Any
+) -> Rendered:
     step = first_request_step(definition)
     participant = definition.audience(step.id)[0]
     context = context_for(definition, step, participant, kind)
     context.update(update)
-    return render(kind, "nb", context)
+    return render(kind, language, context)
 
 
 def test_an_earlier_deadline_is_changed_not_extended(definition: ProcessDefinition) -> None:
@@ -228,20 +337,73 @@ def test_an_earlier_deadline_is_changed_not_extended(definition: ProcessDefiniti
 
 
 @pytest.mark.parametrize(
-    ("days", "phrase"), [(1, "om én arbeidsdag"), (5, "om 5 arbeidsdager"), (0, "i dag")]
+    ("language", "days", "phrase"),
+    [
+        ("nb", 1, "om én arbeidsdag"),
+        ("nb", 5, "om 5 arbeidsdager"),
+        ("nb", 0, "i dag"),
+        ("nn", 1, "om éin arbeidsdag"),
+        ("nn", 5, "om 5 arbeidsdagar"),
+        ("nn", 0, "i dag"),
+    ],
 )
 def test_reminder_counts_working_days(
-    definition: ProcessDefinition, days: int, phrase: str
+    definition: ProcessDefinition, language: str, days: int, phrase: str
 ) -> None:
-    rendered = render_one(definition, "reminder", working_days_left=days)
+    rendered = render_one(definition, "reminder", language, working_days_left=days)
     assert phrase in " ".join(rendered.text.split())
     assert phrase in rendered.html
 
 
 def test_later_overdue_reminders_are_numbered(definition: ProcessDefinition) -> None:
     rendered = render_one(definition, "overdue", overdue_number=2)
-    assert rendered.subject.startswith("Purring nr. 2: ")
-    assert "purring nr. 2" in rendered.text
+    # "Purring nr. 2" reads like an invoice: between public bodies it is a new reminder.
+    assert rendered.subject.startswith("Ny påminnelse: ")
+    assert "nr. 2" not in rendered.subject and "nr. 2" not in rendered.text
+    assert "Vi har også tidligere minnet om fristen." in " ".join(rendered.text.split())
+
+
+def test_later_overdue_reminders_in_nynorsk(definition: ProcessDefinition) -> None:
+    first = render_one(definition, "overdue", "nn", overdue_number=1)
+    assert first.subject.startswith("Purring: ")
+    assert "kan de sjå bort frå denne purringa." in " ".join(first.text.split())
+    later = render_one(definition, "overdue", "nn", overdue_number=2)
+    assert later.subject.startswith("Ny påminning: ")
+    assert "Vi har òg tidlegare mint om fristen." in " ".join(later.text.split())
+    assert "kan de sjå bort frå denne påminninga." in " ".join(later.text.split())
+
+
+def test_an_earlier_deadline_in_nynorsk_is_changed(definition: ProcessDefinition) -> None:
+    step = first_request_step(definition)
+    earlier = step.deadline - timedelta(days=3)
+    rendered = render_one(
+        definition, "deadline_changed", "nn", previous_deadline=step.deadline, deadline=earlier
+    )
+    assert rendered.subject.startswith("Endra frist")
+    assert f"endra frå {nbdate(step.deadline)} til {weekday(earlier, 'nn')}" in " ".join(
+        rendered.text.split()
+    )
+    assert "Merk at den nye fristen er tidlegare enn den førre." in " ".join(rendered.text.split())
+
+
+def test_subjects_keep_the_reference_when_the_title_is_too_long(
+    definition: ProcessDefinition,
+) -> None:
+    """The fixed words give way first, then the date; our reference always stays."""
+    step = first_request_step(definition).model_copy(update={"title": "Innspill " + "x" * 120})
+    for language in LANGUAGES:
+        for kind in KINDS:
+            participant = definition.audience(step.id)[0]
+            context = context_for(definition, step, participant, kind)
+            subject = render(kind, language, context).subject
+            assert subject.endswith("(vår ref. 20/64758)")
+            # A moved deadline names the new date rather than a title that does not fit.
+            assert (step.title in subject) == (kind != "deadline_changed")
+    short = first_request_step(definition).model_copy(update={"title": "Innspill til oppdraget"})
+    context = context_for(definition, short, definition.audience(short.id)[0], "reminder")
+    assert render("reminder", "nb", context).subject == (
+        f"Påminnelse: Innspill til oppdraget – frist {nbdate(short.deadline)} (vår ref. 20/64758)"
+    )
 
 
 def test_the_letter_date_is_shown_short(definition: ProcessDefinition) -> None:
@@ -250,13 +412,16 @@ def test_the_letter_date_is_shown_short(definition: ProcessDefinition) -> None:
     assert "Vår dato: 30.03.2020" in rendered.html
 
 
-def test_data_is_escaped_in_html_and_raw_in_text(definition: ProcessDefinition) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_data_is_escaped_in_html_and_raw_in_text(
+    definition: ProcessDefinition, language: str
+) -> None:
     step = first_request_step(definition)
     evil = "Sekretariatet <script>alert(1)</script> & co"
     participant = definition.audience(step.id)[0].model_copy(update={"name": evil})
     for kind in KINDS:
         context = context_for(definition, step, participant, kind)
-        rendered = render(kind, "nb", context)
+        rendered = render(kind, language, context)
         assert "<script>" not in rendered.html
         assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in rendered.html
         parser = parse_html(rendered.html)
@@ -266,7 +431,10 @@ def test_data_is_escaped_in_html_and_raw_in_text(definition: ProcessDefinition) 
         assert "&lt;" not in rendered.text
 
 
-def test_a_missing_context_variable_is_an_error(definition: ProcessDefinition) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_missing_context_variable_is_an_error(
+    definition: ProcessDefinition, language: str
+) -> None:
     step = first_request_step(definition)
     participant = definition.audience(step.id)[0]
     for kind in KINDS:
@@ -274,11 +442,14 @@ def test_a_missing_context_variable_is_an_error(definition: ProcessDefinition) -
             context = context_for(definition, step, participant, kind)
             del context[name]
             with pytest.raises(UndefinedError):
-                render(kind, "nb", context)
+                render(kind, language, context)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_wrapping_never_splits_a_date(definition: ProcessDefinition, kind: str) -> None:
+def test_wrapping_never_splits_a_date(
+    definition: ProcessDefinition, kind: str, language: str
+) -> None:
     step = first_request_step(definition)
     participant = definition.audience(step.id)[0]
     for extra in range(80):
@@ -287,11 +458,56 @@ def test_wrapping_never_splits_a_date(definition: ProcessDefinition, kind: str) 
         )
         context = context_for(definition, step, participant, kind)
         context["process"] = process
-        text = render(kind, "nb", context).text
+        text = render(kind, language, context).text
         assert nbdate(context["deadline"]) in text
         assert "\u00a0" not in text
         if kind == "reminder":
-            assert "om 2 arbeidsdager" in text
+            assert WORDS[language]["days"] in text
         if kind == "deadline_changed":
             assert nbdate(context["previous_deadline"]) in text
         assert all(len(line) <= 80 for line in text.splitlines())
+
+
+# The receipt ------------------------------------------------------------------------------------
+
+RECEIPT_WORDS = {
+    "nb": ("Kvittering for mottatt innspill", "Takk for innspillet.", "Gjelder:  ", "Mottatt:  "),
+    "nn": ("Kvittering for motteke innspel", "Takk for innspelet.", "Gjeld:    ", "Motteke:  "),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_receipt_says_what_was_received_without_a_signature(
+    definition: ProcessDefinition, language: str
+) -> None:
+    step = first_request_step(definition)
+    participant = definition.audience(step.id)[0].model_copy(update={"language": language})
+    context = context_for(definition, step, participant, "invitation")
+    context.update(
+        answer_texts=[(t.title, f"Tekst om {t.title.lower()}.") for t in definition.themes],
+        general_text="",
+        files=["innspill.pdf"],
+        version=1,
+        received_at=datetime(2020, 4, 20, 10, 15, tzinfo=OSLO),
+        channel="email",
+        answer_url="https://innspill.example/svar/abc",
+    )
+    heading, thanks, about, received = RECEIPT_WORDS[language]
+    rendered = render("receipt", language, context)
+    assert rendered.subject.endswith("(vår ref. 20/64758)") and len(rendered.subject) < 100
+    text = rendered.text
+    assert f"{heading}\n{'=' * len(heading)}\n\n{thanks}" in text
+    # The step is named in a field of its own: no "innspillet deres til «Innspill til …»".
+    assert f"\n{about}{step.title}\n" in text
+    assert f"\n{received}20. april 2020 kl. 10.15\n" in text
+    assert "deres til «" not in text and "dykkar til «" not in text
+    assert definition.sender.signature_name not in text
+    assert WORDS[language]["approval"] not in text
+    assert "https://innspill.example/svar/abc\n\n" + WORDS[language]["closing"] in text
+    assert "\n\n\n" not in text and all(len(line) <= 80 for line in text.splitlines())
+    parser = parse_html(rendered.html)
+    body = " ".join("".join(parser.text).split())
+    assert f"{about.strip()} {step.title}" in body
+    if language == "nn":
+        leftovers = [w for w in BOKMAL_ONLY if w in fixed_text(text, seed_data(definition))]
+        assert not leftovers, leftovers

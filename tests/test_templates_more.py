@@ -22,7 +22,15 @@ from innspill.process.definition import (
     RequestStep,
     load_definition,
 )
-from tests.test_templates import SEED, parse_html
+from tests.test_templates import (
+    BOKMAL_ONLY,
+    LANGUAGES,
+    SEED,
+    WORDS,
+    fixed_text,
+    parse_html,
+    seed_data,
+)
 
 KINDS = (
     "meeting_invitation",
@@ -183,8 +191,10 @@ def context_for(
     return context
 
 
-def rendered(definition: ProcessDefinition, kind: str, **update: Any) -> Rendered:
-    return render(kind, "nb", context_for(definition, kind, **update))
+def rendered(
+    definition: ProcessDefinition, kind: str, language: str = "nb", **update: Any
+) -> Rendered:
+    return render(kind, language, context_for(definition, kind, **update))
 
 
 def flat(text: str) -> str:
@@ -196,37 +206,50 @@ def html_text(html: str) -> str:
     return flat("".join(parse_html(html).text))
 
 
-def cases() -> list[tuple[str, str]]:
+def cases() -> list[tuple[str, str, str]]:
     definition = load_definition(SEED)
-    return [(kind, p.id) for kind in KINDS for p in participants_for(definition, kind)]
+    return [
+        (language, kind, p.id)
+        for language in LANGUAGES
+        for kind in KINDS
+        for p in participants_for(definition, kind)
+    ]
 
 
-@pytest.mark.parametrize(("kind", "participant_id"), cases())
+@pytest.mark.parametrize(("language", "kind", "participant_id"), cases())
 def test_every_kind_renders_a_letter(
-    definition: ProcessDefinition, kind: str, participant_id: str
+    definition: ProcessDefinition, language: str, kind: str, participant_id: str
 ) -> None:
-    participant = definition.participant(participant_id)
+    participant = definition.participant(participant_id).model_copy(update={"language": language})
     context = context_for(definition, kind, participant)
-    result = render(kind, "nb", context)
+    result = render(kind, language, context)
     sender = definition.sender
+    words = WORDS[language]
+    signed = kind in ("meeting_invitation", "circulation")
 
-    # Subject: one line, with our reference at the end.
+    # Subject: one line, under 100 characters, with our reference at the end.
     assert result.subject
     assert "\n" not in result.subject and "\r" not in result.subject
-    assert result.subject.endswith("(Vår referanse: 20/64758)")
+    assert result.subject.endswith("(vår ref. 20/64758)")
+    assert len(result.subject) < 100, result.subject
 
     # Text part: the letter, wrapped, without markup.
     text = result.text
     assert participant.name in text
     assert "Vår referanse: 20/64758" in text
     assert f"Vår dato: {context['letter_date']:%d.%m.%Y}" in text
-    assert f"Saksbehandler: {sender.case_officer}" in text
-    assert "Med hilsen" in text
-    assert text.index("Med hilsen") < text.index(sender.signature_name)
-    assert sender.signature_title in text
-    assert "Dokumentet er godkjent elektronisk og har derfor ingen håndskrevne signaturer." in text
+    assert f"{words['officer']}: {sender.case_officer}" in text
+    assert words["closing"] in text
+    if signed:  # a case officer would sign the meeting invitation and the draft
+        assert text.index(words["closing"]) < text.index(sender.signature_name)
+        assert sender.signature_title in text
+        assert words["approval"] in text
+    else:  # a reminder, a notice, the compilation to our own section: the unit closes it
+        assert sender.signature_name not in text and sender.signature_title not in text
+        assert words["approval"] not in text
+        assert f"{words['closing']}\n\n{sender.organisation}, {sender.unit}\n" in text
     assert "<" not in text and ">" not in text
-    assert "{{" not in text and "{%" not in text
+    assert "{{" not in text and "{%" not in text and "{#" not in text and "None" not in text
     assert "\u00a0" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
@@ -235,17 +258,23 @@ def test_every_kind_renders_a_letter(
     assert set(underline) == {"="}
     assert len(underline) == max(len(line) for line in heading)
 
-    # HTML part: well formed, in bokmål, one h1, the same letter.
+    # HTML part: well formed, in the participant's language, one h1, the same letter.
     parser = parse_html(result.html)
     html_tag = next(attrs for tag, attrs in parser.tags if tag == "html")
-    assert html_tag.get("lang") == "nb"
+    assert html_tag.get("lang") == language
     assert parser.title.strip()
     assert sum(1 for tag, _ in parser.tags if tag == "h1") == 1
     body = flat("".join(parser.text))
     assert participant.name in body
     assert "Vår referanse: 20/64758" in body
-    assert "Med hilsen" in body
-    assert sender.signature_name in body
+    assert words["closing"] in body
+    assert (sender.signature_name in body) == signed
+
+    if language == "nn":
+        data = [*seed_data(definition), *AGENDA, NOTE, FILENAME, context["step"].title]
+        for part in (text, body):
+            leftovers = [w for w in BOKMAL_ONLY if w in fixed_text(part, data)]
+            assert not leftovers, leftovers
 
 
 # Meeting invitation -----------------------------------------------------------------------------
@@ -254,7 +283,7 @@ def test_every_kind_renders_a_letter(
 def test_meeting_invitation(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_invitation")
     assert result.subject == (
-        "Innkalling til halvdagsmøte om innspillene – fredag 5. juni 2020 (Vår referanse: 20/64758)"
+        "Innkalling til halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
     )
     text, html = result.text, result.html
     assert "Innkalling til halvdagsmøte om innspillene\n=====" in text
@@ -279,12 +308,14 @@ def test_a_changed_meeting_gets_an_updated_invitation(definition: ProcessDefinit
     result = rendered(
         definition, "meeting_invitation", revision=2, step=meeting_step(start=time(10))
     )
+    # The subject says what the heading says: an updated invitation.
     assert result.subject == (
-        "Endret innkalling: Halvdagsmøte om innspillene – fredag 5. juni 2020 "
-        "(Vår referanse: 20/64758)"
+        "Oppdatert innkalling til halvdagsmøte om innspillene – fredag 5. juni 2020 "
+        "(vår ref. 20/64758)"
     )
+    assert "Oppdatert innkalling til halvdagsmøte om innspillene\n=====" in result.text
     for part in (flat(result.text), html_text(result.html)):
-        assert "Oppdatert innkalling: Halvdagsmøte om innspillene" in part
+        assert "Oppdatert innkalling til halvdagsmøte om innspillene" in part
         assert "Møtet er endret, og denne innkallingen erstatter den forrige." in part
         assert "ny kalenderinvitasjon (.ics-fil) som oppdaterer møtet i kalenderen deres" in part
         assert "fredag 5. juni 2020 kl. 10.00–12.30" in part
@@ -324,7 +355,7 @@ def test_a_meeting_without_video_link_or_agenda(definition: ProcessDefinition) -
 def test_meeting_reminder_the_day_before(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_reminder")
     assert result.subject == (
-        "Påminnelse: Halvdagsmøte om innspillene fredag 5. juni 2020 (Vår referanse: 20/64758)"
+        "Påminnelse: Halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
         assert (
@@ -345,7 +376,7 @@ def test_meeting_reminder_without_compilation_and_over_a_weekend(
     result = rendered(
         definition, "meeting_reminder", step=monday, letter_date=friday, compilation_attached=False
     )
-    assert result.subject.startswith("Påminnelse: Halvdagsmøte om innspillene mandag 8. juni 2020")
+    assert result.subject.startswith("Påminnelse: Halvdagsmøte om innspillene – mandag 8. juni")
     for part in (flat(result.text), html_text(result.html)):
         assert "«Halvdagsmøte om innspillene» mandag 8. juni 2020." in part
         assert "i morgen" not in part
@@ -355,7 +386,7 @@ def test_meeting_reminder_without_compilation_and_over_a_weekend(
 def test_meeting_cancel(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_cancel")
     assert result.subject == (
-        "Avlyst: Halvdagsmøte om innspillene – fredag 5. juni 2020 (Vår referanse: 20/64758)"
+        "Avlyst: Halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
         assert (
@@ -374,13 +405,15 @@ def test_compilation_lists_late_and_missing_answers(definition: ProcessDefinitio
     names = secretariat_names(definition)
     result = rendered(definition, "compilation")
     assert result.subject == (
-        "Sammenstilling av innspill – Innspill til retningslinjer for sekretariatene "
-        "(versjon 1) (Vår referanse: 20/64758)"
+        "Sammenstilling: Innspill til retningslinjer for sekretariatene "
+        "(versjon 1) (vår ref. 20/64758)"
     )
     text = result.text
     assert "både som Word-dokument og som HTML-fil" in flat(text)
-    assert "Fristen for innspill var 1. juni 2020. Vi har mottatt innspill fra 7 av 9." in flat(
-        text
+    # "7 av 9" alone does not say 9 what.
+    assert (
+        "Fristen for innspill var 1. juni 2020. Av de 9 som ble bedt om innspill, har 7 svart."
+        in flat(text)
     )
     late = text.index("Disse sendte innspill etter fristen:\n")
     missing = text.index("Vi har ikke mottatt innspill fra:\n")
@@ -390,7 +423,7 @@ def test_compilation_lists_late_and_missing_answers(definition: ProcessDefinitio
     assert "Dette er versjon" not in text
 
     body = html_text(result.html)
-    assert "Vi har mottatt innspill fra 7 av 9." in body
+    assert "Av de 9 som ble bedt om innspill, har 7 svart." in body
     assert f"Disse sendte innspill etter fristen: {names[3]} Vi har ikke mottatt" in body
     assert f"Vi har ikke mottatt innspill fra: {names[7]} {names[8]}" in body
 
@@ -400,14 +433,14 @@ def test_a_later_compilation_replaces_the_earlier(definition: ProcessDefinition)
     result = rendered(
         definition, "compilation", version=2, answered=9, late=[names[3], *names[7:]], missing=[]
     )
-    assert result.subject.endswith("(versjon 2) (Vår referanse: 20/64758)")
+    assert result.subject.endswith("(versjon 2) (vår ref. 20/64758)")
     sentence = (
         "Dette er versjon 2. Den erstatter tidligere versjoner og tar med innspill mottatt "
         "etter forrige versjon."
     )
     for part in (flat(result.text), html_text(result.html)):
         assert sentence in part
-        assert "Vi har mottatt innspill fra alle 9." in part
+        assert "Alle de 9 som ble bedt om innspill, har svart." in part
         assert "Vi har ikke mottatt innspill fra" not in part
         assert "ny versjon av sammenstillingen" not in part
         for name in (names[3], names[7], names[8]):
@@ -423,7 +456,7 @@ def test_circulation_of_the_first_draft(definition: ProcessDefinition) -> None:
     )
     assert result.subject == (
         "Utkast til retningslinjer – oversendelse til behandling i styringsgruppene "
-        "(Vår referanse: 20/64758)"
+        "(vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
         assert (
@@ -439,10 +472,8 @@ def test_circulation_of_the_first_draft(definition: ProcessDefinition) -> None:
 
 def test_circulation_of_a_revised_draft(definition: ProcessDefinition) -> None:
     result = rendered(definition, "circulation")
-    assert result.subject == (
-        "Revidert utkast (versjon 2): Utkast til retningslinjer – oversendelse til behandling "
-        "i styringsgruppene (Vår referanse: 20/64758)"
-    )
+    # The title does not fit after "Revidert utkast (versjon 2): ": the subject says what it is.
+    assert result.subject == "Revidert utkast (versjon 2) til behandling (vår ref. 20/64758)"
     text = result.text
     assert "Revidert utkast (versjon 2): Utkast til retningslinjer – oversendelse til\n" in text
     assert "Endringer fra forrige versjon\n-----" in text
@@ -459,7 +490,7 @@ def test_circulation_of_a_revised_draft(definition: ProcessDefinition) -> None:
 
 def test_a_revised_draft_without_note(definition: ProcessDefinition) -> None:
     result = rendered(definition, "circulation", version=3, note=None)
-    assert result.subject.startswith("Revidert utkast (versjon 3): ")
+    assert result.subject.startswith("Revidert utkast (versjon 3)")
     assert "Det erstatter versjon 2." in flat(result.text)
     assert "Endringer fra forrige versjon" not in result.text
     assert "Endringer fra forrige versjon" not in result.html
@@ -467,10 +498,7 @@ def test_a_revised_draft_without_note(definition: ProcessDefinition) -> None:
 
 def test_treatment_reminder(definition: ProcessDefinition) -> None:
     result = rendered(definition, "treatment_reminder")
-    assert result.subject == (
-        "Påminnelse: Utkast til retningslinjer – oversendelse til behandling i styringsgruppene "
-        "(Vår referanse: 20/64758)"
-    )
+    assert result.subject == "Påminnelse: behandling av utkastet (vår ref. 20/64758)"
     for part in (flat(result.text), html_text(result.html)):
         assert "utkastet (versjon 2) som vi sendte dere 15. juni 2020" in part
         assert "Vi har ennå ikke fått beskjed om når styringsgruppen skal behandle saken." in part
@@ -481,17 +509,22 @@ def test_treatment_reminder(definition: ProcessDefinition) -> None:
 
 def test_later_treatment_reminders_are_numbered(definition: ProcessDefinition) -> None:
     result = rendered(definition, "treatment_reminder", reminder_number=2, version=1)
-    assert result.subject.startswith("Påminnelse nr. 2: Utkast til retningslinjer")
+    # "Påminnelse nr. 2" reads like an invoice.
+    assert result.subject.startswith("Ny påminnelse: ")
     for part in (flat(result.text), html_text(result.html)):
-        assert "Dette er påminnelse nr. 2." in part
+        assert "nr. 2" not in part
+        assert "Vi har også minnet om dette tidligere." in part
         assert "til utkastet som vi sendte dere 15. juni 2020" in part
 
 
 # Escaping, strictness, wrapping -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_data_is_escaped_in_html_and_raw_in_text(definition: ProcessDefinition, kind: str) -> None:
+def test_data_is_escaped_in_html_and_raw_in_text(
+    definition: ProcessDefinition, kind: str, language: str
+) -> None:
     evil = "Gruppen <b>fet</b> & co"
     participant = participants_for(definition, kind)[0].model_copy(update={"name": evil})
     update: dict[str, Any] = {}
@@ -499,7 +532,7 @@ def test_data_is_escaped_in_html_and_raw_in_text(definition: ProcessDefinition, 
         update = {"late": [evil], "missing": [evil]}
     elif kind == "circulation":
         update = {"note": evil}
-    result = render(kind, "nb", context_for(definition, kind, participant, **update))
+    result = render(kind, language, context_for(definition, kind, participant, **update))
     assert "<b>" not in result.html
     assert "Gruppen &lt;b&gt;fet&lt;/b&gt; &amp; co" in result.html
     parser = parse_html(result.html)
@@ -512,8 +545,11 @@ def test_data_is_escaped_in_html_and_raw_in_text(definition: ProcessDefinition, 
         assert result.text.count(evil) >= 2
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_missing_context_variable_is_an_error(definition: ProcessDefinition, kind: str) -> None:
+def test_a_missing_context_variable_is_an_error(
+    definition: ProcessDefinition, kind: str, language: str
+) -> None:
     common: tuple[str, ...] = ("process", "sender", "participant", "letter_date")
     if kind != "compilation":  # the compilation names its source step, not its own step
         common = (*common, "step")
@@ -523,11 +559,14 @@ def test_a_missing_context_variable_is_an_error(definition: ProcessDefinition, k
         context = context_for(definition, kind)
         del context[name]
         with pytest.raises(UndefinedError):
-            render(kind, "nb", context)
+            render(kind, language, context)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_wrapping_never_splits_a_date(definition: ProcessDefinition, kind: str) -> None:
+def test_wrapping_never_splits_a_date(
+    definition: ProcessDefinition, kind: str, language: str
+) -> None:
     context = context_for(definition, kind)
     dates = {
         "meeting_invitation": ["fredag 5. juni 2020 kl. 09.00–12.30"],  # a line of its own
@@ -541,7 +580,7 @@ def test_wrapping_never_splits_a_date(definition: ProcessDefinition, kind: str) 
         process = definition.process.model_copy(
             update={"title": definition.process.title + " x" * (extra // 2) + "y" * (extra % 2)}
         )
-        text = render(kind, "nb", {**context, "process": process}).text
+        text = render(kind, language, {**context, "process": process}).text
         for phrase in dates:
             assert phrase in text
         assert "\u00a0" not in text

@@ -25,11 +25,17 @@ def init() -> None:
 
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")]) -> None:
-    """Check a process file and list every problem; writes nothing."""
+    """Check a process file and list every problem; writes nothing.
+
+    Every language it names (the process's and each participant's) must have a complete set
+    of e-mail templates, or the first mail in that language would fail to render.
+    """
+    from innspill.outbound.languages import check_languages
     from innspill.process.definition import date_warnings, load_definition
 
     try:
         definition = load_definition(file)
+        check_languages(definition, file=str(file))
     except DefinitionError as exc:
         raise fail(str(exc)) from None
     for warning in date_warnings(definition):
@@ -48,14 +54,17 @@ def load(
     """Add a process from its file, or update the loaded one from the edited file.
 
     A moved deadline becomes a deadline change (those affected are told at the next tick);
-    a change that would rewrite what already happened is refused and nothing is written.
+    a change that would rewrite what already happened is refused and nothing is written, as
+    is a file naming a language without a complete set of e-mail templates.
     """
     from innspill.models.db import session_scope
+    from innspill.outbound.languages import check_languages
     from innspill.process.definition import date_warnings, load_definition
     from innspill.process.loading import store_definition
 
     try:
         definition = load_definition(file)
+        check_languages(definition, file=str(file))
         for warning in date_warnings(definition):
             typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
         with session_scope(open_engine()) as session:

@@ -1,0 +1,96 @@
+"""Which languages have a complete set of e-mail templates, and which a process file lacks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError, meta
+
+from innspill.errors import DefinitionError, Problem
+from innspill.outbound.templates import TEMPLATES, environment
+from innspill.planning.actions import ActionKind
+from innspill.process.definition import ProcessDefinition
+
+#: Every kind that sends a message needs these three parts in each language.
+PARTS = ("subject.txt", "txt", "html")
+#: The kinds that send a message: all but `compile`, which only makes a document.
+MESSAGE_KINDS = tuple(kind.value for kind in ActionKind if kind != ActionKind.COMPILE)
+_NAME = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<language>[a-z]{2})\.(?P<part>subject\.txt|txt|html)$")
+
+
+def kind_templates(language: str) -> list[str]:
+    """The files every message kind needs in one language: subject, text and HTML part."""
+    return [f"{kind}.{language}.{part}" for kind in MESSAGE_KINDS for part in PARTS]
+
+
+def _references(folder: Path, name: str) -> Iterator[str]:
+    """The templates one template extends, includes or imports (names written as literals)."""
+    source = (folder / name).read_text(encoding="utf-8")
+    try:
+        found = meta.find_referenced_templates(environment().parse(source))
+    except TemplateSyntaxError:
+        return  # the file is there; rendering it reports the syntax error with its line
+    yield from (ref for ref in found if ref is not None)
+
+
+def missing_templates(language: str, folder: Path = TEMPLATES) -> list[str]:
+    """The template files `language` lacks: kind files, and the layouts and parts they use."""
+    missing: list[str] = []
+    seen: set[str] = set()
+    pending = kind_templates(language)
+    while pending:
+        name = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (folder / name).is_file():
+            missing.append(name)
+            continue
+        pending.extend(_references(folder, name))
+    return missing
+
+
+def complete_languages(folder: Path = TEMPLATES) -> list[str]:
+    """The languages with every template a message needs, sorted."""
+    found = {m["language"] for p in folder.iterdir() if (m := _NAME.match(p.name))}
+    return sorted(language for language in found if not missing_templates(language, folder))
+
+
+def language_problems(
+    definition: ProcessDefinition, *, file: str, folder: Path = TEMPLATES
+) -> list[Problem]:
+    """One problem for each field naming a language whose template set is not complete."""
+    fields = [("process.language", definition.process.language)] + [
+        (f"participants[{index}].language", p.language)
+        for index, p in enumerate(definition.participants)
+    ]
+    complete = complete_languages(folder)
+    problems = []
+    cache: dict[str, list[str]] = {}
+    for field, language in fields:
+        missing = cache.setdefault(language, missing_templates(language, folder))
+        if not missing:
+            continue
+        have = ", ".join(complete) or "none"
+        if len(missing) >= len(kind_templates(language)):
+            message = (
+                f"there are no e-mail templates in language '{language}' (complete: {have}); "
+                f"add {language} files for every kind in email_templates/ (copy the nb files "
+                "and translate them), or choose a complete language"
+            )
+        else:
+            message = (
+                f"the e-mail templates in language '{language}' are incomplete (complete: "
+                f"{have}); missing in email_templates/: {', '.join(missing)}"
+            )
+        problems.append(Problem(file, field, message))
+    return problems
+
+
+def check_languages(definition: ProcessDefinition, *, file: str) -> None:
+    """Raise DefinitionError if the file names a language that cannot be rendered in full."""
+    problems = language_problems(definition, file=file, folder=TEMPLATES)
+    if problems:
+        raise DefinitionError(problems)

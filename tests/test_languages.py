@@ -112,12 +112,9 @@ def test_problems_name_the_file_the_field_and_the_templates(tmp_path: Path) -> N
     shutil.copytree(TEMPLATES, folder)
     (folder / "overdue.nn.subject.txt").unlink()
     problems = language_problems(definition, file="prosess.toml", folder=folder)
-    assert [p.field for p in problems] == [
-        "process.language",
-        "participants[1].language",
-        "participants[2].language",
-    ]
-    for problem in problems[:2]:
+    # participants[1] writes nn like the process: reported once, at process.language
+    assert [p.field for p in problems] == ["process.language", "participants[2].language"]
+    for problem in problems[:1]:
         assert "'nn' are incomplete" in problem.message
         assert problem.message.endswith("missing in email_templates/: overdue.nn.subject.txt")
 
@@ -284,3 +281,15 @@ def test_refusals_are_in_the_participants_language(nn_app: FastAPI) -> None:
         # An unknown link cannot tell whose it is: bokmål.
         unknown = get(client, "a" * 32, status=404)
         assert unknown.h1 == "Lenken er ugyldig" and unknown.lang == "nb"
+
+
+def test_a_participant_without_a_language_gets_the_process_language() -> None:
+    text = seed_with({"bergen-sekretariat": "nb"}, process_language="nn")
+    definition = parse_definition(text, file="nn-round.toml")
+    languages_by_id = {p.id: p.language for p in definition.participants}
+    assert languages_by_id.pop("bergen-sekretariat") == "nb"
+    assert set(languages_by_id.values()) == {"nn"}
+    # stored as JSON and read back, the resolved language stays
+    again = type(definition).model_validate_json(definition.model_dump_json())
+    assert again.participant("bergen-sekretariat").language == "nb"
+    assert again.participant("oslo-akershus-sekretariat").language == "nn"

@@ -62,9 +62,11 @@ def language_problems(
     definition: ProcessDefinition, *, file: str, folder: Path = TEMPLATES
 ) -> list[Problem]:
     """One problem for each field naming a language whose template set is not complete."""
+    # A participant without a language of its own has the process's: that field is reported once.
     fields = [("process.language", definition.process.language)] + [
         (f"participants[{index}].language", p.language)
         for index, p in enumerate(definition.participants)
+        if p.language != definition.process.language
     ]
     complete = complete_languages(folder)
     problems = []

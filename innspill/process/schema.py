@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
@@ -193,6 +194,22 @@ class ProcessDefinition(_Strict):
     participants: list[Participant] = Field(min_length=1)
     themes: list[Theme] = []
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _participants_inherit_language(cls, data: object) -> object:
+        """A participant without `language` is written to in the process's language."""
+        if not isinstance(data, dict):
+            return data
+        process, participants = data.get("process"), data.get("participants")
+        if not isinstance(process, dict) or not isinstance(participants, list):
+            return data
+        language = process.get("language", "nb")
+        data = dict(data)
+        data["participants"] = [
+            {"language": language, **p} if isinstance(p, dict) else p for p in participants
+        ]
+        return data
 
     @property
     def id(self) -> str:

@@ -45,3 +45,23 @@ class HeaderInjection(InnspillError):
 
 class MailConfigError(InnspillError):
     """The SMTP settings are incomplete or contradictory."""
+
+
+class DatabaseUnavailable(InnspillError):
+    """The database cannot be reached or opened."""
+
+
+class DatabaseLocked(DatabaseUnavailable):
+    """SQLite stayed locked by another process for longer than the wait allows."""
+
+
+class SchemaTooNew(InnspillError):
+    """The database was migrated by a newer innspill than this one."""
+
+
+class SecretKeyMismatch(InnspillError):
+    """This process's secret key is not the one the database was set up with."""
+
+
+class MailServerError(InnspillError):
+    """An SMTP or IMAP server cannot be reached, or refuses the connection or credentials."""

@@ -26,7 +26,7 @@ class Commands(TyperGroup):
             message = explain(exc)
             if message is None or ctx.find_root().params.get("debug"):
                 raise
-            typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+            typer.secho(message, err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def _key(settings: Settings, engine) -> Check:  # type: ignore[no-untyped-def]
         return Check(
             "secret key", True, f"{source}; none recorded yet (the next command records it)"
         )
-    if known != fingerprint(settings.resolved_secret_key()):
+    if not hmac.compare_digest(known, fingerprint(settings.resolved_secret_key())):
         return Check(
             "secret key",
             False,

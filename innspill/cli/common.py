@@ -76,8 +76,7 @@ def main(
         ),
     ] = False,
 ) -> None:
-    """innspill: run consultation processes (invitations, reminders, answers) from process
-    files. Settings come from INNSPILL_* environment variables or .env (see README)."""
+    """Options for every command (the app's help text is the Typer's own, above)."""
 
 
 AtOption = Annotated[

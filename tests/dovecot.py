@@ -295,3 +295,11 @@ def dovecot_server(dovecot_session: Dovecot) -> Dovecot:
     mailbox = copy.copy(dovecot_session)
     mailbox.user = f"user-{uuid.uuid4().hex[:12]}"
     return mailbox
+
+
+@pytest.fixture(scope="module", name="dovecot_tls")
+def dovecot_tls_fixture(authority: TlsAuthority) -> Iterator[Dovecot]:
+    """Dovecot requiring TLS, with a certificate from the module's test CA (`authority`)."""
+    need_dovecot()
+    with Dovecot(tls=authority) as server:
+        yield server

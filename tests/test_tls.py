@@ -7,103 +7,24 @@ SSL_CERT_FILE, as an operator with a private CA would configure it.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import SEED
-from tests.dovecot import Dovecot, need_dovecot
-from tests.smtp_sink import free_port
+from tests.dovecot import Dovecot, dovecot_tls_fixture  # noqa: F401  (fixture dovecot_tls)
 from tests.subprocess_cli import one_line_error, run_innspill
-from tests.tls_ca import TlsAuthority
-
-USER, PASSWORD = "innspill", "relay-password-1"
+from tests.tls_ca import (  # noqa: F401  (fixture authority)
+    PASSWORD,
+    USER,
+    TlsAuthority,
+    authority_fixture,
+    smtp_server,
+)
 
 # aiosmtpd warns about AUTH without its STARTTLS flag; with implicit TLS that flag cannot apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-@dataclass
-class Session:
-    """What the server saw of one delivered message's session."""
-
-    tls: bool
-    authenticated: bool
-    rcpt_tos: list[str]
-
-
-@dataclass
-class TlsRecorder:
-    """Records each accepted message with whether its session was encrypted and logged in."""
-
-    sessions: list[Session] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.sessions.append(
-                Session(
-                    server.transport.get_extra_info("ssl_object") is not None,
-                    bool(session.authenticated),
-                    envelope.rcpt_tos,
-                )
-            )
-        return "250 Message accepted"
-
-
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
-    )
-    # handled=False: aiosmtpd answers the refusal itself (535).
-    return AuthResult(success=ok, handled=False)
-
-
-@contextlib.contextmanager
-def smtp_server(authority: TlsAuthority, mode: str) -> Iterator[tuple[int, TlsRecorder]]:
-    """An SMTP server that insists on TLS (STARTTLS or implicit) and on AUTH."""
-    recorder = TlsRecorder()
-    port = free_port()
-    # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; with implicit TLS the whole
-    # connection is encrypted, so AUTH is allowed there without that flag.
-    tls: dict[str, Any] = (
-        {"tls_context": authority.server_context(), "require_starttls": True}
-        if mode == "starttls"
-        else {"ssl_context": authority.server_context(), "auth_require_tls": False}
-    )
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=_authenticate,
-        auth_required=True,
-        **tls,
-    )
-    controller.start()
-    try:
-        yield port, recorder
-    finally:
-        controller.stop()
-
-
-@pytest.fixture(scope="module")
-def authority(tmp_path_factory: pytest.TempPathFactory) -> TlsAuthority:
-    return TlsAuthority.make(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def dovecot_tls(authority: TlsAuthority) -> Iterator[Dovecot]:
-    need_dovecot()
-    with Dovecot(tls=authority) as server:
-        yield server
 
 
 def _env(tmp_path: Path, authority: TlsAuthority, **settings: Any) -> dict[str, str]:

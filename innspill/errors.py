@@ -61,7 +61,3 @@ class SchemaTooNew(InnspillError):
 
 class SecretKeyMismatch(InnspillError):
     """This process's secret key is not the one the database was set up with."""
-
-
-class MailServerError(InnspillError):
-    """An SMTP or IMAP server cannot be reached, or refuses the connection or credentials."""

@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="Any SQLAlchemy URL; default: SQLite file innspill.db in data_dir."
+    )
+    database_lock_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds to wait for a SQLite database another process is writing to (and "
+        "for a PostgreSQL connection) before giving up with an error.",
     )
     smtp_host: str | None = Field(
         None, description="SMTP relay host. Unset: mail is captured as .eml files in data_dir/mail."
@@ -81,6 +87,12 @@ class Settings(BaseSettings):
     )
     prefect_ui_url: str | None = Field(
         None, description="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links to it."
+    )
+    prefect_api_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PREFECT_API_URL"),
+        description="Prefect's own variable, read here for `innspill doctor` only: Prefect "
+        "reads it itself. Unset: commands start a temporary local server.",
     )
     imap_host: str | None = Field(
         None, description="IMAP server that receives participants' replies. Unset: no mailbox."

@@ -41,3 +41,19 @@ class UnknownProcess(InnspillError):
 
 class HeaderInjection(InnspillError):
     """A header value contains a line break (literal or encoded)."""
+
+
+class DatabaseUnavailable(InnspillError):
+    """The database cannot be reached or opened."""
+
+
+class DatabaseLocked(DatabaseUnavailable):
+    """SQLite stayed locked by another process for longer than the wait allows."""
+
+
+class SchemaTooNew(InnspillError):
+    """The database was migrated by a newer innspill than this one."""
+
+
+class SecretKeyMismatch(InnspillError):
+    """This process's secret key is not the one the database was set up with."""

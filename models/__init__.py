@@ -11,6 +11,7 @@ from innspill.models.inbound import (
     InboundStatus,
     TokenPurpose,
 )
+from innspill.models.installation import Installation
 from innspill.models.outbox import MessageStatus, OutboxMessage
 from innspill.models.process import Participant, Process, Step
 from innspill.models.treatment import Attendance, Treatment, TreatmentState
@@ -26,6 +27,7 @@ __all__ = [
     "Event",
     "InboundMessage",
     "InboundStatus",
+    "Installation",
     "MessageStatus",
     "OutboxMessage",
     "Participant",

@@ -9,34 +9,49 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+from innspill.errors import DatabaseLocked, DatabaseUnavailable, SchemaTooNew
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: Seconds a SQLite write waits for another process's lock, and PostgreSQL for a connection.
+DEFAULT_WAIT = 10.0
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the dashboard read while a tick writes; NORMAL is durable across a process
-    # crash (not a power cut), which is the failure the outbox must survive.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def make_engine(url: str, *, lock_timeout: float = DEFAULT_WAIT) -> Engine:
+    """An engine for any SQLAlchemy URL; creates the SQLite file's folder when needed.
 
-
-def make_engine(url: str) -> Engine:
-    """An engine for any SQLAlchemy URL; creates the SQLite file's folder when needed."""
+    `lock_timeout` bounds the wait for SQLite's lock (another tick writing) and for a
+    PostgreSQL connection, so a busy or absent database ends in an error, not a hang.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy_ms = max(int(lock_timeout * 1000), 0)
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets the dashboard read while a tick writes; NORMAL is durable across a
+            # process crash (not a power cut), which is the failure the outbox must survive.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.close()
+
+        event.listen(engine, "connect", pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = max(int(lock_timeout), 1)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def alembic_config(url: str) -> Config:
@@ -46,16 +61,63 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(url: str) -> None:
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (None when it has none yet)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_known(revision: str | None) -> None:
+    """Refuse a schema this code does not know: it was made by a newer innspill."""
+    if revision is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    if revision not in {s.revision for s in script.walk_revisions()}:
+        raise SchemaTooNew(
+            f"the database's schema (revision {revision}) is newer than this innspill knows "
+            f"(up to {script.get_current_head()}): another machine upgraded it; install the same "
+            "innspill version here"
+        )
+
+
+def migrate(url: str, *, lock_timeout: float = DEFAULT_WAIT) -> None:
     """Create or upgrade the database to the newest schema."""
-    engine = make_engine(url)
+    engine = make_engine(url, lock_timeout=lock_timeout)
     try:
         with engine.begin() as connection:
+            check_known(MigrationContext.configure(connection).get_current_revision())
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+    except DBAPIError as exc:
+        raise database_error(exc, url, lock_timeout=lock_timeout) from exc
     finally:
         engine.dispose()
+
+
+def database_error(
+    exc: DBAPIError, url: str, *, lock_timeout: float = DEFAULT_WAIT
+) -> DatabaseUnavailable:
+    """What a driver's connection or lock error means, in one line for the operator."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+    if parsed.get_backend_name() == "sqlite" and "locked" in reason:
+        return DatabaseLocked(
+            f"the database {parsed.database} is locked: another process (a tick or send?) has "
+            f"been writing to it for more than {lock_timeout:g} s; try again when it has finished"
+        )
+    return DatabaseUnavailable(
+        f"cannot use the database {shown}: {reason[:300]}; check INNSPILL_DATABASE_URL and that "
+        "the database server is running"
+    )
 
 
 @contextmanager

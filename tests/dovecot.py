@@ -25,6 +25,7 @@ import pytest
 from imapclient import IMAPClient
 
 from tests.smtp_sink import free_port
+from tests.tls_ca import TlsAuthority
 
 INSTALL = "apt-get install dovecot-imapd"
 
@@ -35,8 +36,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
+{ssl}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%u
@@ -55,7 +55,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 """
@@ -77,11 +78,20 @@ class Dovecot:
     """Starts Dovecot with its own config, mail, state and log in a temp dir; stops it on exit.
 
     Any user name logs in with `password` (a static passdb); each gets its own maildir.
+    With `tls` (a TlsAuthority), TLS is required as in production: implicit TLS on `tls_port`, and
+    STARTTLS before any login on `port`.
     """
 
-    def __init__(self, user: str = "innspill", password: str = "test-password") -> None:
+    def __init__(
+        self,
+        user: str = "innspill",
+        password: str = "test-password",
+        tls: TlsAuthority | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         self.user = user
         self.password = password
         self.root = Path(tempfile.mkdtemp(prefix="innspill-dovecot-"))
@@ -108,6 +118,8 @@ class Dovecot:
                 uid=uid,
                 gid=gid,
                 port=self.port,
+                tls_port=self.tls_port,
+                ssl=self._ssl_config(),
             ),
             encoding="utf-8",
         )
@@ -133,6 +145,14 @@ class Dovecot:
             self.__exit__()
             raise
         return self
+
+    def _ssl_config(self) -> str:
+        if self.tls is None:
+            return "ssl = no\ndisable_plaintext_auth = no"
+        return (
+            "ssl = required\ndisable_plaintext_auth = yes\n"
+            f"ssl_cert = <{self.tls.cert_file}\nssl_key = <{self.tls.key_file}"
+        )
 
     def _wait_until_listening(self, seconds: float = 15.0) -> None:
         deadline = time.monotonic() + seconds
@@ -179,11 +199,11 @@ class Dovecot:
             return "(no dovecot log)"
 
     def imap_settings(self, **overrides: Any) -> dict[str, Any]:
-        """Settings fields that point innspill at this server (plain IMAP, no TLS)."""
+        """Settings fields that point innspill at this server (implicit TLS if it has TLS)."""
         values: dict[str, Any] = {
             "imap_host": self.host,
-            "imap_port": self.port,
-            "imap_tls": "none",
+            "imap_port": self.tls_port if self.tls else self.port,
+            "imap_tls": "tls" if self.tls else "none",
             "imap_username": self.user,
             "imap_password": self.password,
             "imap_folder": "INBOX",
@@ -195,7 +215,16 @@ class Dovecot:
     @contextlib.contextmanager
     def client(self) -> Iterator[IMAPClient]:
         """A logged-in connection of our own, to set up and inspect the mailbox."""
-        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
+        if self.tls is None:
+            client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
+        else:
+            client = IMAPClient(
+                self.host,
+                port=self.tls_port,
+                ssl=True,
+                ssl_context=self.tls.client_context(),
+                timeout=10,
+            )
         try:
             client.login(self.user, self.password)
             yield client
@@ -266,3 +295,11 @@ def dovecot_server(dovecot_session: Dovecot) -> Dovecot:
     mailbox = copy.copy(dovecot_session)
     mailbox.user = f"user-{uuid.uuid4().hex[:12]}"
     return mailbox
+
+
+@pytest.fixture(scope="module", name="dovecot_tls")
+def dovecot_tls_fixture(authority: TlsAuthority) -> Iterator[Dovecot]:
+    """Dovecot requiring TLS, with a certificate from the module's test CA (`authority`)."""
+    need_dovecot()
+    with Dovecot(tls=authority) as server:
+        yield server

@@ -73,7 +73,9 @@ def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
         f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed of {total} "
         f"in {time.monotonic() - started:.1f} s; mail is {transport.description}."
     )
-    for error in report.errors[:20]:
+    # The error that stopped sending is said once, below, not also as a message's error.
+    said = [e for e in report.errors if not (report.stopped and e.endswith(f": {report.stopped}"))]
+    for error in said[:20]:
         typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
     if report.stopped:
         left = total - report.attempted

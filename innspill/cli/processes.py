@@ -15,11 +15,9 @@ from innspill.errors import DefinitionError, InnspillError
 
 @app.command()
 def init() -> None:
-    """Create the database, or upgrade it to the newest schema."""
-    from innspill.models.db import migrate
-
+    """Create the database, or upgrade it to the newest schema; record the key's fingerprint."""
     url = get_settings().resolved_database_url
-    migrate(url)
+    open_engine().dispose()
     typer.echo(f"Database ready: {safe_url(url)}")
 
 

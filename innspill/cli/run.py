@@ -106,6 +106,7 @@ def dashboard(
     from innspill.dashboard.app import create_app
 
     settings = get_settings()
+    open_engine().dispose()  # refuses a machine whose secret key the database does not know
     try:
         application = create_app(settings)
     except InnspillError as exc:

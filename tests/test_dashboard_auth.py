@@ -1,34 +1,56 @@
-"""Who sees the dashboard: sign-in, sessions, the rate limit, CSRF, escaping, accounts."""
+"""Who sees the dashboard: sign-in, server-side sessions, the sign-in limit shared by every
+process (and not fooled by forged forwarded headers), roles, CSRF, escaping, accounts."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect, text
+from sqlmodel import select
 from typer.testing import CliRunner, Result
 
 from innspill.cli import app as cli_app
 from innspill.config.settings import Settings, get_settings
 from innspill.dashboard import routes as dashboard_routes
-from innspill.dashboard.app import create_app
-from innspill.dashboard.auth import AccountError, create_user, find_user, secret_key
+from innspill.dashboard import users as dashboard_users
+from innspill.dashboard.app import SESSION_COOKIE, create_app
+from innspill.dashboard.auth import (
+    AccountError,
+    create_user,
+    find_user,
+    remove_user,
+    secret_key,
+    set_password,
+)
 from innspill.dashboard.deps import get_now
 from innspill.inbound.answers import register_answer
-from innspill.models import User
+from innspill.models import DashboardSession, Role, SignInAttempt, User
 from innspill.models.db import make_engine, session_scope
 from innspill.process.loading import get_definition
-from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
+from tests.conftest import IN_CI, ROOT, SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
+from tests.smtp_sink import free_port
 from tests.test_dashboard import Page, csrf_of
 
 USER, PASSWORD = "admin", "et langt og godt passord"
+VIEWER, VIEWER_PASSWORD = "leser", "et passord bare for lesing"
+WRONG = "feil passord her"
+FORGED = "192.0.2.77"
 NOW = oslo(2020, 4, 20, 10)
 XSS = '<script>alert("innspill")</script> & <b>fet</b>'
 
@@ -50,21 +72,41 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
             texts={"rolle": XSS, "organisering": "Linje 1\nLinje 2"},
             at=oslo(2020, 4, 8, 13, 40),
         )
-        create_user(session, USER, PASSWORD, now=NOW)
+        create_user(session, USER, PASSWORD, now=NOW)  # the first user: an administrator
+        create_user(session, VIEWER, VIEWER_PASSWORD, now=NOW)  # later ones: viewers
     engine.dispose()
     yield url, tmp
     drop()
 
 
+AppMaker = Callable[..., FastAPI]
+
+
 @pytest.fixture
-def app(database: tuple[str, Path]) -> FastAPI:
-    """A fresh app (and so a fresh rate limit) for each test, on the module's database."""
+def make_app(database: tuple[str, Path]) -> Iterator[AppMaker]:
+    """Apps on the module's database (several may share it, like several processes); the
+    sign-in attempts and sessions of earlier tests are cleared first."""
     url, tmp = database
-    application = create_app(
-        Settings(data_dir=tmp / "data", database_url=url, _env_file=None)  # type: ignore[call-arg]
-    )
-    application.dependency_overrides[get_now] = lambda: NOW
-    return application
+    made: list[FastAPI] = []
+
+    def make(**settings: Any) -> FastAPI:
+        application = create_app(
+            Settings(data_dir=tmp / "data", database_url=url, _env_file=None, **settings)  # type: ignore[call-arg]
+        )
+        application.dependency_overrides[get_now] = lambda: NOW
+        if not made:
+            with session_scope(application.state.engine) as session:
+                session.exec(delete(SignInAttempt))
+                session.exec(delete(DashboardSession))
+        made.append(application)
+        return application
+
+    yield make
+
+
+@pytest.fixture
+def app(make_app: AppMaker) -> FastAPI:
+    return make_app()
 
 
 @pytest.fixture
@@ -82,6 +124,19 @@ def login(
     return client.post("/login", data=data, follow_redirects=False)
 
 
+def cookie_session(client: TestClient) -> dict[str, str]:
+    """What the signed cookie carries (readable, not forgeable: it is signed, not encrypted)."""
+    payload = client.cookies[SESSION_COOKIE].split(".")[0]
+    return dict(json.loads(base64.b64decode(payload + "==")))
+
+
+def copy_of(client: TestClient) -> TestClient:
+    """Another browser holding a copy of this one's cookie (a stolen or saved cookie)."""
+    other = TestClient(client.app)
+    other.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    return other
+
+
 def signed_in(client: TestClient) -> bool:
     response = client.get("/", follow_redirects=False)
     return response.status_code == 200
@@ -91,7 +146,8 @@ def page_urls() -> list[str]:
     """Every GET route of the app's routers, with real values for its path parameters."""
     values = {"process_id": SEED_ID, "key": "bergen-sekretariat"}
     urls = []
-    for route in [*dashboard_routes.public.routes, *dashboard_routes.pages.routes]:
+    routers = [dashboard_routes.public, dashboard_routes.pages, dashboard_users.router]
+    for route in [*(r for router in routers for r in router.routes)]:
         if isinstance(route, APIRoute) and "GET" in route.methods:
             urls.append(route.path.format(**values))
     return urls
@@ -100,7 +156,7 @@ def page_urls() -> list[str]:
 def test_every_page_redirects_to_login_without_a_session(app: FastAPI, client: TestClient):
     urls = page_urls()
     assert len(urls) >= 8
-    assert {"/", "/messages", "/messages.csv", f"/processes/{SEED_ID}"} <= set(urls)
+    assert {"/", "/messages", "/messages.csv", f"/processes/{SEED_ID}", "/users"} <= set(urls)
     for url in urls:
         response = client.get(url, follow_redirects=False)
         if url in ("/login", "/healthz"):
@@ -132,6 +188,13 @@ def test_sign_in_sets_a_safe_cookie_and_a_new_session(client: TestClient) -> Non
     after = csrf_of(client.get("/").text)
     assert after != before  # the session is new after sign-in
     assert client.get("/login", follow_redirects=False).status_code == 303
+    # the cookie carries a random session id; the server keeps only its SHA-256
+    sid = cookie_session(client)["sid"]
+    with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        rows = session.exec(select(DashboardSession)).all()
+        assert [r.token_hash for r in rows] == [hashlib.sha256(sid.encode()).hexdigest()]
+        assert rows[0].expires_at == NOW + timedelta(hours=8)
+        assert sid not in rows[0].token_hash
 
 
 def test_the_page_has_security_headers(client: TestClient) -> None:
@@ -143,7 +206,7 @@ def test_the_page_has_security_headers(client: TestClient) -> None:
 
 
 def test_a_wrong_password_is_401_and_no_session(client: TestClient) -> None:
-    response = login(client, "feil passord her")
+    response = login(client, WRONG)
     assert response.status_code == 401
     assert Page(response.text).alerts == ["Feil brukernavn eller passord."]
     assert not signed_in(client)
@@ -154,8 +217,8 @@ def test_a_wrong_password_is_401_and_no_session(client: TestClient) -> None:
 
 def test_the_sixth_failed_attempt_is_refused(app: FastAPI, client: TestClient) -> None:
     for _ in range(5):
-        assert login(client, "feil passord her").status_code == 401
-    refused = login(client, "feil passord her")
+        assert login(client, WRONG).status_code == 401
+    refused = login(client, WRONG)
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
     assert "For mange mislykkede innlogginger" in Page(refused.text).alerts[0]
@@ -163,7 +226,7 @@ def test_the_sixth_failed_attempt_is_refused(app: FastAPI, client: TestClient) -
     assert login(client, PASSWORD).status_code == 429
     assert not signed_in(client)
     # ... but another user name is counted on its own
-    assert login(client, "feil passord her", username="another").status_code == 401
+    assert login(client, WRONG, username="another").status_code == 401
     # and after 15 minutes, the user may try again
     app.dependency_overrides[get_now] = lambda: NOW + timedelta(minutes=15, seconds=1)
     assert login(client, PASSWORD).status_code == 303
@@ -186,10 +249,16 @@ def test_logout_clears_the_session(client: TestClient) -> None:
     refused = client.post("/logout", data={}, follow_redirects=False)
     assert refused.status_code == 403
     assert signed_in(client)
+    saved = copy_of(client)
+    assert signed_in(saved)
     response = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login"
     assert not signed_in(client)
+    # the session ended on the server: a copy of the cookie kept from before is worth nothing
+    assert not signed_in(saved)
+    with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.exec(select(DashboardSession)).all() == []
     again = client.post("/logout", data={}, follow_redirects=False)
     assert (again.status_code, again.headers["location"]) == (303, "/login")
 
@@ -215,6 +284,8 @@ def test_a_deleted_account_loses_access(app: FastAPI, client: TestClient) -> Non
     assert signed_in(client)
     with session_scope(app.state.engine) as session:
         session.execute(delete(User).where(User.username == "midlertidig"))  # type: ignore[arg-type]
+        # the database removed its sessions along with it (ON DELETE CASCADE)
+        assert session.exec(select(DashboardSession)).all() == []
     assert not signed_in(client)
 
 
@@ -281,7 +352,7 @@ def cli(
 def test_user_add_asks_for_the_password_twice(cli, app: FastAPI) -> None:  # type: ignore[no-untyped-def]
     result = cli("user", "add", "kari", input="hemmelig passord 1\nhemmelig passord 1\n")
     assert result.exit_code == 0, result.output
-    assert "User 'kari' created" in result.output
+    assert "User 'kari' created (viewer)" in result.output  # there are users: a viewer
     result = cli("user", "add", "ola", input="hemmelig passord 1\nhemmelig passord 2\n")
     assert result.exit_code == 1
     assert "differ" in result.output
@@ -291,8 +362,15 @@ def test_user_add_asks_for_the_password_twice(cli, app: FastAPI) -> None:  # typ
     result = cli("user", "add", "kari", input="hemmelig passord 1\nhemmelig passord 1\n")
     assert result.exit_code == 1
     assert "exists already" in result.output
+    result = cli(
+        "user", "add", "per", "--role", "admin", input="hemmelig passord 3\nhemmelig passord 3\n"
+    )
+    assert "User 'per' created (admin)" in result.output
+    assert cli("user", "add", "x", "--role", "boss", input="").exit_code == 2
     with session_scope(app.state.engine) as session:
-        assert find_user(session, "kari") is not None
+        kari, per = find_user(session, "kari"), find_user(session, "per")
+        assert kari is not None and kari.role == Role.VIEWER
+        assert per is not None and per.role == Role.ADMIN
         assert find_user(session, "ola") is None
     with TestClient(app) as c:
         assert login(c, "hemmelig passord 1", username="kari").status_code == 303

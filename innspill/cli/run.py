@@ -96,7 +96,7 @@ def dashboard(
         int | None, typer.Option(help="Port. Default: INNSPILL_DASHBOARD_PORT (8000).")
     ] = None,
 ) -> None:
-    """Start the progress dashboard (web pages for administrators; sign in first).
+    """Start the progress dashboard (web pages for administrators and viewers; sign in first).
 
     Create an account with `innspill user add NAME`. It listens on loopback by default; put a
     TLS proxy in front of it (and set INNSPILL_DASHBOARD_SECURE_COOKIE=true) to open it wider.

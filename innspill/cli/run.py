@@ -99,7 +99,8 @@ def dashboard(
     """Start the progress dashboard (web pages for administrators and viewers; sign in first).
 
     Create an account with `innspill user add NAME`. It listens on loopback by default; put a
-    TLS proxy in front of it (and set INNSPILL_DASHBOARD_SECURE_COOKIE=true) to open it wider.
+    TLS proxy in front of it to open it wider, and set INNSPILL_DASHBOARD_SECURE_COOKIE=true and
+    INNSPILL_TRUSTED_PROXIES (the proxy's address) so the sign-in limit sees each client.
     """
     import uvicorn
 

@@ -111,13 +111,21 @@ def _existing(session: Session, username: str) -> User:
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> int:
+def set_password(session: Session, username: str, *, password: str) -> int:
     """Give a user a new password and end all their sessions; how many were ended."""
     user = _existing(session, username)
     check_password(password, username=username)
     user.password_hash = hash_password(password)
     session.add(user)
     return end_sessions(session, user)
+
+
+def set_role(session: Session, username: str, *, role: Role) -> User:
+    """Make a user an administrator or a viewer; it holds from their next page (no sign-in)."""
+    user = _existing(session, username)
+    user.role = Role(role)
+    session.add(user)
+    return user
 
 
 def remove_user(session: Session, username: str) -> int:
@@ -148,7 +156,7 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
 
 
 def start_session(
-    session: Session, request: Request, user: User, *, now: datetime, lifetime: timedelta
+    session: Session, request: Request, *, user: User, now: datetime, lifetime: timedelta
 ) -> None:
     """Sign `user` in in this browser: a new random session id (and CSRF token), stored hashed.
 
@@ -301,7 +309,7 @@ class SignInLimit:
     window: timedelta = timedelta(minutes=15)
 
     def claim(
-        self, session: Session, username: str, addresses: Sequence[str], *, now: datetime
+        self, session: Session, username: str, *, addresses: Sequence[str], now: datetime
     ) -> tuple[list[int], int]:
         """Record an attempt before its password is checked; its rows, and seconds to wait.
 
@@ -338,7 +346,7 @@ class SignInLimit:
             session.exec(delete(SignInAttempt).where(col(SignInAttempt.id).in_(ids)))
         session.commit()
 
-    def succeeded(self, session: Session, username: str, addresses: Sequence[str]) -> None:
+    def succeeded(self, session: Session, username: str, *, addresses: Sequence[str]) -> None:
         """A right password clears the count for this name from these addresses."""
         name = username.strip().lower()[:200]
         session.exec(

@@ -72,7 +72,7 @@ def login(
     settings = request.app.state.settings
     limit = request.app.state.signin_limit
     addresses = client_addresses(request, settings.trusted_proxy_networks)
-    attempt, wait = limit.claim(db, username, addresses, now=now)
+    attempt, wait = limit.claim(db, username, addresses=addresses, now=now)
     if wait:
         limit.release(db, attempt)
         minutes = max(1, (wait + 59) // 60)
@@ -87,9 +87,9 @@ def login(
     if user is None:  # the attempt's rows stay: they are the failures that count
         context["error"] = "Feil brukernavn eller passord."
         return render(request, "login.html", context, status_code=401)
-    limit.succeeded(db, username, addresses)
+    limit.succeeded(db, username, addresses=addresses)
     lifetime = timedelta(hours=settings.dashboard_session_hours)
-    start_session(db, request, user, now=now, lifetime=lifetime)
+    start_session(db, request, user=user, now=now, lifetime=lifetime)
     db.commit()
     return RedirectResponse(target, status_code=303)
 

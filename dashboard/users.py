@@ -42,7 +42,7 @@ ACCOUNT_ERRORS = {
 
 
 def _page(
-    request: Request, db: Session, now: datetime, *, error: str = "", status_code: int = 200
+    request: Request, db: Session, *, now: datetime, error: str = "", status_code: int = 200
 ) -> Response:
     counts = active_sessions(db, now=now)
     rows = [(user, counts.get(user.id or 0, 0)) for user in list_users(db)]
@@ -72,7 +72,7 @@ def _done(request: Request, notice: str) -> Response:
 
 @router.get("/users")
 def users(request: Request, db: Db, now: Now) -> Response:
-    return _page(request, db, now)
+    return _page(request, db, now=now)
 
 
 @router.post("/users")
@@ -88,13 +88,13 @@ def add_user(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if role not in ROLE_NAMES:
-        return _page(request, db, now, error="Velg en rolle.", status_code=400)
+        return _page(request, db, now=now, error="Velg en rolle.", status_code=400)
     if password != repeat:
-        return _page(request, db, now, error="Passordene er ulike.", status_code=400)
+        return _page(request, db, now=now, error="Passordene er ulike.", status_code=400)
     try:
         create_user(db, username.strip(), password, now=now, role=Role(role))
     except AccountError as exc:
-        return _page(request, db, now, error=_norsk(exc), status_code=400)
+        return _page(request, db, now=now, error=_norsk(exc), status_code=400)
     db.commit()
     return _done(request, f"Brukeren «{username.strip()}» er lagt til ({ROLE_NAMES[Role(role)]}).")
 
@@ -105,7 +105,7 @@ def remove(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if username == admin.username:  # so an administrator always remains on the web
-        return _page(request, db, now, error="Du kan ikke fjerne deg selv.", status_code=400)
+        return _page(request, db, now=now, error="Du kan ikke fjerne deg selv.", status_code=400)
     try:
         ended = remove_user(db, username)
     except AccountError:
@@ -127,13 +127,13 @@ def new_password(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if password != repeat:
-        return _page(request, db, now, error="Passordene er ulike.", status_code=400)
+        return _page(request, db, now=now, error="Passordene er ulike.", status_code=400)
     try:
-        ended = set_password(db, username, password)
+        ended = set_password(db, username, password=password)
     except AccountError as exc:
         if exc.code == "unknown":
             raise HTTPException(404, f"Fant ingen bruker «{username}».") from None
-        return _page(request, db, now, error=_norsk(exc), status_code=400)
+        return _page(request, db, now=now, error=_norsk(exc), status_code=400)
     db.commit()
     if username == admin.username:  # your own sessions ended too, this one included
         request.session.clear()

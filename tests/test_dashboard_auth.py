@@ -368,11 +368,19 @@ def test_user_add_asks_for_the_password_twice(cli, app: FastAPI) -> None:  # typ
     )
     assert "User 'per' created (admin)" in result.output
     assert cli("user", "add", "x", "--role", "boss", input="").exit_code == 2
+    assert cli("user", "role", "per", "viewer").output.strip() == "User 'per' is now viewer."
+    with TestClient(app) as per:
+        assert login(per, "hemmelig passord 3", username="per").status_code == 303
+        assert per.get("/users").status_code == 403
+        assert cli("user", "role", "per", "admin").exit_code == 0
+        assert per.get("/users").status_code == 200  # from the next page, no new sign-in
+    assert cli("user", "role", "nobody", "admin").exit_code == 1
     with session_scope(app.state.engine) as session:
         kari, per = find_user(session, "kari"), find_user(session, "per")
         assert kari is not None and kari.role == Role.VIEWER
         assert per is not None and per.role == Role.ADMIN
         assert find_user(session, "ola") is None
+        remove_user(session, "per")
     with TestClient(app) as c:
         assert login(c, "hemmelig passord 1", username="kari").status_code == 303
     assert "dashboard" in cli("--help").output
@@ -546,7 +554,7 @@ def test_a_new_password_ends_every_session_of_that_user(app: FastAPI, cli) -> No
         assert login(one, PASSWORD).status_code == 401
         assert login(one, new).status_code == 303
         with session_scope(app.state.engine) as session:
-            set_password(session, USER, PASSWORD)  # back, for the other tests
+            set_password(session, USER, password=PASSWORD)  # back, for the other tests
         assert not signed_in(one)
     assert cli("user", "passwd", "nobody").exit_code == 1
 

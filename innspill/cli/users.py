@@ -91,6 +91,24 @@ def user_list() -> None:
         typer.echo(f"{user.username:<24} {user.role:<7} {created:<17} {last:<18} {count}")
 
 
+@user_app.command("role")
+def user_role(
+    username: UsernameArg,
+    role: Annotated[RoleChoice, typer.Argument(help="admin (may act) or viewer (reads).")],
+) -> None:
+    """Make a user an administrator or a viewer; it holds from their next page."""
+    from innspill.dashboard.auth import AccountError, set_role
+    from innspill.models import Role
+    from innspill.models.db import session_scope
+
+    try:
+        with session_scope(open_engine()) as session:
+            set_role(session, username, role=Role(role))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"User '{username}' is now {role}.")
+
+
 @user_app.command("remove")
 def user_remove(username: UsernameArg) -> None:
     """Delete an account and end all its sessions at once."""
@@ -118,7 +136,7 @@ def user_passwd(username: UsernameArg) -> None:
     password = _ask_password(username)
     try:
         with session_scope(engine) as session:
-            ended = set_password(session, username, password)
+            ended = set_password(session, username, password=password)
     except AccountError as exc:
         raise fail(f"{exc}; nothing was saved.") from None
     typer.echo(f"New password for '{username}'; {ended} session(s) ended.")

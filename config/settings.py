@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     dashboard_session_hours: int = Field(
         8, ge=1, le=168, description="How long a dashboard sign-in lasts."
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) of proxies "
+        "whose X-Forwarded-For / Forwarded headers the dashboard believes. Empty: never.",
+    )
     prefect_ui_url: str | None = Field(
         None, description="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links to it."
     )
@@ -105,6 +111,16 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_folder: str = Field("INBOX", description="The folder read for new replies.")
     imap_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the IMAP server.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        _networks(value)  # refuse a typo at start, not at the first sign-in
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return _networks(self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:
@@ -152,6 +168,17 @@ class Settings(BaseSettings):
         if self.smtp_port:
             return self.smtp_port
         return {TlsMode.NONE: 25, TlsMode.STARTTLS: 587, TlsMode.TLS: 465}[self.smtp_tls]
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False)
+        for part in value.split(",")
+        if part.strip()
+    )
 
 
 def _login_name() -> str:

@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, routes
-from innspill.dashboard.auth import RateLimiter, secret_key
+from innspill.dashboard import answer_form, routes, users
+from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
 
@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.limiter = RateLimiter()
+    app.state.signin_limit = SignInLimit()  # counted in the database: shared by processes
+    # The cookie is signed and carries the session's id and CSRF token; whether the session
+    # is still live is decided by its row on the server (dashboard_session).
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(routes.public)
     app.include_router(routes.pages)
+    app.include_router(users.router)  # user management: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
 
     @app.exception_handler(NotSignedIn)

@@ -1,4 +1,4 @@
-"""What the routes depend on: the clock, a database session, the signed-in user, the templates."""
+"""What the routes depend on: the clock, the database, the signed-in user and role, templates."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.responses import Response
 
 from innspill.dashboard import labels
-from innspill.dashboard.auth import csrf_token, find_user, session_user
+from innspill.dashboard.auth import csrf_token, signed_in
+from innspill.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -32,12 +33,25 @@ class NotSignedIn(Exception):
     """The request has no valid session: the app answers with a redirect to /login."""
 
 
-def current_user(request: Request, db: Session = Depends(get_db)) -> str:  # noqa: B008
-    """The signed-in user's name; an account deleted since sign-in no longer counts."""
-    username = session_user(request)
-    if username is None or find_user(db, username) is None:
+def current_user(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008
+    now: datetime = Depends(get_now),  # noqa: B008
+) -> User:
+    """The signed-in user: the cookie's session must be live on the server (not signed out,
+    expired, or ended by a password change or the user's removal)."""
+    user = signed_in(db, request, now=now)
+    if user is None:
         raise NotSignedIn
-    return username
+    request.state.user = user  # for render(): the header shows who is signed in
+    return user
+
+
+def require_admin(user: User = Depends(current_user)) -> User:  # noqa: B008
+    """Only an administrator may act: a viewer gets 403 (reading needs current_user only)."""
+    if user.role != Role.ADMIN:
+        raise HTTPException(403, "Bare administratorer kan gjøre dette. Du kan bare lese.")
+    return user
 
 
 def _templates() -> Jinja2Templates:
@@ -65,8 +79,10 @@ def render(
     """A page from the templates, with what every page needs (user, CSRF token, links)."""
     settings = request.app.state.settings
     prefect = settings.prefect_ui_url.rstrip("/") if settings.prefect_ui_url else None
+    user: User | None = getattr(request.state, "user", None)
     base = {
-        "user": session_user(request),
+        "user": user.username if user else None,
+        "is_admin": bool(user and user.role == Role.ADMIN),
         "csrf_token": csrf_token(request),
         "prefect_runs_url": f"{prefect}/runs" if prefect else None,
     }

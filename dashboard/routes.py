@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,11 +15,11 @@ from starlette.responses import Response
 from innspill.dashboard import csv_export, progress, queries
 from innspill.dashboard.auth import (
     authenticate,
+    client_addresses,
     csrf_ok,
-    limit_key,
-    session_user,
-    sign_in,
-    sign_out,
+    end_session,
+    signed_in,
+    start_session,
 )
 from innspill.dashboard.deps import current_user, get_db, get_now, render
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
@@ -45,8 +45,8 @@ def healthz(db: Db) -> JSONResponse:
 
 
 @public.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    if session_user(request):
+def login_form(request: Request, db: Db, now: Now, next: str | None = None) -> Response:
+    if signed_in(db, request, now=now):
         return RedirectResponse(_safe_next(next), status_code=303)
     return render(request, "login.html", {"next": _safe_next(next), "username": ""})
 
@@ -69,10 +69,12 @@ def login(
             "(Nettleseren må tillate informasjonskapsler.)"
         )
         return render(request, "login.html", context, status_code=403)
-    limiter = request.app.state.limiter
-    key = limit_key(username, request)
-    wait = limiter.retry_after(key, now)
+    settings = request.app.state.settings
+    limit = request.app.state.signin_limit
+    addresses = client_addresses(request, settings.trusted_proxy_networks)
+    attempt, wait = limit.claim(db, username, addresses=addresses, now=now)
     if wait:
+        limit.release(db, attempt)
         minutes = max(1, (wait + 59) // 60)
         context["error"] = (
             f"For mange mislykkede innlogginger. Vent {minutes} minutt"
@@ -82,23 +84,27 @@ def login(
         response.headers["Retry-After"] = str(wait)
         return response
     user = authenticate(db, username, password, now=now)
-    if user is None:
-        limiter.failed(key, now)
+    if user is None:  # the attempt's rows stay: they are the failures that count
         context["error"] = "Feil brukernavn eller passord."
         return render(request, "login.html", context, status_code=401)
+    limit.succeeded(db, username, addresses=addresses)
+    lifetime = timedelta(hours=settings.dashboard_session_hours)
+    start_session(db, request, user=user, now=now, lifetime=lifetime)
     db.commit()
-    limiter.succeeded(key)
-    sign_in(request, user.username)
     return RedirectResponse(target, status_code=303)
 
 
 @public.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    if session_user(request) is None:  # signed out already (or the session expired)
+def logout(
+    request: Request, db: Db, now: Now, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    if signed_in(db, request, now=now) is None:  # signed out already (or the session ended)
+        request.session.clear()
         return RedirectResponse("/login", status_code=303)
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
-    sign_out(request)
+    end_session(db, request)
+    db.commit()
     return RedirectResponse("/login", status_code=303)
 
 

@@ -14,14 +14,16 @@ from innspill.models.inbound import (
 from innspill.models.installation import Installation
 from innspill.models.outbox import MessageStatus, OutboxMessage
 from innspill.models.process import Participant, Process, Step
+from innspill.models.signin import DashboardSession, SignInAttempt
 from innspill.models.treatment import Attendance, Treatment, TreatmentState
-from innspill.models.user import User
+from innspill.models.user import Role, User
 
 __all__ = [
     "AccessToken",
     "Answer",
     "AnswerAttachment",
     "Attendance",
+    "DashboardSession",
     "DeadlineChange",
     "Document",
     "Event",
@@ -32,6 +34,8 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Process",
+    "Role",
+    "SignInAttempt",
     "Step",
     "TokenPurpose",
     "Treatment",

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from innspill.cli.common import app, fail, instant, open_engine, safe_url
+from innspill.cli.common import app, fail, open_engine, safe_url
 from innspill.config.settings import get_settings, quiet_prefect
 from innspill.errors import InnspillError
 
@@ -96,10 +96,11 @@ def dashboard(
         int | None, typer.Option(help="Port. Default: INNSPILL_DASHBOARD_PORT (8000).")
     ] = None,
 ) -> None:
-    """Start the progress dashboard (web pages for administrators; sign in first).
+    """Start the progress dashboard (web pages for administrators and viewers; sign in first).
 
     Create an account with `innspill user add NAME`. It listens on loopback by default; put a
-    TLS proxy in front of it (and set INNSPILL_DASHBOARD_SECURE_COOKIE=true) to open it wider.
+    TLS proxy in front of it to open it wider, and set INNSPILL_DASHBOARD_SECURE_COOKIE=true and
+    INNSPILL_TRUSTED_PROXIES (the proxy's address) so the sign-in limit sees each client.
     """
     import uvicorn
 
@@ -114,30 +115,6 @@ def dashboard(
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
     typer.echo(f"Dashboard on http://{host}:{port}/ ({safe_url(settings.resolved_database_url)})")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
-
-
-user_app = typer.Typer(help="Dashboard accounts (administrators).", no_args_is_help=True)
-app.add_typer(user_app, name="user")
-
-
-@user_app.command("add")
-def user_add(
-    username: Annotated[
-        str, typer.Argument(help="The new user's name (letters, digits, . _ @ -).")
-    ],
-) -> None:
-    """Create a dashboard account; asks for the password twice (at least 10 characters)."""
-    from innspill.dashboard.auth import AccountError, check_password, create_user
-    from innspill.models.db import session_scope
-
-    password = typer.prompt("Password", hide_input=True)
-    if typer.prompt("Repeat the password", hide_input=True) != password:
-        raise fail("The passwords differ; nothing was saved.")
-    try:
-        check_password(password, username=username)
-        with session_scope(open_engine()) as session:
-            create_user(session, username, password, now=instant(None))
-    except AccountError as exc:
-        raise fail(f"{exc}; nothing was saved.") from None
-    typer.echo(f"User '{username}' created. Start the dashboard with `innspill dashboard`.")
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback peer
+    # as the client; the app trusts forwarded headers only from INNSPILL_TRUSTED_PROXIES.
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)

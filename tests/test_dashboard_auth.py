@@ -335,7 +335,8 @@ def cli(
 ) -> Iterator[Callable[..., Result]]:
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    env = {"INNSPILL_DATABASE_URL": database[0], "INNSPILL_DATA_DIR": str(tmp_path / "data")}
+    # the module's data dir: its secret key is the one the database was set up with
+    env = {"INNSPILL_DATABASE_URL": database[0], "INNSPILL_DATA_DIR": str(database[1] / "data")}
 
     def run(*args: str, input: str = "") -> Result:
         get_settings.cache_clear()

@@ -45,3 +45,7 @@ class HeaderInjection(InnspillError):
 
 class MailConfigError(InnspillError):
     """The SMTP settings are incomplete or contradictory."""
+
+
+class RunFailed(InnspillError):
+    """A Prefect run failed; its one-line text (the run's state message) says what to do."""

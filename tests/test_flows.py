@@ -24,10 +24,26 @@ def flow_env(monkeypatch, prefect_harness, engine, database_url, smtp, tmp_path)
     get_settings.cache_clear()
 
 
-def test_tick_flow_runs_each_open_step_and_sends_once(flow_env):
+def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
+    from innspill.flows import tick as tick_module
     from innspill.flows.tick import tick_flow
+    from innspill.planning import engine as engine_module
 
+    # Spies (they call the real planner): the tick plans each process once, and the steps
+    # record those actions without planning again.
+    calls = {"flow": 0, "engine": 0}
+
+    def spy(name, real):
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return counted
+
+    monkeypatch.setattr(tick_module, "plan", spy("flow", tick_module.plan))
+    monkeypatch.setattr(engine_module, "plan", spy("engine", engine_module.plan))
     result = asyncio.run(tick_flow(at="2020-03-30T09:15"))
+    assert calls == {"flow": 1, "engine": 0}
     assert result["mail"]["sent"] == 18
     assert set(result["steps"]) == {
         "byvekstavtaler-sekretariat-2020/innspill-oppdrag",
@@ -58,3 +74,28 @@ def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path
     (schedule,) = tick.schedules
     assert schedule.schedule.cron == "*/10 8-16 * * 1-5"
     assert schedule.schedule.timezone == "Europe/Oslo"
+    # One tick at a time across every `innspill serve`; an overlapping run is cancelled.
+    assert tick.concurrency_limit == 1
+    assert tick.concurrency_options is not None
+    assert tick.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+
+def test_a_failed_tick_says_in_one_line_what_failed_and_what_to_do(
+    prefect_harness, monkeypatch, tmp_path
+):
+    from innspill.flows import tick as tick_module
+
+    # Port 1 refuses connections: the database is down. No retries, to keep the test short.
+    monkeypatch.setenv("INNSPILL_DATABASE_URL", "postgresql+psycopg://innspill@127.0.0.1:1/x")
+    monkeypatch.setenv("INNSPILL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(tick_module, "plan_all", tick_module.plan_all.with_options(retries=0))
+    get_settings.cache_clear()
+    try:
+        state = asyncio.run(tick_module.tick_flow(at="2020-03-30T09:15", return_state=True))
+    finally:
+        get_settings.cache_clear()
+    assert state.is_failed()
+    message = state.message or ""
+    assert "\n" not in message
+    assert "RunFailed: planning failed: the database cannot be reached" in message
+    assert "check INNSPILL_DATABASE_URL" in message

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.utilities.annotations import quote
 
 from innspill.errors import RunFailed
 from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport
@@ -34,11 +36,17 @@ class StepWork:
         return f"{self.definition.id}/{self.step_id}"
 
 
-# Tasks take Python objects from the flow in the same process: no cache key (hashing every
-# action would cost more than the work) and no persisted result (a retry recomputes it).
+# The tasks are async and run the plain, blocking code in a thread: a sync task in this async
+# flow opened its own API client, about 0.1 s a task. They take Python objects from the flow in
+# the same process: no cache key (hashing every action would cost more than the work) and no
+# persisted result (a retry recomputes it).
 @task(name="plan", retries=2, retry_delay_seconds=10, cache_policy=NONE, persist_result=False)
-def plan_all(now: datetime) -> list[StepWork]:
+async def plan_all(now: datetime) -> list[StepWork]:
     """The planner's actions for every loaded process at `now`, grouped by step."""
+    return await asyncio.to_thread(_plan_all, now)
+
+
+def _plan_all(now: datetime) -> list[StepWork]:
     engine = engine_for(settings().resolved_database_url)
     out: list[StepWork] = []
     with session_scope(engine) as session:
@@ -55,15 +63,19 @@ def plan_all(now: datetime) -> list[StepWork]:
 
 @task(
     name="step",
-    task_run_name="{work.kind} {work.definition.id}/{work.step_id}",
+    task_run_name="{label}",
     retries=2,
     retry_delay_seconds=10,
     cache_policy=NONE,
     persist_result=False,
 )
-def run_step(work: StepWork, now: datetime) -> dict[str, int]:
+async def run_step(label: str, work: StepWork, now: datetime) -> dict[str, int]:
     """Record one step's actions (messages into the outbox, documents); idempotent, so a retry
-    or a concurrent tick plans again and finds nothing left to do."""
+    or a concurrent tick plans again and finds nothing left to do. `label` names the run."""
+    return await asyncio.to_thread(_run_step, work, now)
+
+
+def _run_step(work: StepWork, now: datetime) -> dict[str, int]:
     s = settings()
     report = tick_process(
         engine_for(s.resolved_database_url),
@@ -110,13 +122,17 @@ async def tick_flow(at: str | None = None) -> dict[str, object]:
     """
     now = parse_at(at)
     try:
-        work = plan_all(now)
+        work = await plan_all(now)
     except Exception as exc:
         raise RunFailed(f"planning failed: {explain(exc)}") from exc
     steps: dict[str, dict[str, int]] = {}
     failures: list[str] = []
     for item in work:
-        state = run_step(item, now, return_state=True)
+        # quote(): Prefect would otherwise walk the definition and every action looking for
+        # futures, about 0.15 s a step.
+        state = await run_step(  # type: ignore[misc]  # an async task returns an awaitable
+            f"{item.kind} {item.name}", quote(item), now, return_state=True
+        )
         outcome = await state.aresult(raise_on_failure=False)
         if state.is_completed() and isinstance(outcome, dict):
             steps[item.name] = outcome

@@ -109,27 +109,35 @@ class PrefectServer:
             stop(self.process, sig=signal.SIGTERM)
 
     # A few calls of the server's REST API; the test reads what the UI would show.
-    def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.api_url}{path}", timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = httpx.post(f"{self.api_url}{path}", json=body, timeout=10)
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        # On SQLite the server answers 503 while its database is locked; Prefect's own
+        # client retries those too.
+        for attempt in range(6):
+            response = httpx.request(method, f"{self.api_url}{path}", json=body, timeout=30)
+            if response.status_code not in (502, 503) or attempt == 5:
+                break
+            time.sleep(0.5 * 2**attempt)
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("POST", path, body)
+
     def deployment(self, name: str = TICK) -> dict[str, Any] | None:
-        response = httpx.get(f"{self.api_url}/deployments/name/{name}", timeout=10)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
+        try:
+            return self.get(f"/deployments/name/{name}")  # type: ignore[no-any-return]
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise
 
     def delete_deployment(self, name: str = TICK) -> None:
         found = self.deployment(name)
         if found:
-            httpx.delete(f"{self.api_url}/deployments/{found['id']}", timeout=10)
+            self.request("DELETE", f"/deployments/{found['id']}")
 
     def runs(self, deployment_id: str) -> list[dict[str, Any]]:
         return self.post(  # type: ignore[no-any-return]

@@ -99,3 +99,23 @@ def test_a_failed_tick_says_in_one_line_what_failed_and_what_to_do(
     assert "\n" not in message
     assert "RunFailed: planning failed: the database cannot be reached" in message
     assert "check INNSPILL_DATABASE_URL" in message
+
+
+def test_serve_refuses_to_start_without_a_prefect_server(tmp_path):
+    import subprocess
+
+    from tests.prefect_server import BIN, clean_env
+
+    # Without PREFECT_API_URL Prefect would start a temporary server with no scheduler, and
+    # the schedule would never fire: serve says so instead of waiting forever.
+    env = clean_env(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        INNSPILL_DATABASE_URL=f"sqlite:///{tmp_path / 'innspill.db'}",
+        INNSPILL_DATA_DIR=str(tmp_path / "data"),
+    )
+    done = subprocess.run(
+        [str(BIN / "innspill"), "serve"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "innspill serve needs a Prefect server" in done.stdout + done.stderr
+    assert "PREFECT_API_URL" in done.stdout + done.stderr

@@ -92,7 +92,9 @@ def _run_step(work: StepWork, now: datetime) -> dict[str, int]:
     }
 
 
-@task(name="send-outbox", retries=2, retry_delay_seconds=30, cache_policy=NONE)
+@task(
+    name="send-outbox", retries=2, retry_delay_seconds=30, cache_policy=NONE, persist_result=False
+)
 async def send_outbox(now: datetime) -> dict[str, object]:
     """Send every pending message; a crash or retry resends only unmarked ones."""
     s = settings()

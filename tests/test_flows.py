@@ -119,3 +119,28 @@ def test_serve_refuses_to_start_without_a_prefect_server(tmp_path):
     assert done.returncode != 0
     assert "innspill serve needs a Prefect server" in done.stdout + done.stderr
     assert "PREFECT_API_URL" in done.stdout + done.stderr
+
+
+def test_a_tick_that_cannot_send_fails_visibly_and_keeps_the_mail_queued(
+    flow_env, monkeypatch, engine
+):
+    from sqlalchemy import func, select
+
+    from innspill.flows import tick as tick_module
+    from innspill.models import OutboxMessage
+    from tests.smtp_sink import free_port
+
+    monkeypatch.setenv("INNSPILL_SMTP_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setattr(tick_module, "send_outbox", tick_module.send_outbox.with_options(retries=0))
+    get_settings.cache_clear()
+    state = asyncio.run(tick_module.tick_flow(at="2020-03-30T09:15", return_state=True))
+    assert state.is_failed()
+    message = state.message or ""
+    assert "\n" not in message
+    assert "RunFailed: sending stopped: cannot connect to 127.0.0.1:" in message
+    assert "check INNSPILL_SMTP_*" in message
+    with engine.connect() as conn:
+        pending = conn.execute(
+            select(func.count()).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+        ).scalar_one()
+    assert pending == 18  # queued by the steps, left for the next tick

@@ -18,6 +18,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.dispatch import sink
 from tests.prefect_server import (
@@ -103,9 +104,12 @@ def served_tick(server: PrefectServer, log: Path) -> dict[str, float]:
         raise SystemExit(f"the served tick ended {done['state']}\n{tail(log)}")
     states = server.get(f"/flow_run_states/?flow_run_id={run['id']}")
     at = {s["type"]: _instant(s["timestamp"]) for s in states}
-    tasks = server.post(
-        "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}, "limit": 200}
-    )
+    tasks: list[dict[str, Any]] = []
+    while page := server.post(  # the API gives at most 200 at a time
+        "/task_runs/filter",
+        {"flow_runs": {"id": {"any_": [run["id"]]}}, "limit": 200, "offset": len(tasks)},
+    ):
+        tasks += page
     by_task: dict[str, float] = {}
     for task in tasks:
         name = task["name"].split(" ")[0].rsplit("-", 1)[0]

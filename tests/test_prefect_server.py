@@ -131,10 +131,13 @@ def wait_for_mail(smtp: SmtpSink, count: int, *, timeout: float) -> None:
 
 
 def test_the_schedule_fires_and_the_scheduled_tick_sends_the_mail(
-    server: PrefectServer, serves: list[subprocess.Popen[bytes]], tmp_path: Path, smtp: SmtpSink
+    server: PrefectServer,
+    database_url: str,  # before `serves`: the serves stop before the database goes
+    serves: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    smtp: SmtpSink,
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'innspill.db'}"
-    env = queue_round(tmp_path, database, smtp, participants=3)
+    env = queue_round(tmp_path, database_url, smtp, participants=3)
     assert smtp.received == []  # queued only: the scheduled run must send it
     log = tmp_path / "serve.log"
     serves.append(start_serve(serve_env(env, server, tmp_path / "machine-a"), log))
@@ -157,10 +160,13 @@ def test_the_schedule_fires_and_the_scheduled_tick_sends_the_mail(
 
 
 def test_stopping_one_serve_neither_pauses_the_schedule_nor_stops_the_other(
-    server: PrefectServer, serves: list[subprocess.Popen[bytes]], tmp_path: Path, smtp: SmtpSink
+    server: PrefectServer,
+    database_url: str,  # before `serves`: the serves stop before the database goes
+    serves: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    smtp: SmtpSink,
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'innspill.db'}"
-    env = queue_round(tmp_path, database, smtp, participants=2)
+    env = queue_round(tmp_path, database_url, smtp, participants=2)
     logs = [tmp_path / "serve-a.log", tmp_path / "serve-b.log"]
     first = start_serve(serve_env(env, server, tmp_path / "machine-a"), logs[0])
     serves.append(first)
@@ -189,10 +195,13 @@ def test_stopping_one_serve_neither_pauses_the_schedule_nor_stops_the_other(
 
 
 def test_a_run_that_would_overlap_the_running_one_is_cancelled_visibly(
-    server: PrefectServer, serves: list[subprocess.Popen[bytes]], tmp_path: Path, smtp: SmtpSink
+    server: PrefectServer,
+    database_url: str,  # before `serves`: the serves stop before the database goes
+    serves: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    smtp: SmtpSink,
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'innspill.db'}"
-    env = queue_round(tmp_path, database, smtp, participants=1)
+    env = queue_round(tmp_path, database_url, smtp, participants=1)
     log = tmp_path / "serve.log"
     serves.append(start_serve(serve_env(env, server, tmp_path / "machine-a"), log))
     deployment = server.wait_for("the deployment", server.deployment, timeout=60, every=1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from innspill.flows.runtime import engine_for, settings, wall_clock
+from innspill.errors import RunFailed
+from innspill.flows.runtime import engine_for, explain, settings, wall_clock
 from innspill.inbound.intake import fetch_into
 
 
@@ -29,4 +30,7 @@ def fetch_and_import(limit: int | None = None) -> dict[str, object]:
 @flow(name="fetch-mail")
 def fetch_mail_flow(limit: int | None = None) -> dict[str, object]:
     """Answers by mail, auto-replies and bounces from the configured IMAP folder."""
-    return fetch_and_import(limit)
+    try:
+        return fetch_and_import(limit)
+    except Exception as exc:
+        raise RunFailed(f"reading the mailbox failed: {explain(exc)}") from exc

@@ -36,3 +36,21 @@ def parse_at(at: str | None) -> datetime:
 def wall_clock() -> datetime:
     """The one place flows read the clock; domain code gets `now` passed in."""
     return datetime.now(UTC)
+
+
+def explain(error: object) -> str:
+    """One line for a run's state message: what failed and, where we know it, what to do."""
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(error, OperationalError):
+        cause = str(error.orig or error).strip().splitlines()
+        first = cause[0] if cause else type(error).__name__
+        return (
+            f"the database cannot be reached ({first}); check INNSPILL_DATABASE_URL and that "
+            f"the database is up; the next run tries again"
+        )
+    if isinstance(error, BaseException):
+        lines = str(error).strip().splitlines()
+        text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        return f"{text} (the task's log has the traceback; the next run tries again)"
+    return str(error).strip().splitlines()[0] if str(error).strip() else "unknown failure"

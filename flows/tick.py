@@ -1,42 +1,89 @@
-"""The tick: find the steps with something due, run each in its kind's flow, send the outbox."""
+"""The tick as one flow: plan every process once, record each step's actions, send the outbox."""
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
 
-from innspill.flows.runtime import engine_for, parse_at, settings, transport
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.utilities.annotations import quote
+
+from innspill.errors import RunFailed
+from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.planning.engine import tick_process
-from innspill.planning.planner import plan
+from innspill.planning.planner import Action, plan
 from innspill.planning.state import load_state
-from innspill.process.loading import all_definitions, get_definition
+from innspill.process.definition import ProcessDefinition
+from innspill.process.loading import all_definitions
 
 
-@task
-def due_steps(at: str | None) -> list[tuple[str, str, str]]:
-    """(process, step, kind) of every step the planner has something for now."""
+@dataclass(frozen=True)
+class StepWork:
+    """One step's actions from the tick's plan, handed to the task that records them."""
+
+    definition: ProcessDefinition
+    step_id: str
+    kind: str
+    actions: list[Action]
+
+    @property
+    def name(self) -> str:
+        return f"{self.definition.id}/{self.step_id}"
+
+
+# The tasks are async and run the plain, blocking code in a thread: a sync task in this async
+# flow opened its own API client, about 0.1 s a task. They take Python objects from the flow in
+# the same process: no cache key (hashing every action would cost more than the work) and no
+# persisted result (a retry recomputes it).
+@task(name="plan", retries=2, retry_delay_seconds=10, cache_policy=NONE, persist_result=False)
+async def plan_all(now: datetime) -> list[StepWork]:
+    """The planner's actions for every loaded process at `now`, grouped by step."""
+    return await asyncio.to_thread(_plan_all, now)
+
+
+def _plan_all(now: datetime) -> list[StepWork]:
     engine = engine_for(settings().resolved_database_url)
-    now = parse_at(at)
-    out: list[tuple[str, str, str]] = []
+    out: list[StepWork] = []
     with session_scope(engine) as session:
         for definition in all_definitions(session):
-            actions = plan(definition, load_state(session, definition), now)
-            for step_id in dict.fromkeys(a.step_id for a in actions):
-                out.append((definition.id, step_id, definition.step(step_id).kind))
+            by_step: dict[str, list[Action]] = {}
+            for action in plan(definition, load_state(session, definition), now):
+                by_step.setdefault(action.step_id, []).append(action)
+            out.extend(
+                StepWork(definition, step_id, definition.step(step_id).kind, actions)
+                for step_id, actions in by_step.items()
+            )
     return out
 
 
-@task(retries=2, retry_delay_seconds=10)
-def queue_step(process_id: str, step_id: str, at: str | None) -> dict[str, int]:
-    """Plan one step and record what is due (messages, documents); idempotent, safe to retry."""
+@task(
+    name="step",
+    task_run_name="{label}",
+    retries=2,
+    retry_delay_seconds=10,
+    cache_policy=NONE,
+    persist_result=False,
+)
+async def run_step(label: str, work: StepWork, now: datetime) -> dict[str, int]:
+    """Record one step's actions (messages into the outbox, documents); idempotent, so a retry
+    or a concurrent tick plans again and finds nothing left to do. `label` names the run."""
+    return await asyncio.to_thread(_run_step, work, now)
+
+
+def _run_step(work: StepWork, now: datetime) -> dict[str, int]:
     s = settings()
-    engine = engine_for(s.resolved_database_url)
-    with session_scope(engine) as session:
-        definition = get_definition(session, process_id)
     report = tick_process(
-        engine, definition, now=parse_at(at), outgoing=Outgoing.from_settings(s), steps={step_id}
+        engine_for(s.resolved_database_url),
+        work.definition,
+        now=now,
+        outgoing=Outgoing.from_settings(s),
+        steps={work.step_id},
+        planned=work.actions,
     )
     return {
         "queued": len(report.queued),
@@ -45,66 +92,64 @@ def queue_step(process_id: str, step_id: str, at: str | None) -> dict[str, int]:
     }
 
 
-@task(retries=2, retry_delay_seconds=30)
-async def send_outbox(at: str | None) -> dict[str, object]:
+@task(
+    name="send-outbox", retries=2, retry_delay_seconds=30, cache_policy=NONE, persist_result=False
+)
+async def send_outbox(now: datetime) -> dict[str, object]:
     """Send every pending message; a crash or retry resends only unmarked ones."""
     s = settings()
     report = await dispatch(
         engine_for(s.resolved_database_url),
         transport(),
-        now=parse_at(at),
+        now=now,
         max_attempts=s.smtp_max_attempts,
     )
     logger = get_run_logger()
     for error in report.errors[:20]:
         logger.warning("mail: %s", error)
     if report.stopped:
-        logger.error("sending stopped: %s", report.stopped)
-    return {
-        "sent": report.sent,
-        "deferred": report.deferred,
-        "failed": report.failed,
-        "stopped": report.stopped,
-    }
+        # Raised, so the task retries and a run that could not send shows as failed.
+        raise RunFailed(
+            f"sending stopped: {report.stopped}; the messages stay in the outbox for the next "
+            f"tick or `innspill send`; check INNSPILL_SMTP_* and the relay"
+        )
+    return {"sent": report.sent, "deferred": report.deferred, "failed": report.failed}
 
 
-@flow(name="request-step")
-def request_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
-    """A request for input: invitations, reminders, overdue reminders, deadline notices."""
-    return queue_step(process_id, step_id, at)
-
-
-@flow(name="compilation-step")
-def compilation_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
-    """The answers compiled theme by theme (a new version for new answers), to the drafters."""
-    return queue_step(process_id, step_id, at)
-
-
-@flow(name="meeting-step")
-def meeting_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
-    """Meeting invitations with calendar entries, updates, cancels, the reminder the day before."""
-    return queue_step(process_id, step_id, at)
-
-
-@flow(name="circulation-step")
-def circulation_step_flow(process_id: str, step_id: str, at: str | None = None) -> dict[str, int]:
-    """The draft to the bodies that treat it, and reminders while their treatment is pending."""
-    return queue_step(process_id, step_id, at)
-
-
-STEP_FLOWS = {
-    "request": request_step_flow,
-    "compilation": compilation_step_flow,
-    "meeting": meeting_step_flow,
-    "circulation": circulation_step_flow,
-}
-
-
-@flow(name="tick")
+@flow(name="tick", persist_result=False)
 async def tick_flow(at: str | None = None) -> dict[str, object]:
-    """Run the flow of every step with something due, then send what they queued."""
-    steps = {}
-    for process_id, step_id, kind in due_steps(at):
-        steps[f"{process_id}/{step_id}"] = STEP_FLOWS[kind](process_id, step_id, at)
-    sent = await send_outbox(at)
+    """Plan every loaded process once, record each step with something due, send the outbox.
+
+    `at` (ISO 8601; naive means Europe/Oslo) replaces the wall clock, for trying a moment out.
+    """
+    now = parse_at(at)
+    try:
+        work = await plan_all(now)
+    except Exception as exc:
+        raise RunFailed(f"planning failed: {explain(exc)}") from exc
+    steps: dict[str, dict[str, int]] = {}
+    failures: list[str] = []
+    for item in work:
+        # quote(): Prefect would otherwise walk the definition and every action looking for
+        # futures, about 0.15 s a step.
+        state = await run_step(  # type: ignore[misc]  # an async task returns an awaitable
+            f"{item.kind} {item.name}", quote(item), now, return_state=True
+        )
+        outcome = await state.aresult(raise_on_failure=False)
+        if state.is_completed() and isinstance(outcome, dict):
+            steps[item.name] = outcome
+        else:
+            failures.append(f"{item.name} ({item.kind}): {explain(outcome)}")
+    # What the other steps queued is sent even when one step failed.
+    try:
+        sent = await send_outbox(now)
+    except RunFailed:
+        raise
+    except Exception as exc:
+        raise RunFailed(f"sending failed: {explain(exc)}") from exc
+    if failures:
+        raise RunFailed(
+            f"{len(failures)} of {len(work)} steps failed, the others were sent; "
+            f"first: {failures[0]}"
+        )
     return {"steps": steps, "mail": sent}

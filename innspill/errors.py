@@ -57,3 +57,7 @@ class SchemaTooNew(InnspillError):
 
 class SecretKeyMismatch(InnspillError):
     """This process's secret key is not the one the database was set up with."""
+
+
+class RunFailed(InnspillError):
+    """A Prefect run failed; its one-line text (the run's state message) says what to do."""

@@ -24,10 +24,26 @@ def flow_env(monkeypatch, prefect_harness, engine, database_url, smtp, tmp_path)
     get_settings.cache_clear()
 
 
-def test_tick_flow_runs_each_open_step_and_sends_once(flow_env):
+def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
+    from innspill.flows import tick as tick_module
     from innspill.flows.tick import tick_flow
+    from innspill.planning import engine as engine_module
 
+    # Spies (they call the real planner): the tick plans each process once, and the steps
+    # record those actions without planning again.
+    calls = {"flow": 0, "engine": 0}
+
+    def spy(name, real):
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return counted
+
+    monkeypatch.setattr(tick_module, "plan", spy("flow", tick_module.plan))
+    monkeypatch.setattr(engine_module, "plan", spy("engine", engine_module.plan))
     result = asyncio.run(tick_flow(at="2020-03-30T09:15"))
+    assert calls == {"flow": 1, "engine": 0}
     assert result["mail"]["sent"] == 18
     assert set(result["steps"]) == {
         "byvekstavtaler-sekretariat-2020/innspill-oppdrag",
@@ -58,3 +74,73 @@ def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path
     (schedule,) = tick.schedules
     assert schedule.schedule.cron == "*/10 8-16 * * 1-5"
     assert schedule.schedule.timezone == "Europe/Oslo"
+    # One tick at a time across every `innspill serve`; an overlapping run is cancelled.
+    assert tick.concurrency_limit == 1
+    assert tick.concurrency_options is not None
+    assert tick.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+
+def test_a_failed_tick_says_in_one_line_what_failed_and_what_to_do(
+    prefect_harness, monkeypatch, tmp_path
+):
+    from innspill.flows import tick as tick_module
+
+    # Port 1 refuses connections: the database is down. No retries, to keep the test short.
+    monkeypatch.setenv("INNSPILL_DATABASE_URL", "postgresql+psycopg://innspill@127.0.0.1:1/x")
+    monkeypatch.setenv("INNSPILL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(tick_module, "plan_all", tick_module.plan_all.with_options(retries=0))
+    get_settings.cache_clear()
+    try:
+        state = asyncio.run(tick_module.tick_flow(at="2020-03-30T09:15", return_state=True))
+    finally:
+        get_settings.cache_clear()
+    assert state.is_failed()
+    message = state.message or ""
+    assert "\n" not in message
+    assert "RunFailed: planning failed: the database cannot be reached" in message
+    assert "check INNSPILL_DATABASE_URL" in message
+
+
+def test_serve_refuses_to_start_without_a_prefect_server(tmp_path):
+    import subprocess
+
+    from tests.prefect_server import BIN, clean_env
+
+    # Without PREFECT_API_URL Prefect would start a temporary server with no scheduler, and
+    # the schedule would never fire: serve says so instead of waiting forever.
+    env = clean_env(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        INNSPILL_DATABASE_URL=f"sqlite:///{tmp_path / 'innspill.db'}",
+        INNSPILL_DATA_DIR=str(tmp_path / "data"),
+    )
+    done = subprocess.run(
+        [str(BIN / "innspill"), "serve"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "innspill serve needs a Prefect server" in done.stdout + done.stderr
+    assert "PREFECT_API_URL" in done.stdout + done.stderr
+
+
+def test_a_tick_that_cannot_send_fails_visibly_and_keeps_the_mail_queued(
+    flow_env, monkeypatch, engine
+):
+    from sqlalchemy import func, select
+
+    from innspill.flows import tick as tick_module
+    from innspill.models import OutboxMessage
+    from tests.smtp_sink import free_port
+
+    monkeypatch.setenv("INNSPILL_SMTP_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setattr(tick_module, "send_outbox", tick_module.send_outbox.with_options(retries=0))
+    get_settings.cache_clear()
+    state = asyncio.run(tick_module.tick_flow(at="2020-03-30T09:15", return_state=True))
+    assert state.is_failed()
+    message = state.message or ""
+    assert "\n" not in message
+    assert "RunFailed: sending stopped: cannot connect to 127.0.0.1:" in message
+    assert "check INNSPILL_SMTP_*" in message
+    with engine.connect() as conn:
+        pending = conn.execute(
+            select(func.count()).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+        ).scalar_one()
+    assert pending == 18  # queued by the steps, left for the next tick

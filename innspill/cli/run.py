@@ -74,17 +74,35 @@ def demo(
 
 @app.command()
 def serve() -> None:
-    """Register the tick deployment with its schedule (Europe/Oslo) and serve it with Prefect.
+    """Register the tick deployment (and fetch-mail) with their schedules and run them.
 
-    Point PREFECT_API_URL at a Prefect server to see the runs in its UI.
+    Needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api). Run it on as
+    many machines as you like: the server gives each scheduled run to one of them and runs one
+    tick at a time; stopping one leaves the schedules running for the others.
     """
     from prefect import serve as prefect_serve
+    from prefect.settings import get_current_settings
 
     from innspill.flows.serve import deployments
 
+    api = get_current_settings().api.url
+    if not api:
+        # Without a server Prefect would start a temporary one with no scheduler: nothing
+        # would ever run.
+        raise fail(
+            "innspill serve needs a Prefect server: start one (`prefect server start`) and "
+            "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api."
+        )
     settings = get_settings()
     open_engine()
-    prefect_serve(*deployments(settings))
+    served = deployments(settings)
+    typer.echo(
+        f"Serving {', '.join(f'{d.flow_name}/{d.name}' for d in served)} from {api} "
+        f"({safe_url(settings.resolved_database_url)}); Ctrl+C stops this process only."
+    )
+    # Prefect's default pauses the schedules on shutdown, for every other process serving
+    # them too; the schedules belong to the round, not to this process.
+    prefect_serve(*served, pause_on_shutdown=False)
 
 
 @app.command()

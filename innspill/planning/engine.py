@@ -46,16 +46,22 @@ def tick_process(
     now: datetime,
     outgoing: Outgoing | None = None,
     steps: set[str] | None = None,
+    planned: list[Action] | None = None,
 ) -> TickReport:
     """Plan one process at `now` and record every action in one transaction.
 
-    A concurrent tick that recorded the same keys first makes this one fail on the unique
-    keys; it is then planned again, which finds nothing left to do.
+    `planned` is what the caller already planned at `now` (for `steps`): it is recorded as it
+    is, so a tick that planned every process once does not plan again. A concurrent tick that
+    recorded the same keys first makes this one fail on the unique keys; it is then planned
+    again, which finds nothing left to do.
     """
     for _attempt in range(3):
         try:
             with session_scope(engine) as session:
-                actions = plan(definition, load_state(session, definition), now, steps=steps)
+                if planned is None:
+                    actions = plan(definition, load_state(session, definition), now, steps=steps)
+                else:
+                    actions, planned = planned, None
                 return _record(session, definition, actions, now=now, outgoing=outgoing)
         except IntegrityError:
             continue

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from innspill.documents.store import make_compilation
 from innspill.models import Event, OutboxMessage
 from innspill.models.db import session_scope
-from innspill.outbound.compose import Outgoing, compose, outbox_row
+from innspill.outbound.compose import Outgoing, compose, issue_tokens, outbox_row
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state
 from innspill.process.definition import ProcessDefinition
@@ -98,13 +98,16 @@ def _record(
         messages.clear()
         events.clear()
 
+    outgoing = outgoing or Outgoing()
+    # Every token of the batch in one lookup and one insert, not a query and flush per message.
+    tokens = issue_tokens(session, definition, actions, now=now, outgoing=outgoing)
     for action in actions:
         if action.kind == ActionKind.COMPILE:
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
             messages.append(
-                compose(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+                compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens)
             )
             event(action, "message_queued", f"{action.kind.value} {action.sequence}")
             report.queued.append(action)

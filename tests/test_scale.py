@@ -14,14 +14,17 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from innspill.inbound.answers import register_answer
 from innspill.models import AccessToken, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.planning.engine import tick, tick_process
+from innspill.planning.state import load_state, load_states
 from innspill.process import loading
+from innspill.process.deadlines import change_deadline
 from innspill.process.definition import ProcessDefinition, parse_definition
 from innspill.process.loading import all_definitions, get_definition, store_definition
-from innspill.tokens import LOOKUP_CHUNK, resolve
+from innspill.tokens import resolve
 from tests.conftest import oslo
 
 OPENS = date(2025, 3, 3)  # a Monday
@@ -102,13 +105,13 @@ def ref_token(raw: bytes) -> str:
 
 
 def test_a_tick_issues_its_tokens_in_a_few_statements(engine: Engine) -> None:
-    # Past one lookup chunk: 2 tokens (reply and form) for each of 520 participants.
-    n = LOOKUP_CHUNK // 2 + 20
+    # Two tokens (reply and form) for each participant.
+    n = 520
     load(engine, "stor", n)
     with token_statements(engine) as counts:
         report = tick(engine, now=OPENING, outgoing=OUTGOING)
     assert len(report.queued) == n
-    assert counts == {"select": 2, "insert": 1}
+    assert counts == {"select": 1, "insert": 1}
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(AccessToken)) == 2 * n
         rows = session.execute(select(OutboxMessage.participant_key, OutboxMessage.raw)).all()
@@ -220,3 +223,70 @@ def test_a_reloaded_process_is_parsed_again_and_its_old_version_dropped(
     assert titles == ["Innspill", "Innspill, ny tittel"]
     assert parses == ["b"]
     assert len(loading._DEFINITIONS) == 2
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement issued through `engine`."""
+    seen: list[str] = []
+
+    def record(conn: Any, clause: Any, *args: Any) -> None:
+        seen.append(str(clause))
+
+    event.listen(engine, "before_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_execute", record)
+
+
+def test_a_tick_with_nothing_due_reads_all_processes_in_one_round(engine: Engine) -> None:
+    for n in range(12):
+        load(engine, f"p{n:02d}", 3)
+    tick(engine, now=OPENING, outgoing=OUTGOING)
+    with statements(engine) as seen:
+        report = tick(engine, now=OPENING, outgoing=OUTGOING)
+    assert report.queued == [] and report.skipped == []
+    # The definitions, then one query per kind of state, whatever the number of processes.
+    assert len(seen) <= 10, seen
+
+
+def test_states_read_together_equal_states_read_one_by_one(engine: Engine) -> None:
+    a, b, c = (load(engine, pid, 4) for pid in ("a", "b", "c"))
+    tick(engine, now=OPENING, outgoing=OUTGOING)
+    with session_scope(engine) as session:
+        register_answer(
+            session,
+            a,
+            step_id="innspill",
+            participant_id="p00001",
+            texts={"rolle": "Ja."},
+            at=oslo(2025, 3, 5, 12),
+        )
+        register_answer(
+            session,
+            a,
+            step_id="innspill",
+            participant_id="p00001",
+            texts={"rolle": "Nei."},
+            at=oslo(2025, 3, 6, 12),
+        )
+        change_deadline(session, b, step_id="innspill", deadline=date(2025, 3, 28), at=OPENING)
+        change_deadline(
+            session,
+            b,
+            step_id="innspill",
+            deadline=date(2025, 4, 4),
+            at=OPENING,
+            participant_id="p00002",
+        )
+    tick(engine, now=REMINDER, outgoing=OUTGOING)
+    with session_scope(engine) as session:
+        together = load_states(session, [a, b, c])
+        apart = {d.id: load_state(session, d) for d in (a, b, c)}
+    assert together == apart
+    assert together["a"].answered_at[("innspill", "p00001")] == oslo(2025, 3, 5, 12)
+    assert [r.version for r in together["a"].answers["innspill"]] == [1, 2]
+    assert together["b"].deadlines[("innspill", "p00002")] == date(2025, 4, 4)
+    assert together["b"].deadlines[("innspill", "p00001")] == date(2025, 3, 28)
+    assert len(together["c"].recorded_keys) == 8  # 4 invitations and 4 reminders

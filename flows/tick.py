@@ -10,7 +10,7 @@ from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.planning.engine import tick_process
 from innspill.planning.planner import plan
-from innspill.planning.state import load_state
+from innspill.planning.state import load_states
 from innspill.process.loading import all_definitions, get_definition
 
 
@@ -21,8 +21,10 @@ def due_steps(at: str | None) -> list[tuple[str, str, str]]:
     now = parse_at(at)
     out: list[tuple[str, str, str]] = []
     with session_scope(engine) as session:
-        for definition in all_definitions(session):
-            actions = plan(definition, load_state(session, definition), now)
+        definitions = all_definitions(session)
+        states = load_states(session, definitions)  # one round of queries, not one per process
+        for definition in definitions:
+            actions = plan(definition, states[definition.id], now)
             for step_id in dict.fromkeys(a.step_id for a in actions):
                 out.append((definition.id, step_id, definition.step(step_id).kind))
     return out

@@ -16,7 +16,7 @@ from innspill.models import Event, OutboxMessage
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing, compose, issue_tokens, outbox_row
 from innspill.planning.planner import Action, ActionKind, plan
-from innspill.planning.state import load_state
+from innspill.planning.state import load_state, load_states
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import all_definitions
 
@@ -124,7 +124,12 @@ def tick(engine: Engine, *, now: datetime, outgoing: Outgoing | None = None) -> 
     """Plan and record every loaded process at `now`."""
     with session_scope(engine) as session:
         definitions = all_definitions(session)
+        # One read of every process's state: most have nothing due, and reading each in a
+        # transaction of its own cost eight round trips per process (2.8 s at 200 on
+        # PostgreSQL). Those with something due are planned again in their own transaction.
+        states = load_states(session, definitions)
     report = TickReport()
     for definition in definitions:
-        report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
+        if plan(definition, states[definition.id], now):
+            report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
     return report

@@ -91,8 +91,9 @@ def clear_cache() -> None:
 # participants, so a tick must not parse one twice. A fixed 64 entries thrashed as soon as
 # more than 64 processes were loaded (every tick parsed them all again: 2 s at 200 x 50);
 # the cache is now sized to the loaded processes each time all_definitions() runs (a parsed
-# definition is about 1 KB per participant, so even 200 x 1,000 participants stay near
-# 200 MB, and the processes are in the database anyway), least recently used out first.
+# definition takes about 1.6 KB per participant: 200 x 50 participants hold 16 MB, while
+# 200 x 1,000 would hold 320 MB, a size to measure before running it), least recently used
+# out first; a version replaced by a new load is dropped.
 MIN_CACHED = 64
 _capacity = MIN_CACHED
 _DEFINITIONS: OrderedDict[str, ProcessDefinition] = OrderedDict()

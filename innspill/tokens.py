@@ -77,7 +77,7 @@ def issue_many(
     }
     by_hash = {token_hash(token): key for key, token in tokens.items()}
     if len(by_hash) <= FEW:
-        found = select(AccessToken.token_hash).where(col(AccessToken.token_hash).in_(by_hash))
+        found = select(AccessToken.token_hash).where(col(AccessToken.token_hash).in_(list(by_hash)))
     else:
         # By the natural key's leading columns (the unique index on process, step,
         # participant, purpose serves it), not by a long `token_hash IN (...)`: PostgreSQL,

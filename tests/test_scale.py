@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -290,3 +291,29 @@ def test_states_read_together_equal_states_read_one_by_one(engine: Engine) -> No
     assert together["b"].deadlines[("innspill", "p00002")] == date(2025, 4, 4)
     assert together["b"].deadlines[("innspill", "p00001")] == date(2025, 3, 28)
     assert len(together["c"].recorded_keys) == 8  # 4 invitations and 4 reminders
+
+
+def test_the_remembered_wordwrap_wraps_exactly_as_jinja_does() -> None:
+    # Tokens are wrapped as placeholders of their length; the result must not tell.
+    from jinja2.filters import do_wordwrap
+
+    from innspill.outbound.templates import _wordwrap, environment
+    from innspill.tokens import derive
+
+    env = environment()
+    rng = random.Random(7)
+    words = ["Svar", "på", "e-posten", "til", "saken", "«Innspill»", "-", "a", "\u00a0", "x" * 80]
+    for n in range(3000):
+        parts = []
+        for _ in range(rng.randint(0, 40)):
+            token = derive("k", TokenPurpose.REPLY, "p", "s", str(rng.random()))
+            parts.append(
+                rng.choice([*words, f"innspill+{token}@etat.example", f"https://x/svar/{token}"])
+            )
+            parts.append(rng.choice([" ", " ", "  ", "\n", "\t", "\n\n", ""]))
+        text = "".join(parts)
+        for width, wrapstring in ((76, None), (20, "\n   "), (rng.randint(5, 90), "\n  ")):
+            expected = do_wordwrap(env, text, width, False, wrapstring, False)
+            assert _wordwrap(env, text, width, False, wrapstring, False) == expected, (n, text)
+            # Once more: now from the cache.
+            assert _wordwrap(env, text, width, False, wrapstring, False) == expected, (n, text)

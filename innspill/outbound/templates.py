@@ -17,6 +17,7 @@ from jinja2 import (
 from jinja2.filters import do_wordwrap
 
 from innspill.process import nbformat
+from innspill.tokens import TOKEN_PATTERN
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "email_templates"
 KINDS = ("invitation", "reminder", "overdue", "deadline_changed")
@@ -66,7 +67,26 @@ def _wordwrap(
 ) -> str:
     """Jinja's wordwrap, remembered: most paragraphs are the same in every participant's
     message, and textwrap was a fifth of a large tick."""
-    return _wrapped(environment, str(s), width, break_long_words, wrapstring, break_on_hyphens)
+    s = str(s)
+    if break_long_words or break_on_hyphens or "\x00" in s or "\x00" in (wrapstring or ""):
+        return _wrapped(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
+    # Without breaking words, wrapping sees only each word's length and where the ASCII
+    # whitespace is. So a participant's token (32 characters, no whitespace) is wrapped as a
+    # placeholder of the same length and put back: the paragraph with the reply address is
+    # then one remembered result for the whole round, not a new textwrap per message.
+    tokens = _TOKEN.findall(s)
+    if not tokens:
+        return _wrapped(environment, s, width, False, wrapstring, False)
+    shape = _wrapped(environment, _TOKEN.sub(_SLOT, s), width, False, wrapstring, False)
+    pieces = shape.split(_SLOT)
+    out = [pieces[0]]
+    for token, piece in zip(tokens, pieces[1:], strict=True):
+        out += [token, piece]
+    return "".join(out)
+
+
+_TOKEN = TOKEN_PATTERN
+_SLOT = "\x00" * 32
 
 
 @lru_cache(maxsize=4096)

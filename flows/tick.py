@@ -17,7 +17,7 @@ from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.planning.engine import tick_process
 from innspill.planning.planner import Action, plan
-from innspill.planning.state import load_state
+from innspill.planning.state import load_states
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import all_definitions
 
@@ -50,9 +50,11 @@ def _plan_all(now: datetime) -> list[StepWork]:
     engine = engine_for(settings().resolved_database_url)
     out: list[StepWork] = []
     with session_scope(engine) as session:
-        for definition in all_definitions(session):
+        definitions = all_definitions(session)
+        states = load_states(session, definitions)  # one round of queries, not one per process
+        for definition in definitions:
             by_step: dict[str, list[Action]] = {}
-            for action in plan(definition, load_state(session, definition), now):
+            for action in plan(definition, states[definition.id], now):
                 by_step.setdefault(action.step_id, []).append(action)
             out.extend(
                 StepWork(definition, step_id, definition.step(step_id).kind, actions)

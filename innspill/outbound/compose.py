@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from innspill.process.definition import (
     RequestStep,
 )
 from innspill.process.workdays import OSLO, local_datetime
-from innspill.tokens import issue
+from innspill.tokens import TokenKey, issue, issue_many
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ def _addressed(
     *,
     now: datetime,
     outgoing: Outgoing,
+    tokens: Mapping[TokenKey, str],
 ) -> tuple[str, str, str | None]:
     """The reply address, the subject suffix and the form link for a request-step message."""
     reply = outgoing.reply_to or str(definition.sender.email)
@@ -119,6 +120,9 @@ def _addressed(
         return reply, "", None
 
     def token(purpose: TokenPurpose) -> str:
+        issued = tokens.get((action.step_id, action.participant_id, purpose))
+        if issued is not None:
+            return issued
         return issue(
             session,
             definition,
@@ -139,6 +143,37 @@ def _addressed(
     if outgoing.public_url:
         url = f"{outgoing.public_url.rstrip('/')}/svar/{token(TokenPurpose.FORM)}"
     return address, suffix, url
+
+
+def _purposes(action: Action, outgoing: Outgoing) -> list[TokenPurpose]:
+    """The tokens a message carries (what _addressed asks for)."""
+    if not outgoing.secret or not action.sends:
+        return []
+    if action.kind not in REQUEST_KINDS and action.kind != ActionKind.RECEIPT:
+        return []
+    purposes = [] if action.kind == ActionKind.RECEIPT else [TokenPurpose.REPLY]
+    if outgoing.public_url:
+        purposes.append(TokenPurpose.FORM)
+    return purposes
+
+
+def issue_tokens(
+    session: Session,
+    definition: ProcessDefinition,
+    actions: Iterable[Action],
+    *,
+    now: datetime,
+    outgoing: Outgoing,
+) -> dict[TokenKey, str]:
+    """Every token the actions' messages carry, recorded in bulk; pass them on to compose()."""
+    keys = [
+        (action.step_id, action.participant_id, purpose)
+        for action in actions
+        for purpose in _purposes(action, outgoing)
+    ]
+    if not keys:
+        return {}
+    return issue_many(session, definition, keys, secret=outgoing.secret or "", now=now)
 
 
 def render_row(
@@ -242,11 +277,17 @@ def compose(
     *,
     now: datetime,
     outgoing: Outgoing = Outgoing(),
+    tokens: Mapping[TokenKey, str] | None = None,
 ) -> dict[str, Any]:
-    """The outbox row's values for any action that sends, with what its kind carries."""
+    """The outbox row's values for any action that sends, with what its kind carries.
+
+    `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
+    """
     reply = outgoing.reply_to or str(definition.sender.email)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:
-        reply, suffix, url = _addressed(session, definition, action, now=now, outgoing=outgoing)
+        reply, suffix, url = _addressed(
+            session, definition, action, now=now, outgoing=outgoing, tokens=tokens or {}
+        )
         if action.kind == ActionKind.RECEIPT:
             context = receipt_context(session, definition, action, now=now, reply_to=reply)
         else:

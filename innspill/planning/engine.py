@@ -14,9 +14,9 @@ from sqlmodel import Session
 from innspill.documents.store import make_compilation
 from innspill.models import Event, OutboxMessage
 from innspill.models.db import session_scope
-from innspill.outbound.compose import Outgoing, compose, outbox_row
+from innspill.outbound.compose import Outgoing, compose, issue_tokens, outbox_row
 from innspill.planning.planner import Action, ActionKind, plan
-from innspill.planning.state import load_state
+from innspill.planning.state import load_state, load_states
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import all_definitions
 
@@ -104,13 +104,16 @@ def _record(
         messages.clear()
         events.clear()
 
+    outgoing = outgoing or Outgoing()
+    # Every token of the batch in one lookup and one insert, not a query and flush per message.
+    tokens = issue_tokens(session, definition, actions, now=now, outgoing=outgoing)
     for action in actions:
         if action.kind == ActionKind.COMPILE:
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
             messages.append(
-                compose(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+                compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens)
             )
             event(action, "message_queued", f"{action.kind.value} {action.sequence}")
             report.queued.append(action)
@@ -127,7 +130,12 @@ def tick(engine: Engine, *, now: datetime, outgoing: Outgoing | None = None) -> 
     """Plan and record every loaded process at `now`."""
     with session_scope(engine) as session:
         definitions = all_definitions(session)
+        # One read of every process's state: most have nothing due, and reading each in a
+        # transaction of its own cost eight round trips per process (2.8 s at 200 on
+        # PostgreSQL). Those with something due are planned again in their own transaction.
+        states = load_states(session, definitions)
     report = TickReport()
     for definition in definitions:
-        report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
+        if plan(definition, states[definition.id], now):
+            report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
     return report

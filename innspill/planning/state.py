@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from innspill.models import (
     Answer,
@@ -33,6 +34,12 @@ def effective_deadlines(
         .where(DeadlineChange.process_id == definition.id)
         .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
     ).all()
+    return _deadlines(definition, changes)
+
+
+def _deadlines(
+    definition: ProcessDefinition, changes: Sequence[DeadlineChange]
+) -> dict[tuple[str, str], date]:
     step_level: dict[str, date] = {}
     personal: dict[tuple[str, str], date] = {}
     for change in changes:
@@ -53,44 +60,81 @@ def effective_deadlines(
 
 def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:
     """The planner's view of one process."""
-    state = ProcessState(deadlines=effective_deadlines(session, definition))
-    for step_key, participant_key, version, received_at in session.exec(
-        select(Answer.step_key, Answer.participant_key, Answer.version, Answer.received_at)
-        .where(Answer.process_id == definition.id)
+    return load_states(session, [definition])[definition.id]
+
+
+#: Processes read per round of queries (bounds the IN lists).
+PROCESSES_PER_QUERY = 500
+
+
+def load_states(
+    session: Session, definitions: Sequence[ProcessDefinition]
+) -> dict[str, ProcessState]:
+    """The planner's view of many processes, read with one round of queries per 500.
+
+    A tick plans every loaded process; read one by one, the eight queries per process
+    were most of a tick with nothing due (2.8 s at 200 processes on PostgreSQL: each query
+    is a round trip).
+    """
+    states: dict[str, ProcessState] = {}
+    for start in range(0, len(definitions), PROCESSES_PER_QUERY):
+        states.update(_read_states(session, definitions[start : start + PROCESSES_PER_QUERY]))
+    return states
+
+
+def _read_states(
+    session: Session, definitions: Sequence[ProcessDefinition]
+) -> dict[str, ProcessState]:
+    ids = [d.id for d in definitions]
+    changes: dict[str, list[DeadlineChange]] = {pid: [] for pid in ids}
+    for change in session.exec(
+        select(DeadlineChange)
+        .where(col(DeadlineChange.process_id).in_(ids))
+        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
+    ).all():
+        changes[change.process_id].append(change)
+    states = {d.id: ProcessState(deadlines=_deadlines(d, changes[d.id])) for d in definitions}
+    for pid, step_key, participant_key, version, received_at in session.execute(
+        sa_select(
+            col(Answer.process_id),
+            col(Answer.step_key),
+            col(Answer.participant_key),
+            col(Answer.version),
+            col(Answer.received_at),
+        )
+        .where(col(Answer.process_id).in_(ids))
         .order_by(col(Answer.received_at))
     ).all():
+        state = states[pid]
         state.answers.setdefault(step_key, []).append(
             AnswerRecord(participant_key, version, received_at)
         )
-    for step_key, kind, version, created_at, basis in session.execute(
+        # The first answer of each participant (rows come oldest first).
+        state.answered_at.setdefault((step_key, participant_key), _aware(received_at))
+    for pid, step_key, kind, version, created_at, basis in session.execute(
         sa_select(
+            col(Document.process_id),
             col(Document.step_key),
             col(Document.kind),
             col(Document.version),
             col(Document.created_at),
             col(Document.basis),
         )
-        .where(col(Document.process_id) == definition.id)
+        .where(col(Document.process_id).in_(ids))
         .order_by(col(Document.version))
     ).all():
-        state.documents.setdefault((step_key, kind), []).append(
+        states[pid].documents.setdefault((step_key, kind), []).append(
             DocumentRecord(version, created_at, basis)
         )
-    for step_key, participant_key, treatment in session.exec(
-        select(Treatment.step_key, Treatment.participant_key, Treatment.state).where(
-            Treatment.process_id == definition.id
-        )
+    for pid, step_key, participant_key, treatment in session.exec(
+        select(
+            Treatment.process_id, Treatment.step_key, Treatment.participant_key, Treatment.state
+        ).where(col(Treatment.process_id).in_(ids))
     ).all():
-        state.treatments[(step_key, participant_key)] = str(treatment)
-    first_answers = session.exec(
-        select(Answer.step_key, Answer.participant_key, func.min(Answer.received_at))
-        .where(Answer.process_id == definition.id)
-        .group_by(Answer.step_key, Answer.participant_key)
-    ).all()
-    for step_key, participant_key, received_at in first_answers:
-        state.answered_at[(step_key, participant_key)] = _aware(received_at)
+        states[pid].treatments[(step_key, participant_key)] = str(treatment)
     rows = session.execute(
         sa_select(
+            col(OutboxMessage.process_id),
             col(OutboxMessage.key),
             col(OutboxMessage.step_key),
             col(OutboxMessage.participant_key),
@@ -99,29 +143,29 @@ def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:
             col(OutboxMessage.created_at),
             col(OutboxMessage.deadline),
         )
-        .where(col(OutboxMessage.process_id) == definition.id)
+        .where(col(OutboxMessage.process_id).in_(ids))
         .order_by(col(OutboxMessage.id))
     ).all()
-    for key, step_key, participant_key, kind, sequence, created_at, deadline in rows:
+    for pid, key, step_key, participant_key, kind, sequence, created_at, deadline in rows:
+        state = states[pid]
         state.recorded_keys.add(key)
         state.messages.setdefault((step_key, participant_key), []).append(
             Recorded(kind, sequence, created_at, deadline)
         )
-    state.recorded_keys.update(
-        key
-        for key in session.exec(
-            select(Event.key).where(Event.process_id == definition.id, col(Event.key).is_not(None))
-        ).all()
-        if key
-    )
-    state.failing_addresses = set(
-        session.exec(
-            select(Participant.key).where(
-                Participant.process_id == definition.id, col(Participant.address_failing)
-            )
-        ).all()
-    )
-    return state
+    for pid, key in session.exec(
+        select(Event.process_id, Event.key).where(
+            col(Event.process_id).in_(ids), col(Event.key).is_not(None)
+        )
+    ).all():
+        if key:
+            states[pid].recorded_keys.add(key)
+    for pid, key in session.exec(
+        select(Participant.process_id, Participant.key).where(
+            col(Participant.process_id).in_(ids), col(Participant.address_failing)
+        )
+    ).all():
+        states[pid].failing_addresses.add(key)
+    return states
 
 
 def _aware(value):  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,24 +41,62 @@ def get_definition(session: Session, process_id: str) -> ProcessDefinition:
 
 
 def all_definitions(session: Session) -> list[ProcessDefinition]:
+    """Every loaded process's definition, in id order."""
     rows = session.exec(select(Process.id, Process.definition_hash).order_by(col(Process.id))).all()
-    return [_parsed(session, process_id, digest) for process_id, digest in rows]
+    current = {digest for _, digest in rows}
+    # The loaded set is known here: drop the versions that were replaced by a new load, and
+    # make room for every current one, so a tick over many processes never evicts its own.
+    for digest in [d for d in _DEFINITIONS if d not in current]:
+        del _DEFINITIONS[digest]
+    global _capacity
+    _capacity = max(MIN_CACHED, len(rows))
+    missing = [digest for _, digest in rows if digest not in _DEFINITIONS]
+    if missing:
+        texts = dict(
+            session.exec(
+                select(Process.definition_hash, Process.definition_json).where(
+                    col(Process.definition_hash).in_(missing)
+                )
+            ).all()
+        )
+        for digest in missing:
+            _remember(digest, ProcessDefinition.model_validate_json(texts[digest]))
+    return [_DEFINITIONS[digest] for _, digest in rows]
 
 
 def _parsed(session: Session, process_id: str, digest: str) -> ProcessDefinition:
-    # Validating a stored definition checks every e-mail address again, which cost 50 ms a
-    # call for a thousand participants; a definition's hash names its content exactly.
-    cached = _DEFINITIONS.get((process_id, digest))
+    cached = _DEFINITIONS.get(digest)
     if cached is None:
         text = session.exec(select(Process.definition_json).where(Process.id == process_id)).one()
-        cached = ProcessDefinition.model_validate_json(text)
-        if len(_DEFINITIONS) >= 64:
-            _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
-        _DEFINITIONS[(process_id, digest)] = cached
+        cached = _remember(digest, ProcessDefinition.model_validate_json(text))
+    else:
+        _DEFINITIONS.move_to_end(digest)
     return cached
 
 
-_DEFINITIONS: dict[tuple[str, str], ProcessDefinition] = {}
+def _remember(digest: str, definition: ProcessDefinition) -> ProcessDefinition:
+    _DEFINITIONS[digest] = definition
+    while len(_DEFINITIONS) > _capacity:
+        _DEFINITIONS.popitem(last=False)  # the least recently used
+    return definition
+
+
+def clear_cache() -> None:
+    """Forget every parsed definition (benchmarks measure a cold start with it)."""
+    _DEFINITIONS.clear()
+
+
+# Parsed definitions by content hash (the hash names the whole content, the id included).
+# Validating a stored definition checks every e-mail address again: 50 ms for a thousand
+# participants, so a tick must not parse one twice. A fixed 64 entries thrashed as soon as
+# more than 64 processes were loaded (every tick parsed them all again: 2 s at 200 x 50);
+# the cache is now sized to the loaded processes each time all_definitions() runs (a parsed
+# definition takes about 1.6 KB per participant: 200 x 50 participants hold 16 MB, while
+# 200 x 1,000 would hold 320 MB, a size to measure before running it), least recently used
+# out first; a version replaced by a new load is dropped.
+MIN_CACHED = 64
+_capacity = MIN_CACHED
+_DEFINITIONS: OrderedDict[str, ProcessDefinition] = OrderedDict()
 
 
 def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:

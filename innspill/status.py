@@ -1,18 +1,26 @@
-"""Where a process stands: each step's state and each participant's, computed from dates."""
+"""Where a process stands: each step's state, deadline and counts, from the database and `now`.
+
+This is the one place that decides it: `innspill status`, the overview page and the process
+page all show what `process_statuses` computes, and only word it differently.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select, true
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
 
 from innspill.models import (
     Answer,
     Attendance,
+    DeadlineChange,
     Document,
     MessageStatus,
     OutboxMessage,
@@ -20,7 +28,7 @@ from innspill.models import (
     Treatment,
     TreatmentState,
 )
-from innspill.planning.state import effective_deadlines
+from innspill.planning.state import DeadlineChangeRow, deadlines_from_changes, step_deadlines
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -42,6 +50,8 @@ ENGLISH = {
     "meeting_time": "{start:%H.%M}-{end:%H.%M}, {place}",
     "compiled": "version {version} of {made:%d.%m.%Y %H.%M}: {summary}",
     "nothing_to_compile": "no answers to compile yet",
+    "received": "received {n} version(s)",
+    "not_received": "not received yet",
     "draft_version": "draft version {version}: {filename}",
     "draft_not_sent": "draft not sent yet",
     "draft_failed": "draft not delivered (the message failed)",
@@ -50,6 +60,9 @@ ENGLISH = {
     "on_agenda": "on the agenda {date}",
     "treated": "treated {date}: {decision}",
 }
+
+#: The message kinds a step's state depends on; the overview loads only these from the outbox.
+STATE_KINDS = ("meeting_invitation", "circulation")
 
 
 class Phrase(str):
@@ -92,6 +105,7 @@ class ParticipantStatus:
     late: bool
     answer_versions: int
     address_failing: bool
+    overdue: bool = False  # no answer, and their deadline has passed
 
 
 @dataclass
@@ -99,10 +113,13 @@ class StepStatus:
     step: str
     kind: str
     title: str
-    date: str | None
+    date: str | None  # the date in the process file (deadline, due or meeting day)
     state: str
-    answered: int = 0
+    deadline: str | None = None  # the effective one: after changes for the whole step
+    days_left: int | None = None  # to `deadline`, in days from today (negative: passed)
+    answered: int = 0  # answered, or for a circulation treated
     expected: int = 0
+    extended: int = 0  # participants with a later deadline of their own
     participants: list[ParticipantStatus] = field(default_factory=list)
     note: str = ""
     bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand
@@ -115,14 +132,247 @@ class ProcessStatus:
     reference: str
     at: str
     steps: list[StepStatus]
-    messages: dict[str, int]
-    failed_messages: list[str]
+    messages: dict[str, int]  # by delivery status (only "failed" without detail)
+    failed_messages: list[str]  # kind, recipient and error of each failed one (detail only)
+    failed: int = 0
+    failing_addresses: list[str] = field(default_factory=list)  # participants whose mail bounces
+    current_step: str | None = None  # the step in progress; None when every step is done
+    next_deadline: str | None = None  # the current step's deadline, unless it has passed
+    days_left: int | None = None
+    progress_step: str | None = None  # the step whose counts tell how far the process is
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def step(self, step_id: str | None) -> StepStatus | None:
+        return next((s for s in self.steps if s.step == step_id), None)
 
-def _step_date(step: object) -> date | None:
+
+def is_late(received_at: datetime, deadline: date) -> bool:
+    """Whether an answer came after its deadline day ended (Europe/Oslo)."""
+    return received_at >= end_of_day(deadline)
+
+
+# --- what the status is computed from, loaded in one query per table ------------------------
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    version: int
+    filename: str
+    note: str
+    created_at: datetime
+
+
+@dataclass
+class Facts:
+    """What one process's status is computed from."""
+
+    changes: list[DeadlineChangeRow] = field(default_factory=list)
+    answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
+    sent: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # kinds
+    undelivered: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)
+    failed_messages: list[str] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+    documents: dict[tuple[str, str], list[DocumentRow]] = field(default_factory=dict)
+    attendance: dict[str, dict[str, bool]] = field(default_factory=dict)
+    treatments: dict[str, dict[str, Treatment]] = field(default_factory=dict)
+
+
+def _of(column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """Rows of these processes."""
+    return col(column).in_(ids)
+
+
+def _load_changes(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
+    for pid, step, who, deadline in session.execute(
+        select(
+            col(DeadlineChange.process_id),
+            col(DeadlineChange.step_key),
+            col(DeadlineChange.participant_key),
+            col(DeadlineChange.deadline),
+        )
+        .where(_of(DeadlineChange.process_id, ids))
+        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
+    ).all():
+        if pid in facts:
+            facts[pid].changes.append((step, who, deadline))
+
+
+def _load_answers(
+    session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
+) -> None:
+    for pid, step, who, first, versions in session.execute(
+        select(
+            col(Answer.process_id),
+            col(Answer.step_key),
+            col(Answer.participant_key),
+            func.min(col(Answer.received_at)),
+            func.count(),
+        )
+        .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
+        .group_by(col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
+    ).all():
+        if pid in facts:
+            facts[pid].answers[(step, who)] = (first, versions)
+
+
+def _load_sent(session: Session, facts: dict[str, Facts], ids: list[str], *, detail: bool) -> None:
+    """Message kinds per step and participant (only STATE_KINDS without detail), and counts."""
+    kinds = true() if detail else col(OutboxMessage.kind).in_(STATE_KINDS)
+    for pid, step, who, kind, status, n in session.execute(
+        select(
+            col(OutboxMessage.process_id),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.status),
+            func.count(),
+        )
+        .where(_of(OutboxMessage.process_id, ids), kinds)
+        .group_by(
+            col(OutboxMessage.process_id),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.status),
+        )
+    ).all():
+        if pid not in facts:
+            continue
+        f = facts[pid]
+        f.sent.setdefault((step, who), Counter())[kind] += n
+        if status == MessageStatus.FAILED:
+            f.undelivered.setdefault((step, who), Counter())[kind] += n
+        if detail:
+            f.messages[status] = f.messages.get(status, 0) + n
+
+
+def _load_failed(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
+    """How many messages failed per process (the summary's only message count)."""
+    for pid, n in session.execute(
+        select(col(OutboxMessage.process_id), func.count())
+        .where(
+            _of(OutboxMessage.process_id, ids),
+            col(OutboxMessage.status) == MessageStatus.FAILED.value,
+        )
+        .group_by(col(OutboxMessage.process_id))
+    ).all():
+        if pid in facts:
+            facts[pid].messages[MessageStatus.FAILED.value] = n
+
+
+def _load_failed_messages(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
+    for pid, kind, recipient, error in session.execute(
+        select(
+            col(OutboxMessage.process_id),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.recipient),
+            col(OutboxMessage.last_error),
+        )
+        .where(
+            _of(OutboxMessage.process_id, ids),
+            col(OutboxMessage.status) == MessageStatus.FAILED.value,
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all():
+        if pid in facts:
+            facts[pid].failed_messages.append(f"{kind} to {recipient}: {error}")
+
+
+def _load_failing(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
+    for pid, key in session.execute(
+        select(col(Participant.process_id), col(Participant.key)).where(
+            _of(Participant.process_id, ids), col(Participant.address_failing)
+        )
+    ).all():
+        if pid in facts:
+            facts[pid].failing.add(key)
+
+
+def _load_documents(
+    session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
+) -> None:
+    for pid, step, kind, version, filename, note, created_at in session.execute(
+        select(
+            col(Document.process_id),
+            col(Document.step_key),
+            col(Document.kind),
+            col(Document.version),
+            col(Document.filename),
+            col(Document.note),
+            col(Document.created_at),
+        )
+        .where(_of(Document.process_id, ids), col(Document.created_at) <= now)
+        .order_by(col(Document.version))
+    ).all():
+        if pid in facts:
+            row = DocumentRow(version, filename, note, created_at)
+            facts[pid].documents.setdefault((step, kind), []).append(row)
+
+
+def _load_meetings_and_treatments(
+    session: Session, facts: dict[str, Facts], ids: list[str]
+) -> None:
+    for a in session.scalars(select(Attendance).where(_of(Attendance.process_id, ids))).all():
+        if a.process_id in facts:
+            facts[a.process_id].attendance.setdefault(a.step_key, {})[a.participant_key] = (
+                a.attended
+            )
+    for t in session.scalars(select(Treatment).where(_of(Treatment.process_id, ids))).all():
+        if t.process_id in facts:
+            facts[t.process_id].treatments.setdefault(t.step_key, {})[t.participant_key] = t
+
+
+def load_facts(
+    session: Session, process_ids: list[str], *, now: datetime, detail: bool
+) -> dict[str, Facts]:
+    """The facts of these processes, in one query per table whatever their number.
+
+    Without `detail` only what the steps' states and counts need is read from the outbox
+    (STATE_KINDS, and how many failed), so the overview of many processes stays cheap.
+    """
+    ids = list(process_ids)
+    facts = {pid: Facts() for pid in ids}
+    if not ids:
+        return facts
+    _load_changes(session, facts, ids)
+    _load_answers(session, facts, ids, now=now)
+    _load_sent(session, facts, ids, detail=detail)
+    if detail:
+        _load_failed_messages(session, facts, ids)
+    else:
+        _load_failed(session, facts, ids)
+    _load_failing(session, facts, ids)
+    _load_documents(session, facts, ids, now=now)
+    _load_meetings_and_treatments(session, facts, ids)
+    return facts
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step's status is computed with."""
+
+    definition: ProcessDefinition
+    facts: Facts
+    deadlines: dict[tuple[str, str], date]  # request step and participant -> deadline
+    step_deadlines: dict[str, date]  # request step -> its own deadline
+    now: datetime
+    detail: bool
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(OSLO).date()
+
+    def kinds(self, step_id: str, participant: str) -> Counter[str]:
+        return self.facts.sent.get((step_id, participant), Counter())
+
+
+def _file_date(step: object) -> date | None:
     for name in ("deadline", "due", "date"):
         value = getattr(step, name, None)
         if isinstance(value, date):
@@ -130,130 +380,62 @@ def _step_date(step: object) -> date | None:
     return None
 
 
-def process_status(
-    session: Session, definition: ProcessDefinition, *, now: datetime
-) -> ProcessStatus:
-    """The status of one process at `now`."""
-    pid = definition.id
-    deadlines = effective_deadlines(session, definition)
-    answers: dict[tuple[str, str], list[datetime]] = {}
-    for step_key, participant_key, received_at in session.exec(
-        select(Answer.step_key, Answer.participant_key, Answer.received_at).where(
-            Answer.process_id == pid, Answer.received_at <= now
-        )
-    ).all():
-        answers.setdefault((step_key, participant_key), []).append(received_at)
-    sent: dict[tuple[str, str], list[str]] = {}
-    undelivered: dict[tuple[str, str], list[str]] = {}  # kinds of the messages that failed
-    counts: dict[str, int] = {s.value: 0 for s in MessageStatus}
-    failed: list[str] = []
-    for step_key, participant_key, kind, status, recipient, error in session.execute(
-        sa_select(
-            col(OutboxMessage.step_key),
-            col(OutboxMessage.participant_key),
-            col(OutboxMessage.kind),
-            col(OutboxMessage.status),
-            col(OutboxMessage.recipient),
-            col(OutboxMessage.last_error),
-        ).where(col(OutboxMessage.process_id) == pid)
-    ).all():
-        sent.setdefault((step_key, participant_key), []).append(kind)
-        counts[status] = counts.get(status, 0) + 1
-        if status == MessageStatus.FAILED:
-            failed.append(f"{kind} to {recipient}: {error}")
-            undelivered.setdefault((step_key, participant_key), []).append(kind)
-    failing = set(
-        session.exec(
-            select(Participant.key).where(
-                Participant.process_id == pid, col(Participant.address_failing)
-            )
-        ).all()
-    )
-
-    steps = []
-    for step in definition.steps:
-        when = _step_date(step)
-        status = StepStatus(step.id, step.kind, step.title, when.isoformat() if when else None, "")
-        if isinstance(step, RequestStep):
-            people = definition.audience(step.id)
-            for p in people:
-                deadline = deadlines[(step.id, p.id)]
-                got = sorted(answers.get((step.id, p.id), []))
-                kinds = sent.get((step.id, p.id), [])
-                status.participants.append(
-                    ParticipantStatus(
-                        participant=p.id,
-                        name=p.name,
-                        deadline=deadline.isoformat(),
-                        extended=deadline != step.deadline,
-                        invited="invitation" in kinds,
-                        reminders=kinds.count("reminder"),
-                        overdue_reminders=kinds.count("overdue"),
-                        answered_at=got[0].astimezone(OSLO).isoformat() if got else None,
-                        late=bool(got) and got[0] >= end_of_day(deadline),
-                        answer_versions=len(got),
-                        address_failing=p.id in failing,
-                    )
-                )
-            status.expected = len(people)
-            status.answered = sum(1 for ps in status.participants if ps.answered_at)
-            latest = max(deadlines[(step.id, p.id)] for p in people) if people else step.deadline
-            if now < local_datetime(step.opens, step.reminders.send_time):
-                status.state = StepState.NOT_STARTED
-            elif status.answered == status.expected:
-                status.state = StepState.DONE
-            elif now < end_of_day(latest):
-                status.state = StepState.OPEN
-            else:
-                status.state = StepState.OVERDUE
-        elif isinstance(step, CompilationStep):
-            _compilation_status(session, definition, step, status, deadlines, now=now)
-        elif isinstance(step, MeetingStep):
-            _meeting_status(session, definition, step, status, sent, now=now)
-        elif isinstance(step, CirculationStep):
-            _circulation_status(session, definition, step, status, sent, undelivered, now=now)
-        steps.append(status)
-    return ProcessStatus(
-        process=pid,
-        title=definition.process.title,
-        reference=definition.process.reference,
-        at=now.astimezone(OSLO).isoformat(),
-        steps=steps,
-        messages=counts,
-        failed_messages=failed,
+def _participant_status(ctx: Context, step: RequestStep, person: Any) -> ParticipantStatus:
+    deadline = ctx.deadlines[(step.id, person.id)]
+    first, versions = ctx.facts.answers.get((step.id, person.id), (None, 0))
+    kinds = ctx.kinds(step.id, person.id)
+    return ParticipantStatus(
+        participant=person.id,
+        name=person.name,
+        deadline=deadline.isoformat(),
+        extended=deadline != step.deadline,
+        invited=kinds["invitation"] > 0,
+        reminders=kinds["reminder"],
+        overdue_reminders=kinds["overdue"],
+        answered_at=first.astimezone(OSLO).isoformat() if first else None,
+        late=first is not None and is_late(first, deadline),
+        answer_versions=versions,
+        address_failing=person.id in ctx.facts.failing,
+        overdue=first is None and ctx.now >= end_of_day(deadline),
     )
 
 
-def _versions(session: Session, process_id: str, step_id: str, kind: str) -> list[Document]:
-    return list(
-        session.exec(
-            select(Document)
-            .where(
-                Document.process_id == process_id,
-                Document.step_key == step_id,
-                Document.kind == kind,
-            )
-            .order_by(col(Document.version))
-        ).all()
-    )
+def _request_status(ctx: Context, step: RequestStep, status: StepStatus) -> date:
+    people = ctx.definition.audience(step.id)
+    own = ctx.step_deadlines[step.id]
+    deadlines = [ctx.deadlines[(step.id, p.id)] for p in people]
+    status.expected = len(people)
+    status.answered = sum(1 for p in people if (step.id, p.id) in ctx.facts.answers)
+    status.extended = sum(1 for d in deadlines if d > own)
+    if ctx.detail:
+        status.participants = [_participant_status(ctx, step, p) for p in people]
+    # open until the latest deadline, an extension included
+    latest = max(deadlines, default=own)
+    if ctx.now < local_datetime(step.opens, step.reminders.send_time):
+        status.state = StepState.NOT_STARTED
+    elif status.answered == status.expected:
+        status.state = StepState.DONE
+    elif ctx.now < end_of_day(latest):
+        status.state = StepState.OPEN
+    else:
+        status.state = StepState.OVERDUE
+    return own
 
 
-def _compilation_status(
-    session: Session,
-    definition: ProcessDefinition,
-    step: CompilationStep,
-    status: StepStatus,
-    deadlines: dict[tuple[str, str], date],
-    *,
-    now: datetime,
-) -> None:
-    source = definition.step(step.source)
-    people = definition.audience(source.id)
-    base = min(deadlines[(source.id, p.id)] for p in people) if people else None
-    due = local_datetime(add_working_days(base, 1), step.send_time) if base else None
-    versions = [
-        v for v in _versions(session, definition.id, step.id, "compilation") if v.created_at <= now
-    ]
+def _compilation_bodies(ctx: Context, step: CompilationStep, status: StepStatus) -> None:
+    for p in ctx.definition.audience(step.id):
+        n = ctx.kinds(step.id, p.id)["compilation"]
+        status.bodies[p.id] = Phrase("received", n=n) if n else Phrase("not_received")
+
+
+def _compilation_status(ctx: Context, step: CompilationStep, status: StepStatus) -> date | None:
+    source = ctx.definition.step(step.source)
+    # the planner compiles on the first working day after the source's deadline
+    base = ctx.step_deadlines.get(source.id) if ctx.definition.audience(source.id) else None
+    compile_day = add_working_days(base, 1) if base else None
+    versions = ctx.facts.documents.get((step.id, "compilation"), [])
+    if ctx.detail:
+        _compilation_bodies(ctx, step, status)
     if versions:
         status.state = StepState.DONE
         last = versions[-1]
@@ -263,104 +445,75 @@ def _compilation_status(
             made=last.created_at.astimezone(OSLO),
             summary=last.note,
         )
-    elif due is not None and now >= due:
+    elif compile_day is not None and ctx.now >= local_datetime(compile_day, step.send_time):
         status.state = StepState.OVERDUE
         status.note = Phrase("nothing_to_compile")
     else:
         status.state = StepState.NOT_STARTED
+    return step.due or compile_day
 
 
-def _meeting_status(
-    session: Session,
-    definition: ProcessDefinition,
-    step: MeetingStep,
-    status: StepStatus,
-    sent: dict[tuple[str, str], list[str]],
-    *,
-    now: datetime,
-) -> None:
-    invited = [
-        p
-        for p in definition.audience(step.id)
-        if "meeting_invitation" in sent.get((step.id, p.id), [])
-    ]
-    attendance = {
-        a.participant_key: a.attended
-        for a in session.exec(
-            select(Attendance).where(
-                Attendance.process_id == definition.id, Attendance.step_key == step.id
-            )
-        ).all()
-    }
-    for p in definition.audience(step.id):
-        kinds = sent.get((step.id, p.id), [])
-        updates = kinds.count("meeting_invitation") - 1
-        if p.id in attendance:
-            state = Phrase("attended" if attendance[p.id] else "absent")
-        elif updates > 0:
-            state = Phrase("invited_updated", n=updates)
-        else:
-            state = Phrase("invited" if updates == 0 else "not_invited")
-        status.bodies[p.id] = state
-    ends = local_datetime(step.date, step.end)
+def _meeting_body(invitations: int, attended: bool | None) -> Phrase:
+    if attended is not None:
+        return Phrase("attended" if attended else "absent")
+    if invitations > 1:
+        return Phrase("invited_updated", n=invitations - 1)
+    return Phrase("invited" if invitations == 1 else "not_invited")
+
+
+def _meeting_status(ctx: Context, step: MeetingStep, status: StepStatus) -> date:
+    people = ctx.definition.audience(step.id)
+    attendance = ctx.facts.attendance.get(step.id, {})
+    invitations = {p.id: ctx.kinds(step.id, p.id)["meeting_invitation"] for p in people}
+    if ctx.detail:
+        for p in people:
+            status.bodies[p.id] = _meeting_body(invitations[p.id], attendance.get(p.id))
     if step.cancelled:
         status.state, status.note = StepState.DONE, Phrase("cancelled")
-    elif now >= ends:
+    elif ctx.now >= local_datetime(step.date, step.end):
         status.state = StepState.DONE
         if attendance:
             status.note = Phrase("attended_count", n=sum(attendance.values()))
-    elif invited:
+    elif any(invitations.values()):
         status.state = StepState.OPEN
         status.note = Phrase("meeting_time", start=step.start, end=step.end, place=step.place)
     else:
         status.state = StepState.NOT_STARTED
+    return step.date
 
 
-def _circulation_status(
-    session: Session,
-    definition: ProcessDefinition,
-    step: CirculationStep,
-    status: StepStatus,
-    sent: dict[tuple[str, str], list[str]],
-    undelivered: dict[tuple[str, str], list[str]],
-    *,
-    now: datetime,
-) -> None:
-    drafts = [d for d in _versions(session, definition.id, step.id, "draft") if d.created_at <= now]
-    treatments = {
-        t.participant_key: t
-        for t in session.exec(
-            select(Treatment).where(
-                Treatment.process_id == definition.id, Treatment.step_key == step.id
-            )
-        ).all()
-    }
-    bodies = definition.audience(step.id)
+def _delivered(ctx: Context, step_id: str, body: str) -> bool:
+    """Whether a draft reached the body: not when every message to it failed (5xx)."""
+    sent = ctx.kinds(step_id, body)["circulation"]
+    failed = ctx.facts.undelivered.get((step_id, body), Counter())["circulation"]
+    return sent > failed
 
-    def delivered(body: str) -> bool:
-        # A draft whose every message to the body failed (5xx) has not reached it.
-        kinds = sent.get((step.id, body), [])
-        return kinds.count("circulation") > undelivered.get((step.id, body), []).count(
-            "circulation"
-        )
 
-    for p in bodies:
-        t = treatments.get(p.id)
-        if "circulation" not in sent.get((step.id, p.id), []):
-            status.bodies[p.id] = Phrase("draft_not_sent")
-        elif not delivered(p.id) and (t is None or t.state == TreatmentState.PENDING):
-            status.bodies[p.id] = Phrase("draft_failed")
-        elif t is None or t.state == TreatmentState.PENDING:
-            reminders = sent[(step.id, p.id)].count("treatment_reminder")
-            status.bodies[p.id] = (
-                Phrase("pending_reminded", n=reminders) if reminders else Phrase("pending")
-            )
-        elif t.state == TreatmentState.ON_AGENDA:
-            status.bodies[p.id] = Phrase("on_agenda", date=t.meeting_date)
-        else:
-            status.bodies[p.id] = Phrase("treated", date=t.decided_on, decision=t.decision)
+def _circulation_body(ctx: Context, step_id: str, body: str, t: Treatment | None) -> Phrase:
+    pending = t is None or t.state == TreatmentState.PENDING
+    if not ctx.kinds(step_id, body)["circulation"]:
+        return Phrase("draft_not_sent")
+    if pending and not _delivered(ctx, step_id, body):
+        return Phrase("draft_failed")
+    if pending:
+        n = ctx.kinds(step_id, body)["treatment_reminder"]
+        return Phrase("pending_reminded", n=n) if n else Phrase("pending")
+    assert t is not None
+    if t.state == TreatmentState.ON_AGENDA:
+        return Phrase("on_agenda", date=t.meeting_date)
+    return Phrase("treated", date=t.decided_on, decision=t.decision)
+
+
+def _circulation_status(ctx: Context, step: CirculationStep, status: StepStatus) -> date:
+    drafts = ctx.facts.documents.get((step.id, "draft"), [])
+    treatments = ctx.facts.treatments.get(step.id, {})
+    bodies = ctx.definition.audience(step.id)
+    if ctx.detail:
+        for p in bodies:
+            status.bodies[p.id] = _circulation_body(ctx, step.id, p.id, treatments.get(p.id))
     circulated = all(
-        delivered(p.id) or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
+        _delivered(ctx, step.id, p.id)
+        or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
         for p in bodies
     )
     treated = sum(1 for t in treatments.values() if t.state == TreatmentState.TREATED)
@@ -371,9 +524,112 @@ def _circulation_status(
         )
     if bodies and treated == len(bodies):
         status.state = StepState.DONE
-    elif not circulated and now >= end_of_day(step.deadline):
+    elif not circulated and ctx.now >= end_of_day(step.deadline):
         status.state = StepState.OVERDUE
     elif drafts:
         status.state = StepState.OPEN
     else:
         status.state = StepState.NOT_STARTED
+    return step.deadline
+
+
+def _step_status(ctx: Context, step: Any) -> StepStatus:
+    file_date = _file_date(step)
+    status = StepStatus(
+        step.id, step.kind, step.title, file_date.isoformat() if file_date else None, ""
+    )
+    deadline: date | None = None
+    if isinstance(step, RequestStep):
+        deadline = _request_status(ctx, step, status)
+    elif isinstance(step, CompilationStep):
+        deadline = _compilation_status(ctx, step, status)
+    elif isinstance(step, MeetingStep):
+        deadline = _meeting_status(ctx, step, status)
+    elif isinstance(step, CirculationStep):
+        deadline = _circulation_status(ctx, step, status)
+    if deadline is not None:
+        status.deadline = deadline.isoformat()
+        status.days_left = (deadline - ctx.today).days
+    return status
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+def current_step(steps: list[StepStatus]) -> StepStatus | None:
+    """The step in progress: the first unfinished one whose deadline has not passed, else the
+    last unfinished one (a draft still being treated after its deadline, say); None when every
+    step is done."""
+    unfinished = [s for s in steps if s.state != StepState.DONE]
+    upcoming = (s for s in unfinished if s.days_left is not None and s.days_left >= 0)
+    return next(upcoming, unfinished[-1] if unfinished else None)
+
+
+def progress_step(steps: list[StepStatus], current: StepStatus | None) -> StepStatus | None:
+    """The step whose counts tell how far the process is: the current one if it counts
+    answers or treatments, else the latest one before it that does (else the first)."""
+    counting = [s for s in steps if s.expected]
+    if current is not None and current.expected:
+        return current
+    position = steps.index(current) if current is not None else len(steps)
+    before = [s for s in counting if steps.index(s) < position]
+    return before[-1] if before else (counting[0] if counting else None)
+
+
+def _process_status(
+    definition: ProcessDefinition, facts: Facts, *, now: datetime, detail: bool
+) -> ProcessStatus:
+    ctx = Context(
+        definition,
+        facts,
+        deadlines_from_changes(definition, facts.changes),
+        step_deadlines(definition, facts.changes),
+        now,
+        detail,
+    )
+    steps = [_step_status(ctx, step) for step in definition.steps]
+    messages = ({s.value: 0 for s in MessageStatus} if detail else {}) | facts.messages
+    current = current_step(steps)
+    upcoming = current is not None and current.days_left is not None and current.days_left >= 0
+    counted = progress_step(steps, current)
+    return ProcessStatus(
+        process=definition.id,
+        title=definition.process.title,
+        reference=definition.process.reference,
+        at=now.astimezone(OSLO).isoformat(),
+        steps=steps,
+        messages=messages,
+        failed_messages=facts.failed_messages,
+        failed=messages.get(MessageStatus.FAILED.value, 0),
+        failing_addresses=sorted(facts.failing),
+        current_step=current.step if current else None,
+        next_deadline=current.deadline if current and upcoming else None,
+        days_left=current.days_left if current and upcoming else None,
+        progress_step=counted.step if counted else None,
+    )
+
+
+def process_statuses(
+    session: Session,
+    definitions: Mapping[str, ProcessDefinition],
+    *,
+    now: datetime,
+    detail: bool = True,
+) -> list[ProcessStatus]:
+    """The status of these processes at `now`, in their order, from a fixed number of queries.
+
+    Without `detail` the steps have their states, deadlines, counts and notes but no
+    participants or bodies (what the overview needs, cheaply).
+    """
+    facts = load_facts(session, list(definitions), now=now, detail=detail)
+    return [
+        _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
+    ]
+
+
+def process_status(
+    session: Session, definition: ProcessDefinition, *, now: datetime
+) -> ProcessStatus:
+    """The status of one process at `now`, with every participant's and body's position."""
+    (status,) = process_statuses(session, {definition.id: definition}, now=now)
+    return status

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import distinct, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -28,7 +28,12 @@ from innspill.models import (
     Treatment,
     TreatmentState,
 )
-from innspill.planning.state import DeadlineChangeRow, deadlines_from_changes, step_deadlines
+from innspill.planning.state import (
+    DeadlineChangeRow,
+    extensions,
+    participant_deadline,
+    step_deadlines,
+)
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -36,6 +41,7 @@ from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,
 )
+from innspill.process.definition import Participant as Member
 from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
 
 #: The English wording of each status phrase; the dashboard has a bokmål one per code.
@@ -60,9 +66,6 @@ ENGLISH = {
     "on_agenda": "on the agenda {date}",
     "treated": "treated {date}: {decision}",
 }
-
-#: The message kinds a step's state depends on; the overview loads only these from the outbox.
-STATE_KINDS = ("meeting_invitation", "circulation")
 
 
 class Phrase(str):
@@ -169,12 +172,16 @@ class Facts:
     """What one process's status is computed from."""
 
     changes: list[DeadlineChangeRow] = field(default_factory=list)
+    answered: dict[str, int] = field(default_factory=dict)  # step -> participants who answered
+    # (step, participant) -> first answer's time, number of versions (with detail only)
     answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
-    sent: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # kinds
-    undelivered: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    # messages per (step, participant, kind); undelivered: those that failed (5xx)
+    sent: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    undelivered: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     messages: dict[str, int] = field(default_factory=dict)
     failed_messages: list[str] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
+    invited: set[str] = field(default_factory=set)  # meeting steps with invitations out
     documents: dict[tuple[str, str], list[DocumentRow]] = field(default_factory=dict)
     attendance: dict[str, dict[str, bool]] = field(default_factory=dict)
     treatments: dict[str, dict[str, Treatment]] = field(default_factory=dict)
@@ -200,67 +207,149 @@ def _load_changes(session: Session, facts: dict[str, Facts], ids: list[str]) -> 
             facts[pid].changes.append((step, who, deadline))
 
 
+def _load_answered(
+    session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
+) -> None:
+    """How many have answered each step by `now` (200 rows for 100 processes, not 6,000)."""
+    group = (col(Answer.process_id), col(Answer.step_key))
+    for pid, step, n in session.execute(
+        select(*group, func.count(distinct(col(Answer.participant_key))))
+        .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
+        .group_by(*group)
+    ).all():
+        if pid in facts:
+            facts[pid].answered[step] = n
+
+
 def _load_answers(
     session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
 ) -> None:
+    """When each participant first answered each step by `now`, and how many versions."""
+    group = (col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
     for pid, step, who, first, versions in session.execute(
-        select(
-            col(Answer.process_id),
-            col(Answer.step_key),
-            col(Answer.participant_key),
-            func.min(col(Answer.received_at)),
-            func.count(),
-        )
+        select(*group, func.min(col(Answer.received_at)), func.count())
         .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
-        .group_by(col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
+        .group_by(*group)
     ).all():
         if pid in facts:
             facts[pid].answers[(step, who)] = (first, versions)
 
 
-def _load_sent(session: Session, facts: dict[str, Facts], ids: list[str], *, detail: bool) -> None:
-    """Message kinds per step and participant (only STATE_KINDS without detail), and counts."""
-    kinds = true() if detail else col(OutboxMessage.kind).in_(STATE_KINDS)
+def _load_sent(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
+    """Every message kind sent per step and participant, and counts by delivery status."""
+    group = (
+        col(OutboxMessage.process_id),
+        col(OutboxMessage.step_key),
+        col(OutboxMessage.participant_key),
+        col(OutboxMessage.kind),
+        col(OutboxMessage.status),
+    )
     for pid, step, who, kind, status, n in session.execute(
-        select(
-            col(OutboxMessage.process_id),
-            col(OutboxMessage.step_key),
-            col(OutboxMessage.participant_key),
-            col(OutboxMessage.kind),
-            col(OutboxMessage.status),
-            func.count(),
-        )
-        .where(_of(OutboxMessage.process_id, ids), kinds)
-        .group_by(
-            col(OutboxMessage.process_id),
-            col(OutboxMessage.step_key),
-            col(OutboxMessage.participant_key),
-            col(OutboxMessage.kind),
-            col(OutboxMessage.status),
-        )
-    ).all():
-        if pid not in facts:
-            continue
-        f = facts[pid]
-        f.sent.setdefault((step, who), Counter())[kind] += n
-        if status == MessageStatus.FAILED:
-            f.undelivered.setdefault((step, who), Counter())[kind] += n
-        if detail:
-            f.messages[status] = f.messages.get(status, 0) + n
-
-
-def _load_failed(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
-    """How many messages failed per process (the summary's only message count)."""
-    for pid, n in session.execute(
-        select(col(OutboxMessage.process_id), func.count())
-        .where(
-            _of(OutboxMessage.process_id, ids),
-            col(OutboxMessage.status) == MessageStatus.FAILED.value,
-        )
-        .group_by(col(OutboxMessage.process_id))
+        select(*group, func.count()).where(_of(OutboxMessage.process_id, ids)).group_by(*group)
     ).all():
         if pid in facts:
-            facts[pid].messages[MessageStatus.FAILED.value] = n
+            f = facts[pid]
+            f.sent[(step, who, kind)] += n
+            f.messages[status] = f.messages.get(status, 0) + n
+            if kind == "meeting_invitation":
+                f.invited.add(step)
+            if status == MessageStatus.FAILED:
+                f.undelivered[(step, who, kind)] += n
+
+
+def _under(prefix: str, kind: str, *, ranged: bool, n: int) -> tuple[str, dict[str, str]]:
+    """SQL for outbox keys of one step (`prefix` = "process/step/") and one kind, and its values.
+
+    The key is process/step/participant/kind/sequence (innspill.planning.actions) and ids
+    hold no "/". Where keys compare bytewise (SQLite) the range seeks in the unique key index;
+    elsewhere a collation may not order "/" so, and LIKE alone decides.
+    """
+    values = {f"p{n}": _escaped(prefix) + "%/" + _escaped(kind) + "/%"}
+    sql = f"key LIKE :p{n} ESCAPE '!'"
+    if ranged:
+        values |= {f"lo{n}": prefix, f"hi{n}": prefix[:-1] + "0"}  # "0" is the byte after "/"
+        sql = f"key >= :lo{n} AND key < :hi{n} AND {sql}"
+    return sql, values
+
+
+def _escaped(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+#: SQL text, not SQLAlchemy expressions: building and caching 100 subqueries cost more than
+#: running them.
+OUTBOX = OutboxMessage.__tablename__
+
+
+def _load_state_messages(
+    session: Session,
+    facts: dict[str, Facts],
+    definitions: Mapping[str, ProcessDefinition],
+    *,
+    now: datetime,
+) -> None:
+    """Without detail: only what the steps' states need from the outbox, by its key index.
+
+    Its rows hold every message's bytes, and reading them made the overview ten times
+    slower: whether a meeting not yet held has invitations out (one index seek each), the
+    drafts sent to each body once a circulation's deadline has passed, and what failed.
+    """
+    ranged = session.get_bind().dialect.name == "sqlite"
+    meetings = [
+        (pid, s.id)
+        for pid, d in definitions.items()
+        for s in d.steps
+        if isinstance(s, MeetingStep) and not s.cancelled and now < local_datetime(s.date, s.end)
+    ]
+    if meetings:
+        probes: list[str] = []
+        values: dict[str, str] = {}
+        for n, (pid, step) in enumerate(meetings):
+            sql, more = _under(f"{pid}/{step}/", "meeting_invitation", ranged=ranged, n=n)
+            # only constants in the text: every value is a bound parameter
+            probes.append(f"EXISTS (SELECT 1 FROM {OUTBOX} WHERE {sql})")  # noqa: S608
+            values |= more
+        found = session.execute(text("SELECT " + ", ".join(probes)), values).one()
+        for (pid, step), invited in zip(meetings, found, strict=True):
+            if invited:
+                facts[pid].invited.add(step)
+    circulations = [
+        (pid, s.id)
+        for pid, d in definitions.items()
+        for s in d.steps
+        if isinstance(s, CirculationStep) and now >= end_of_day(s.deadline)
+    ]
+    if circulations:
+        ors: list[str] = []
+        values = {}
+        for n, (pid, step) in enumerate(circulations):
+            sql, more = _under(f"{pid}/{step}/", "circulation", ranged=ranged, n=n)
+            ors.append(f"({sql})")
+            values |= more
+        query = text(f"SELECT key FROM {OUTBOX} WHERE " + " OR ".join(ors))  # noqa: S608
+        for key in session.execute(query, values).scalars():
+            pid, step, who, kind, _ = key.split("/", 4)
+            facts[pid].sent[(step, who, kind)] += 1
+    _load_failures(session, facts)
+
+
+def _load_failures(session: Session, facts: dict[str, Facts]) -> None:
+    """What failed, per step, participant and kind (by the status index: a few rows)."""
+    failed = (
+        col(OutboxMessage.process_id),
+        col(OutboxMessage.step_key),
+        col(OutboxMessage.participant_key),
+        col(OutboxMessage.kind),
+    )
+    for pid, step, who, kind, n in session.execute(
+        select(*failed, func.count())
+        .where(col(OutboxMessage.status) == MessageStatus.FAILED.value)
+        .group_by(*failed)
+    ).all():
+        if pid in facts:
+            f = facts[pid]
+            f.undelivered[(step, who, kind)] += n
+            f.messages[MessageStatus.FAILED] = f.messages.get(MessageStatus.FAILED, 0) + n
 
 
 def _load_failed_messages(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
@@ -326,24 +415,30 @@ def _load_meetings_and_treatments(
 
 
 def load_facts(
-    session: Session, process_ids: list[str], *, now: datetime, detail: bool
+    session: Session,
+    definitions: Mapping[str, ProcessDefinition],
+    *,
+    now: datetime,
+    detail: bool,
 ) -> dict[str, Facts]:
     """The facts of these processes, in one query per table whatever their number.
 
-    Without `detail` only what the steps' states and counts need is read from the outbox
-    (STATE_KINDS, and how many failed), so the overview of many processes stays cheap.
+    Without `detail` only what the steps' states and counts need is read (STATE_KINDS and
+    failures from the outbox, no answer times), so the overview of many processes stays cheap.
+    Both ways the counts come from the same queries, so they cannot disagree.
     """
-    ids = list(process_ids)
+    ids = list(definitions)
     facts = {pid: Facts() for pid in ids}
     if not ids:
         return facts
     _load_changes(session, facts, ids)
-    _load_answers(session, facts, ids, now=now)
-    _load_sent(session, facts, ids, detail=detail)
+    _load_answered(session, facts, ids, now=now)
     if detail:
+        _load_answers(session, facts, ids, now=now)
+        _load_sent(session, facts, ids)
         _load_failed_messages(session, facts, ids)
     else:
-        _load_failed(session, facts, ids)
+        _load_state_messages(session, facts, definitions, now=now)
     _load_failing(session, facts, ids)
     _load_documents(session, facts, ids, now=now)
     _load_meetings_and_treatments(session, facts, ids)
@@ -359,17 +454,36 @@ class Context:
 
     definition: ProcessDefinition
     facts: Facts
-    deadlines: dict[tuple[str, str], date]  # request step and participant -> deadline
     step_deadlines: dict[str, date]  # request step -> its own deadline
+    extensions: dict[tuple[str, str], date]  # request step and participant -> extended to
+    audiences: dict[str, list[Member]]  # step -> who it addresses
     now: datetime
+    today: date
     detail: bool
 
-    @property
-    def today(self) -> date:
-        return self.now.astimezone(OSLO).date()
+    def deadline(self, step_id: str, participant: str) -> date:
+        own = self.step_deadlines[step_id]
+        return participant_deadline(own, self.extensions.get((step_id, participant)))
 
-    def kinds(self, step_id: str, participant: str) -> Counter[str]:
-        return self.facts.sent.get((step_id, participant), Counter())
+    def sent(self, step_id: str, participant: str, kind: str) -> int:
+        """How many messages of this kind went to the participant about the step."""
+        return self.facts.sent[(step_id, participant, kind)]
+
+
+#: Each definition's audiences, by the definition's identity: the dashboard keeps its parsed
+#: definitions, and working them out again for 100 processes was a third of the overview's time.
+_audience_cache: dict[int, tuple[ProcessDefinition, dict[str, list[Member]]]] = {}
+
+
+def _audiences(definition: ProcessDefinition) -> dict[str, list[Member]]:
+    hit = _audience_cache.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    audiences = {s.id: definition.audience(s.id) for s in definition.steps}
+    if len(_audience_cache) > 2000:  # edited files' old versions: let them go
+        _audience_cache.clear()
+    _audience_cache[id(definition)] = (definition, audiences)
+    return audiences
 
 
 def _file_date(step: object) -> date | None:
@@ -380,18 +494,17 @@ def _file_date(step: object) -> date | None:
     return None
 
 
-def _participant_status(ctx: Context, step: RequestStep, person: Any) -> ParticipantStatus:
-    deadline = ctx.deadlines[(step.id, person.id)]
+def _participant_status(ctx: Context, step: RequestStep, person: Member) -> ParticipantStatus:
+    deadline = ctx.deadline(step.id, person.id)
     first, versions = ctx.facts.answers.get((step.id, person.id), (None, 0))
-    kinds = ctx.kinds(step.id, person.id)
     return ParticipantStatus(
         participant=person.id,
         name=person.name,
         deadline=deadline.isoformat(),
         extended=deadline != step.deadline,
-        invited=kinds["invitation"] > 0,
-        reminders=kinds["reminder"],
-        overdue_reminders=kinds["overdue"],
+        invited=ctx.sent(step.id, person.id, "invitation") > 0,
+        reminders=ctx.sent(step.id, person.id, "reminder"),
+        overdue_reminders=ctx.sent(step.id, person.id, "overdue"),
         answered_at=first.astimezone(OSLO).isoformat() if first else None,
         late=first is not None and is_late(first, deadline),
         answer_versions=versions,
@@ -401,19 +514,25 @@ def _participant_status(ctx: Context, step: RequestStep, person: Any) -> Partici
 
 
 def _request_status(ctx: Context, step: RequestStep, status: StepStatus) -> date:
-    people = ctx.definition.audience(step.id)
+    people = ctx.audiences[step.id]
     own = ctx.step_deadlines[step.id]
-    deadlines = [ctx.deadlines[(step.id, p.id)] for p in people]
+    # only extensions can make a participant's deadline differ from the step's own
+    members = {p.id for p in people} if ctx.extensions else set()
+    later = [
+        ctx.deadline(step.id, who)
+        for (step_id, who) in ctx.extensions
+        if step_id == step.id and who in members and ctx.deadline(step.id, who) > own
+    ]
     status.expected = len(people)
-    status.answered = sum(1 for p in people if (step.id, p.id) in ctx.facts.answers)
-    status.extended = sum(1 for d in deadlines if d > own)
+    status.answered = ctx.facts.answered.get(step.id, 0)
+    status.extended = len(later)
     if ctx.detail:
         status.participants = [_participant_status(ctx, step, p) for p in people]
     # open until the latest deadline, an extension included
-    latest = max(deadlines, default=own)
+    latest = max(later, default=own)
     if ctx.now < local_datetime(step.opens, step.reminders.send_time):
         status.state = StepState.NOT_STARTED
-    elif status.answered == status.expected:
+    elif status.answered >= status.expected:
         status.state = StepState.DONE
     elif ctx.now < end_of_day(latest):
         status.state = StepState.OPEN
@@ -423,15 +542,15 @@ def _request_status(ctx: Context, step: RequestStep, status: StepStatus) -> date
 
 
 def _compilation_bodies(ctx: Context, step: CompilationStep, status: StepStatus) -> None:
-    for p in ctx.definition.audience(step.id):
-        n = ctx.kinds(step.id, p.id)["compilation"]
+    for p in ctx.audiences[step.id]:
+        n = ctx.sent(step.id, p.id, "compilation")
         status.bodies[p.id] = Phrase("received", n=n) if n else Phrase("not_received")
 
 
 def _compilation_status(ctx: Context, step: CompilationStep, status: StepStatus) -> date | None:
     source = ctx.definition.step(step.source)
     # the planner compiles on the first working day after the source's deadline
-    base = ctx.step_deadlines.get(source.id) if ctx.definition.audience(source.id) else None
+    base = ctx.step_deadlines.get(source.id) if ctx.audiences[source.id] else None
     compile_day = add_working_days(base, 1) if base else None
     versions = ctx.facts.documents.get((step.id, "compilation"), [])
     if ctx.detail:
@@ -462,19 +581,18 @@ def _meeting_body(invitations: int, attended: bool | None) -> Phrase:
 
 
 def _meeting_status(ctx: Context, step: MeetingStep, status: StepStatus) -> date:
-    people = ctx.definition.audience(step.id)
     attendance = ctx.facts.attendance.get(step.id, {})
-    invitations = {p.id: ctx.kinds(step.id, p.id)["meeting_invitation"] for p in people}
     if ctx.detail:
-        for p in people:
-            status.bodies[p.id] = _meeting_body(invitations[p.id], attendance.get(p.id))
+        for p in ctx.audiences[step.id]:
+            invitations = ctx.sent(step.id, p.id, "meeting_invitation")
+            status.bodies[p.id] = _meeting_body(invitations, attendance.get(p.id))
     if step.cancelled:
         status.state, status.note = StepState.DONE, Phrase("cancelled")
     elif ctx.now >= local_datetime(step.date, step.end):
         status.state = StepState.DONE
         if attendance:
             status.note = Phrase("attended_count", n=sum(attendance.values()))
-    elif any(invitations.values()):
+    elif step.id in ctx.facts.invited:
         status.state = StepState.OPEN
         status.note = Phrase("meeting_time", start=step.start, end=step.end, place=step.place)
     else:
@@ -484,19 +602,19 @@ def _meeting_status(ctx: Context, step: MeetingStep, status: StepStatus) -> date
 
 def _delivered(ctx: Context, step_id: str, body: str) -> bool:
     """Whether a draft reached the body: not when every message to it failed (5xx)."""
-    sent = ctx.kinds(step_id, body)["circulation"]
-    failed = ctx.facts.undelivered.get((step_id, body), Counter())["circulation"]
+    sent = ctx.sent(step_id, body, "circulation")
+    failed = ctx.facts.undelivered[(step_id, body, "circulation")]
     return sent > failed
 
 
 def _circulation_body(ctx: Context, step_id: str, body: str, t: Treatment | None) -> Phrase:
     pending = t is None or t.state == TreatmentState.PENDING
-    if not ctx.kinds(step_id, body)["circulation"]:
+    if not ctx.sent(step_id, body, "circulation"):
         return Phrase("draft_not_sent")
     if pending and not _delivered(ctx, step_id, body):
         return Phrase("draft_failed")
     if pending:
-        n = ctx.kinds(step_id, body)["treatment_reminder"]
+        n = ctx.sent(step_id, body, "treatment_reminder")
         return Phrase("pending_reminded", n=n) if n else Phrase("pending")
     assert t is not None
     if t.state == TreatmentState.ON_AGENDA:
@@ -507,15 +625,18 @@ def _circulation_body(ctx: Context, step_id: str, body: str, t: Treatment | None
 def _circulation_status(ctx: Context, step: CirculationStep, status: StepStatus) -> date:
     drafts = ctx.facts.documents.get((step.id, "draft"), [])
     treatments = ctx.facts.treatments.get(step.id, {})
-    bodies = ctx.definition.audience(step.id)
+    bodies = ctx.audiences[step.id]
     if ctx.detail:
         for p in bodies:
             status.bodies[p.id] = _circulation_body(ctx, step.id, p.id, treatments.get(p.id))
-    circulated = all(
-        _delivered(ctx, step.id, p.id)
-        or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
-        for p in bodies
-    )
+
+    def circulated() -> bool:  # asked only after the deadline (the overview loads it only then)
+        return all(
+            _delivered(ctx, step.id, p.id)
+            or (p.id in treatments and treatments[p.id].state != TreatmentState.PENDING)
+            for p in bodies
+        )
+
     treated = sum(1 for t in treatments.values() if t.state == TreatmentState.TREATED)
     status.expected, status.answered = len(bodies), treated
     if drafts:
@@ -524,7 +645,7 @@ def _circulation_status(ctx: Context, step: CirculationStep, status: StepStatus)
         )
     if bodies and treated == len(bodies):
         status.state = StepState.DONE
-    elif not circulated and ctx.now >= end_of_day(step.deadline):
+    elif ctx.now >= end_of_day(step.deadline) and not circulated():
         status.state = StepState.OVERDUE
     elif drafts:
         status.state = StepState.OPEN
@@ -582,9 +703,11 @@ def _process_status(
     ctx = Context(
         definition,
         facts,
-        deadlines_from_changes(definition, facts.changes),
         step_deadlines(definition, facts.changes),
+        extensions(facts.changes),
+        _audiences(definition),
         now,
+        now.astimezone(OSLO).date(),
         detail,
     )
     steps = [_step_status(ctx, step) for step in definition.steps]
@@ -621,7 +744,7 @@ def process_statuses(
     Without `detail` the steps have their states, deadlines, counts and notes but no
     participants or bodies (what the overview needs, cheaply).
     """
-    facts = load_facts(session, list(definitions), now=now, detail=detail)
+    facts = load_facts(session, definitions, now=now, detail=detail)
     return [
         _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
     ]

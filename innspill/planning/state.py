@@ -54,26 +54,33 @@ def step_deadlines(
     return out
 
 
+def extensions(changes: Iterable[DeadlineChangeRow]) -> dict[tuple[str, str], date]:
+    """Each (step, participant)'s own latest extension, from the changes in the order made."""
+    return {(s, p): d for s, p, d in changes if p is not None}
+
+
+def participant_deadline(own: date, extension: date | None) -> date:
+    """A participant's deadline: an extension counts when later (it never shortens one)."""
+    return max(own, extension) if extension else own
+
+
 def deadlines_from_changes(
     definition: ProcessDefinition, changes: Iterable[DeadlineChangeRow]
 ) -> dict[tuple[str, str], date]:
     """Each (request step, participant)'s deadline, from the changes in the order they were made.
 
     The latest change for the whole step replaces the file's date; a participant's own
-    extension counts when it is later than that (an extension never shortens a deadline).
+    extension counts when it is later than that.
     """
     changes = list(changes)
     step_level = step_deadlines(definition, changes)
-    personal = {(s, p): d for s, p, d in changes if p is not None}
-    out: dict[tuple[str, str], date] = {}
-    for step in definition.steps:
-        if not isinstance(step, RequestStep):
-            continue
-        base = step_level[step.id]
-        for participant in definition.audience(step.id):
-            own = personal.get((step.id, participant.id))
-            out[(step.id, participant.id)] = max(base, own) if own else base
-    return out
+    personal = extensions(changes)
+    return {
+        (step.id, p.id): participant_deadline(step_level[step.id], personal.get((step.id, p.id)))
+        for step in definition.steps
+        if isinstance(step, RequestStep)
+        for p in definition.audience(step.id)
+    }
 
 
 def load_state(session: Session, definition: ProcessDefinition) -> ProcessState:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from innspill.config.settings import Settings, get_settings
@@ -25,6 +27,7 @@ from innspill.dashboard.app import create_app
 from innspill.dashboard.auth import create_user
 from innspill.dashboard.deps import get_now
 from innspill.demo import run as demo
+from innspill.models import OutboxMessage, Treatment
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound.transport import CaptureTransport
 from innspill.process.loading import get_definition
@@ -226,3 +229,96 @@ def test_where_the_round_stands(seen: dict[date, Seen], day: date) -> None:
         assert s.cli["days_left"] == (date.fromisoformat(deadline) - day).days
     else:
         assert s.cli["days_left"] is None
+
+
+# --- the overview's cheap path on its own ---------------------------------------------------
+
+
+@pytest.fixture
+def mid_june(tmp_path: Path) -> Iterator[Engine]:
+    """The round played to 16 June, the day after the draft's deadline."""
+    url, drop = new_database(TEST_DATABASE, tmp_path)
+    engine = make_engine(url)
+    demo.setup(engine)
+    transport = CaptureTransport(tmp_path / "mail")
+    day = demo.START
+    while day <= date(2020, 6, 16):
+        demo.run_day(engine, transport, day)
+        day += timedelta(days=1)
+    yield engine
+    engine.dispose()
+    drop()
+
+
+def both(engine: Engine, now: datetime) -> tuple[ProcessStatus, ProcessStatus]:
+    with Session(engine) as session:
+        definitions = {SEED_ID: get_definition(session, SEED_ID)}
+        (summary,) = process_statuses(session, definitions, now=now, detail=False)
+        (detail,) = process_statuses(session, definitions, now=now)
+    return summary, detail
+
+
+def test_an_undelivered_draft_is_overdue_on_the_overview_too(mid_june: Engine) -> None:
+    """The overview finds circulated drafts by the outbox's keys and failures by its status:
+    a draft that bounced (5xx) for a body that has not reported is still to be sent."""
+    now = local_datetime(date(2020, 6, 16), EVENING)
+    summary, detail = both(mid_june, now)
+    assert summary.step("oversendelse").state == detail.step("oversendelse").state == "open"
+    with Session(mid_june) as session:
+        reported = {
+            t.participant_key
+            for t in session.scalars(select(Treatment).where(Treatment.state != "pending"))
+        }
+        row = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "circulation",
+                col(OutboxMessage.participant_key).not_in(reported),
+            )
+        ).first()
+        assert row is not None
+        row.status, row.last_error = "failed", "550 5.1.1 no such mailbox"
+        body = row.participant_key
+        session.add(row)
+        session.commit()
+    summary, detail = both(mid_june, now)
+    assert detail.step("oversendelse").bodies[body] == (
+        "draft not delivered (the message failed)"
+    )
+    assert summary.step("oversendelse").state == detail.step("oversendelse").state == "overdue"
+    assert summary.failed == detail.failed == 1
+    # before the deadline the same failure leaves the step open (the overview skips the query)
+    before = local_datetime(date(2020, 6, 15), time(12))
+    summary, detail = both(mid_june, before)
+    assert summary.step("oversendelse").state == detail.step("oversendelse").state == "open"
+
+
+def test_the_overview_asks_as_often_for_two_processes_as_for_one(mid_june: Engine) -> None:
+    from sqlalchemy import event
+
+    from innspill.dashboard import queries
+    from innspill.process.loading import store_definition
+
+    def statements() -> list[str]:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(mid_june, "before_cursor_execute", count)
+        try:
+            with Session(mid_june) as session:
+                rows = queries.overview(session, now=local_datetime(date(2020, 6, 16), EVENING))
+        finally:
+            event.remove(mid_june, "before_cursor_execute", count)
+        assert all(r.current is not None for r in rows)
+        return seen
+
+    one = statements()
+    with session_scope(mid_june) as session:
+        seed = get_definition(session, SEED_ID)
+        twin = seed.model_copy(
+            update={"process": seed.process.model_copy(update={"id": "tvilling-2020"})}
+        )
+        store_definition(session, twin, source="test", now=local_datetime(demo.START, time(8)))
+    two = statements()
+    assert len(two) == len(one) <= 10, two

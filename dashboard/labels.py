@@ -49,6 +49,11 @@ def label(table: dict[str, str], key: str) -> str:
     return table.get(key, key)
 
 
+def counted(kind: str) -> str:
+    """What a step's count counts: treatments of a draft, or answers."""
+    return "har behandlet" if kind == "circulation" else "har svart"
+
+
 def times(n: int) -> str:
     return "1 gang" if n == 1 else f"{n} ganger"
 
@@ -127,6 +132,8 @@ BOKMAL: dict[str, Callable[..., str]] = {
         f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"
     ),
     "nothing_to_compile": lambda: "Ingen svar å sammenstille ennå",
+    "received": lambda n: "Mottatt 1 versjon" if n == 1 else f"Mottatt {n} versjoner",
+    "not_received": lambda: "Ikke mottatt ennå",
     "draft_version": lambda version, filename: f"Utkast versjon {version}: {filename}",
     "draft_not_sent": lambda: "Utkastet er ikke sendt ennå",
     "draft_failed": lambda: "Utkastet kom ikke fram (meldingen feilet)",

@@ -1,6 +1,7 @@
 """Read models of one process (timeline, participants by step) and of one participant.
 
-Step and participant states come from innspill.status; this module only arranges them.
+Step and participant states, deadlines and counts come from innspill.status; this module
+only arranges them and words them in bokmål.
 """
 
 from __future__ import annotations
@@ -9,33 +10,66 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
-from innspill.dashboard.labels import Text, fmt_date, fmt_datetime, times, translate
+from innspill.dashboard.labels import Text, as_date, fmt_date, fmt_datetime, times, translate
 from innspill.dashboard.queries import MESSAGE_COLUMNS, MessageRow, load_definitions
-from innspill.models import Answer, DeadlineChange, OutboxMessage, Participant
-from innspill.process.definition import CompilationStep, MeetingStep, ProcessDefinition, RequestStep
-from innspill.process.workdays import OSLO, end_of_day
-from innspill.status import ParticipantStatus, ProcessStatus, StepStatus, process_status
+from innspill.models import Answer, DeadlineChange, OutboxMessage
+from innspill.process.definition import MeetingStep, Participant, ProcessDefinition, RequestStep
+from innspill.status import (
+    ParticipantStatus,
+    Phrase,
+    ProcessStatus,
+    StepStatus,
+    is_late,
+    process_status,
+)
 
 
 @dataclass
 class TimelineEntry:
-    """One step on the process page's timeline."""
+    """One step on the process page's timeline: its status and its dates in words."""
 
-    id: str
-    title: str
-    kind: str
-    state: str
+    status: StepStatus
     dates: str
-    deadline: date | None
-    days_left: int | None
-    answered: int
-    expected: int
-    count_label: str
-    extended: int
     note: Text
+
+    @property
+    def id(self) -> str:
+        return self.status.step
+
+    @property
+    def title(self) -> str:
+        return self.status.title
+
+    @property
+    def kind(self) -> str:
+        return self.status.kind
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+    @property
+    def deadline(self) -> date | None:
+        return as_date(self.status.deadline)
+
+    @property
+    def days_left(self) -> int | None:
+        return self.status.days_left
+
+    @property
+    def answered(self) -> int:
+        return self.status.answered
+
+    @property
+    def expected(self) -> int:
+        return self.status.expected
+
+    @property
+    def extended(self) -> int:
+        return self.status.extended
 
 
 @dataclass
@@ -72,160 +106,108 @@ class ProcessPage:
     rows: list[MatrixRow]
 
 
-def _timeline_entry(
-    definition: ProcessDefinition, step: StepStatus, *, today: date
-) -> TimelineEntry:
+def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
+    """A step's dates as the timeline says them; the deadline is the status's own."""
     spec = definition.step(step.step)
-    deadline = date.fromisoformat(step.date) if step.date else None
-    extended = 0
-    dates = ""
+    deadline = as_date(step.deadline)
     if isinstance(spec, RequestStep):
-        if step.participants:
-            # extensions only ever move a deadline later: the earliest is the step's own
-            deadlines = [date.fromisoformat(p.deadline) for p in step.participants]
-            deadline = min(deadlines)
-            extended = sum(1 for d in deadlines if d > deadline)
         dates = f"{fmt_date(spec.opens)} – {fmt_date(deadline)}"
         if deadline != spec.deadline:
             dates += f" (endret fra {fmt_date(spec.deadline)})"
-    elif isinstance(spec, MeetingStep):
-        dates = f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"
-    elif deadline:
-        dates = f"Frist {fmt_date(deadline)}"
-    count_label = "har behandlet" if step.kind == "circulation" else "har svart"
-    return TimelineEntry(
-        id=step.step,
-        title=step.title,
-        kind=step.kind,
-        state=step.state,
-        dates=dates,
-        deadline=deadline,
-        days_left=(deadline - today).days if deadline else None,
-        answered=step.answered,
-        expected=step.expected,
-        count_label=count_label,
-        extended=extended,
-        note=translate(step.note),
-    )
+        return dates
+    if isinstance(spec, MeetingStep):
+        return f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"
+    return f"Frist {fmt_date(deadline)}" if deadline else ""
 
 
-def _request_cell(ps: ParticipantStatus, *, step_id: str, now: datetime) -> Cell:
-    cell = Cell(step_id, applies=True)
-    deadline = date.fromisoformat(ps.deadline)
-    if ps.answered_at:
-        when = fmt_datetime(ps.answered_at)
-        if ps.late:
-            cell.lines.append(Text(f"Svar for sent {when}"))
-            cell.tone = "warn"
-        else:
-            cell.lines.append(Text(f"Svar i tide {when}"))
-            cell.tone = "ok"
-        if ps.answer_versions > 1:
-            cell.lines.append(Text(f"{ps.answer_versions} versjoner"))
-    elif now >= end_of_day(deadline):
-        cell.lines.append(Text("Ikke svart, over fristen"))
-        cell.tone = "bad"
-    else:
-        cell.lines.append(Text("Ikke svart ennå"))
-    cell.lines.append(Text("Invitert" if ps.invited else "Ikke invitert ennå"))
+def _timeline_entry(definition: ProcessDefinition, step: StepStatus) -> TimelineEntry:
+    return TimelineEntry(step, _dates(definition, step), translate(step.note))
+
+
+def _answer_lines(ps: ParticipantStatus) -> tuple[list[Text], str]:
+    if not ps.answered_at:
+        if ps.overdue:
+            return [Text("Ikke svart, over fristen")], "bad"
+        return [Text("Ikke svart ennå")], "neutral"
+    when = fmt_datetime(ps.answered_at)
+    lines = [Text(f"Svar for sent {when}" if ps.late else f"Svar i tide {when}")]
+    if ps.answer_versions > 1:
+        lines.append(Text(f"{ps.answer_versions} versjoner"))
+    return lines, "warn" if ps.late else "ok"
+
+
+def _request_cell(ps: ParticipantStatus, *, step_id: str) -> Cell:
+    lines, tone = _answer_lines(ps)
+    lines.append(Text("Invitert" if ps.invited else "Ikke invitert ennå"))
     if ps.reminders:
-        cell.lines.append(Text(f"Påminnet {times(ps.reminders)}"))
+        lines.append(Text(f"Påminnet {times(ps.reminders)}"))
     if ps.overdue_reminders:
-        cell.lines.append(Text(f"Purret {times(ps.overdue_reminders)}"))
+        lines.append(Text(f"Purret {times(ps.overdue_reminders)}"))
     if ps.extended:
-        cell.lines.append(Text(f"Utsatt frist: {fmt_date(deadline)}"))
+        lines.append(Text(f"Utsatt frist: {fmt_date(ps.deadline)}"))
     if ps.address_failing:
-        cell.lines.append(Text("Adressen feiler"))
-        cell.tone = "bad"
-    return cell
+        lines.append(Text("Adressen feiler"))
+        tone = "bad"
+    return Cell(step_id, applies=True, lines=lines, tone=tone)
+
+
+#: How a body's position is styled, by its phrase code.
+TONES = {"attended": "ok", "treated": "ok", "received": "ok", "absent": "warn"}
 
 
 def _body_cell(step: StepStatus, key: str) -> Cell:
     text = step.bodies[key]
-    cell = Cell(step.step, applies=True, lines=[translate(text)])
-    if text.startswith(("attended", "treated")):
-        cell.tone = "ok"
-    elif text.startswith("absent"):
-        cell.tone = "warn"
-    return cell
+    tone = TONES.get(text.code, "neutral") if isinstance(text, Phrase) else "neutral"
+    return Cell(step.step, applies=True, lines=[translate(text)], tone=tone)
 
 
-def _compilation_cell(step_id: str, received: int) -> Cell:
-    if not received:
-        return Cell(step_id, applies=True, lines=[Text("Ikke mottatt ennå")])
-    versions = "1 versjon" if received == 1 else f"{received} versjoner"
-    return Cell(step_id, applies=True, lines=[Text(f"Mottatt {versions}")], tone="ok")
+def _cell(step: StepStatus, person: str, *, audience: set[str]) -> Cell:
+    """Where one participant stands in one step."""
+    if person not in audience:
+        return Cell(step.step, applies=False, lines=[Text("Ikke med")])
+    own = next((p for p in step.participants if p.participant == person), None)
+    if own is not None:
+        return _request_cell(own, step_id=step.step)
+    if person in step.bodies:
+        return _body_cell(step, person)
+    return Cell(step.step, applies=True, lines=[Text("–")])
+
+
+def _row(person: Participant, status: ProcessStatus, audiences: dict[str, set[str]]) -> MatrixRow:
+    cells = [_cell(s, person.id, audience=audiences[s.step]) for s in status.steps]
+    return MatrixRow(
+        key=person.id,
+        name=person.name,
+        role=person.role,
+        email=str(person.email),
+        address_failing=person.id in status.failing_addresses,
+        cells=cells,
+    )
+
+
+def _audiences(definition: ProcessDefinition) -> dict[str, set[str]]:
+    return {s.id: {p.id for p in definition.audience(s.id)} for s in definition.steps}
+
+
+def _definition(session: Session, process_id: str) -> ProcessDefinition | None:
+    loaded = load_definitions(session, process_id).get(process_id)
+    return loaded.definition if loaded else None
 
 
 def process_page(session: Session, process_id: str, *, now: datetime) -> ProcessPage | None:
     """The timeline and the participants-by-step matrix of one process, or None."""
-    loaded = load_definitions(session, process_id).get(process_id)
-    if loaded is None:
+    definition = _definition(session, process_id)
+    if definition is None:
         return None
-    definition = loaded.definition
     status = process_status(session, definition, now=now)
-    return _page(session, definition, status, now=now)
-
-
-def _page(
-    session: Session, definition: ProcessDefinition, status: ProcessStatus, *, now: datetime
-) -> ProcessPage:
-    today = now.astimezone(OSLO).date()
-    compilations = {
-        (step, who): n
-        for step, who, n in session.execute(
-            select(col(OutboxMessage.step_key), col(OutboxMessage.participant_key), func.count())
-            .where(
-                col(OutboxMessage.process_id) == definition.id,
-                col(OutboxMessage.kind) == "compilation",
-            )
-            .group_by(col(OutboxMessage.step_key), col(OutboxMessage.participant_key))
-        ).all()
-    }
-    stored = {
-        p.key: p
-        for p in session.scalars(
-            select(Participant).where(col(Participant.process_id) == definition.id)
-        ).all()
-    }
-    timeline = [_timeline_entry(definition, s, today=today) for s in status.steps]
-    by_step = {
-        s.step: ({p.participant: p for p in s.participants}, s, definition.step(s.step))
-        for s in status.steps
-    }
-    audiences = {s.id: {p.id for p in definition.audience(s.id)} for s in definition.steps}
-    rows = []
-    for p in definition.participants:
-        cells = []
-        for step_id, (people, step, spec) in by_step.items():
-            if p.id not in audiences[step_id]:
-                cells.append(Cell(step_id, applies=False, lines=[Text("Ikke med")]))
-            elif p.id in people:
-                cells.append(_request_cell(people[p.id], step_id=step_id, now=now))
-            elif p.id in step.bodies:
-                cells.append(_body_cell(step, p.id))
-            elif isinstance(spec, CompilationStep):
-                cells.append(_compilation_cell(step_id, compilations.get((step_id, p.id), 0)))
-            else:
-                cells.append(Cell(step_id, applies=True, lines=[Text("–")]))
-        row = stored.get(p.id)
-        rows.append(
-            MatrixRow(
-                key=p.id,
-                name=p.name,
-                role=p.role,
-                email=str(p.email),
-                address_failing=bool(row and row.address_failing),
-                cells=cells,
-            )
-        )
+    audiences = _audiences(definition)
     return ProcessPage(
         definition.id,
         definition.process.title,
         definition.process.reference,
         status,
-        timeline,
-        rows,
+        [_timeline_entry(definition, s) for s in status.steps],
+        [_row(p, status, audiences) for p in definition.participants],
     )
 
 
@@ -270,24 +252,20 @@ class ParticipantPage:
     deadlines: list[DeadlineNote]
 
 
-def participant_page(
-    session: Session, process_id: str, key: str, *, now: datetime
-) -> ParticipantPage | None:
-    """Everything about one participant of one process, or None."""
-    loaded = load_definitions(session, process_id).get(process_id)
-    if loaded is None:
-        return None
-    definition = loaded.definition
-    try:
-        person = definition.participant(key)
-    except KeyError:
-        return None
-    page = _page(session, definition, process_status(session, definition, now=now), now=now)
-    row = next(r for r in page.rows if r.key == key)
-    steps = [
-        (entry, cell) for entry, cell in zip(page.timeline, row.cells, strict=True) if cell.applies
+def _participant_steps(
+    definition: ProcessDefinition, status: ProcessStatus, person: Participant
+) -> list[tuple[TimelineEntry, Cell]]:
+    """Each step the participant is in, with where they stand in it."""
+    row = _row(person, status, _audiences(definition))
+    return [
+        (_timeline_entry(definition, step), cell)
+        for step, cell in zip(status.steps, row.cells, strict=True)
+        if cell.applies
     ]
-    messages = [
+
+
+def _messages_to(session: Session, process_id: str, key: str) -> list[MessageRow]:
+    return [
         MessageRow(**r._asdict())
         for r in session.execute(
             select(*MESSAGE_COLUMNS)
@@ -298,27 +276,39 @@ def participant_page(
             .order_by(col(OutboxMessage.id))
         ).all()
     ]
+
+
+def _answer_versions(
+    session: Session,
+    definition: ProcessDefinition,
+    status: ProcessStatus,
+    key: str,
+    *,
+    now: datetime,
+) -> list[AnswerVersion]:
+    """Every version of the participant's answers received by `now`, with its texts."""
     deadlines = {
-        (s.step, p.participant): date.fromisoformat(p.deadline)
-        for s in page.status.steps
+        s.step: date.fromisoformat(p.deadline)
+        for s in status.steps
         for p in s.participants
+        if p.participant == key
     }
     titles = {s.id: s.title for s in definition.steps}
     theme_titles = {t.id: t.title for t in definition.themes}
     theme_titles.setdefault("", "Innspill uten tema")  # a reply not written theme by theme
-    answers = []
+    out = []
     for a in session.scalars(
         select(Answer)
         .where(
-            col(Answer.process_id) == process_id,
+            col(Answer.process_id) == definition.id,
             col(Answer.participant_key) == key,
             col(Answer.received_at) <= now,  # as innspill.status counts them
         )
         .order_by(col(Answer.step_key), col(Answer.version))
     ).all():
         texts = json.loads(a.text_json or "{}")
-        deadline = deadlines.get((a.step_key, key))
-        answers.append(
+        deadline = deadlines.get(a.step_key)
+        out.append(
             AnswerVersion(
                 step_id=a.step_key,
                 step_title=titles.get(a.step_key, a.step_key),
@@ -326,11 +316,19 @@ def participant_page(
                 received_at=a.received_at,
                 channel=a.channel,
                 registered_by=a.registered_by,
-                late=bool(deadline and a.received_at >= end_of_day(deadline)),
+                late=deadline is not None and is_late(a.received_at, deadline),
                 texts=[(theme_titles.get(t, t), text) for t, text in texts.items()],
             )
         )
-    notes = [
+    return out
+
+
+def _deadline_notes(
+    session: Session, definition: ProcessDefinition, key: str
+) -> list[DeadlineNote]:
+    """The deadline changes for everyone, and the participant's own extensions."""
+    titles = {s.id: s.title for s in definition.steps}
+    return [
         DeadlineNote(
             titles.get(c.step_key, c.step_key),
             c.deadline,
@@ -341,18 +339,27 @@ def participant_page(
         for c in session.scalars(
             select(DeadlineChange)
             .where(
-                col(DeadlineChange.process_id) == process_id,
+                col(DeadlineChange.process_id) == definition.id,
                 (col(DeadlineChange.participant_key) == key)
                 | col(DeadlineChange.participant_key).is_(None),
             )
             .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
         ).all()
     ]
-    stored = session.scalars(
-        select(Participant).where(
-            col(Participant.process_id) == process_id, col(Participant.key) == key
-        )
-    ).first()
+
+
+def participant_page(
+    session: Session, process_id: str, key: str, *, now: datetime
+) -> ParticipantPage | None:
+    """Everything about one participant of one process, or None."""
+    definition = _definition(session, process_id)
+    if definition is None:
+        return None
+    try:
+        person = definition.participant(key)
+    except KeyError:
+        return None
+    status = process_status(session, definition, now=now)
     return ParticipantPage(
         process_id=process_id,
         process_title=definition.process.title,
@@ -362,9 +369,9 @@ def participant_page(
         role=person.role,
         email=str(person.email),
         area=person.area,
-        address_failing=bool(stored and stored.address_failing),
-        steps=steps,
-        messages=messages,
-        answers=answers,
-        deadlines=notes,
+        address_failing=key in status.failing_addresses,
+        steps=_participant_steps(definition, status, person),
+        messages=_messages_to(session, process_id, key),
+        answers=_answer_versions(session, definition, status, key, now=now),
+        deadlines=_deadline_notes(session, definition, key),
     )

@@ -5,30 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
-from innspill.models import (
-    Answer,
-    DeadlineChange,
-    MessageStatus,
-    OutboxMessage,
-    Process,
-    Treatment,
-    TreatmentState,
-)
-from innspill.process.definition import (
-    CirculationStep,
-    CompilationStep,
-    MeetingStep,
-    ProcessDefinition,
-    RequestStep,
-)
-from innspill.process.workdays import OSLO, add_working_days
+from innspill.models import OutboxMessage, Process
+from innspill.process.definition import ProcessDefinition
+from innspill.status import ProcessStatus, StepStatus, process_statuses
 
 PAGE_SIZE = 50
 
@@ -38,10 +24,9 @@ PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class Loaded:
-    """A parsed definition and what the overview needs of it, cached by its content hash."""
+    """A parsed definition, cached by its content hash."""
 
     definition: ProcessDefinition
-    audience_sizes: dict[str, int]
 
 
 _cache: dict[str, Loaded] = {}
@@ -49,9 +34,7 @@ _cache_lock = threading.Lock()
 
 
 def _parse(definition_json: str) -> Loaded:
-    definition = ProcessDefinition.model_validate_json(definition_json)
-    sizes = {s.id: len(definition.audience(s.id)) for s in definition.steps}
-    return Loaded(definition, sizes)
+    return Loaded(ProcessDefinition.model_validate_json(definition_json))
 
 
 def load_definitions(session: Session, process_id: str | None = None) -> dict[str, Loaded]:
@@ -80,123 +63,20 @@ def load_definitions(session: Session, process_id: str | None = None) -> dict[st
 
 @dataclass
 class OverviewRow:
-    """One process on the overview page."""
+    """One process on the overview page: its status, its current step and the counted one."""
 
-    id: str
-    title: str
-    reference: str
-    step_title: str | None = None
-    step_kind: str | None = None
-    deadline: date | None = None
-    days_left: int | None = None
-    answered: int | None = None
-    expected: int | None = None
-    treated: bool = False  # counts treatment of a draft, not answers
-    failed: int = 0
-    ends: date | None = None
-
-
-def _step_dates(
-    definition: ProcessDefinition, moved: dict[str, date]
-) -> list[tuple[Any, date | None]]:
-    """Each step with the date it must be done by. `moved`: request steps' changed deadlines.
-
-    A deadline changed for a whole step replaces the file's date (as in
-    innspill.planning.state.effective_deadlines); one participant's extension does not move the
-    step.
-    """
-    out: list[tuple[Any, date | None]] = []
-    for step in definition.steps:
-        when: date | None
-        if isinstance(step, RequestStep):
-            when = moved.get(step.id, step.deadline)
-        elif isinstance(step, CompilationStep):
-            source = definition.step(step.source)
-            base = moved.get(source.id, getattr(source, "deadline", None))
-            when = step.due or (add_working_days(base, 1) if base else None)
-        elif isinstance(step, MeetingStep):
-            when = None if step.cancelled else step.date
-        elif isinstance(step, CirculationStep):
-            when = step.deadline
-        else:  # pragma: no cover - a new kind of step
-            when = None
-        out.append((step, when))
-    return out
+    status: ProcessStatus
+    current: StepStatus | None
+    progress: StepStatus | None
 
 
 def overview(session: Session, *, now: datetime) -> list[OverviewRow]:
-    """Every process: its current step, next deadline, days left and answers so far.
-
-    Five queries whatever the number of processes; the current step is the first one whose
-    date has not passed.
-    """
-    loaded = load_definitions(session)
-    moved: dict[str, dict[str, date]] = {}
-    for pid, step_key, deadline in session.execute(
-        select(
-            col(DeadlineChange.process_id),
-            col(DeadlineChange.step_key),
-            col(DeadlineChange.deadline),
-        )
-        .where(col(DeadlineChange.participant_key).is_(None))
-        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
-    ).all():
-        moved.setdefault(pid, {})[step_key] = deadline
-    answered = {
-        (pid, step): n
-        for pid, step, n in session.execute(
-            select(
-                col(Answer.process_id),
-                col(Answer.step_key),
-                func.count(distinct(col(Answer.participant_key))),
-            )
-            .where(col(Answer.received_at) <= now)
-            .group_by(col(Answer.process_id), col(Answer.step_key))
-        ).all()
-    }
-    treated = {
-        (pid, step): n
-        for pid, step, n in session.execute(
-            select(col(Treatment.process_id), col(Treatment.step_key), func.count())
-            .where(col(Treatment.state) == TreatmentState.TREATED.value)
-            .group_by(col(Treatment.process_id), col(Treatment.step_key))
-        ).all()
-    }
-    failed = dict(
-        session.execute(
-            select(col(OutboxMessage.process_id), func.count())
-            .where(col(OutboxMessage.status) == MessageStatus.FAILED.value)
-            .group_by(col(OutboxMessage.process_id))
-        ).all()
-    )
-    today = now.astimezone(OSLO).date()
-    rows = []
-    for pid, item in loaded.items():
-        d = item.definition
-        row = OverviewRow(pid, d.process.title, d.process.reference, ends=d.process.ends)
-        row.failed = failed.get(pid, 0)
-        dates = _step_dates(d, moved.get(pid, {}))
-        current = next(((s, when) for s, when in dates if when and when >= today), None)
-        counted: Any = None
-        if current is not None:
-            step, when = current
-            row.step_title, row.step_kind = step.title, step.kind
-            row.deadline, row.days_left = when, (when - today).days
-            counted = step
-        if not isinstance(counted, RequestStep | CirculationStep):
-            # answers to the latest request step that is due (or the first one)
-            position = d.steps.index(counted) if counted is not None else len(d.steps)
-            requests = [s for s in d.steps[:position] if isinstance(s, RequestStep)]
-            requests = requests or [s for s in d.steps if isinstance(s, RequestStep)]
-            counted = requests[-1] if requests else None
-        if counted is not None:
-            row.expected = item.audience_sizes.get(counted.id, 0)
-            if isinstance(counted, CirculationStep):
-                row.answered, row.treated = treated.get((pid, counted.id), 0), True
-            else:
-                row.answered = answered.get((pid, counted.id), 0)
-        rows.append(row)
-    return rows
+    """Every process as innspill.status sees it, in a fixed number of queries."""
+    definitions = {pid: item.definition for pid, item in load_definitions(session).items()}
+    return [
+        OverviewRow(s, s.step(s.current_step), s.step(s.progress_step))
+        for s in process_statuses(session, definitions, now=now, detail=False)
+    ]
 
 
 # --- the outbox -----------------------------------------------------------------------------

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url
 from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
+
+if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast
+    from innspill.status import ProcessStatus, StepStatus
 
 
 @app.command()
@@ -86,10 +89,11 @@ def status(
     at: AtOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show every step with its state and deadline, and where each participant stands."""
+    """Show the current step and next deadline, every step with its state, deadline and counts,
+    and where each participant stands (the same status the dashboard shows)."""
     from innspill.models.db import session_scope
     from innspill.process.loading import all_definitions, get_definition
-    from innspill.status import process_status
+    from innspill.status import process_statuses
 
     now = instant(at)
     try:
@@ -97,7 +101,7 @@ def status(
             definitions = (
                 [get_definition(session, process)] if process else all_definitions(session)
             )
-            statuses = [process_status(session, d, now=now) for d in definitions]
+            statuses = process_statuses(session, {d.id: d for d in definitions}, now=now)
     except InnspillError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -106,36 +110,50 @@ def status(
     if not statuses:
         typer.echo("No process is loaded. Load one with `innspill load FILE`.")
     for s in statuses:
-        typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
-        typer.echo(
-            f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items())
+        _print_status(s)
+
+
+def _print_status(s: ProcessStatus) -> None:
+    typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
+    typer.echo(f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items()))
+    current = s.step(s.current_step)
+    if current is None:
+        typer.echo("  every step is done")
+    else:
+        deadline = (
+            f"; next deadline {s.next_deadline} ({s.days_left} days left)"
+            if s.next_deadline
+            else ""
         )
-        for step in s.steps:
-            verb = "treated" if step.kind == "circulation" else "answered"
-            counts = f"  {step.answered}/{step.expected} {verb}" if step.expected else ""
-            note = f"  ({step.note})" if step.note else ""
-            typer.echo(
-                f"  {step.step:<28} {step.kind:<12} {step.date or '':<10}  "
-                f"{step.state}{counts}{note}"
-            )
-            for body, where in step.bodies.items():
-                typer.echo(f"      {body:<32} {where}")
-            for p in step.participants:
-                answer = (
-                    f"answered {p.answered_at[:16].replace('T', ' ')}"
-                    + (" (late)" if p.late else "")
-                    if p.answered_at
-                    else "no answer"
-                )
-                flags = (" extended" if p.extended else "") + (
-                    " ADDRESS FAILING" if p.address_failing else ""
-                )
-                typer.echo(
-                    f"      {p.participant:<32} deadline {p.deadline}{flags}; "
-                    f"{p.reminders} reminders, {p.overdue_reminders} overdue; {answer}"
-                )
-        for failed in s.failed_messages:
-            typer.secho(f"  FAILED: {failed}", fg=typer.colors.RED)
+        typer.echo(f"  current step: {current.step} ({current.state}){deadline}")
+    for step in s.steps:
+        _print_step(step)
+    for failed in s.failed_messages:
+        typer.secho(f"  FAILED: {failed}", fg=typer.colors.RED)
+
+
+def _print_step(step: StepStatus) -> None:
+    verb = "treated" if step.kind == "circulation" else "answered"
+    counts = f"  {step.answered}/{step.expected} {verb}" if step.expected else ""
+    note = f"  ({step.note})" if step.note else ""
+    typer.echo(
+        f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
+    )
+    for body, where in step.bodies.items():
+        typer.echo(f"      {body:<32} {where}")
+    for p in step.participants:
+        answer = (
+            f"answered {p.answered_at[:16].replace('T', ' ')}" + (" (late)" if p.late else "")
+            if p.answered_at
+            else "no answer"
+        )
+        flags = (" extended" if p.extended else "") + (
+            " ADDRESS FAILING" if p.address_failing else ""
+        )
+        typer.echo(
+            f"      {p.participant:<32} deadline {p.deadline}{flags}; "
+            f"{p.reminders} reminders, {p.overdue_reminders} overdue; {answer}"
+        )
 
 
 @app.command()

@@ -42,6 +42,13 @@ def explain(error: object) -> str:
     """One line for a run's state message: what failed and, where we know it, what to do."""
     from sqlalchemy.exc import OperationalError
 
+    from innspill.errors import InnspillError
+
+    if isinstance(error, InnspillError):
+        # Our own errors already say in one line what failed and what to do.
+        lines = str(error).strip().splitlines()
+        text = " ".join(line.strip() for line in lines) or type(error).__name__
+        return f"{text}; the next run tries again"
     if isinstance(error, OperationalError):
         cause = str(error.orig or error).strip().splitlines()
         first = cause[0] if cause else type(error).__name__

@@ -97,7 +97,7 @@ def test_a_failed_tick_says_in_one_line_what_failed_and_what_to_do(
     assert state.is_failed()
     message = state.message or ""
     assert "\n" not in message
-    assert "RunFailed: planning failed: the database cannot be reached" in message
+    assert "RunFailed: planning failed: cannot use the database" in message
     assert "check INNSPILL_DATABASE_URL" in message
 
 

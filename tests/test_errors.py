@@ -34,7 +34,10 @@ def _sqlite(tmp_path: Path) -> str:
 @pytest.mark.parametrize("command", [["tick"], ["status"], ["send"], ["serve"]])
 def test_an_unreachable_database_is_one_line(tmp_path, command):
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/innspill"
-    result = run_innspill(*command, env=_env(tmp_path, url), cwd=tmp_path)
+    # serve asks for a Prefect server first; give it one (unreachable too: the database is
+    # checked before Prefect is ever called)
+    prefect = {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
+    result = run_innspill(*command, env=_env(tmp_path, url, **prefect), cwd=tmp_path)
     error = one_line_error(result)
     assert error.startswith("cannot use the database postgresql+psycopg://"), error
     assert "Connection refused" in error and "INNSPILL_DATABASE_URL" in error

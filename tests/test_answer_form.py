@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from innspill.inbound.answers import MAX_FILES, register_answer
 from innspill.inbound.files import PDF
 from innspill.models import Answer, AnswerAttachment, TokenPurpose
 from innspill.models.db import make_engine, session_scope
-from innspill.process.definition import ProcessDefinition
+from innspill.outbound.templates import render
+from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
 from tests.conftest import SEED, SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
@@ -610,3 +611,45 @@ def test_closes_before_the_deadline_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="closes 2020-05-29 is before deadline 2020-06-01"):
         ProcessDefinition.model_validate(tomllib.loads(source))
+
+
+@pytest.mark.parametrize(
+    ("language", "welcome"),
+    [
+        ("nb", "Vi tar fortsatt gjerne imot innspill fra dere til og med {closes};"),
+        ("nn", "Vi tek framleis gjerne imot innspel frå dykk til og med {closes};"),
+    ],
+)
+def test_overdue_reminders_welcome_a_late_answer_until_the_step_closes(
+    language: str, welcome: str
+) -> None:
+    definition = ProcessDefinition.model_validate(tomllib.loads(SEED.read_text("utf-8")))
+    step = definition.step(STEP)
+    assert isinstance(step, RequestStep)
+    context = {
+        "process": definition.process,
+        "sender": definition.sender,
+        "participant": definition.audience(STEP)[0],
+        "step": step,
+        "themes": definition.themes_of(step),
+        "deadline": step.deadline,
+        "previous_deadline": None,
+        "letter_date": date(2020, 6, 4),
+        "working_days_left": None,
+        "overdue_number": 1,
+        "reply_to": definition.sender.email,
+    }
+    for closes, deadline, shown in [
+        (None, step.deadline, "30. juni 2020"),  # default: the process's end
+        (date(2020, 6, 12), step.deadline, "12. juni 2020"),
+        (date(2020, 6, 12), date(2020, 6, 19), "19. juni 2020"),  # extended past closes
+    ]:
+        rendered = render(
+            "overdue",
+            language,
+            context | {"step": step.model_copy(update={"closes": closes}), "deadline": deadline},
+        )
+        assert welcome.format(closes=shown) in " ".join(rendered.text.split())
+        assert welcome.format(closes=shown).replace(shown, f"<strong>{shown}</strong>") in (
+            " ".join(rendered.html.split())
+        )

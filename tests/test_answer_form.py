@@ -564,6 +564,10 @@ def test_after_the_step_closes_the_answer_is_read_only(
         "deadline = 2020-06-01\n", "deadline = 2020-06-01\ncloses = 2020-06-12\n"
     )
     assert "closes = 2020-06-12" in source
+    # Kristiansand writes nynorsk in this copy: the late notice speaks to them in it.
+    source = source.replace(
+        'id = "kristiansand-sekretariat"\n', 'id = "kristiansand-sekretariat"\nlanguage = "nn"\n', 1
+    )
     path = tmp_path / "closes.toml"
     path.write_text(source, encoding="utf-8")
     load_seed(app.state.engine, path)
@@ -578,6 +582,10 @@ def test_after_the_step_closes_the_answer_is_read_only(
         post(client, token, {"rolle": XSS, "organisering": "Linje 1\n  Linje 2"}).status_code == 303
     )
     token_csrf = csrf(client, token)
+    nynorsk = get(client, token_for(app, "kristiansand-sekretariat", process="closes-2020"))
+    assert nynorsk.lang == "nn" and "etter-fristen" in nynorsk.ids
+    assert "Fristen er ute, men de kan framleis sende innspel." in nynorsk.text
+    assert "Skjemaet er ope til og med fredag 12. juni 2020." in nynorsk.text
 
     at(oslo(2020, 6, 13, 0, 0))
     page = get(client, token)
@@ -586,6 +594,7 @@ def test_after_the_step_closes_the_answer_is_read_only(
     assert page.readonly == [XSS, "Linje 1\n  Linje 2"]
     assert page.scripts == 0
     assert "Skjemaet er stengt." in page.text
+    assert "Fristen er ute, men" not in page.text
     assert "mandag 1. juni 2020" in page.text and "fredag 12. juni 2020" in page.text
     assert "Kari Nordmann" in page.text
     assert CONTACT in page.links

@@ -162,6 +162,8 @@ def test_words_of_the_answer_that_look_like_courtesies_are_kept() -> None:
         "Møtet den 2. juni skrev vi referat fra."
     )
     assert own(answer) == answer
+    sentence = "Takk for invitasjonen til å gi innspill. Vi støtter forslaget."
+    assert own(f"Hei,\n\n{sentence}\n\nMvh Kari") == sentence
     long_tail = "\n".join(f"Punkt {n}: mer tekst." for n in range(1, 16))
     text = f"{ANSWER}\n\nMed vennlig hilsen\n{long_tail}"
     assert own(text) == text

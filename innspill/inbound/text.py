@@ -129,8 +129,9 @@ _GREETING_PREFIX = re.compile(
 #: A covering sentence that only hands the answer over: "Her er innspillet vårt.", "Vedlagt
 #: følger våre merknader:", "Takk for muligheten til å gi innspill."
 _COVERING = re.compile(
-    r"^(?:her|vedlagt|nedenfor|under|se|takk)\b[^\n]{0,100}\b(?:innspill|innspel|svar"
-    r"|uttalelse|uttale|merknad|kommentar|tilbakemelding)\w*\b[^\n]{0,60}$",
+    # one sentence only: "Takk for invitasjonen. Vi støtter forslaget." keeps its answer
+    r"^(?:her|vedlagt|nedenfor|under|se|takk)\b[^\n.!?]{0,100}\b(?:innspill|innspel|svar"
+    r"|uttalelse|uttale|merknad|kommentar|tilbakemelding)\w*\b[^\n.!?]{0,60}[.!:]?$",
     re.IGNORECASE,
 )
 #: A sign-off: what follows it (name, title, phone, address) is the signature block.

@@ -105,9 +105,11 @@ _HEADER_BLOCK = re.compile(
 #: Gmail's and Apple's attribution: "On ... wrote:", "Den ... skrev ...:", "1. jun. 2020 kl.
 #: 10:15 skrev Kari <...>:"; a date (a digit) keeps it from matching a sentence of the answer.
 _ATTRIBUTION = re.compile(
-    r"^[ \t]*[^>\n][^\n]{0,300}\d[^\n]{0,300}\b(?:wrote|skrev|schrieb)\b[^\n]{0,300}:[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
+    r"^[ \t]*[^>\n](?=[^\n]*\d)[^\n]*?\b(?:wrote|skrev|schrieb)\b[^\n]*:[ \t]*$",
+    re.IGNORECASE,
 )
+#: An attribution is one line (a wrapped one is joined first); longer lines are answer text.
+ATTRIBUTION_MAX_CHARS = 600
 #: The conventional signature separator, "-- " on its own line.
 _SIG_DASHES = re.compile(r"^--[ \t]?$", re.MULTILINE)
 #: Gmail wraps a long attribution line: "... skrev Navn <" / "adresse@example.no>:".
@@ -154,22 +156,43 @@ _DEVICE = re.compile(
 SIGNATURE_MAX_LINES = 12
 
 
+def _attribution_start(text: str) -> int | None:
+    """Where the first attribution line begins; the regex runs only on lines with the verb,
+    since on every line of a long text its bounded repeats cost seconds."""
+    offset = 0
+    for line in text.split("\n"):
+        folded = line.casefold()
+        if (
+            len(line) <= ATTRIBUTION_MAX_CHARS
+            and ("skrev" in folded or "wrote" in folded or "schrieb" in folded)
+            and _ATTRIBUTION.match(line)
+        ):
+            return offset
+        offset += len(line) + 1
+    return None
+
+
 def _cut_at_first(text: str, *patterns: re.Pattern[str]) -> str:
     starts = [m.start() for p in patterns if (m := p.search(text))]
+    if (attribution := _attribution_start(text)) is not None:
+        starts.append(attribution)
     return text[: min(starts)] if starts else text
 
 
 def strip_courtesies(text: str) -> str:
     """The answer without greeting, covering sentence, sign-off, signature and device lines."""
     lines = [line for line in text.split("\n") if not _DEVICE.match(line.strip())]
-    # The sign-off and all after it, if what follows is no longer than a signature.
+    # The sign-off and all after it, if what follows is no longer than a signature. Only after
+    # some answer: a first line "Hilsen fra ..." is the answer itself.
+    filled = [bool(line.strip()) for line in lines]
+    after = sum(filled)  # non-blank lines after the current one, once it is subtracted
+    seen = False
     for index, line in enumerate(lines):
-        # Only after some answer: a first line "Hilsen fra ..." is the answer itself.
-        if _SIGN_OFF.match(line.strip()) and any(x.strip() for x in lines[:index]):
-            rest = [x for x in lines[index + 1 :] if x.strip()]
-            if len(rest) <= SIGNATURE_MAX_LINES:
-                lines = lines[:index]
-                break
+        after -= filled[index]
+        if seen and after <= SIGNATURE_MAX_LINES and _SIGN_OFF.match(line.strip()):
+            lines = lines[:index]
+            break
+        seen = seen or filled[index]
     signed = "\n".join(lines)
     while lines and not lines[0].strip():
         lines.pop(0)
@@ -193,7 +216,7 @@ def reply_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     text = _WRAPPED_ATTRIBUTION.sub(r"\1 \2", text)
     # Cut where a quoted or forwarded letter or the signature begins, whichever comes first.
-    text = _cut_at_first(text, _SEPARATOR, _HEADER_BLOCK, _ATTRIBUTION, _SIG_DASHES)
+    text = _cut_at_first(text, _SEPARATOR, _HEADER_BLOCK, _SIG_DASHES)
     head = text[:REPLY_SCAN_CHARS]
     message = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(head)
     if message.replies and message.replies[0].headers:

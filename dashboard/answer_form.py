@@ -86,7 +86,9 @@ class Opened:
     participant: Participant
     themes: list[Theme]
     deadline: date
-    closed: bool
+    closes: date  # late answers are taken until this day ends
+    late: bool  # past the deadline: an answer saved now is marked late
+    closed: bool  # past `closes`: read-only
     latest: Answer | None
     texts: dict[str, str]
     files: list[FileInfo] = field(default_factory=list)
@@ -181,6 +183,9 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     if participant is None:
         return INVALID
     deadline = effective_deadlines(session, definition)[(step.id, participant.id)]
+    # One contract for late answers: taken until the step closes, even when a deadline was
+    # moved past the closing day.
+    closes = max(step.closes or definition.process.ends, deadline)
     latest = _latest(session, row)
     texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
     return Opened(
@@ -190,7 +195,9 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         participant=participant,
         themes=definition.themes_of(step),
         deadline=deadline,
-        closed=now >= end_of_day(deadline),
+        closes=closes,
+        late=now >= end_of_day(deadline),
+        closed=now >= end_of_day(closes),
         latest=latest,
         texts={k: v for k, v in texts.items() if isinstance(v, str)},
         files=_files(session, latest),
@@ -350,6 +357,8 @@ def form_page(
             "lang": opened.language,
             "deadline_text": f"{WEEKDAYS[opened.language][opened.deadline.weekday()]} "
             f"{nbdate(opened.deadline)}",
+            "closes_text": f"{WEEKDAYS[opened.language][opened.closes.weekday()]} "
+            f"{nbdate(opened.closes)}",
             "action": f"/svar/{opened.token}",
             "csrf": "" if opened.closed else form_csrf(request, opened.token),
             "texts": opened.texts if texts is None else texts,

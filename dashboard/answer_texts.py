@@ -28,8 +28,16 @@ NB: Final = {
     "sent": "Sendt {when}",
     "version": "(versjon {version})",
     "not_sent": "Ikke sendt ennå",
-    "closed": "Fristen er ute.",
-    "closed_detail": "Innspillet kan ikke sendes eller endres lenger.",
+    "late": "Fristen er ute, men dere kan fortsatt sende innspill.",
+    "late_detail": (
+        "Innspill som kommer nå, blir tatt med og merket som mottatt etter fristen. "
+        "Skjemaet er åpent til og med {closes}."
+    ),
+    "closed": "Skjemaet er stengt.",
+    "closed_detail": (
+        "Fristen var {deadline}, og innspill etter fristen ble tatt imot til og med {closes}. "
+        "Innspillet kan ikke sendes eller endres lenger."
+    ),
     "closed_contact": "Ta kontakt med saksbehandler {officer} i {organisation}",
     "closed_contact_end": "hvis dere har spørsmål eller vil gi innspill likevel.",
     "your_answer": "Innspillet deres",
@@ -61,7 +69,7 @@ NB: Final = {
     ),
     "error_reply": "Har dere spørsmål, kan dere svare på e-posten dere fikk lenken i.",
     # messages from answer_form.py
-    "closed_notice": "Fristen er ute: innspillet ble ikke lagret.",
+    "closed_notice": "Skjemaet er stengt: innspillet ble ikke lagret.",
     "empty": "Skriv innspillet i minst ett av feltene.",
     "too_long": "Teksten under «{title}» er for lang (høyst {limit} tegn).",
     "too_many_files": (
@@ -113,8 +121,16 @@ NN: Final = {
     "sent": "Sendt {when}",
     "version": "(versjon {version})",
     "not_sent": "Ikkje sendt enno",
-    "closed": "Fristen er ute.",
-    "closed_detail": "Innspelet kan ikkje sendast eller endrast lenger.",
+    "late": "Fristen er ute, men de kan framleis sende innspel.",
+    "late_detail": (
+        "Innspel som kjem no, blir tekne med og merkte som mottekne etter fristen. "
+        "Skjemaet er ope til og med {closes}."
+    ),
+    "closed": "Skjemaet er stengt.",
+    "closed_detail": (
+        "Fristen var {deadline}, og innspel etter fristen vart tekne imot til og med {closes}. "
+        "Innspelet kan ikkje sendast eller endrast lenger."
+    ),
     "closed_contact": "Ta kontakt med saksbehandlar {officer} i {organisation}",
     "closed_contact_end": "dersom de har spørsmål eller vil gi innspel likevel.",
     "your_answer": "Innspelet dykkar",
@@ -142,7 +158,7 @@ NN: Final = {
     "contact": "Spørsmål om innspelsrunden? Kontakt saksbehandlar {officer},",
     "error_contact": "Har de spørsmål, kan de kontakte saksbehandlar {officer} i {organisation}:",
     "error_reply": "Har de spørsmål, kan de svare på e-posten de fekk lenkja i.",
-    "closed_notice": "Fristen er ute: innspelet vart ikkje lagra.",
+    "closed_notice": "Skjemaet er stengt: innspelet vart ikkje lagra.",
     "empty": "Skriv innspelet i minst eitt av felta.",
     "too_long": "Teksten under «{title}» er for lang (høgst {limit} teikn).",
     "too_many_files": (

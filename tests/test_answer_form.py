@@ -5,8 +5,9 @@ Pages are read with html.parser, never by matching markup."""
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,13 +23,16 @@ from innspill.config.settings import Settings
 from innspill.dashboard import answer_form
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
+from innspill.documents.store import compilation_input
 from innspill.inbound.answers import MAX_FILES, register_answer
 from innspill.inbound.files import PDF
 from innspill.models import Answer, AnswerAttachment, TokenPurpose
 from innspill.models.db import make_engine, session_scope
+from innspill.outbound.templates import render
+from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
-from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
+from tests.conftest import SEED, SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
 
 STEP = "innspill-retningslinjer"  # deadline Monday 1 June 2020; the process ends 30 June
 OPEN = oslo(2020, 5, 4, 10)
@@ -166,10 +170,15 @@ def at(app: FastAPI) -> Iterator[Callable[[datetime], None]]:
 
 
 def token_for(
-    app: FastAPI, participant: str, purpose: TokenPurpose = TokenPurpose.FORM, step: str = STEP
+    app: FastAPI,
+    participant: str,
+    purpose: TokenPurpose = TokenPurpose.FORM,
+    step: str = STEP,
+    *,
+    process: str = SEED_ID,
 ) -> str:
     with session_scope(app.state.engine) as session:
-        definition = get_definition(session, SEED_ID)
+        definition = get_definition(session, process)
         return issue(
             session,
             definition,
@@ -506,7 +515,7 @@ def test_too_many_files_and_too_large_a_body_are_refused(
 # --- the deadline ---------------------------------------------------------------------------
 
 
-def test_after_the_deadline_the_answer_is_read_only(
+def test_after_the_deadline_a_late_answer_is_taken_and_marked_late(
     app: FastAPI, client: TestClient, at: Callable[[datetime], None]
 ) -> None:
     participant = "trondheim-sekretariat"
@@ -514,27 +523,142 @@ def test_after_the_deadline_the_answer_is_read_only(
     at(LAST_MINUTE)
     saved = post(client, token, {"rolle": XSS, "organisering": "Linje 1\n  Linje 2"})
     assert saved.status_code == 303
-    assert get(client, token).forms == 1
-
-    # While open, the markup comes back as the text of the field, not as a script.
     page = get(client, token)
+    assert page.forms == 1
+    assert "etter-fristen" not in page.ids  # on the deadline day the answer is not late
+    # While open, the markup comes back as the text of the field, not as a script.
     assert page.values["tema-rolle"] == XSS
     assert page.scripts == 0
 
+    # The day after the deadline the form still takes the answer, and says it is late and
+    # until when (the step has no `closes`: the process's end, 30 June).
     at(CLOSED)
+    page = get(client, token)
+    assert page.forms == 1
+    assert "etter-fristen" in page.ids
+    assert "Fristen er ute, men dere kan fortsatt sende innspill." in page.text
+    assert "tirsdag 30. juni 2020" in page.text
+    late = post(client, token, {"rolle": "Endret etter fristen."})
+    assert late.status_code == 303
+    versions = answers(app, participant)
+    assert [a.version for a in versions] == [1, 2]
+    assert json.loads(versions[-1].text_json)["rolle"] == "Endret etter fristen."
+    # The compilation calls the answer late: it came after the participant's deadline.
+    with Session(app.state.engine) as session:
+        definition = get_definition(session, SEED_ID)
+        compilation = next(s for s in definition.steps if s.kind == "compilation")
+        data = compilation_input(
+            session, definition, compilation, now=oslo(2020, 6, 3, 9), version=1
+        )  # type: ignore[arg-type]
+    mine = next(a for a in data.answers if a.participant_id == participant)
+    assert mine.late and mine.version == 2
+
+
+def test_after_the_step_closes_the_answer_is_read_only(
+    app: FastAPI, client: TestClient, at: Callable[[datetime], None], tmp_path: Path
+) -> None:
+    # The same round with `closes = 2020-06-12` on the request step, as another process.
+    source = SEED.read_text(encoding="utf-8")
+    source = source.replace(f'id = "{SEED_ID}"', 'id = "closes-2020"', 1)
+    source = source.replace(
+        "deadline = 2020-06-01\n", "deadline = 2020-06-01\ncloses = 2020-06-12\n"
+    )
+    assert "closes = 2020-06-12" in source
+    # Kristiansand writes nynorsk in this copy: the late notice speaks to them in it.
+    source = source.replace(
+        'id = "kristiansand-sekretariat"\n', 'id = "kristiansand-sekretariat"\nlanguage = "nn"\n', 1
+    )
+    path = tmp_path / "closes.toml"
+    path.write_text(source, encoding="utf-8")
+    load_seed(app.state.engine, path)
+    participant = "bergen-sekretariat"
+    token = token_for(app, participant, process="closes-2020")
+
+    at(oslo(2020, 6, 12, 23, 59))  # the last minute of the closing day: still open, late
+    page = get(client, token)
+    assert "etter-fristen" in page.ids
+    assert "fredag 12. juni 2020" in page.text
+    assert (
+        post(client, token, {"rolle": XSS, "organisering": "Linje 1\n  Linje 2"}).status_code == 303
+    )
+    token_csrf = csrf(client, token)
+    nynorsk = get(client, token_for(app, "kristiansand-sekretariat", process="closes-2020"))
+    assert nynorsk.lang == "nn" and "etter-fristen" in nynorsk.ids
+    assert "Fristen er ute, men de kan framleis sende innspel." in nynorsk.text
+    assert "Skjemaet er ope til og med fredag 12. juni 2020." in nynorsk.text
+
+    at(oslo(2020, 6, 13, 0, 0))
     page = get(client, token)
     assert page.forms == 0
     assert not [f for f in page.fields if f["tag"] == "textarea"]
     assert page.readonly == [XSS, "Linje 1\n  Linje 2"]
     assert page.scripts == 0
-    assert "Fristen er ute." in page.text
+    assert "Skjemaet er stengt." in page.text
+    assert "Fristen er ute, men" not in page.text
+    assert "mandag 1. juni 2020" in page.text and "fredag 12. juni 2020" in page.text
     assert "Kari Nordmann" in page.text
     assert CONTACT in page.links
-    # A form still open in a browser since before the deadline is refused.
-    at(LAST_MINUTE)
-    token_csrf = csrf(client, token)
-    at(CLOSED)
-    late = post(client, token, {"rolle": "For sent."}, csrf_token=token_csrf)
-    assert late.status_code == 403
-    assert FormPage(late.text).forms == 0
-    assert len(answers(app, participant)) == 1
+    # A form still open in a browser since before the step closed is refused.
+    refused = post(client, token, {"rolle": "For sent."}, csrf_token=token_csrf)
+    assert refused.status_code == 403
+    assert FormPage(refused.text).forms == 0
+    assert "Skjemaet er stengt: innspillet ble ikke lagret." in FormPage(refused.text).alerts
+    with Session(app.state.engine) as session:
+        kept = session.exec(
+            select(Answer).where(
+                col(Answer.process_id) == "closes-2020",
+                col(Answer.participant_key) == participant,
+            )
+        ).all()
+    assert len(kept) == 1
+
+
+def test_closes_before_the_deadline_is_refused() -> None:
+    source = SEED.read_text(encoding="utf-8")
+    source = source.replace(
+        "deadline = 2020-06-01\n", "deadline = 2020-06-01\ncloses = 2020-05-29\n"
+    )
+    with pytest.raises(ValueError, match="closes 2020-05-29 is before deadline 2020-06-01"):
+        ProcessDefinition.model_validate(tomllib.loads(source))
+
+
+@pytest.mark.parametrize(
+    ("language", "welcome"),
+    [
+        ("nb", "Vi tar fortsatt gjerne imot innspill fra dere til og med {closes};"),
+        ("nn", "Vi tek framleis gjerne imot innspel frå dykk til og med {closes};"),
+    ],
+)
+def test_overdue_reminders_welcome_a_late_answer_until_the_step_closes(
+    language: str, welcome: str
+) -> None:
+    definition = ProcessDefinition.model_validate(tomllib.loads(SEED.read_text("utf-8")))
+    step = definition.step(STEP)
+    assert isinstance(step, RequestStep)
+    context = {
+        "process": definition.process,
+        "sender": definition.sender,
+        "participant": definition.audience(STEP)[0],
+        "step": step,
+        "themes": definition.themes_of(step),
+        "deadline": step.deadline,
+        "previous_deadline": None,
+        "letter_date": date(2020, 6, 4),
+        "working_days_left": None,
+        "overdue_number": 1,
+        "reply_to": definition.sender.email,
+    }
+    for closes, deadline, shown in [
+        (None, step.deadline, "30. juni 2020"),  # default: the process's end
+        (date(2020, 6, 12), step.deadline, "12. juni 2020"),
+        (date(2020, 6, 12), date(2020, 6, 19), "19. juni 2020"),  # extended past closes
+    ]:
+        rendered = render(
+            "overdue",
+            language,
+            context | {"step": step.model_copy(update={"closes": closes}), "deadline": deadline},
+        )
+        assert welcome.format(closes=shown) in " ".join(rendered.text.split())
+        assert welcome.format(closes=shown).replace(shown, f"<strong>{shown}</strong>") in (
+            " ".join(rendered.html.split())
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,8 +13,12 @@ import pytest
 from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from sqlmodel import Session
 
+from innspill.demo.scenario import reply_mail
 from innspill.documents.compilation import (
+    GENERAL,
+    GENERAL_TITLE,
     LATE,
     NOT_ANSWERED,
     CompilationInput,
@@ -23,8 +27,15 @@ from innspill.documents.compilation import (
     build_html,
     filename,
 )
-from innspill.process.definition import ProcessDefinition, RequestStep, load_definition
+from innspill.documents.store import make_compilation
+from innspill.inbound.intake import import_mail
+from innspill.models import Document
+from innspill.models.db import session_scope
+from innspill.process.deadlines import change_deadline
+from innspill.process.definition import ProcessDefinition, RequestStep, Theme, load_definition
+from innspill.process.loading import get_definition
 from innspill.process.workdays import OSLO
+from tests.conftest import SEED_ID, load_seed, oslo, tick_and_send
 
 SEED = (
     Path(__file__).resolve().parent.parent
@@ -475,3 +486,131 @@ def test_filename(definition: ProcessDefinition) -> None:
     assert filename(replace(data, version=1), "pdf").endswith("-v1.pdf")
     with pytest.raises(ValueError):
         filename(data, "../")
+
+
+# --------------------------------------------------------------------------- from real replies
+
+
+def _docx_text(data: bytes) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """The body's paragraphs and, per Heading 1, its tables' rows as cell texts."""
+    document = docx.Document(io.BytesIO(data))
+    paragraphs = [p.text for p in document.paragraphs]
+    tables: dict[str, list[list[str]]] = {}
+    heading = ""
+    for block in document.element.body.iterchildren():
+        if block.tag == qn("w:p"):
+            paragraph = Paragraph(block, document)
+            if paragraph.style is not None and paragraph.style.name == "Heading 1":
+                heading = paragraph.text
+        elif block.tag == qn("w:tbl"):
+            table = Table(block, document)
+            tables.setdefault(heading, []).extend(
+                ["\n".join(p.text for p in cell.paragraphs) for cell in row.cells]
+                for row in table.rows[1:]
+            )
+    return paragraphs, tables
+
+
+def test_a_compilation_of_mailed_replies_after_an_extension(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    """Replies as people write them, the step's deadline moved to 5 June and one person's to
+    10 June: the compilation shows the deadline in effect and the extension, no greeting or
+    signature as a theme, complete answers as complete, and late only what came late."""
+    step_id = "innspill-retningslinjer"
+    load_seed(engine)
+    tick_and_send(engine, settings, oslo(2020, 3, 30, 9, 30))
+    with session_scope(engine) as session:
+        definition = get_definition(session, SEED_ID)
+        change_deadline(
+            session, definition, step_id=step_id, deadline=date(2020, 6, 5), at=oslo(2020, 5, 25)
+        )
+        change_deadline(
+            session,
+            definition,
+            step_id=step_id,
+            deadline=date(2020, 6, 10),
+            participant_id="grenland-sekretariat",
+            at=oslo(2020, 5, 26),
+        )
+    every = {
+        "rolle": "Sekretariatet skal støtte styringsgruppen.",
+        "kommunikasjon": "Felles nettside.",
+        "okonomi": "Delt likt mellom partene.",
+        "organisering": "En felles stilling i fylket.",
+    }
+    replies = [  # who, when, texts, body (empty: the demo's own greeting)
+        ("bergen-sekretariat", oslo(2020, 5, 28, 10), every, ""),
+        ("oslo-akershus-sekretariat", oslo(2020, 6, 4, 10), every, ""),  # by the moved deadline
+        ("trondheim-sekretariat", oslo(2020, 6, 8, 10), every, "Hei alle,"),  # late
+        ("grenland-sekretariat", oslo(2020, 6, 9, 10), {"rolle": "Kun om rollen."}, "God dag."),
+    ]
+    for uid, (who, when, texts, body) in enumerate(replies):
+        with session_scope(engine) as session:
+            definition = get_definition(session, SEED_ID)
+            raw = reply_mail(session, definition, step_id, who, when, texts=texts, body=body)
+            result = import_mail(
+                session, raw, source="test", uid=str(uid), received_at=when, now=when
+            )
+            assert result.message.status == "accepted", result.message.reason
+    with session_scope(engine) as session:
+        definition = get_definition(session, SEED_ID)
+        made = make_compilation(session, definition, "sammenstilling", now=oslo(2020, 6, 11, 9))
+        made_id = made.id
+    with Session(engine) as session:
+        document = session.get(Document, made_id)
+        assert document is not None
+        content, page = document.content, document.html or ""
+
+    paragraphs, tables = _docx_text(content)
+    html = read_html(page)
+    headings = [t for _, t in html.h2]
+    for text in (paragraphs, [*html.text_by_h2["Sammendrag"], *headings]):
+        joined = "\n".join(text)
+        assert "Frist for innspill: 5. juni 2020 (endret fra 1. juni 2020)." in joined
+        assert "Utsatt frist for Sekretariatet for byvekstavtalen i Grenland (10. juni 2020)." in (
+            joined.replace("\n", " ")
+        )
+        assert "Mottatt etter fristen: Sekretariatet for byvekstavtalen i Trondheim" in joined
+        # Three complete answers are complete; only Grenland skipped themes.
+        assert (
+            "Svarte ikke på alle temaene: Sekretariatet for byvekstavtalen i Grenland (ikke:"
+            in (joined.replace("\n", " "))
+        )
+        assert "Innspill uten tema" not in joined and "Generelle merknader" not in joined
+    cells = [cell for rows in tables.values() for row in rows for cell in row]
+    assert not [c for c in cells if "hilsen" in c.lower() or c.startswith(("Hei", "God dag"))]
+    assert not [c for c in cells if "innspillet vårt" in c]
+    rolle = {row[0].split("\n")[0]: row for row in tables["Funksjon, rolle og ansvar"]}
+    assert rolle["Sekretariatet for byvekstavtalen i Bergen"][1] == every["rolle"]
+    late = {
+        who.split("\n")[0]
+        for who, _, received in tables["Funksjon, rolle og ansvar"]
+        if LATE in received
+    }
+    assert late == {"Sekretariatet for byvekstavtalen i Trondheim"}
+
+
+def test_general_remarks_are_a_section_and_never_a_missing_theme(
+    definition: ProcessDefinition,
+) -> None:
+    data = make_input(definition)
+    oslo_answer = data.answers[0]
+    with_general = replace(
+        oslo_answer, texts={**oslo_answer.texts, GENERAL: "Tidsplanen er stram."}
+    )
+    data = replace(
+        data,
+        answers=[with_general, *data.answers[1:]],
+        themes=[Theme.model_construct(id=GENERAL, title=GENERAL_TITLE, questions=[]), *data.themes],
+    )
+    html = read_html(build_html(data))
+    assert GENERAL_TITLE in [t for _, t in html.h2]
+    _, tables = _docx_text(build_docx(data))
+    assert [row[0].split("\n")[0] for row in tables[GENERAL_TITLE]] == [
+        oslo_answer.participant_name
+    ]
+    assert tables[GENERAL_TITLE][0][1] == "Tidsplanen er stram."
+    summary = " ".join(html.text_by_h2["Sammendrag"])
+    # Oslo answered every theme asked: not partial, although others wrote general remarks.
+    assert f"{oslo_answer.participant_name} (ikke:" not in summary
+    assert f"{data.answers[1].participant_name} (ikke:" not in summary  # Bergen: complete
+    assert "(ikke: Generelle merknader" not in summary

@@ -5,6 +5,8 @@ from __future__ import annotations
 from innspill.documents.docx_writer import build_docx
 from innspill.documents.html_writer import build_html
 from innspill.documents.layout import (
+    GENERAL,
+    GENERAL_TITLE,
     LATE,
     NOT_ANSWERED,
     CompilationInput,
@@ -15,6 +17,8 @@ from innspill.documents.layout import (
 )
 
 __all__ = [
+    "GENERAL",
+    "GENERAL_TITLE",
     "LATE",
     "NOT_ANSWERED",
     "CompilationInput",

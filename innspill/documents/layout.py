@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from innspill.process.definition import ProcessInfo, RequestStep, Sender, Theme
@@ -38,9 +38,14 @@ class CompilationInput:
     missing: list[tuple[str, str]]  # (participant id, name) of those who did not answer
     version: int  # version of this compilation (1, 2, ...)
     made_at: datetime  # aware
-    deadline: date
+    deadline: date  # the deadline in effect for the whole step (after any change)
+    # (name, date) of participants whose own deadline was extended past `deadline`
+    extensions: list[tuple[str, date]] = field(default_factory=list)
 
 
+#: The theme id of text that names no theme (the same key `innspill.inbound.intake` stores).
+GENERAL = ""
+GENERAL_TITLE = "Generelle merknader"
 NOT_ANSWERED = "(ikke besvart for dette temaet)"
 LATE = "(etter fristen)"
 COLUMNS = ("Deltaker", "Innspill", "Mottatt")
@@ -173,6 +178,17 @@ def summary_lines(data: CompilationInput) -> list[str]:
     answers = latest(data.answers)
     total = len(answers) + len(data.missing)
     lines = [f"Frist for innspill: {nbdate(data.deadline)}."]
+    if data.deadline != data.step.deadline:
+        lines[0] = (
+            f"Frist for innspill: {nbdate(data.deadline)} "
+            f"(endret fra {nbdate(data.step.deadline)})."
+        )
+    if data.extensions:
+        lines.append(
+            "Utsatt frist for "
+            + _names(f"{name} ({nbdate(day)})" for name, day in data.extensions)
+            + "."
+        )
     if not answers:
         lines.append(f"Ingen innspill er mottatt (0 av {total} deltakere har svart).")
     else:
@@ -188,7 +204,8 @@ def summary_lines(data: CompilationInput) -> list[str]:
         lines.append("Alle innspillene kom innen fristen.")
     partial = []
     for answer in answers:
-        skipped = [t.title for t in data.themes if not _answered(answer, t)]
+        # Complete means every theme asked has text; general remarks are no theme asked.
+        skipped = [t.title for t in data.themes if t.id != GENERAL and not _answered(answer, t)]
         if skipped:
             partial.append(f"{answer.participant_name} (ikke: {', '.join(skipped)})")
     if partial:
@@ -233,7 +250,12 @@ def _theme(theme: Theme, answers: list[CompiledAnswer]) -> ThemeSection:
         anchor=_anchor(theme),
         title=clean(theme.title),
         questions=tuple(clean(q) for q in theme.questions),
-        rows=tuple(_row(answer, theme) for answer in answers),
+        rows=tuple(
+            _row(answer, theme)
+            for answer in answers
+            # General remarks list only those who made some: nobody skipped them.
+            if theme.id != GENERAL or _answered(answer, theme)
+        ),
     )
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from innspill.documents.compilation import (
+    GENERAL,
+    GENERAL_TITLE,
     CompilationInput,
     CompiledAnswer,
     build_docx,
@@ -20,7 +22,7 @@ from innspill.documents.compilation import (
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.inbound.files import DOCX, EXTENSIONS, PDF, sniff
-from innspill.models import Answer, Document
+from innspill.models import Answer, DeadlineChange, Document
 from innspill.planning.state import effective_deadlines
 from innspill.process.definition import (
     CirculationStep,
@@ -80,6 +82,7 @@ def compilation_input(
     people = definition.audience(source.id)
     answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
     answered = {row.participant_key for row in rows}
+    deadline = _step_deadline(session, definition, source)
     return CompilationInput(
         process=definition.process,
         sender=definition.sender,
@@ -89,8 +92,26 @@ def compilation_input(
         missing=[(p.id, p.name) for p in people if p.id not in answered],
         version=version,
         made_at=now,
-        deadline=source.deadline,
+        deadline=deadline,
+        extensions=[
+            (p.name, own) for p in people if (own := deadlines[(source.id, p.id)]) > deadline
+        ],
     )
+
+
+def _step_deadline(session: Session, definition: ProcessDefinition, source: RequestStep) -> date:
+    """The deadline in effect for the whole step: its latest change, as the planner sees it."""
+    change = session.exec(
+        select(DeadlineChange)
+        .where(
+            DeadlineChange.process_id == definition.id,
+            DeadlineChange.step_key == source.id,
+            col(DeadlineChange.participant_key).is_(None),
+        )
+        .order_by(col(DeadlineChange.changed_at).desc(), col(DeadlineChange.id).desc())
+        .limit(1)
+    ).first()
+    return change.deadline if change is not None else source.deadline
 
 
 def _compiled_answers(
@@ -100,20 +121,18 @@ def _compiled_answers(
     deadlines: Mapping[tuple[str, str], date],
     step_id: str,
 ) -> list[CompiledAnswer]:
-    """The newest version of each person's answer; late if the first version came late."""
+    """The newest version of each person's answer; late when that version came after the
+    person's own deadline (a text changed after the deadline is late text for the drafter)."""
     newest: dict[str, Answer] = {}
-    first: dict[str, datetime] = {}
     for row in rows:  # ordered by participant and version
         newest[row.participant_key] = row
-        if row.participant_key not in first or row.received_at < first[row.participant_key]:
-            first[row.participant_key] = row.received_at
     return [
         CompiledAnswer(
             participant_id=person.id,
             participant_name=person.name,
             area=person.area,
             received_at=latest.received_at,
-            late=first[person.id] >= end_of_day(deadlines[(step_id, person.id)]),
+            late=latest.received_at >= end_of_day(deadlines[(step_id, person.id)]),
             version=latest.version,
             texts=json.loads(latest.text_json),
         )
@@ -126,9 +145,10 @@ def _themes(
     definition: ProcessDefinition, source: RequestStep, answers: list[CompiledAnswer]
 ) -> list[Theme]:
     themes = definition.themes_of(source)
-    if any(a.texts.get("", "").strip() for a in answers):
-        # Answers by mail that were not written theme by theme: shown first, as they came.
-        themes = [Theme.model_construct(id="", title="Innspill uten tema", questions=[]), *themes]
+    if any(a.texts.get(GENERAL, "").strip() for a in answers):
+        # Text that names no theme (a reply not written theme by theme, or the part before the
+        # first theme): shown first, never counted as a theme the participant skipped.
+        themes = [Theme.model_construct(id=GENERAL, title=GENERAL_TITLE, questions=[]), *themes]
     return themes
 
 

@@ -98,6 +98,9 @@ class RequestStep(_Step):
     kind: Literal["request"]
     opens: date
     deadline: date
+    # Late answers are taken (and marked late) until this day ends; unset: the process's
+    # `ends`. A deadline moved past it keeps the step open until that deadline.
+    closes: date | None = None
     themes: list[Slug] | None = None
     reminders: ReminderPolicy = ReminderPolicy()
 
@@ -110,6 +113,17 @@ class RequestStep(_Step):
             raise ValueError(
                 f"deadline {value} is not after opens {opens}: "
                 "the deadline must come after the step opens"
+            )
+        return value
+
+    @field_validator("closes")
+    @classmethod
+    def _closes_after_deadline(cls, value: date | None, info: ValidationInfo) -> date | None:
+        deadline = info.data.get("deadline")
+        if value is not None and deadline is not None and value < deadline:
+            raise ValueError(
+                f"closes {value} is before deadline {deadline}: "
+                "late answers are taken from the deadline until the step closes"
             )
         return value
 

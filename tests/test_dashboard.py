@@ -450,7 +450,7 @@ def test_participant_page_lists_messages_and_answers(client: TestClient, db: Ses
     n = len(latest)
     themes = dict(zip(p.texts["dt"][-n:], p.texts["dd"][-n:], strict=True))
     definition = get_definition(db, SEED_ID)
-    titles = {"": "Innspill uten tema", **{t.id: t.title for t in definition.themes}}
+    titles = {"": "Generelle merknader", **{t.id: t.title for t in definition.themes}}
     assert themes == {titles[theme]: " ".join(text.split()) for theme, text in latest.items()}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -122,7 +124,25 @@ def is_attachment(part: Message) -> bool:
     return not (ctype.startswith(("text/", "multipart/")) or ctype == "message/delivery-status")
 
 
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _lenient_base64(payload: str) -> bytes:
+    """Broken base64 (stray characters, a cut last group) decoded as far as it goes; the
+    standard parser hands back the undecoded text instead, which became the answer's text."""
+    data = _NOT_BASE64.sub(b"", payload.encode("ascii", "ignore"))
+    return binascii.a2b_base64(data[: len(data) - len(data) % 4])
+
+
 def payload_bytes(part: Message) -> bytes:
+    payload = part.get_payload()
+    if isinstance(payload, str) and part.get("Content-Transfer-Encoding", "").strip().lower() == (
+        "base64"
+    ):
+        try:
+            return binascii.a2b_base64(payload.encode("ascii"), strict_mode=False)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            return _lenient_base64(payload)
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
         return data

@@ -100,3 +100,14 @@ def test_held_messages_show_the_parsers_note_and_keep_their_raw_bytes(engine, ad
         rows = session.exec(select(InboundMessage)).all()
     assert {r.subject for r in rows} == {"SV: innspill"}
     assert {r.sender for r in rows} == {sender}
+
+
+def test_inbox_list_shows_the_parsers_note(engine, addressed, cli):  # type: ignore[no-untyped-def]
+    to, sender, _good = addressed
+    cases = {c.name: c for c in hostile(to, sender)}
+    _import(engine, cases["200,000 semicolons in Content-Type"].raw, "long")
+    _import(engine, cases["5,000 MIME parts"].raw, "parts")
+    result = cli("inbox", "list")
+    assert result.exit_code == 0, result.output
+    assert "header too long: Content-Type has 200,041 bytes (at most 16,384)" in result.output
+    assert "more than 200 MIME parts; the rest was not read" in result.output

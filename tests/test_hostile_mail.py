@@ -9,15 +9,23 @@ import json
 import pytest
 from sqlmodel import Session, col, select
 
+from innspill.config.settings import Settings
 from innspill.inbound.intake import import_mail
 from innspill.inbound.parse import parse_mail
 from innspill.models import Answer, AnswerAttachment, InboundMessage
 from innspill.models.db import session_scope
 from tests.conftest import load_seed, oslo, tick_and_send
+from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 from tests.hostile_corpus import Case, hostile
-from tests.test_mail_in import BERGEN, reply
+from tests.test_mail_in import BERGEN, fetch, reply
 
 AT = oslo(2020, 4, 2, 10)
+
+
+@pytest.fixture
+def mailbox_settings(settings: Settings, dovecot: Dovecot) -> Settings:
+    values = {**settings.model_dump(), **dovecot.imap_settings()}
+    return Settings(**values, _env_file=None)  # type: ignore[call-arg]  (validated again)
 
 
 @pytest.fixture
@@ -111,3 +119,21 @@ def test_inbox_list_shows_the_parsers_note(engine, addressed, cli):  # type: ign
     assert result.exit_code == 0, result.output
     assert "header too long: Content-Type has 200,041 bytes (at most 16,384)" in result.output
     assert "more than 200 MIME parts; the rest was not read" in result.output
+
+
+def test_the_corpus_through_a_real_imap_server(engine, addressed, mailbox_settings, dovecot):  # type: ignore[no-untyped-def]
+    """From Dovecot, fetched and imported as production does: every message is handled (none
+    is left failing on the server to be fetched forever) and the good reply comes in last."""
+    to, sender, good = addressed
+    corpus = hostile(to, sender)
+    dovecot.append_all([c.raw for c in corpus] + [good])
+    report = fetch(engine, mailbox_settings, AT)
+    assert (report.handled, report.failed) == (len(corpus) + 1, [])
+    with Session(engine) as session:
+        rows = session.exec(select(InboundMessage).order_by(col(InboundMessage.id))).all()
+    held = [c.name for c in corpus if c.outcome == "held"]
+    assert [r.status for r in rows] == [
+        "held" if c.name in held else "accepted" for c in corpus
+    ] + ["accepted"]
+    assert rows[-1].participant_key == BERGEN
+    assert fetch(engine, mailbox_settings, AT).handled == 0

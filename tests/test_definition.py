@@ -16,6 +16,7 @@ from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, Problem
 from innspill.models import DeadlineChange, Event, Participant, Process, Step
 from innspill.process.definition import (
+    ProcessDefinition,
     RequestStep,
     date_warnings,
     definition_hash,
@@ -492,3 +493,32 @@ def test_cli_load_and_validate_refuse_an_encoded_line_break(
         assert f"{path}: participants[1].name: " in result.output
         assert "encoded word" in result.output
     assert counts(engine)["Process"] == 0
+
+
+def test_a_poisoned_definition_stored_by_an_older_innspill_can_be_read_and_replaced(engine):
+    """Loaded before these checks: still readable (so that nothing else stops), and loading the
+    corrected file replaces it; a fresh validation (what `innspill doctor` does) refuses it."""
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition, load_file
+    from tests.conftest import load_seed, oslo
+
+    load_seed(engine)
+    with session_scope(engine) as session:
+        row = session.get(Process, SEED_ID)
+        assert row is not None
+        clean = "Sekretariatet for byvekstavtalen i Bergen"
+        assert row.definition_json.count(clean) == 1
+        row.definition_json = row.definition_json.replace(clean, ENCODED_CRLF)
+        row.definition_hash = "stored-by-an-older-innspill"
+    with Session(engine) as session:
+        stored = get_definition(session, SEED_ID)
+        assert stored.participant("bergen-sekretariat").name == ENCODED_CRLF
+        with pytest.raises(ValueError, match="encoded word"):
+            ProcessDefinition.model_validate_json(
+                session.get(Process, SEED_ID).definition_json  # type: ignore[union-attr]
+            )
+    with session_scope(engine) as session:
+        report = load_file(session, SEED, now=oslo(2020, 3, 30, 8, 30))
+    assert report.outcome == "updated"
+    with Session(engine) as session:
+        assert get_definition(session, SEED_ID).participant("bergen-sekretariat").name == clean

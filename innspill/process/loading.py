@@ -18,6 +18,7 @@ from innspill.process.definition import (
     definition_hash,
     load_definition,
 )
+from innspill.process.header_values import STORED
 from innspill.process.workdays import OSLO
 
 
@@ -50,7 +51,7 @@ def _parsed(session: Session, process_id: str, digest: str) -> ProcessDefinition
     cached = _DEFINITIONS.get((process_id, digest))
     if cached is None:
         text = session.exec(select(Process.definition_json).where(Process.id == process_id)).one()
-        cached = ProcessDefinition.model_validate_json(text)
+        cached = ProcessDefinition.model_validate_json(text, context=STORED)
         if len(_DEFINITIONS) >= 64:
             _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
         _DEFINITIONS[(process_id, digest)] = cached
@@ -77,7 +78,7 @@ def store_definition(
         return LoadReport(definition.id, "created")
     if existing.definition_hash == definition_hash(definition):
         return LoadReport(definition.id, "unchanged")
-    old = ProcessDefinition.model_validate_json(existing.definition_json)
+    old = ProcessDefinition.model_validate_json(existing.definition_json, context=STORED)
     changes = _check_update(session, old, definition)
     for step in definition.steps:
         if not isinstance(step, RequestStep):
@@ -262,7 +263,7 @@ def _refuse_past_meetings(
     stored = session.exec(
         select(Process.definition_json).where(Process.id == definition.id)
     ).first()
-    before = ProcessDefinition.model_validate_json(stored) if stored else None
+    before = ProcessDefinition.model_validate_json(stored, context=STORED) if stored else None
     for index, step in enumerate(definition.steps):
         if not isinstance(step, MeetingStep) or step.cancelled or step.date >= today:
             continue

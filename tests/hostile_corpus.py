@@ -145,6 +145,17 @@ def hostile(to: str, sender: str) -> list[Case]:
             "broken MIME",
         ),
         Case(
+            "a header line without a colon",
+            (
+                _head(to, sender) + "Dette er ingen header\r\n"
+                'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+                + text_part
+                + "Hei\r\n--b--\r\n"
+            ).encode(),
+            "held",
+            "a header the parser gave up on (a line without a colon)",
+        ),
+        Case(
             "a multipart without a boundary",
             (_head(to, sender) + "Content-Type: multipart/mixed\r\n\r\n--x\r\nHei\r\n").encode(),
             "held",

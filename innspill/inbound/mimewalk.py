@@ -26,11 +26,16 @@ class Walk:
     cut: bool = False
 
 
-#: Defects of the standard parser that mean the parts of a multipart were not found, and the
-#: notes they give; an unterminated last part (CloseBoundaryNotFound) is read whole.
+#: Defects of the standard parser that mean the parts of a multipart were not found (or the
+#: headers that say where they are), and the notes they give; an unterminated last part
+#: (CloseBoundaryNotFound) is read whole.
 _CUT_DEFECTS = {
     "NoBoundaryInMultipartDefect": "broken MIME: a multipart without a boundary",
     "StartBoundaryNotFoundDefect": "broken MIME: a multipart boundary never starts",
+    "MissingHeaderBodySeparatorDefect": (
+        "a header the parser gave up on (a line without a colon): the headers after it "
+        "were read as text"
+    ),
 }
 _DEFECTS = {
     **_CUT_DEFECTS,

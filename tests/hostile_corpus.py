@@ -227,6 +227,14 @@ def hostile(to: str, sender: str) -> list[Case]:
             "svar.docx: unpacks to 101 MB (at most 100 MB): refused as unsafe",
         ),
         Case(
+            "a PDF over 10 MB alone",
+            _multipart(
+                to, sender, _attachment("stor.pdf", b"%PDF-1.7\n" + bytes(11 * MB)) + "--b--"
+            ),
+            "held",
+            "file refused: stor.pdf: too big",
+        ),
+        Case(
             "a forged DOCX among real ones",
             _multipart(
                 to,

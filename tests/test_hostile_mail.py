@@ -96,6 +96,7 @@ def test_held_messages_show_the_parsers_note_and_keep_their_raw_bytes(engine, ad
         "200,000 semicolons in Content-Type": "header too long: Content-Type has 200,041 bytes",
         "a parameter list the parser gives up on": "a multipart boundary never starts",
         "a ZIP bomb named .docx alone": "file refused: svar.docx: unpacks to 101 MB",
+        "a PDF over 10 MB alone": "file refused: stor.pdf: too big (more than 10 MB)",
     }
     for uid, (name, note) in enumerate(expected.items()):
         row = _import(engine, cases[name].raw, str(uid))

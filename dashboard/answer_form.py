@@ -31,7 +31,7 @@ from innspill.dashboard.auth import secret_key
 from innspill.dashboard.deps import get_db, get_now, templates
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
-from innspill.inbound.files import sniff
+from innspill.inbound.files import inspect
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
 from innspill.planning.state import effective_deadlines
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
@@ -460,7 +460,10 @@ def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str
             )
         )
     for name, data in posted.files:
-        if sniff(data) is None:
+        content_type, unsafe = inspect(data)
+        if unsafe is not None:
+            file_errors.append(words["unsafe_archive"].format(name=name))
+        elif content_type is None:
             file_errors.append(words["wrong_type"].format(name=name))
         elif len(data) > MAX_FILE_BYTES:
             file_errors.append(words["too_big"].format(name=name, max_mb=max_mb))

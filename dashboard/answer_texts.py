@@ -77,6 +77,10 @@ NB: Final = {
         "sendt fra før)."
     ),
     "wrong_type": "«{name}» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt).",
+    "unsafe_archive": (
+        "«{name}» pakker seg ut til altfor mye data (over 100 MB, eller over 100 ganger sin egen "
+        "størrelse) og kan ikke tas imot."
+    ),
     "too_big": "«{name}» er større enn {max_mb} MB.",
     "choose_again": "Ingenting ble lagret. Velg filene på nytt og send igjen.",
     "save_failed": "Innspillet kunne ikke lagres. Prøv igjen.",
@@ -166,6 +170,10 @@ NN: Final = {
         "sende frå før)."
     ),
     "wrong_type": "«{name}» er ikkje ei PDF-, Word- (.docx) eller OpenDocument-fil (.odt).",
+    "unsafe_archive": (
+        "«{name}» pakkar seg ut til altfor mykje data (over 100 MB, eller over 100 gonger sin "
+        "eigen storleik) og kan ikkje takast imot."
+    ),
     "too_big": "«{name}» er større enn {max_mb} MB.",
     "choose_again": "Ingenting vart lagra. Vel filene på nytt og send igjen.",
     "save_failed": "Innspelet kunne ikkje lagrast. Prøv igjen.",

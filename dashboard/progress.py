@@ -295,7 +295,9 @@ def _answer_versions(
     }
     titles = {s.id: s.title for s in definition.steps}
     theme_titles = {t.id: t.title for t in definition.themes}
-    theme_titles.setdefault("", "Generelle merknader")  # text that names no theme, as in the compilation
+    theme_titles.setdefault(
+        "", "Generelle merknader"
+    )  # text that names no theme, as in the compilation
     out = []
     for a in session.scalars(
         select(Answer)

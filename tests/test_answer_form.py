@@ -33,6 +33,7 @@ from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
 from tests.conftest import SEED, SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
+from tests.hostile_corpus import zip_bomb
 
 STEP = "innspill-retningslinjer"  # deadline Monday 1 June 2020; the process ends 30 June
 OPEN = oslo(2020, 5, 4, 10)
@@ -494,6 +495,18 @@ def test_files_are_kept_and_a_false_file_is_refused(app: FastAPI, client: TestCl
     assert response.status_code == 303
     assert attachments(app, answers(app, participant)[-1]) == []
     assert len(attachments(app, first)) == 1  # older versions keep theirs
+
+
+def test_a_zip_bomb_named_docx_is_refused_with_the_reason(app: FastAPI, client: TestClient) -> None:
+    participant = "tromso-sekretariat"
+    token = token_for(app, participant)
+    before = row_counts(app)
+    refused = post(client, token, files=[("svar.docx", zip_bomb(total_mb=101))])
+    assert refused.status_code == 400
+    alerts = FormPage(refused.text).alerts
+    assert any("«svar.docx» pakker seg ut til altfor mye data" in a for a in alerts), alerts
+    assert row_counts(app) == before
+    assert answers(app, participant) == []
 
 
 def test_too_many_files_and_too_large_a_body_are_refused(

@@ -16,6 +16,7 @@ from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, Problem
 from innspill.models import DeadlineChange, Event, Participant, Process, Step
 from innspill.process.definition import (
+    ProcessDefinition,
     RequestStep,
     date_warnings,
     definition_hash,
@@ -392,3 +393,132 @@ def test_cli_validate_lists_every_problem_and_writes_nothing(
     assert f"{path}: participants[1].email: " in result.output
     assert f"{path}: steps[0].deadline: " in result.output
     assert counts(engine)["Process"] == 0
+
+
+# --- poison for mail headers -------------------------------------------------------------------
+# Found on a loaded process: an encoded line break in a name passed validate and load, and the
+# tick then died on every invitation; raw control characters went into To: as they were.
+
+ENCODED_CRLF = "=?UTF-8?Q?Bergen=0D=0ABcc:_alle@evil.example?="
+POISONS = [
+    pytest.param(ENCODED_CRLF, "hides a line break in an encoded word", id="encoded-crlf-q"),
+    pytest.param(
+        "=?utf-8?b?QmVyZ2VuDQpCY2M6IGFsbGVAZXZpbC5leGFtcGxl?=",
+        "hides a line break in an encoded word",
+        id="encoded-crlf-b",
+    ),
+    pytest.param("=?UTF-8?Q?Bergen=0BX?=", "U+000B in an encoded word", id="encoded-vt"),
+    pytest.param("=?UTF-8?Q?Bergen=00?=", "U+0000 in an encoded word", id="encoded-nul"),
+    pytest.param("Bergen\\u000bBcc", "control character U+000B", id="raw-vt"),
+    pytest.param("Bergen\\u000cBcc", "control character U+000C", id="raw-ff"),
+    pytest.param("Bergen\\u001cBcc", "control character U+001C", id="raw-fs"),
+    pytest.param("Bergen\\u0085Bcc", "control character U+0085", id="raw-nel"),
+    pytest.param("Bergen\\u2028Bcc", "control character U+2028", id="raw-line-separator"),
+    pytest.param("Bergen\\tBcc", "control character U+0009", id="raw-tab"),
+    pytest.param("Bergen\\rBcc", "single line", id="raw-cr"),
+    pytest.param("=?no-such-charset?Q?Bergen=0D=0A?=", "line break", id="unknown-charset"),
+]
+
+# (the line in the seed, the field it becomes): every kind of value that reaches a header.
+HEADER_FIELDS = [
+    pytest.param(BERGEN_NAME, "participants[1].name", id="participant-name"),
+    pytest.param('organisation = "Statens vegvesen"', "sender.organisation", id="organisation"),
+    pytest.param('unit = "Vegdirektoratet"', "sender.unit", id="unit"),
+    pytest.param('case_officer = "Kari Nordmann"', "sender.case_officer", id="case-officer"),
+    pytest.param(
+        'title = "Innspill til retningslinjer for sekretariatene for byvekstavtalene"',
+        "process.title",
+        id="process-title",
+    ),
+    pytest.param('title = "Innspill til oppdraget"', "steps[0].title", id="step-title"),
+    pytest.param('place = "Videomøte"', "steps[3].place", id="meeting-place"),
+]
+
+
+def _poisoned(line: str, poison: str) -> str:
+    key, _, _value = line.partition(" = ")
+    return f'{key} = "{poison}"'
+
+
+@pytest.mark.parametrize(("poison", "fragment"), POISONS)
+def test_every_kind_of_header_poison_in_a_name_is_refused(tmp_path, poison, fragment):
+    path = edited(tmp_path, (BERGEN_NAME, _poisoned(BERGEN_NAME, poison)), name="prosess.toml")
+    (problem,) = problems_of(path)
+    assert problem.field == "participants[1].name"
+    assert fragment in problem.message, problem.message
+    assert str(problem).startswith(f"{path}: participants[1].name: ")
+
+
+@pytest.mark.parametrize(("line", "field"), HEADER_FIELDS)
+def test_every_field_that_reaches_a_header_refuses_poison(tmp_path, line, field):
+    path = edited(tmp_path, (line, _poisoned(line, ENCODED_CRLF)))
+    (problem,) = problems_of(path)
+    assert problem.field == field
+    assert "line break" in problem.message
+    raw = edited(tmp_path, (line, _poisoned(line, "Vegvesen\\u000cBcc")), name="raw.toml")
+    (problem,) = problems_of(raw)
+    assert (problem.field, "U+000C" in problem.message) == (field, True)
+
+
+def test_an_address_with_an_encoded_line_break_is_refused(tmp_path):
+    path = edited(tmp_path, (BERGEN_EMAIL, 'email = "=?utf-8?q?a=0d=0abcc:?=@bergen.example"'))
+    got = by_field(problems_of(path))
+    assert list(got) == ["participants[1].email"]
+
+
+def test_harmless_encoded_words_and_non_ascii_names_pass(tmp_path):
+    path = edited(
+        tmp_path,
+        (BERGEN_NAME, 'name = "=?UTF-8?Q?Sekretariatet_i_Bergen?= og Tromsø – «byvekst»"'),
+    )
+    definition = load_definition(path)
+    assert definition.participants[1].name.startswith("=?UTF-8?Q?Sekretariatet")
+
+
+def test_cli_load_and_validate_refuse_an_encoded_line_break(
+    tmp_path, monkeypatch, database_url, engine
+):
+    monkeypatch.chdir(tmp_path)
+    path = edited(
+        tmp_path, (BERGEN_NAME, _poisoned(BERGEN_NAME, ENCODED_CRLF)), name="prosess.toml"
+    )
+    env = {
+        "INNSPILL_DATABASE_URL": database_url,
+        "INNSPILL_DATA_DIR": str(tmp_path / "data"),
+        "INNSPILL_SMTP_HOST": None,
+    }
+    for args in (["validate", str(path)], ["load", str(path), "--at", "2020-03-30T08:00"]):
+        result = invoke(args, env)
+        assert result.exit_code == 1, result.output
+        assert f"{path}: participants[1].name: " in result.output
+        assert "encoded word" in result.output
+    assert counts(engine)["Process"] == 0
+
+
+def test_a_poisoned_definition_stored_by_an_older_innspill_can_be_read_and_replaced(engine):
+    """Loaded before these checks: still readable (so that nothing else stops), and loading the
+    corrected file replaces it; a fresh validation (what `innspill doctor` does) refuses it."""
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition, load_file
+    from tests.conftest import load_seed, oslo
+
+    load_seed(engine)
+    with session_scope(engine) as session:
+        row = session.get(Process, SEED_ID)
+        assert row is not None
+        clean = "Sekretariatet for byvekstavtalen i Bergen"
+        assert row.definition_json.count(clean) == 1
+        row.definition_json = row.definition_json.replace(clean, ENCODED_CRLF)
+        row.definition_hash = "stored-by-an-older-innspill"
+    with Session(engine) as session:
+        stored = get_definition(session, SEED_ID)
+        assert stored.participant("bergen-sekretariat").name == ENCODED_CRLF
+        with pytest.raises(ValueError, match="encoded word"):
+            ProcessDefinition.model_validate_json(
+                session.get(Process, SEED_ID).definition_json  # type: ignore[union-attr]
+            )
+    with session_scope(engine) as session:
+        report = load_file(session, SEED, now=oslo(2020, 3, 30, 8, 30))
+    assert report.outcome == "updated"
+    with Session(engine) as session:
+        assert get_definition(session, SEED_ID).participant("bergen-sekretariat").name == clean

@@ -7,14 +7,16 @@ import zipfile
 from email.message import EmailMessage
 from email.policy import SMTP
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from innspill.inbound.attachments import clean_filename
-from innspill.inbound.files import DOCX, ODT, PDF
+from innspill.inbound.files import DOCX, ODT, PDF, inspect, sniff, unsafe_archive
 from innspill.inbound.headers import decode_header_value
 from innspill.inbound.parse import InboundKind, parse_mail
 from innspill.tokens import TOKEN_PATTERN
+from tests.hostile_corpus import zip_bomb
 
 TOKEN = "abcdefghijklmnopqrstuvwxyz234567"
 OTHER = "bbbbbbbbbbbbbbbbbbbbbbbbbbbb2345"
@@ -391,8 +393,10 @@ def test_bare_8bit_subject() -> None:
 
 
 def test_broken_mime_missing_boundary_and_unterminated() -> None:
+    # Where the parts of a multipart are cannot be known: held, never read as one text.
     no_boundary = parse_mail(raw_mail("Content-Type: multipart/mixed", b"Hei fra oss\r\n"))
-    assert no_boundary.kind is InboundKind.ANSWER
+    assert no_boundary.kind is InboundKind.UNPARSABLE
+    assert no_boundary.tokens == (TOKEN,)  # whose it may be, for the person who looks at it
     assert "without a boundary" in no_boundary.reason
     unterminated = parse_mail(
         raw_mail(
@@ -418,9 +422,10 @@ def test_deeply_nested_multipart() -> None:
         )
     raw = f"From: kari@example.no\r\nTo: {REPLY_TO}\r\nSubject: dypt\r\n".encode() + body
     parsed = parse_mail(raw)
-    assert parsed.kind is InboundKind.ANSWER
-    assert "nested deeper than 20 levels" in parsed.reason
-    assert parsed.text == ""
+    assert parsed.kind is InboundKind.UNPARSABLE
+    assert parsed.reason == "held: MIME nested deeper than 20 levels; the rest was not read"
+    assert parsed.notes == ("MIME nested deeper than 20 levels; the rest was not read",)
+    assert parsed.tokens == (TOKEN,)
 
 
 def test_nesting_beyond_the_standard_parser_keeps_the_headers() -> None:
@@ -442,8 +447,13 @@ def test_nesting_beyond_the_standard_parser_keeps_the_headers() -> None:
 def test_too_many_parts() -> None:
     parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(300))
     parsed = parse_mail(raw_mail('Content-Type: multipart/mixed; boundary="b"', parts + b"--b--"))
-    assert parsed.kind is InboundKind.ANSWER
+    # Its first fragment ("x") is not its answer.
+    assert parsed.kind is InboundKind.UNPARSABLE
     assert "more than 200 MIME parts" in parsed.reason
+    assert parsed.text == ""
+    within = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(150))
+    fine = parse_mail(raw_mail('Content-Type: multipart/mixed; boundary="b"', within + b"--b--"))
+    assert (fine.kind, fine.text) == (InboundKind.ANSWER, "x")
 
 
 def test_garbage_never_raises() -> None:
@@ -508,3 +518,88 @@ def test_never_raises_on_structured_headers(
     assert "\n" not in parsed.subject and "\r" not in parsed.subject
     if token:
         assert parsed.tokens[0] == TOKEN
+
+
+# --------------------------------------------------------------------------- hostile headers
+
+
+def test_a_header_of_200000_semicolons_is_held_as_too_long() -> None:
+    head = 'Content-Type: text/plain; charset="utf-8"' + ";" * 200_000
+    parsed = parse_mail(raw_mail(head, b"Hei\r\n"))
+    assert parsed.kind is InboundKind.UNPARSABLE
+    assert parsed.reason.startswith("held: header too long: Content-Type has 200,0")
+    assert parsed.tokens == (TOKEN,)
+    assert parsed.sender == "kari@example.no"
+
+
+def test_a_mime_part_with_too_many_parameters_is_held() -> None:
+    part = b"--b\r\nContent-Type: text/plain; " + b"a=b;" * 150 + b"\r\n\r\nHei\r\n--b--\r\n"
+    parsed = parse_mail(raw_mail('Content-Type: multipart/mixed; boundary="b"', part))
+    assert parsed.kind is InboundKind.UNPARSABLE
+    assert "header too long: Content-Type has 151 parameters (at most 100)" in parsed.reason
+
+
+def test_long_ordinary_headers_within_the_bound_are_read() -> None:
+    many = ", ".join(f"person{n}@example.no" for n in range(500))  # about 10 KB
+    parsed = parse_mail(raw_mail(f"Cc: {many}", b"Svaret\r\n"))
+    assert (parsed.kind, parsed.text) == (InboundKind.ANSWER, "Svaret")
+
+
+# --------------------------------------------------------------------------- text parts
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain; charset*=utf-8''utf-8",
+        "text/plain; charset*0*=utf-8''ut; charset*1*=f-8; format=flowed",
+        'text/plain; charset="utf-8"; format=flowed; delsp=yes',
+        "text/plain; charset=utf-8; name*=utf-8''",
+        "text/plain; charset=utf-8; name*=utf-8''svar%20fra%20oss",
+        "text/plain; charset*=utf-8''utf-8\r\nContent-Disposition: inline; filename*=utf-8''",
+    ],
+)
+def test_a_text_part_with_rfc2231_parameters_is_the_text(content_type: str) -> None:
+    body = (
+        f"--b\r\nContent-Type: {content_type}\r\n\r\nVårt svar\r\n--b\r\n"
+        "Content-Type: application/pdf\r\nContent-Disposition: attachment; "
+        "filename*=utf-8''svar%C3%B8.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "JVBERi0xLjQK\r\n--b--\r\n"
+    ).encode()
+    parsed = parse_mail(raw_mail('Content-Type: multipart/mixed; boundary="b"', body))
+    assert parsed.kind is InboundKind.ANSWER
+    assert parsed.text == "Vårt svar"
+    assert [f.filename for f in parsed.files] == ["svarø.pdf"]
+    assert parsed.rejected_files == ()
+
+
+# --------------------------------------------------------------------------- ZIP bombs
+
+
+def test_a_docx_zip_bomb_by_mail_is_refused_with_a_reason() -> None:
+    big, dense = zip_bomb(total_mb=101), zip_bomb(total_mb=2)
+    assert len(big) < 300_000 and len(dense) < 10_000  # small on disk
+    parsed = parse_mail(
+        mail(
+            files=(
+                ("svar.docx", DOCX, big),
+                ("tett.docx", DOCX, dense),
+                ("ekte.docx", DOCX, docx_bytes()),
+            )
+        )
+    )
+    assert parsed.kind is InboundKind.ANSWER
+    assert [f.filename for f in parsed.files] == ["ekte.docx"]
+    first, second = parsed.rejected_files
+    assert first.startswith("svar.docx: unpacks to 101 MB (at most 100 MB): refused as unsafe")
+    assert second.startswith("tett.docx: a part of it (word/document.xml) is compressed")
+    assert "(at most 100:1)" in second
+
+
+def test_zip_bomb_checks() -> None:
+    assert inspect(zip_bomb(total_mb=101))[0] is None
+    assert "unpacks to 101 MB" in (unsafe_archive(zip_bomb(total_mb=101)) or "")
+    odt = zip_bomb(total_mb=2, odt=True)
+    assert sniff(odt) is None and "compressed" in (unsafe_archive(odt) or "")
+    assert inspect(docx_bytes()) == (DOCX, None)
+    assert unsafe_archive(PDF_DATA) is None and sniff(PDF_DATA) == PDF

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from innspill.inbound.files import safe_filename, sniff
+from innspill.inbound.files import inspect, safe_filename
 from innspill.models import Answer, AnswerAttachment
 from innspill.process.definition import ProcessDefinition, RequestStep
 
@@ -85,7 +85,9 @@ def attach_file(
     session: Session, answer: Answer, *, filename: str, data: bytes
 ) -> AnswerAttachment:
     """Keep a file with an answer; only PDF, DOCX and ODT, told by their content."""
-    content_type = sniff(data)
+    content_type, unsafe = inspect(data)
+    if unsafe is not None:
+        raise InnspillError(f"{filename}: {unsafe}")
     if content_type is None:
         raise InnspillError(f"{filename}: only PDF, Word (.docx) and OpenDocument (.odt) files")
     if len(data) > MAX_FILE_BYTES:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from innspill.inbound.files import DOCX, ODT, PDF, sniff
+from innspill.inbound.files import DOCX, ODT, PDF, inspect
 from innspill.inbound.headers import decode_header_value
 from innspill.inbound.mimewalk import payload_bytes
 
@@ -67,7 +67,9 @@ def accept(
     if len(data) > max_file_bytes:
         size = len(data) / (1024 * 1024)
         return None, f"{label}: too big ({size:.1f} MB > {max_file_bytes // (1024 * 1024)} MB)"
-    detected = sniff(data)
+    detected, unsafe = inspect(data)
+    if unsafe is not None:
+        return None, f"{label}: {unsafe}"
     ext = ("." + name.rpartition(".")[2].lower()) if "." in name else ""
     if detected is None or detected not in allowed_types:
         claimed = next((t for t, e in _EXTENSIONS.items() if e == ext), None)

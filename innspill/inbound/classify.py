@@ -43,6 +43,8 @@ def bounce(msg: Message, walk: Walk, *, sender: str, text: str) -> tuple[str, li
     local = sender.rpartition("@")[0].lower() if "@" in sender else sender.lower()
     daemon = local in ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
     if not (report or (daemon and walk.delivery_status)):
+        if not daemon:
+            return None  # the text is searched only then: a 2 MB line took 0.26 s here
         failed_header = raw_headers(msg, "X-Failed-Recipients")
         dsn_like = re.search(
             r"delivery status notification|undeliver|could not be delivered|delivery has failed"
@@ -51,7 +53,7 @@ def bounce(msg: Message, walk: Walk, *, sender: str, text: str) -> tuple[str, li
             text,
             re.IGNORECASE | re.MULTILINE,
         )
-        if daemon and (failed_header or dsn_like):
+        if failed_header or dsn_like:
             recipients = [a.lower() for a in addresses(failed_header)]
             return "bounce (from " + sender + ")", list(dict.fromkeys(recipients))
         return None

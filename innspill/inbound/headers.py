@@ -37,6 +37,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         codec = codecs.lookup(name).name if name else None
     except LookupError:
         codec = None
+    if codec and codec.startswith(("utf-16", "utf-32")) and b"\x00" not in data:
+        codec = None  # UTF-16 text has NUL bytes; without any, the label is wrong
     if codec in (None, "ascii", "latin-1", "iso8859-1", "cp1252", "utf-8"):
         try:
             return data.decode("utf-8")

@@ -177,7 +177,10 @@ def accept(
         return
     texts = split_by_themes(parsed.text, definition.themes_of(step))
     if not texts and not parsed.files:
-        row.reason = "the reply has no text of its own and no files"
+        # Held: say why in the parser's own words (parts cut, too deep, files refused) when
+        # it has any, not only that nothing was found.
+        why = [*parsed.notes, *(f"file refused: {r}" for r in parsed.rejected_files)]
+        row.reason = "; ".join(why) or "the reply has no text of its own and no files"
         return
     answer = register_answer(
         session,

@@ -16,6 +16,7 @@ from email.policy import compat32
 from enum import StrEnum
 
 from innspill.inbound.attachments import ALLOWED_TYPES, InboundFile, accept
+from innspill.inbound.bounds import strip_long_headers, too_long_header
 from innspill.inbound.classify import auto_reply, bounce
 from innspill.inbound.headers import addresses, decode_header_value, header, raw_headers
 from innspill.inbound.mimewalk import Walk, is_attachment, part_text, walk
@@ -45,6 +46,7 @@ class ParsedMail:
     files: tuple[InboundFile, ...] = ()
     rejected_files: tuple[str, ...] = ()
     bounced_recipients: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the parser could not read (shown when it is held)
 
 
 # --------------------------------------------------------------------------- tokens
@@ -93,10 +95,12 @@ def parse_mail(
         return _unparsable(raw, f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _unparsable(raw: bytes, reason: str) -> ParsedMail:
+def _unparsable(raw: bytes, reason: str, notes: tuple[str, ...] = ()) -> ParsedMail:
     """UNPARSABLE with what the headers alone still say: whose it may be, for the holding queue."""
     try:
-        msg = BytesParser(policy=compat32).parsebytes(bytes(raw), headersonly=True)
+        # Headers over the bound are left out: reading them is what took seconds.
+        head = strip_long_headers(bytes(raw))
+        msg = BytesParser(policy=compat32).parsebytes(head, headersonly=True)
         subject = header(msg, "Subject") or ""
         senders = addresses(raw_headers(msg, "From"))
         return ParsedMail(
@@ -106,9 +110,10 @@ def _unparsable(raw: bytes, reason: str) -> ParsedMail:
             message_id=header(msg, "Message-ID"),
             sender=senders[0] if senders else "",
             subject=subject,
+            notes=notes or (reason,),
         )
     except Exception:
-        return ParsedMail(kind=InboundKind.UNPARSABLE, reason=reason)
+        return ParsedMail(kind=InboundKind.UNPARSABLE, reason=reason, notes=notes or (reason,))
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,9 @@ def _parse(
     raw = bytes(raw)
     if not raw.strip():
         return ParsedMail(kind=InboundKind.UNPARSABLE, reason="empty message")
+    long_header = too_long_header(raw)
+    if long_header is not None:
+        return _unparsable(raw, f"held: {long_header}", (long_header,))
     msg = BytesParser(policy=compat32).parsebytes(raw)
     if not msg.keys():
         return ParsedMail(kind=InboundKind.UNPARSABLE, reason="no headers: not a mail message")
@@ -243,6 +251,17 @@ def _parse(
         max_files=max_files,
     )
     body = _body(leaves)
+    if parts.cut:
+        # A fragment of a message is not its answer: held, with what was not read.
+        return ParsedMail(
+            kind=InboundKind.UNPARSABLE,
+            reason="held: " + "; ".join(parts.notes),
+            tokens=envelope.tokens,
+            message_id=envelope.message_id,
+            sender=envelope.sender,
+            subject=envelope.subject,
+            notes=tuple(parts.notes),
+        )
     kind, why, recipients = _classify(msg, parts, envelope=envelope, body=body)
     return ParsedMail(
         kind=kind,
@@ -255,4 +274,5 @@ def _parse(
         files=tuple(files),
         rejected_files=tuple(rejected),
         bounced_recipients=tuple(recipients),
+        notes=tuple(parts.notes),
     )

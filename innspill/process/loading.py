@@ -19,6 +19,7 @@ from innspill.process.definition import (
     definition_hash,
     load_definition,
 )
+from innspill.process.header_values import STORED
 from innspill.process.workdays import OSLO
 
 
@@ -68,7 +69,7 @@ def _parsed(session: Session, process_id: str, digest: str) -> ProcessDefinition
     cached = _DEFINITIONS.get(digest)
     if cached is None:
         text = session.exec(select(Process.definition_json).where(Process.id == process_id)).one()
-        cached = _remember(digest, ProcessDefinition.model_validate_json(text))
+        cached = _remember(digest, ProcessDefinition.model_validate_json(text, context=STORED))
     else:
         _DEFINITIONS.move_to_end(digest)
     return cached
@@ -116,7 +117,7 @@ def store_definition(
         return LoadReport(definition.id, "created")
     if existing.definition_hash == definition_hash(definition):
         return LoadReport(definition.id, "unchanged")
-    old = ProcessDefinition.model_validate_json(existing.definition_json)
+    old = ProcessDefinition.model_validate_json(existing.definition_json, context=STORED)
     changes = _check_update(session, old, definition)
     for step in definition.steps:
         if not isinstance(step, RequestStep):
@@ -301,7 +302,7 @@ def _refuse_past_meetings(
     stored = session.exec(
         select(Process.definition_json).where(Process.id == definition.id)
     ).first()
-    before = ProcessDefinition.model_validate_json(stored) if stored else None
+    before = ProcessDefinition.model_validate_json(stored, context=STORED) if stored else None
     for index, step in enumerate(definition.steps):
         if not isinstance(step, MeetingStep) or step.cancelled or step.date >= today:
             continue

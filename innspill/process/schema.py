@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -17,9 +18,19 @@ from pydantic import (
     model_validator,
 )
 
+from innspill.process.header_values import check_header_value
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-OneLine = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")]
+# Every one-line text may reach a mail header (a name in To:, a title in Subject:, the place in
+# a calendar file): line breaks and control characters, also hidden in encoded words, are
+# refused here so that no tick ever meets them.
+OneLine = Annotated[
+    str,
+    Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"),
+    AfterValidator(check_header_value),
+]
+Address = Annotated[EmailStr, AfterValidator(check_header_value)]
 
 
 class _Strict(BaseModel):
@@ -31,7 +42,7 @@ class Sender(_Strict):
 
     organisation: OneLine
     unit: OneLine
-    email: EmailStr
+    email: Address
     case_officer: OneLine
     signature_name: OneLine
     signature_title: OneLine
@@ -44,7 +55,7 @@ class Participant(_Strict):
     id: Slug
     name: OneLine
     role: Slug
-    email: EmailStr
+    email: Address
     language: Language = "nb"
     area: OneLine | None = None
 
@@ -136,7 +147,7 @@ class MeetingStep(_Step):
     start: time
     end: time
     place: OneLine
-    video_link: str | None = None
+    video_link: Annotated[str, AfterValidator(check_header_value)] | None = None
     agenda: list[str] = []
     invite: datetime.date | None = None  # invitations go out; default 10 working days before
     hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages

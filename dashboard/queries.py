@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,14 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
+from innspill.errors import UnknownProcess
 from innspill.models import OutboxMessage, Process
 from innspill.process.definition import ProcessDefinition
+from innspill.process.loading import all_definitions, get_definition
 from innspill.status import ProcessStatus, StepStatus, process_statuses
 
 PAGE_SIZE = 50
 
 
-# --- process definitions, parsed once per stored version -----------------------------------
+# --- process definitions: the engine's cache (innspill.process.loading) --------------------
 
 
 @dataclass(frozen=True)
@@ -29,33 +30,14 @@ class Loaded:
     definition: ProcessDefinition
 
 
-_cache: dict[str, Loaded] = {}
-_cache_lock = threading.Lock()
-
-
-def _parse(definition_json: str) -> Loaded:
-    return Loaded(ProcessDefinition.model_validate_json(definition_json))
-
-
 def load_definitions(session: Session, process_id: str | None = None) -> dict[str, Loaded]:
-    """Every loaded process (or one), by id in id order; each stored version is parsed once."""
-    query = select(col(Process.id), col(Process.definition_hash)).order_by(col(Process.id))
-    if process_id is not None:
-        query = query.where(col(Process.id) == process_id)
-    rows = session.execute(query).all()
-    missing = [pid for pid, digest in rows if digest not in _cache]
-    if missing:
-        for digest, text in session.execute(
-            select(col(Process.definition_hash), col(Process.definition_json)).where(
-                col(Process.id).in_(missing)
-            )
-        ).all():
-            loaded = _parse(text)
-            with _cache_lock:
-                if len(_cache) > 2000:  # old versions of edited files: let them go
-                    _cache.clear()
-                _cache[digest] = loaded
-    return {pid: _cache[digest] for pid, digest in rows}
+    """Every loaded process (or one), by id in id order: the engine's own parsed definitions."""
+    if process_id is None:
+        return {d.id: Loaded(d) for d in all_definitions(session)}
+    try:
+        return {process_id: Loaded(get_definition(session, process_id))}
+    except UnknownProcess:
+        return {}
 
 
 # --- the overview ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,11 +39,17 @@ def get_definition(session: Session, process_id: str) -> ProcessDefinition:
     if row is None:
         known = ", ".join(session.exec(select(Process.id)).all()) or "none loaded"
         raise UnknownProcess(f"no process '{process_id}' is loaded (known: {known})")
-    return _parsed(session, process_id, row)
+    with _LOCK:
+        return _parsed(session, process_id, row)
 
 
 def all_definitions(session: Session) -> list[ProcessDefinition]:
     """Every loaded process's definition, in id order."""
+    with _LOCK:  # the dashboard reads from several threads at once
+        return _all_definitions(session)
+
+
+def _all_definitions(session: Session) -> list[ProcessDefinition]:
     rows = session.exec(select(Process.id, Process.definition_hash).order_by(col(Process.id))).all()
     current = {digest for _, digest in rows}
     # The loaded set is known here: drop the versions that were replaced by a new load, and
@@ -61,7 +68,7 @@ def all_definitions(session: Session) -> list[ProcessDefinition]:
             ).all()
         )
         for digest in missing:
-            _remember(digest, ProcessDefinition.model_validate_json(texts[digest]))
+            _remember(digest, ProcessDefinition.model_validate_json(texts[digest], context=STORED))
     return [_DEFINITIONS[digest] for _, digest in rows]
 
 
@@ -84,7 +91,8 @@ def _remember(digest: str, definition: ProcessDefinition) -> ProcessDefinition:
 
 def clear_cache() -> None:
     """Forget every parsed definition (benchmarks measure a cold start with it)."""
-    _DEFINITIONS.clear()
+    with _LOCK:
+        _DEFINITIONS.clear()
 
 
 # Parsed definitions by content hash (the hash names the whole content, the id included).
@@ -98,6 +106,7 @@ def clear_cache() -> None:
 MIN_CACHED = 64
 _capacity = MIN_CACHED
 _DEFINITIONS: OrderedDict[str, ProcessDefinition] = OrderedDict()
+_LOCK = threading.RLock()
 
 
 def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prefect import flow, get_run_logger, task
 
-from innspill.flows.runtime import engine_for, parse_at, settings, transport
+from innspill.flows.runtime import engine_for, parse_at, settings, transport, wall_clock
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
@@ -54,6 +56,8 @@ async def send_outbox(at: str | None) -> dict[str, object]:
         transport(),
         now=parse_at(at),
         max_attempts=s.smtp_max_attempts,
+        clock=wall_clock,  # leases run on the wall clock, also when `at` simulates a time
+        lease=timedelta(seconds=s.smtp_lease_seconds),
     )
     logger = get_run_logger()
     for error in report.errors[:20]:

@@ -45,3 +45,11 @@ class HeaderInjection(InnspillError):
 
 class MailConfigError(InnspillError):
     """The SMTP settings are incomplete or contradictory."""
+
+
+class TickConflict(InnspillError):
+    """A tick's write broke a constraint that a concurrent tick cannot explain."""
+
+
+class SecretKeyMismatch(InnspillError):
+    """The access tokens in the database were issued under another secret key."""

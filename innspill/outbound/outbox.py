@@ -10,9 +10,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from innspill.models import Event, MessageStatus, OutboxMessage, Participant
@@ -20,6 +21,7 @@ from innspill.models.db import write_transaction
 from innspill.outbound.transport import Outcome, Queued, Transport
 
 CLAIM_PER_CONNECTION = 4  # a claim takes this many messages per SMTP connection
+MIN_CLAIM = 16  # and at least this many (the local capture has one "connection")
 LEASE = timedelta(minutes=5)
 
 PENDING, SENDING = MessageStatus.PENDING.value, MessageStatus.SENDING.value
@@ -55,7 +57,7 @@ def _table() -> Any:
     return OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
-def _claimable(now: datetime, at: datetime) -> Any:
+def _claimable(now: Any, at: Any) -> Any:
     """Due pending messages, and messages whose sender's lease has run out."""
     t = _table()
     return or_(
@@ -70,22 +72,23 @@ def pending_count(engine: Engine, *, now: datetime) -> int:
         return int(conn.execute(select(func.count()).where(_claimable(now, now))).scalar_one())
 
 
-def _claim(
-    engine: Engine, *, now: datetime, at: datetime, until: datetime, me: str, size: int
-) -> list[dict[str, Any]]:
-    """Mark up to `size` claimable messages `sending` for `me` until `until`; return them.
-
-    PostgreSQL skips rows another sender is claiming (SKIP LOCKED) instead of waiting for it;
-    SQLite has one writer at a time, so the immediate transaction is the claim's lock.
-    """
+@cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim, built once per dialect: building a statement costs more than running it."""
     t = _table()
-    ids = select(t.c.id).where(_claimable(now, at)).order_by(t.c.id).limit(size)
-    if engine.dialect.name == "postgresql":
+    when = t.c.next_attempt_at.type  # bound values converted as the columns are
+    due = _claimable(bindparam("b_now", type_=when), bindparam("b_at", type_=when))
+    ids = select(t.c.id).where(due).order_by(t.c.id).limit(bindparam("b_size", type_=Integer))
+    if dialect == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
-    statement = (
+    return (
         update(t)
         .where(t.c.id.in_(ids))
-        .values(status=SENDING, claimed_by=me, lease_until=until)
+        .values(
+            status=SENDING,
+            claimed_by=bindparam("b_me"),
+            lease_until=bindparam("b_until", type_=when),
+        )
         .returning(
             t.c.id,
             t.c.sender,
@@ -99,8 +102,20 @@ def _claim(
             t.c.kind,
         )
     )
+
+
+def _claim(
+    engine: Engine, *, now: datetime, at: datetime, until: datetime, me: str, size: int
+) -> list[dict[str, Any]]:
+    """Mark up to `size` claimable messages `sending` for `me` until `until`; return them.
+
+    PostgreSQL skips rows another sender is claiming (SKIP LOCKED) instead of waiting for it;
+    SQLite has one writer at a time, so the immediate transaction is the claim's lock.
+    """
+    statement = _claim_statement(engine.dialect.name)
+    values = {"b_now": now, "b_at": at, "b_until": until, "b_me": me, "b_size": size}
     with write_transaction(engine) as conn:
-        rows = [dict(row._mapping) for row in conn.execute(statement)]
+        rows = [dict(row._mapping) for row in conn.execute(statement, values)]
     for row in rows:
         row["lease_until"] = until
     return sorted(rows, key=lambda r: r["id"])
@@ -260,7 +275,7 @@ async def dispatch(
         now=now,
         clock=clock or (lambda: now),
         lease=lease,
-        size=max(1, transport.concurrency) * CLAIM_PER_CONNECTION,
+        size=max(MIN_CLAIM, transport.concurrency * CLAIM_PER_CONNECTION),
         me=me,
     )
 
@@ -295,6 +310,45 @@ async def dispatch(
     return report
 
 
+@cache
+def _event_insert() -> Any:
+    return insert(Event.__table__)  # type: ignore[attr-defined]
+
+
+@cache
+def _mark_statements() -> tuple[Any, Any]:
+    """The marks of accepted and of refused messages, each only while the claim is ours."""
+    t = _table()
+    when = t.c.next_attempt_at.type
+    ours = and_(t.c.status == SENDING, t.c.claimed_by == bindparam("b_me"))
+    sent = (
+        update(t)
+        .where(t.c.id.in_(bindparam("b_ids", expanding=True)), ours)
+        .values(
+            status=MessageStatus.SENT.value,
+            attempts=t.c.attempts + 1,
+            last_error=None,
+            next_attempt_at=bindparam("b_now", type_=when),
+            sent_at=bindparam("b_now", type_=when),
+            lease_until=None,
+        )
+        .returning(t.c.id)
+    )
+    other = (
+        update(t)
+        .where(t.c.id == bindparam("b_id"), ours)
+        .values(
+            status=bindparam("b_status"),
+            attempts=t.c.attempts + 1,
+            last_error=bindparam("b_error"),
+            next_attempt_at=bindparam("b_next", type_=when),
+            lease_until=None,
+        )
+        .returning(t.c.id)
+    )
+    return sent, other
+
+
 def _store(
     engine: Engine,
     outcomes: list[Outcome],
@@ -311,8 +365,7 @@ def _store(
     `me`): an outcome whose claim expired and passed to another sender is not stored.
     Attempts are counted by the database, never from a copy read earlier.
     """
-    t = _table()
-    ours = and_(t.c.status == SENDING, t.c.claimed_by == me)
+    sent_mark, other_mark = _mark_statements()
     sent = [o.row_id for o in outcomes if o.status == "sent"]
     others = []
     for outcome in outcomes:
@@ -324,39 +377,23 @@ def _store(
         else:
             status, next_at = MessageStatus.FAILED, now
         others.append((outcome, status, next_at))
-    with write_transaction(engine) as conn:
+    # A plain transaction: its first statement writes, so on SQLite it takes the write lock
+    # before reading anything (what BEGIN IMMEDIATE is for), without switching the
+    # connection to autocommit and back on every mark.
+    with engine.begin() as conn:
         stored: set[int] = set()
         if sent:
-            stored |= set(
-                conn.execute(
-                    update(t)
-                    .where(t.c.id.in_(sent), ours)
-                    .values(
-                        status=MessageStatus.SENT.value,
-                        attempts=t.c.attempts + 1,
-                        last_error=None,
-                        next_attempt_at=now,
-                        sent_at=now,
-                        lease_until=None,
-                    )
-                    .returning(t.c.id)
-                ).scalars()
-            )
+            marked = conn.execute(sent_mark, {"b_ids": sent, "b_me": me, "b_now": now})
+            stored |= set(marked.scalars())
         for outcome, status, next_at in others:
-            stored |= set(
-                conn.execute(
-                    update(t)
-                    .where(t.c.id == outcome.row_id, ours)
-                    .values(
-                        status=status.value,
-                        attempts=t.c.attempts + 1,
-                        last_error=outcome.error,
-                        next_attempt_at=next_at,
-                        lease_until=None,
-                    )
-                    .returning(t.c.id)
-                ).scalars()
-            )
+            values = {
+                "b_id": outcome.row_id,
+                "b_me": me,
+                "b_status": status.value,
+                "b_error": outcome.error,
+                "b_next": next_at,
+            }
+            stored |= set(conn.execute(other_mark, values).scalars())
         events = []
         refused = []
         final = {o.row_id: s for o, s, _ in others}
@@ -394,7 +431,7 @@ def _store(
             if outcome.address_refused:
                 refused.append({"b_process": row["process_id"], "b_key": row["participant_key"]})
         if events:
-            conn.execute(insert(Event.__table__), events)  # type: ignore[attr-defined]
+            conn.execute(_event_insert(), events)
         if refused:
             # The planner skips a failing address from now on, and status shows it.
             p = Participant.__table__  # type: ignore[attr-defined]

@@ -136,6 +136,10 @@ class SmtpTransport:
         client: aiosmtplib.SMTP | None = None,
         message: Queued | None = None,
     ) -> str | None:
+        # The previous message's mark, still being stored while this connection opens the
+        # next envelope (MAIL, RCPT); its DATA waits for the mark, so at most one accepted
+        # message per connection is ever unmarked, and storing overlaps with sending.
+        marking: asyncio.Future[None] | None = None
         try:
             while message is not None or (message := await source.take()) is not None:
                 if client is None or not client.is_connected:
@@ -146,9 +150,20 @@ class SmtpTransport:
                         error = self._cannot_connect(exc)
                         await report(Outcome(message.row_id, "deferred", error))
                         return error
-                await report(await self._send_one(client, message))
+                outcome = await self._envelope(client, message)
+                if marking is not None:
+                    await marking
+                    marking = None
+                if outcome is None:
+                    outcome = await self._data(client, message)
+                marking = asyncio.ensure_future(report(outcome))
                 message = None
+            if marking is not None:
+                await marking
+                marking = None
         finally:
+            if marking is not None:
+                await asyncio.gather(marking, return_exceptions=True)
             if client is not None and client.is_connected:
                 try:
                     await client.quit()
@@ -156,24 +171,45 @@ class SmtpTransport:
                     client.close()
         return None
 
-    async def _send_one(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome:
+    async def _envelope(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome | None:
+        """MAIL FROM and RCPT TO: None when the server is ready for the DATA."""
         try:
-            await client.sendmail(message.sender, [message.recipient], message.raw)
-            return Outcome(message.row_id, "sent")
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            code = min(r.code for r in exc.recipients)
-            outcome = _classified(message.row_id, code, _describe(exc), recipient=True)
+            options = []
+            if client.supports_extension("size"):
+                options.append(f"size={len(message.raw)}")
+            await client.mail(message.sender, options=options)
+            await client.rcpt(message.recipient)
+            return None
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            outcome = _classified(message.row_id, exc.code, _describe(exc), recipient=True)
         except aiosmtplib.SMTPResponseException as exc:
             outcome = _classified(message.row_id, exc.code, _describe(exc))
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             return Outcome(message.row_id, "deferred", _describe(exc))
-        # After a refusal the session may be mid-transaction: reset it, or start afresh.
-        try:
-            await client.rset()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
+        await _reset(client)
         return outcome
+
+    async def _data(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome:
+        """The message itself: accepted (sent), or refused."""
+        try:
+            await client.data(message.raw)
+            return Outcome(message.row_id, "sent")
+        except aiosmtplib.SMTPResponseException as exc:
+            outcome = _classified(message.row_id, exc.code, _describe(exc))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            return Outcome(message.row_id, "deferred", _describe(exc))
+        await _reset(client)
+        return outcome
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    # After a refusal the session may be mid-transaction: reset it, or start afresh.
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
 
 
 def _classified(row_id: int, code: int, error: str, *, recipient: bool = False) -> Outcome:

@@ -263,7 +263,8 @@ def test_a_broken_key_that_no_concurrent_tick_explains_is_named(engine: Engine) 
 @pytest.mark.skipif(TEST_DATABASE == "sqlite", reason="PostgreSQL detects deadlocks")
 def test_a_deadlock_counts_as_a_concurrent_tick(database_url: str, engine: Engine) -> None:
     _queued(engine, 2)
-    ids = [r[0] for r in engine.connect().execute(text("SELECT id FROM outboxmessage ORDER BY id"))]
+    with engine.connect() as conn:
+        ids = list(conn.execute(text("SELECT id FROM outboxmessage ORDER BY id")).scalars())
     other = make_engine(database_url)
     errors: list[DBAPIError] = []
     barrier = threading.Barrier(2)

@@ -402,7 +402,7 @@ def _time_dispatch_parts(timers: Timers) -> None:
     import innspill.outbound.outbox as outbox
     from innspill.outbound.transport import SmtpTransport
 
-    timers.wrap(outbox, "_load_page", "load pages (_load_page, blocks the loop)")
+    timers.wrap(outbox, "_claim", "claims (_claim, in a thread: overlaps)")
     timers.wrap(outbox, "_store", "store marks + events (_store, in a thread: overlaps)")
     timers.wrap_async(SmtpTransport, "send_all", "SMTP sending (transport.send_all)")
 

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     smtp_max_attempts: int = Field(
         8, ge=1, description="Attempts on temporary (4xx) errors before a message is marked failed."
     )
+    smtp_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a sender holds the messages it claimed; a sender that dies leaves "
+        "them to another after this.",
+    )
     public_url: str | None = Field(
         None,
         description="Where participants reach the dashboard's answer form, e.g. "

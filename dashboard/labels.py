@@ -35,7 +35,12 @@ MESSAGE_KINDS = {
     "circulation": "Oversendelse til behandling",
     "treatment_reminder": "Påminnelse om behandling",
 }
-MESSAGE_STATUSES = {"pending": "Venter", "sent": "Sendt", "failed": "Feilet"}
+MESSAGE_STATUSES = {
+    "pending": "Venter",
+    "sending": "Sendes",
+    "sent": "Sendt",
+    "failed": "Feilet",
+}
 ROLES = {
     "secretariat": "Sekretariat",
     "steering_group": "Styringsgruppe",

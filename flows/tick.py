@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
 from innspill.errors import RunFailed
-from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport
+from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport, wall_clock
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
@@ -105,6 +105,8 @@ async def send_outbox(now: datetime) -> dict[str, object]:
         transport(),
         now=now,
         max_attempts=s.smtp_max_attempts,
+        clock=wall_clock,  # leases run on the wall clock, also when `at` simulates a time
+        lease=timedelta(seconds=s.smtp_lease_seconds),
     )
     logger = get_run_logger()
     for error in report.errors[:20]:

@@ -61,3 +61,7 @@ class SecretKeyMismatch(InnspillError):
 
 class RunFailed(InnspillError):
     """A Prefect run failed; its one-line text (the run's state message) says what to do."""
+
+
+class TickConflict(InnspillError):
+    """A tick's write broke a constraint that a concurrent tick cannot explain."""

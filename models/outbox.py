@@ -15,6 +15,7 @@ class MessageStatus(StrEnum):
     """Where a message stands. Only innspill.outbound.outbox changes it."""
 
     PENDING = "pending"  # stored, not yet accepted by the SMTP server (or deferred after a 4xx)
+    SENDING = "sending"  # claimed by a sender until `lease_until`; claimed again if that passes
     SENT = "sent"  # accepted by the SMTP server (or written to the local capture)
     FAILED = "failed"  # refused for good (5xx, or too many attempts): needs a person
 
@@ -43,3 +44,7 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Who is sending it (host:pid:random) and until when: a sender that dies leaves its claim
+    # to expire, and another sender takes the message over. The last claimant stays recorded.
+    claimed_by: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

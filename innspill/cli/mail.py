@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -64,7 +64,14 @@ def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
 
     report = asyncio.run(
         dispatch(
-            engine, transport, now=now, max_attempts=settings.smtp_max_attempts, progress=progress
+            engine,
+            transport,
+            now=now,
+            max_attempts=settings.smtp_max_attempts,
+            progress=progress,
+            # Leases run on the wall clock even when --at simulates another time.
+            clock=lambda: datetime.now(UTC),
+            lease=timedelta(seconds=settings.smtp_lease_seconds),
         )
     )
     if sys.stderr.isatty():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -36,15 +36,26 @@ class Outcome:
     address_refused: bool = False  # a 5xx for the recipient itself: the address is failing
 
 
-Report = Callable[[Outcome], None]
+Report = Callable[[Outcome], Awaitable[None]]
+
+
+class Source(Protocol):
+    """Hands out the next message to send (claimed for this sender), or None when none is left."""
+
+    async def take(self) -> Queued | None: ...
 
 
 class Transport(Protocol):
-    """Sends queued messages and reports an outcome for every one it attempted."""
+    """Sends what a source hands out and reports an outcome for every message it attempted.
+
+    `report` returns once the outcome is stored: a connection sends its next message only
+    then, so at most `concurrency` accepted messages are ever unmarked.
+    """
 
     description: str
+    concurrency: int
 
-    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+    async def send_all(self, source: Source, report: Report) -> str | None:
         """Send; return an error text if the transport stopped early (untried ones stay)."""
         ...
 
@@ -52,29 +63,32 @@ class Transport(Protocol):
 class CaptureTransport:
     """Writes each message as an .eml file: the embedded default when no SMTP is set."""
 
+    concurrency = 1
+
     def __init__(self, folder: Path):
         self.folder = folder
         self.description = f"captured as .eml files in {folder}"
 
-    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
+    async def send_all(self, source: Source, report: Report) -> str | None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        for message in messages:
+        while (message := await source.take()) is not None:
             # Named by Message-ID: a message resent after a crash overwrites its own file.
             name = message.message_id.strip("<>").replace("/", "_") + ".eml"
             tmp = self.folder / f".{name}.tmp"
             tmp.write_bytes(message.raw)
             os.replace(tmp, self.folder / name)
-            report(Outcome(message.row_id, "sent"))
+            await report(Outcome(message.row_id, "sent"))
         return None
 
 
 class SmtpTransport:
-    """aiosmtplib with a few reused connections, each sending its share of a batch in turn."""
+    """aiosmtplib with a few reused connections, each taking the source's next message in turn."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.host = settings.smtp_host or "localhost"
         self.port = settings.resolved_smtp_port
+        self.concurrency = settings.smtp_concurrency
         self.description = f"SMTP {self.host}:{self.port} ({settings.smtp_tls.value})"
 
     def _client(self) -> aiosmtplib.SMTP:
@@ -90,8 +104,9 @@ class SmtpTransport:
             tls_context=ssl.create_default_context() if s.smtp_tls != TlsMode.NONE else None,
         )
 
-    async def send_all(self, messages: Sequence[Queued], report: Report) -> str | None:
-        if not messages:
+    async def send_all(self, source: Source, report: Report) -> str | None:
+        message = await source.take()
+        if message is None:
             return None
         # One connection first: a server that is down then costs one message an attempt, not
         # one per connection (the others stay untried, with no backoff).
@@ -100,39 +115,55 @@ class SmtpTransport:
             await first.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
             error = self._cannot_connect(exc)
-            report(Outcome(messages[0].row_id, "deferred", error))
+            await report(Outcome(message.row_id, "deferred", error))
             return error
-        queue: asyncio.Queue[Queued] = asyncio.Queue()
-        for message in messages:
-            queue.put_nowait(message)
-        workers = min(self.settings.smtp_concurrency, len(messages))
         errors = await asyncio.gather(
-            self._worker(queue, report, first),
-            *(self._worker(queue, report) for _ in range(workers - 1)),
+            self._worker(source, report, first, message),
+            *(self._worker(source, report) for _ in range(self.concurrency - 1)),
         )
-        if queue.empty():
-            return None
-        return next((e for e in errors if e), "the SMTP connections stopped")
+        # Stopped only if no connection was left to finish what the source held.
+        if all(errors):
+            return next(e for e in errors if e)
+        return None
 
     def _cannot_connect(self, exc: BaseException) -> str:
         return f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
 
     async def _worker(
-        self, queue: asyncio.Queue[Queued], report: Report, client: aiosmtplib.SMTP | None = None
+        self,
+        source: Source,
+        report: Report,
+        client: aiosmtplib.SMTP | None = None,
+        message: Queued | None = None,
     ) -> str | None:
+        # The previous message's mark, still being stored while this connection opens the
+        # next envelope (MAIL, RCPT); its DATA waits for the mark, so at most one accepted
+        # message per connection is ever unmarked, and storing overlaps with sending.
+        marking: asyncio.Future[None] | None = None
         try:
-            while not queue.empty():
-                message = queue.get_nowait()
+            while message is not None or (message := await source.take()) is not None:
                 if client is None or not client.is_connected:
                     client = self._client()
                     try:
                         await client.connect()
                     except (aiosmtplib.SMTPException, OSError) as exc:
                         error = self._cannot_connect(exc)
-                        report(Outcome(message.row_id, "deferred", error))
+                        await report(Outcome(message.row_id, "deferred", error))
                         return error
-                report(await self._send_one(client, message))
+                outcome = await self._envelope(client, message)
+                if marking is not None:
+                    await marking
+                    marking = None
+                if outcome is None:
+                    outcome = await self._data(client, message)
+                marking = asyncio.ensure_future(report(outcome))
+                message = None
+            if marking is not None:
+                await marking
+                marking = None
         finally:
+            if marking is not None:
+                await asyncio.gather(marking, return_exceptions=True)
             if client is not None and client.is_connected:
                 try:
                     await client.quit()
@@ -140,24 +171,45 @@ class SmtpTransport:
                     client.close()
         return None
 
-    async def _send_one(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome:
+    async def _envelope(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome | None:
+        """MAIL FROM and RCPT TO: None when the server is ready for the DATA."""
         try:
-            await client.sendmail(message.sender, [message.recipient], message.raw)
-            return Outcome(message.row_id, "sent")
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            code = min(r.code for r in exc.recipients)
-            outcome = _classified(message.row_id, code, _describe(exc), recipient=True)
+            options = []
+            if client.supports_extension("size"):
+                options.append(f"size={len(message.raw)}")
+            await client.mail(message.sender, options=options)
+            await client.rcpt(message.recipient)
+            return None
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            outcome = _classified(message.row_id, exc.code, _describe(exc), recipient=True)
         except aiosmtplib.SMTPResponseException as exc:
             outcome = _classified(message.row_id, exc.code, _describe(exc))
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             return Outcome(message.row_id, "deferred", _describe(exc))
-        # After a refusal the session may be mid-transaction: reset it, or start afresh.
-        try:
-            await client.rset()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
+        await _reset(client)
         return outcome
+
+    async def _data(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome:
+        """The message itself: accepted (sent), or refused."""
+        try:
+            await client.data(message.raw)
+            return Outcome(message.row_id, "sent")
+        except aiosmtplib.SMTPResponseException as exc:
+            outcome = _classified(message.row_id, exc.code, _describe(exc))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            return Outcome(message.row_id, "deferred", _describe(exc))
+        await _reset(client)
+        return outcome
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    # After a refusal the session may be mid-transaction: reset it, or start afresh.
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
 
 
 def _classified(row_id: int, code: int, error: str, *, recipient: bool = False) -> Outcome:

@@ -385,8 +385,8 @@ class Timers:
 
 def _time_render_parts(timers: Timers) -> None:
     """The parts of rendering a message; each is timed exclusive of the others."""
+    import innspill.engine as engine_module
     import innspill.outbound.compose as compose
-    import innspill.planning.engine as engine_module
     from innspill.process.definition import ProcessDefinition
 
     timers.wrap(ProcessDefinition, "participant", "definition.participant() lookups")
@@ -451,10 +451,10 @@ def run_innspill(
     """Set up a process with `messages` participants, then time render+persist once and
     send+mark `repeat` times (the best round counts)."""
     from innspill.config.settings import Settings
+    from innspill.engine import tick_process
     from innspill.models.db import make_engine, migrate, session_scope
     from innspill.outbound.outbox import dispatch
     from innspill.outbound.transport import SmtpTransport
-    from innspill.planning.engine import tick_process
     from innspill.process.loading import store_definition
 
     url = f"sqlite:///{workdir / 'innspill.db'}"

@@ -26,9 +26,9 @@ def prepare(folder: Path, replies: int):  # type: ignore[no-untyped-def]
 
     from bench.dispatch import NOW, OPENS, make_definition
     from innspill.demo.scenario import reply_mail
+    from innspill.engine import tick
     from innspill.models.db import make_engine, migrate, session_scope
     from innspill.outbound.compose import Outgoing
-    from innspill.planning.engine import tick
     from innspill.process.loading import store_definition
     from innspill.process.workdays import local_datetime
 

@@ -185,8 +185,8 @@ def raw_insert_baseline(engine: Any) -> tuple[float, int]:
 
 def opening_tick(url: str, processes: int, participants: int) -> dict[str, float]:
     """Queue every invitation of a fresh round: messages/s, against a raw insert of the rows."""
+    from innspill.engine import tick
     from innspill.models.db import make_engine
-    from innspill.planning.engine import tick
 
     engine = make_engine(url)
     try:

@@ -29,11 +29,11 @@ from starlette.responses import Response
 from innspill.dashboard.answer_texts import WEEKDAYS, language_of, wording
 from innspill.dashboard.auth import secret_key
 from innspill.dashboard.deps import get_db, get_now, templates
+from innspill.documents.files import inspect
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
-from innspill.inbound.files import inspect
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
-from innspill.planning.state import effective_deadlines
+from innspill.process.deadlines import effective_deadlines
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
 from innspill.process.loading import get_definition
 from innspill.process.nbformat import nbdate

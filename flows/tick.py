@@ -10,12 +10,12 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
+from innspill.engine import tick_process
 from innspill.errors import RunFailed
 from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport, wall_clock
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
-from innspill.planning.engine import tick_process
 from innspill.planning.planner import Action, plan
 from innspill.planning.state import load_states
 from innspill.process.definition import ProcessDefinition

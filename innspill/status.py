@@ -19,7 +19,7 @@ from innspill.models import (
     Treatment,
     TreatmentState,
 )
-from innspill.planning.state import (
+from innspill.process.deadlines import (
     extensions,
     participant_deadline,
     step_deadlines,

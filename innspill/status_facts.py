@@ -22,7 +22,7 @@ from innspill.models import (
     Participant,
     Treatment,
 )
-from innspill.planning.state import DeadlineChangeRow
+from innspill.process.deadlines import DeadlineChangeRow
 from innspill.process.definition import CirculationStep, MeetingStep, ProcessDefinition
 from innspill.process.workdays import end_of_day, local_datetime
 

@@ -23,11 +23,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from innspill.config.settings import Settings
+from innspill.engine import TickReport, tick
 from innspill.models.db import make_engine, migrate, session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import DispatchReport, dispatch
 from innspill.outbound.transport import SmtpTransport
-from innspill.planning.engine import TickReport, tick
 from innspill.process.loading import load_file
 from tests.smtp_sink import SmtpSink
 

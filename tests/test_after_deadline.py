@@ -32,13 +32,13 @@ from innspill.config.settings import Settings
 from innspill.demo import run as demo
 from innspill.documents.store import register_draft
 from innspill.documents.treatment import set_treatment
+from innspill.engine import tick
 from innspill.errors import ChangeRefused, DefinitionError
 from innspill.inbound.answers import register_answer
 from innspill.models import Document, MessageStatus, OutboxMessage, Process, TreatmentState
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import SmtpTransport
-from innspill.planning.engine import tick
 from innspill.process.definition import (
     MeetingStep,
     ProcessDefinition,

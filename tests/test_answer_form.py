@@ -23,9 +23,9 @@ from innspill.config.settings import Settings
 from innspill.dashboard import answer_form
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
+from innspill.documents.files import PDF
 from innspill.documents.store import compilation_input
 from innspill.inbound.answers import MAX_FILES, register_answer
-from innspill.inbound.files import PDF
 from innspill.models import Answer, AnswerAttachment, TokenPurpose
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound.templates import render

@@ -23,13 +23,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from innspill.config.settings import Settings
+from innspill.engine import _raise_unless_concurrent, tick
 from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import Event, MessageStatus, OutboxMessage, User
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import _claim, _store, dispatch
 from innspill.outbound.transport import Outcome, SmtpTransport
-from innspill.planning.engine import _raise_unless_concurrent, tick
 from innspill.process.definition import parse_definition
 from innspill.process.loading import store_definition
 from tests.conftest import TEST_DATABASE, load_seed, oslo

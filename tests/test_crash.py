@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from innspill.engine import tick
 from innspill.models import MessageStatus, OutboxMessage
 from innspill.models.db import session_scope
-from innspill.planning.engine import tick
 from innspill.process.definition import parse_definition
 from innspill.process.loading import store_definition
 from tests.conftest import oslo

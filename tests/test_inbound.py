@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from innspill.documents.files import DOCX, ODT, PDF, inspect, sniff, unsafe_archive
 from innspill.inbound.attachments import clean_filename
-from innspill.inbound.files import DOCX, ODT, PDF, inspect, sniff, unsafe_archive
 from innspill.inbound.headers import decode_header_value
 from innspill.inbound.parse import InboundKind, parse_mail
 from innspill.tokens import TOKEN_PATTERN

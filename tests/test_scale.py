@@ -15,11 +15,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from innspill.engine import tick, tick_process
 from innspill.inbound.answers import register_answer
 from innspill.models import AccessToken, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
-from innspill.planning.engine import tick, tick_process
 from innspill.planning.state import load_state, load_states
 from innspill.process import loading
 from innspill.process.deadlines import change_deadline

@@ -11,10 +11,10 @@ import pytest
 
 from innspill.config.settings import Settings
 from innspill.demo import run as demo
+from innspill.engine import tick
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import SmtpTransport
-from innspill.planning.engine import tick
 from innspill.process.loading import get_definition
 from innspill.process.workdays import OSLO, is_working_day, local_datetime
 from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database

@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 from innspill.cli import app
 from innspill.config.settings import Settings, get_settings
+from innspill.engine import tick
 from innspill.errors import DefinitionError, HeaderInjection
 from innspill.models import Event, MessageStatus, OutboxMessage, Participant
 from innspill.outbound.mime import build_message, check_header
 from innspill.outbound.outbox import DispatchReport, backoff, dispatch, pending_count
 from innspill.outbound.transport import SmtpTransport
-from innspill.planning.engine import tick
 from innspill.process.definition import parse_definition
 from tests.conftest import SEED, load_seed, oslo
 from tests.smtp_sink import SmtpSink, free_port

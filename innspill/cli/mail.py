@@ -21,8 +21,8 @@ def tick(
     send: Annotated[bool, typer.Option(help="Also send what was queued.")] = True,
 ) -> None:
     """Plan every loaded process now: queue what is due, then send the outbox."""
+    from innspill.engine import tick as run_tick
     from innspill.outbound.compose import Outgoing
-    from innspill.planning.engine import tick as run_tick
 
     settings = get_settings()
     now = instant(at)
@@ -106,11 +106,11 @@ def preview(
     at: AtOption = None,
 ) -> None:
     """Render a message for a participant as it would be sent; sends and stores nothing."""
+    from innspill.engine import outbox_row
     from innspill.models.db import session_scope
     from innspill.outbound.templates import KINDS
-    from innspill.planning.engine import outbox_row
     from innspill.planning.planner import Action, ActionKind
-    from innspill.planning.state import effective_deadlines
+    from innspill.process.deadlines import effective_deadlines
     from innspill.process.loading import get_definition
 
     if kind not in KINDS:

@@ -15,13 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from innspill.demo.scenario import ANSWERS, happenings
+from innspill.engine import tick
 from innspill.models import Answer, Attendance, Event, InboundMessage, OutboxMessage, Treatment
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import Transport
-from innspill.planning.engine import tick
-from innspill.planning.state import effective_deadlines
+from innspill.process.deadlines import effective_deadlines
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import get_definition, load_file
 from innspill.process.workdays import OSLO, end_of_day, is_working_day, local_datetime

@@ -19,11 +19,11 @@ from innspill.documents.compilation import (
     build_html,
     filename,
 )
+from innspill.documents.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from innspill.inbound.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.models import Answer, DeadlineChange, Document
-from innspill.planning.state import effective_deadlines
+from innspill.process.deadlines import effective_deadlines
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,

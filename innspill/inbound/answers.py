@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
+from innspill.documents.files import inspect, safe_filename
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from innspill.inbound.files import inspect, safe_filename
 from innspill.models import Answer, AnswerAttachment
 from innspill.process.definition import ProcessDefinition, RequestStep
 

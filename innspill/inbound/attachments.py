@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from innspill.inbound.files import DOCX, ODT, PDF, inspect
+from innspill.documents.files import DOCX, ODT, PDF, inspect
 from innspill.inbound.headers import decode_header_value
 from innspill.inbound.mimewalk import payload_bytes
 

@@ -1,16 +1,87 @@
-"""Change a deadline, for a whole step or as an extension for one participant."""
+"""Deadlines: each participant's in effect after every change, and changing one (step or person)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.models import DeadlineChange
-from innspill.planning.state import effective_deadlines
 from innspill.process.definition import ProcessDefinition, RequestStep
+
+
+def effective_deadlines(
+    session: Session, definition: ProcessDefinition
+) -> dict[tuple[str, str], date]:
+    """Each (request step, participant)'s deadline after every change and extension."""
+    changes = session.execute(
+        sa_select(
+            col(DeadlineChange.step_key),
+            col(DeadlineChange.participant_key),
+            col(DeadlineChange.deadline),
+        )
+        .where(col(DeadlineChange.process_id) == definition.id)
+        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
+    ).all()
+    return deadlines_from_changes(definition, [tuple(c) for c in changes])
+
+
+def deadlines_of(
+    definition: ProcessDefinition, changes: Sequence[DeadlineChange]
+) -> dict[tuple[str, str], date]:
+    return deadlines_from_changes(
+        definition, [(c.step_key, c.participant_key, c.deadline) for c in changes]
+    )
+
+
+DeadlineChangeRow = tuple[str, str | None, date]  # step, participant (None: everyone), deadline
+
+
+def step_deadlines(
+    definition: ProcessDefinition, changes: Iterable[DeadlineChangeRow]
+) -> dict[str, date]:
+    """Each request step's own deadline: the latest change for the whole step, or the file's.
+
+    `changes` in the order they were made.
+    """
+    out = {s.id: s.deadline for s in definition.steps if isinstance(s, RequestStep)}
+    for step_key, participant_key, deadline in changes:
+        if participant_key is None and step_key in out:
+            out[step_key] = deadline
+    return out
+
+
+def extensions(changes: Iterable[DeadlineChangeRow]) -> dict[tuple[str, str], date]:
+    """Each (step, participant)'s own latest extension, from the changes in the order made."""
+    return {(s, p): d for s, p, d in changes if p is not None}
+
+
+def participant_deadline(own: date, extension: date | None) -> date:
+    """A participant's deadline: an extension counts when later (it never shortens one)."""
+    return max(own, extension) if extension else own
+
+
+def deadlines_from_changes(
+    definition: ProcessDefinition, changes: Iterable[DeadlineChangeRow]
+) -> dict[tuple[str, str], date]:
+    """Each (request step, participant)'s deadline, from the changes in the order they were made.
+
+    The latest change for the whole step replaces the file's date; a participant's own
+    extension counts when it is later than that.
+    """
+    changes = list(changes)
+    step_level = step_deadlines(definition, changes)
+    personal = extensions(changes)
+    return {
+        (step.id, p.id): participant_deadline(step_level[step.id], personal.get((step.id, p.id)))
+        for step in definition.steps
+        if isinstance(step, RequestStep)
+        for p in definition.audience(step.id)
+    }
 
 
 def change_deadline(

@@ -1,7 +1,7 @@
 """installation: the secret key's fingerprint
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 16:05:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import innspill.models.types
 
 revision = '0006'
 # Another branch adds 0005 in parallel; the merge re-chains this one to follow it.
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

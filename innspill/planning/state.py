@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -201,10 +201,8 @@ def _read_states(
     return states
 
 
-def _aware(value):  # type: ignore[no-untyped-def]
+def _aware(value: datetime | str) -> datetime:
     # func.min() bypasses the column type on some backends and returns a naive UTC value.
-    from datetime import UTC, datetime
-
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     if isinstance(value, str):

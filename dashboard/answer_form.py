@@ -523,10 +523,11 @@ def _save_in(
         registered_by=REGISTERED_BY,
     )
     session.flush()
+    assert answer.id is not None  # the flush gave the new version its id
     for row in kept:  # the files sent before stay with the new version
         session.add(
             AnswerAttachment(
-                answer_id=answer.id,  # type: ignore[arg-type]
+                answer_id=answer.id,
                 filename=row.filename,
                 content_type=row.content_type,
                 size=row.size,

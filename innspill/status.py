@@ -73,7 +73,7 @@ class Phrase(str):
         phrase.code, phrase.values = code, values
         return phrase
 
-    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:  # type: ignore[override]
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:
         return (self.code,), self.values
 
 

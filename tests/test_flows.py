@@ -25,9 +25,9 @@ def flow_env(monkeypatch, prefect_harness, engine, database_url, smtp, tmp_path)
 
 
 def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
+    from innspill import engine as engine_module
     from innspill.flows import tick as tick_module
     from innspill.flows.tick import tick_flow
-    from innspill import engine as engine_module
 
     # Spies (they call the real planner): the tick plans each process once, and the steps
     # record those actions without planning again.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
 from innspill.config.settings import get_settings
+
+if TYPE_CHECKING:  # imported lazily at run time: the CLI starts faster without SQLAlchemy
+    from sqlalchemy import Engine
 
 
 class Commands(TyperGroup):
@@ -96,7 +99,7 @@ def instant(at: str | None) -> datetime:
     return parse_instant(at) if at else datetime.now(UTC)
 
 
-def open_engine():  # type: ignore[no-untyped-def]
+def open_engine() -> Engine:
     """The database, migrated to the newest schema, after checking this machine's key.
 
     Every command that touches the database comes through here: the first records the key's

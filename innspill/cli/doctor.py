@@ -8,11 +8,15 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from innspill.cli.common import app, safe_url
 from innspill.config.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # imported lazily at run time, so that --help stays fast
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def _guard(name: str, check: Callable[[], Check]) -> Check:
         return Check(name, False, message)
 
 
-def _database(settings: Settings, engine) -> Check:  # type: ignore[no-untyped-def]
+def _database(settings: Settings, engine: Engine) -> Check:
     from innspill.models.db import check_known, current_revision, head_revision
 
     where = safe_url(settings.resolved_database_url)
@@ -101,7 +105,7 @@ def _database(settings: Settings, engine) -> Check:  # type: ignore[no-untyped-d
     return Check("database", True, f"{where}: schema {revision} (current)")
 
 
-def _key(settings: Settings, engine) -> Check:  # type: ignore[no-untyped-def]
+def _key(settings: Settings, engine: Engine) -> Check:
     from innspill.keys import fingerprint, recorded
 
     source = "INNSPILL_SECRET_KEY" if settings.secret_key else f"{settings.secret_key_file}"
@@ -120,7 +124,7 @@ def _key(settings: Settings, engine) -> Check:  # type: ignore[no-untyped-def]
     return Check("secret key", True, f"{source} matches the database's")
 
 
-def _processes(engine) -> Check:  # type: ignore[no-untyped-def]
+def _processes(engine: Engine) -> Check:
     from pydantic import ValidationError
     from sqlmodel import Session, select
 

@@ -6,13 +6,18 @@ import asyncio
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from innspill.cli.common import AtOption, app, fail, instant, open_engine
 from innspill.config.settings import get_settings
 from innspill.errors import InnspillError
+
+if TYPE_CHECKING:  # imported lazily at run time, so that --help stays fast
+    from sqlalchemy import Engine
+
+    from innspill.outbound.outbox import DispatchReport
 
 
 @app.command()
@@ -46,7 +51,7 @@ def send_command(at: AtOption = None) -> None:
     _send(open_engine(), instant(at))
 
 
-def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _send(engine: Engine, now: datetime) -> None:
     from innspill.outbound.outbox import dispatch, pending_count
     from innspill.outbound.transport import transport_for
 
@@ -58,7 +63,7 @@ def _send(engine, now: datetime) -> None:  # type: ignore[no-untyped-def]
         return
     started = time.monotonic()
 
-    def progress(report) -> None:  # type: ignore[no-untyped-def]
+    def progress(report: DispatchReport) -> None:
         if sys.stderr.isatty():
             typer.echo(f"\rsending {report.attempted}/{total}", nl=False, err=True)
 

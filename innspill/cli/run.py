@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +42,11 @@ def demo(
     folder.mkdir(parents=True)
     url = f"sqlite:///{(folder / 'innspill.db').resolve()}"
     mail = folder / "mail"
-    say = (lambda text: None) if as_json else typer.echo
+
+    def quiet(text: str) -> None:
+        pass
+
+    say: Callable[[str], None] = quiet if as_json else typer.echo
     say(f"Simulating the 2020 round; database and mail in {folder}")
     started = time.monotonic()
     if prefect:

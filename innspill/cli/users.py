@@ -29,7 +29,7 @@ UsernameArg = Annotated[str, typer.Argument(help="The user's name (letters, digi
 def _ask_password(username: str) -> str:
     from innspill.dashboard.auth import AccountError, check_password
 
-    password = typer.prompt("Password", hide_input=True)
+    password: str = typer.prompt("Password", hide_input=True)
     if typer.prompt("Repeat the password", hide_input=True) != password:
         raise fail("The passwords differ; nothing was saved.")
     try:

@@ -23,7 +23,7 @@ from innspill.inbound.intake import import_mail
 from innspill.models import OutboxMessage, TreatmentState
 from innspill.models.db import session_scope
 from innspill.process.deadlines import change_deadline
-from innspill.process.definition import MeetingStep, ProcessDefinition
+from innspill.process.definition import MeetingStep, ProcessDefinition, RequestStep
 from innspill.process.loading import store_definition
 from innspill.process.workdays import local_datetime
 
@@ -134,11 +134,18 @@ def channel_of(step: str, who: str) -> str:
     return CHANNELS.get((step, who), "email")
 
 
-def _texts(d: ProcessDefinition, step: str, who: str) -> dict[str, str]:
+def _request(d: ProcessDefinition, step: str) -> RequestStep:
     request = d.step(step)
+    # The scenario answers only request steps of the seed process.
+    assert isinstance(request, RequestStep)
+    return request
+
+
+def _texts(d: ProcessDefinition, step: str, who: str) -> dict[str, str]:
+    request = _request(d, step)
     return {
         t.id: f"Innspill fra {d.participant(who).area} om {t.title.lower()}."
-        for t in d.themes_of(request)  # type: ignore[arg-type]
+        for t in d.themes_of(request)
     }
 
 
@@ -224,7 +231,7 @@ def reply_mail(
     reply["In-Reply-To"] = str(ours["Message-ID"])
     if auto_submitted:
         reply["Auto-Submitted"] = auto_submitted
-    themes = {t.id: t.title for t in d.themes_of(d.step(step))}  # type: ignore[arg-type]
+    themes = {t.id: t.title for t in d.themes_of(_request(d, step))}
     parts = [body] if body else ["Hei,", "", "Her er innspillet vårt."]
     for theme, text in texts.items():
         parts += ["", themes[theme], text]

@@ -7,12 +7,14 @@ import io
 from datetime import UTC
 
 import docx
+from docx.document import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm
-from docx.table import Table
+from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 
 from innspill.documents.layout import (
     ATTACHMENTS,
@@ -41,7 +43,7 @@ _WIDTHS = (Cm(4.0), Cm(8.5), Cm(3.5))  # A4 with 2.5 cm margins leaves 16 cm
 _TWIPS = tuple(w.twips for w in _WIDTHS)
 
 
-def _run_text(paragraph: Paragraph, text: str, *, bold: bool = False, italic: bool = False):
+def _run_text(paragraph: Paragraph, text: str, *, bold: bool = False, italic: bool = False) -> Run:
     """Add a run, turning line breaks and tabs into Word's elements.
 
     python-docx's own `add_run(text)` walks the text one character at a time in Python;
@@ -64,7 +66,9 @@ def _run_text(paragraph: Paragraph, text: str, *, bold: bool = False, italic: bo
     return run
 
 
-def _fill_cell(cell, paragraphs: list[str], *, bold: bool = False, italic: bool = False):
+def _fill_cell(
+    cell: _Cell, paragraphs: list[str], *, bold: bool = False, italic: bool = False
+) -> None:
     """Put paragraphs in a cell, using the empty paragraph every new cell starts with."""
     for index, text in enumerate(paragraphs):
         paragraph = cell.paragraphs[0] if index == 0 else cell.add_paragraph()
@@ -78,7 +82,7 @@ class _Styled:
     paragraph (about 5 ms each); a list of 500 missing participants would cost seconds.
     """
 
-    def __init__(self, document) -> None:
+    def __init__(self, document: Document) -> None:
         self.document = document
         self._ids: dict[str, str] = {}
 
@@ -129,7 +133,7 @@ def _simple_field(paragraph: Paragraph, instruction: str, placeholder: str) -> N
     paragraph._p.append(field)
 
 
-def _set_language(document, tag: str) -> None:
+def _set_language(document: Document, tag: str) -> None:
     """Bokmål as the default language, for spelling and for screen readers."""
     defaults = document.styles.element.find(qn("w:docDefaults"))
     if defaults is None:
@@ -190,8 +194,9 @@ def _row_xml(row: Row) -> str:
     )
 
 
-def _theme_table(document, theme: ThemeSection) -> Table:
-    table = document.add_table(rows=1, cols=len(COLUMNS))
+def _theme_table(document: Document, theme: ThemeSection) -> Table:
+    # python-docx's Document.add_table has no return annotation; it returns a Table.
+    table: Table = document.add_table(rows=1, cols=len(COLUMNS))
     table.style = "Table Grid"
     table.autofit = False
     for column, width in zip(table.columns, _WIDTHS, strict=True):
@@ -212,7 +217,7 @@ def _theme_table(document, theme: ThemeSection) -> Table:
     return table
 
 
-def _page_setup(document, page: Layout) -> None:
+def _page_setup(document: Document, page: Layout) -> None:
     """A4 portrait, a header naming the document and a footer with page numbers."""
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
@@ -234,7 +239,7 @@ def _page_setup(document, page: Layout) -> None:
     _simple_field(numbers, " NUMPAGES ", "1")
 
 
-def _properties(document, page: Layout) -> None:
+def _properties(document: Document, page: Layout) -> None:
     properties = document.core_properties
     properties.title = page.title
     properties.subject = page.process_title
@@ -248,7 +253,7 @@ def _properties(document, page: Layout) -> None:
     properties.modified = properties.created
 
 
-def _body(document, page: Layout) -> None:
+def _body(document: Document, page: Layout) -> None:
     out = _Styled(document)
     out.para(page.title, "Title")
     for line in page.meta:

@@ -75,7 +75,7 @@ def compilation_input(
         .where(
             Answer.process_id == definition.id,
             Answer.step_key == source.id,
-            Answer.received_at <= now,  # type: ignore[operator]
+            Answer.received_at <= now,
         )
         .order_by(col(Answer.participant_key), col(Answer.version))
     ).all()

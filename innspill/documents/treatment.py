@@ -102,8 +102,8 @@ def _existing(
     """The one row a table keeps per (process, step, participant), if there is one."""
     return session.exec(
         select(table).where(
-            table.process_id == process_id,  # type: ignore[attr-defined]
-            table.step_key == step_id,  # type: ignore[attr-defined]
-            table.participant_key == participant_id,  # type: ignore[attr-defined]
+            table.process_id == process_id,
+            table.step_key == step_id,
+            table.participant_key == participant_id,
         )
     ).first()

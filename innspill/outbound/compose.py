@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -367,13 +367,15 @@ def _meeting_ics(
 ) -> Attachment:
     participant = definition.participant(action.participant_id)
     domain = str(definition.sender.email).rsplit("@", 1)[1]
-    method = "CANCEL" if action.kind == ActionKind.MEETING_CANCEL else "REQUEST"
+    method: Literal["REQUEST", "CANCEL"] = (
+        "CANCEL" if action.kind == ActionKind.MEETING_CANCEL else "REQUEST"
+    )
     description = "\n".join(f"{n}. {item}" for n, item in enumerate(step.agenda, 1))
     data = meeting_ics(
         # One UID per meeting and attendee: an update or a cancel replaces the same entry.
         uid=f"{definition.id}.{step.id}.{participant.id}@{domain}",
         sequence=(action.revision or 1) - 1,
-        method=method,  # type: ignore[arg-type]
+        method=method,
         summary=step.title,
         description=description,
         location=step.place,

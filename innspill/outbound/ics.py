@@ -122,4 +122,5 @@ def meeting_ics(
     )
     if calendar.get_missing_tzids():
         raise RuntimeError(f"no VTIMEZONE could be made for {calendar.get_missing_tzids()}")
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()  # icalendar's to_ical has no return annotation
+    return ical

@@ -19,6 +19,7 @@ from innspill.process.definition import (
     CompilationStep,
     MeetingStep,
     ProcessDefinition,
+    RequestStep,
 )
 from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
 
@@ -91,8 +92,10 @@ def _compilation_due(
 ) -> bool:
     """The first working day after the earliest deadline, or as soon as all have answered."""
     source = definition.step(step.source)
+    # Loading the definition checked that a compilation's source is a request step.
+    assert isinstance(source, RequestStep)
     people = definition.audience(source.id)
-    deadline = min(state.deadlines.get((source.id, p.id), source.deadline) for p in people)  # type: ignore[union-attr]
+    deadline = min(state.deadlines.get((source.id, p.id), source.deadline) for p in people)
     if now >= local_datetime(add_working_days(deadline, 1), step.send_time):
         return True
     answers = state.answers[source.id]

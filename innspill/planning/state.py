@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -131,10 +132,8 @@ def _read_states(
     return states
 
 
-def _aware(value):  # type: ignore[no-untyped-def]
+def _aware(value: datetime | str) -> datetime:
     # func.min() bypasses the column type on some backends and returns a naive UTC value.
-    from datetime import UTC, datetime
-
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     if isinstance(value, str):

@@ -13,7 +13,7 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> dict[date, str]:
-    return dict(holidays.Norway(years=year, language="no").items())
+    return dict(holidays.country_holidays("NO", years=year, language="no").items())
 
 
 def holiday_name(day: date) -> str | None:

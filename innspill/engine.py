@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from innspill.documents.store import latest, make_compilation
 from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
-from innspill.models.db import session_scope, write_transaction
+from innspill.models.db import session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, compose, issue_tokens, outbox_row
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
@@ -122,7 +122,7 @@ def _check_secret(session: Session, definition: ProcessDefinition, outgoing: Out
     if not outgoing.secret:
         return
     token = session.scalars(
-        select(AccessToken).where(AccessToken.process_id == definition.id).limit(1)  # type: ignore[arg-type]
+        select(AccessToken).where(col(AccessToken.process_id) == definition.id).limit(1)
     ).first()
     if token is None:
         return
@@ -331,8 +331,8 @@ def _unrecorded(
     engine: Engine, actions: list[Action], *, conn: Connection | None = None
 ) -> list[Action]:
     """The actions whose message or skip event is not stored yet (compilations stay)."""
-    o = OutboxMessage.__table__  # type: ignore[attr-defined]
-    e = Event.__table__  # type: ignore[attr-defined]
+    o = table_of(OutboxMessage)
+    e = table_of(Event)
     sends = [a.key for a in actions if a.sends]
     skips = [a.key for a in actions if not a.sends and a.kind != ActionKind.COMPILE]
 

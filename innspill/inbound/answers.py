@@ -94,8 +94,9 @@ def attach_file(
         raise InnspillError(f"{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if answer.id is None:
         session.flush()
+    assert answer.id is not None  # the flush gave it one
     row = AnswerAttachment(
-        answer_id=answer.id,  # type: ignore[arg-type]
+        answer_id=answer.id,
         filename=safe_filename(filename, content_type),
         content_type=content_type,
         size=len(data),

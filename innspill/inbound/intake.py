@@ -228,7 +228,7 @@ def assign(
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
     row.process_id, row.step_key, row.participant_key = process_id, step_id, participant_id
     accept(session, row, parse_mail(row.raw), definition, by=by, now=now)
-    if row.status != InboundStatus.ACCEPTED:
+    if _status(row) != InboundStatus.ACCEPTED:
         raise InnspillError(f"message {message_id} could not be made an answer: {row.reason}")
     row.status = InboundStatus.ASSIGNED
     record_event(
@@ -281,3 +281,9 @@ def fetch_into(
         counts[status] = counts.get(status, 0) + 1
 
     return fetch_new(settings, handle, limit=limit), counts
+
+
+def _status(row: InboundMessage) -> InboundStatus:
+    # Read through a call: accept() changes row.status, which a type checker would otherwise
+    # still take for the HELD it checked before.
+    return InboundStatus(row.status)

@@ -17,7 +17,7 @@ from sqlalchemy import Integer, and_, bindparam, func, insert, or_, select, upda
 from sqlalchemy.engine import Engine
 
 from innspill.models import Event, MessageStatus, OutboxMessage, Participant
-from innspill.models.db import write_transaction
+from innspill.models.db import table_of, write_transaction
 from innspill.outbound.transport import Outcome, Queued, Transport
 
 CLAIM_PER_CONNECTION = 4  # a claim takes this many messages per SMTP connection
@@ -54,7 +54,7 @@ def sender_name() -> str:
 
 
 def _table() -> Any:
-    return OutboxMessage.__table__  # type: ignore[attr-defined]
+    return table_of(OutboxMessage)
 
 
 def _claimable(now: Any, at: Any) -> Any:
@@ -312,7 +312,7 @@ async def dispatch(
 
 @cache
 def _event_insert() -> Any:
-    return insert(Event.__table__)  # type: ignore[attr-defined]
+    return insert(table_of(Event))
 
 
 @cache
@@ -434,7 +434,7 @@ def _store(
             conn.execute(_event_insert(), events)
         if refused:
             # The planner skips a failing address from now on, and status shows it.
-            p = Participant.__table__  # type: ignore[attr-defined]
+            p = table_of(Participant)
             conn.execute(
                 update(p)
                 .where(p.c.process_id == bindparam("b_process"), p.c.key == bindparam("b_key"))

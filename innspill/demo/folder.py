@@ -14,8 +14,8 @@ MARKER = ".innspill-demo"
 DATABASE = "innspill.db"
 #: SQLite's side files beside the database (journal, write-ahead log, shared memory).
 DATABASE_FILES = (DATABASE, f"{DATABASE}-journal", f"{DATABASE}-wal", f"{DATABASE}-shm")
-#: The key the demo's tokens were made with, so that `innspill dashboard` on the folder opens
-#: the form links in the demo's mail.
+#: The key the demo's tokens were made with, so that `innspill dashboard` on the folder knows
+#: the form links in the demo's mail (as expired: the round ended in 2020), not as forged.
 KEY_FILE = "secret_key"
 MAIL = "mail"
 DOCUMENTS = "documents"

@@ -187,3 +187,20 @@ def test_the_temporary_servers_stderr_is_kept_apart_and_its_errors_shown(tmp_pat
     assert "same stderr: False" in result.stdout
     assert "server stopped: True" in result.stdout
     assert "REAL ERROR WHILE RUNNING" in result.stderr
+
+
+def test_a_link_in_a_demo_folder_is_not_followed_to_delete_files(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    assert demo("--no-prefect", "--data-dir", str(root), tmp_path=tmp_path).returncode == 0
+    elsewhere = tmp_path / "my-mail"
+    elsewhere.mkdir()
+    (elsewhere / "letter.eml").write_text("Subject: mine\n\n")
+    for old in (root / "mail").iterdir():
+        old.unlink()
+    (root / "mail").rmdir()
+    (root / "mail").symlink_to(elsewhere)
+
+    error = one_line_error(demo("--no-prefect", "--data-dir", str(root), tmp_path=tmp_path))
+
+    assert str(root / "mail") in error and "link" in error
+    assert (elsewhere / "letter.eml").read_text() == "Subject: mine\n\n"

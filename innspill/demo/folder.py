@@ -52,6 +52,7 @@ def prepare(root: Path, *, secret: str) -> DemoFolder:
     Refuses (DemoFolderRefused) a file, or a folder that has entries but no marker, without
     touching anything in it.
     """
+    root = root.absolute()  # the closing lines print it for commands run from anywhere
     if root.exists() and not root.is_dir():
         raise DemoFolderRefused(
             f"{root} is a file, not a folder: give --data-dir a new or empty folder"
@@ -90,6 +91,10 @@ def _remove_earlier_run(root: Path) -> None:
 
 
 def _empty(folder: Path, patterns: tuple[str, ...]) -> None:
+    if folder.is_symlink():  # the demo never makes one: it may lead to someone's own files
+        raise DemoFolderRefused(
+            f"{folder} is a link the demo did not make: remove it or give --data-dir a new folder"
+        )
     if not folder.is_dir():
         return
     for pattern in patterns:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -24,3 +29,46 @@ def demo_flow(url: str, mail_dir: str) -> int:
     """Play the 2020 round from 30 March to 30 June on a simulated clock."""
     demo.setup(engine_for(url))
     return sum(simulate_day(url, mail_dir, day) for day in demo.days())
+
+
+@contextmanager
+def temporary_server() -> Iterator[None]:
+    """Prefect's temporary server for this process, its stderr kept apart from ours.
+
+    Stopping it cancels its services, and uvicorn in the server's own process then printed
+    about 130 lines of CancelledError after the demo had finished (one run in three). That
+    process inherits our stderr when it starts, so it is started here with stderr pointing at
+    a temporary file. Whatever it writes while the flows run (real errors) is copied to our
+    stderr before it is stopped; what it writes while stopping is dropped.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    with tempfile.TemporaryFile() as log:
+        server = SubprocessASGIServer()  # the one instance Prefect's clients will use
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            server.start()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        try:
+            yield
+        finally:
+            _drain_prefect_workers()
+            log.seek(0)
+            during = log.read()
+            server.stop()
+            if during.strip():
+                sys.stderr.write(during.decode("utf-8", "replace"))
+                sys.stderr.flush()
+
+
+def _drain_prefect_workers() -> None:
+    """Send the run's last events and logs while the server listens (at exit they would fail)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.drain_all(timeout=10)
+    APILogWorker.drain_all(timeout=10)

@@ -59,6 +59,10 @@ class SecretKeyMismatch(InnspillError):
     """This process's secret key is not the one the database was set up with."""
 
 
+class DemoFolderRefused(InnspillError):
+    """The demo's data folder holds files the demo did not write, so it is left alone."""
+
+
 class RunFailed(InnspillError):
     """A Prefect run failed; its one-line text (the run's state message) says what to do."""
 

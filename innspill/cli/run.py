@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
+import shlex
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from innspill.cli.common import app, fail, open_engine, safe_url
 from innspill.config.settings import get_settings, quiet_prefect
 from innspill.errors import InnspillError
+
+if TYPE_CHECKING:
+    from innspill.demo.folder import DemoFolder
 
 
 @app.command()
@@ -27,54 +30,100 @@ def demo(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Keep the demo's database and mail here (emptied first). Default: a temp dir."
+            help="Keep the database, mail and compilation here. It must be new, empty or made "
+            "by an earlier demo (whose files are replaced; others stay). Default: a temporary "
+            "folder, removed at the end."
         ),
     ] = None,
 ) -> None:
     """Play the 2020 round (30 March to 30 June) on a simulated clock and show what happened."""
+    from innspill.demo import folder as demo_folder
+    from innspill.demo import run as scenario
+
+    keep = data_dir is not None
+    root = data_dir if data_dir is not None else Path(tempfile.mkdtemp(prefix="innspill-demo-"))
+    try:
+        try:
+            where = demo_folder.prepare(root, secret=scenario.DEMO_SECRET)
+        except InnspillError as exc:
+            raise fail(str(exc)) from None
+        closing = _play_demo(where, prefect=prefect, as_json=as_json, keep=keep)
+    finally:
+        if not keep:
+            demo_folder.remove_temporary(root)
+    for line in closing:
+        typer.echo(line)
+
+
+def _play_demo(where: DemoFolder, *, prefect: bool, as_json: bool, keep: bool) -> list[str]:
+    """Run the round into WHERE, print the timeline and summary; return the closing lines."""
     from innspill.demo import run as scenario
     from innspill.models.db import make_engine, migrate
     from innspill.outbound.transport import CaptureTransport
 
-    folder = data_dir or Path(tempfile.mkdtemp(prefix="innspill-demo-"))
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    url = f"sqlite:///{(folder / 'innspill.db').resolve()}"
-    mail = folder / "mail"
+    url = where.database_url
 
     def quiet(text: str) -> None:
         pass
 
     say: Callable[[str], None] = quiet if as_json else typer.echo
-    say(f"Simulating the 2020 round; database and mail in {folder}")
+    say(f"Simulating the 2020 round; database and mail in {where.root}")
     started = time.monotonic()
     if prefect:
         say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
         quiet_prefect()
-        from innspill.flows.demo import demo_flow
+        from innspill.flows.demo import demo_flow, temporary_server
 
-        demo_flow(url, str(mail))
-        # The temporary server's event recorder complains when it is stopped at exit; the
-        # runs are already recorded, so that noise is not the user's concern.
+        with temporary_server():
+            demo_flow(url, str(where.mail))
+        # Prefect's clients in this process may still complain at exit that the server is gone;
+        # the runs are recorded and the server's own errors were shown, so that is only noise.
         import logging
 
         logging.disable(logging.CRITICAL)
     else:
         migrate(url)
-        scenario.run(make_engine(url), CaptureTransport(mail))
-    result = scenario.report(
-        make_engine(url), f"{len(list(mail.glob('*.eml')))} .eml files in {mail}"
-    )
+        scenario.run(make_engine(url), CaptureTransport(where.mail))
+    engine = make_engine(url)
+    documents = scenario.write_latest_compilation(engine, where.documents) if keep else []
+    result = scenario.report(engine, f"{where.eml_files()} .eml files in {where.mail}")
+    engine.dispose()
     if as_json:
         typer.echo(scenario.as_json(result))
-        return
+        return []
     typer.echo("")
     for line in result.timeline:
         typer.echo(line)
     typer.echo("")
     typer.echo(scenario.summary_text(result))
     typer.echo(f"Done in {time.monotonic() - started:.1f} s.")
+    return _demo_closing(where, keep=keep, documents=documents)
+
+
+def _demo_closing(where: DemoFolder, *, keep: bool, documents: list[Path]) -> list[str]:
+    """Where to look next: the mail, the compilation and the dashboard, or how to keep them."""
+    count = where.eml_files()
+    if not keep:
+        return [
+            "",
+            f"The temporary folder {where.root} was removed, with its database and "
+            f"{count} .eml files.",
+            "To keep them and browse the result on the dashboard: innspill demo --data-dir DIR",
+        ]
+    folder = shlex.quote(str(where.root))
+    lines = [
+        "",
+        "Where to look:",
+        f"  Mail: {count} .eml files in {where.mail} (open them in any mail client)",
+    ]
+    if documents:
+        lines.append("  Latest compilation: " + " and ".join(str(p) for p in documents))
+    lines += [
+        "  Dashboard: add a user (asks for a password), then start it at http://127.0.0.1:8000/",
+        f"    INNSPILL_DATA_DIR={folder} innspill user add NAME",
+        f"    INNSPILL_DATA_DIR={folder} innspill dashboard",
+    ]
+    return lines
 
 
 @app.command()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from innspill.demo.scenario import ANSWERS, happenings
+from innspill.documents.store import latest
 from innspill.engine import tick
 from innspill.models import Answer, Attendance, Event, InboundMessage, OutboxMessage, Treatment
 from innspill.models.db import session_scope
@@ -22,7 +23,7 @@ from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import Transport
 from innspill.process.deadlines import effective_deadlines
-from innspill.process.definition import ProcessDefinition
+from innspill.process.definition import CompilationStep, ProcessDefinition
 from innspill.process.loading import get_definition, load_file
 from innspill.process.workdays import OSLO, end_of_day, is_working_day, local_datetime
 
@@ -35,10 +36,8 @@ SEED = (
 START, END = date(2020, 3, 30), date(2020, 6, 30)
 TICK_TIMES = (time(9, 0), time(14, 0))
 #: Replies carry tokens as in production; the key is fixed so that a demo run is repeatable.
-DEMO_OUTGOING = Outgoing(
-    secret="demo-key-not-for-production-0123456789abcdef",  # noqa: S106  (a demo, on purpose)
-    public_url="http://127.0.0.1:8000",
-)
+DEMO_SECRET = "demo-key-not-for-production-0123456789abcdef"  # noqa: S105  (a demo, on purpose)
+DEMO_OUTGOING = Outgoing(secret=DEMO_SECRET, public_url="http://127.0.0.1:8000")
 
 
 def days() -> Iterator[date]:
@@ -173,6 +172,26 @@ def report(engine: Engine, mail: str) -> DemoResult:
         "mail": mail,
     }
     return DemoResult(definition.id, mail, timeline, summary)
+
+
+def write_latest_compilation(engine: Engine, folder: Path) -> list[Path]:
+    """Write the newest compilation of each compilation step as DOCX and HTML into FOLDER."""
+    written: list[Path] = []
+    with session_scope(engine) as session:
+        definition = get_definition(session, "byvekstavtaler-sekretariat-2020")
+        for step in definition.steps:
+            if not isinstance(step, CompilationStep):
+                continue
+            document = latest(session, definition.id, step.id, "compilation")
+            if document is None:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            docx = folder / document.filename
+            docx.write_bytes(document.content)
+            html = docx.with_suffix(".html")
+            html.write_text(document.html or "", encoding="utf-8")
+            written += [docx, html]
+    return written
 
 
 def summary_text(result: DemoResult) -> str:

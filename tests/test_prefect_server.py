@@ -159,6 +159,7 @@ def test_the_schedule_fires_and_the_scheduled_tick_sends_the_mail(
     assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
 
 
+@pytest.mark.single_pass
 def test_stopping_one_serve_neither_pauses_the_schedule_nor_stops_the_other(
     server: PrefectServer,
     database_url: str,  # before `serves`: the serves stop before the database goes
@@ -194,6 +195,7 @@ def test_stopping_one_serve_neither_pauses_the_schedule_nor_stops_the_other(
     assert len(smtp.received) == 2  # queued once, sent once, whoever ran the tick
 
 
+@pytest.mark.single_pass
 def test_a_run_that_would_overlap_the_running_one_is_cancelled_visibly(
     server: PrefectServer,
     database_url: str,  # before `serves`: the serves stop before the database goes
@@ -232,6 +234,7 @@ def test_a_run_that_would_overlap_the_running_one_is_cancelled_visibly(
     assert smtp.received == []  # the cancelled run sent nothing
 
 
+@pytest.mark.single_pass
 def test_two_serves_and_a_manual_send_over_one_postgres_database_send_each_message_once(
     server: PrefectServer, serves: list[subprocess.Popen[bytes]], tmp_path: Path, smtp: SmtpSink
 ) -> None:

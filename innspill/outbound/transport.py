@@ -127,6 +127,11 @@ class SmtpTransport:
         return None
 
     def _cannot_connect(self, exc: BaseException) -> str:
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            return (
+                f"the SMTP server {self.host}:{self.port} refused the login: {_describe(exc)}; "
+                "check INNSPILL_SMTP_USERNAME and INNSPILL_SMTP_PASSWORD"
+            )
         return f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
 
     async def _worker(

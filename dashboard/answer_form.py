@@ -33,7 +33,7 @@ from innspill.documents.files import inspect
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
-from innspill.process.deadlines import effective_deadlines
+from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
 from innspill.process.loading import get_definition
 from innspill.process.nbformat import nbdate
@@ -185,7 +185,7 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     deadline = effective_deadlines(session, definition)[(step.id, participant.id)]
     # One contract for late answers: taken until the step closes, even when a deadline was
     # moved past the closing day.
-    closes = max(step.closes or definition.process.ends, deadline)
+    closes = closes_on(definition, step, deadline)
     latest = _latest(session, row)
     texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
     return Opened(

@@ -11,10 +11,12 @@ from sqlmodel import Session, col, select
 
 from innspill.config.settings import Settings
 from innspill.demo.scenario import reply_mail
+from innspill.engine import tick
 from innspill.inbound.intake import import_mail
 from innspill.inbound.mailbox import fetch_new, source_name
 from innspill.models import Answer, AnswerAttachment, InboundMessage, OutboxMessage, Participant
 from innspill.models.db import session_scope
+from innspill.outbound.compose import Outgoing
 from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
@@ -218,3 +220,29 @@ def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):
     ok(cli("inbox", "dismiss", str(held_id)))
     assert "The holding queue is empty." in ok(cli("inbox", "list"))
     assert "dismissed" in ok(cli("inbox", "list", "--all"))
+
+
+def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, tmp_path):  # type: ignore[no-untyped-def]
+    text = SEED.read_text(encoding="utf-8").replace(
+        "deadline = 2020-06-01\n", "deadline = 2020-06-01\ncloses = 2020-06-12\n", 1
+    )
+    path = tmp_path / "closes.toml"
+    path.write_text(text, encoding="utf-8")
+    load_seed(engine, path)
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", secret_key="k" * 40, _env_file=None
+    )
+    tick(engine, now=oslo(2020, 3, 30, 9, 30), outgoing=Outgoing.from_settings(settings))
+    late, closed = oslo(2020, 6, 12, 16), oslo(2020, 6, 15, 9)
+    texts = {"rolle": "Sekretariatet bør være partsnøytralt."}
+    for uid, (who, at) in enumerate([(BERGEN, late), (OSLO_, closed)], start=1):
+        raw = reply(engine, who, at, texts=texts)
+        with session_scope(engine) as session:
+            import_mail(session, raw, source="t", uid=uid, received_at=at, now=at)
+    kept, held = inbound(engine)
+    assert kept.status == "accepted"  # late, but before the step closed
+    assert held.status == "held" and held.answer_id is None
+    assert "after the step closed (2020-06-12)" in (held.reason or "")
+    with Session(engine) as session:
+        who = {a.participant_key for a in session.exec(select(Answer)).all()}
+    assert who == {BERGEN}

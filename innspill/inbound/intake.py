@@ -17,8 +17,10 @@ from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.models.db import session_scope
+from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
 from innspill.process.loading import get_definition
+from innspill.process.workdays import end_of_day
 from innspill.tokens import resolve
 
 if TYPE_CHECKING:
@@ -174,6 +176,16 @@ def accept(
     step = definition.step(row.step_key or "")
     if not isinstance(step, RequestStep):
         row.reason = f"step '{row.step_key}' takes no answers"
+        return
+    participant = row.participant_key or ""
+    deadline = effective_deadlines(session, definition).get((step.id, participant), step.deadline)
+    closes = closes_on(definition, step, deadline)
+    if row.received_at >= end_of_day(closes):
+        # The same contract as the form: late answers are taken until the step closes.
+        row.reason = (
+            f"received after the step closed ({closes.isoformat()}); if it should count, "
+            "register it by hand: innspill answer add"
+        )
         return
     texts = split_by_themes(parsed.text, definition.themes_of(step))
     if not texts and not parsed.files:

@@ -84,6 +84,12 @@ def deadlines_from_changes(
     }
 
 
+def closes_on(definition: ProcessDefinition, step: RequestStep, deadline: date) -> date:
+    """The last day a step takes one participant's answers: late ones are taken until the
+    step closes (`closes`, by default the process's end), never before their own deadline."""
+    return max(step.closes or definition.process.ends, deadline)
+
+
 def change_deadline(
     session: Session,
     definition: ProcessDefinition,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from innspill.config.settings import Settings
 from innspill.documents.store import compilation_input, latest
 from innspill.models import (
     Answer,
@@ -18,8 +16,12 @@ from innspill.models import (
     Document,
     MessageStatus,
     OutboxMessage,
-    TokenPurpose,
 )
+from innspill.outbound.addressing import REQUEST_KINDS as REQUEST_KINDS
+from innspill.outbound.addressing import Outgoing as Outgoing
+from innspill.outbound.addressing import addressed
+from innspill.outbound.addressing import issue_tokens as issue_tokens
+from innspill.outbound.addressing import plus_address as plus_address
 from innspill.outbound.ics import meeting_ics
 from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.templates import render
@@ -32,34 +34,7 @@ from innspill.process.definition import (
     RequestStep,
 )
 from innspill.process.workdays import OSLO, local_datetime
-from innspill.tokens import TokenKey, issue, issue_many
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """How outgoing mail is addressed: the reply address, and the key and site for tokens.
-
-    With a secret, every message about a request step carries the participant's reply token
-    (as LOCAL+TOKEN@domain and `[ref:TOKEN]` in the subject), and with a public URL also the
-    link to the web answer form.
-    """
-
-    reply_to: str | None = None
-    secret: str | None = None
-    public_url: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Outgoing:
-        """Reply-To, token key and form site as configured."""
-        return cls(settings.reply_to, settings.resolved_secret_key(), settings.public_url)
-
-
-REQUEST_KINDS = {
-    ActionKind.INVITATION,
-    ActionKind.REMINDER,
-    ActionKind.OVERDUE,
-    ActionKind.DEADLINE_CHANGED,
-}
+from innspill.tokens import TokenKey
 
 
 def message_context(
@@ -97,83 +72,6 @@ def request_values(
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
     return render_row(definition, action, now=now, reply_to=reply, context=context)
-
-
-def plus_address(address: str, token: str) -> str:
-    """`local+token@domain`: replies carry the token in their recipient address."""
-    local, _, domain = address.partition("@")
-    return f"{local.split('+', 1)[0]}+{token}@{domain}"
-
-
-def _addressed(
-    session: Session,
-    definition: ProcessDefinition,
-    action: Action,
-    *,
-    now: datetime,
-    outgoing: Outgoing,
-    tokens: Mapping[TokenKey, str],
-) -> tuple[str, str, str | None]:
-    """The reply address, the subject suffix and the form link for a request-step message."""
-    reply = outgoing.reply_to or str(definition.sender.email)
-    if not outgoing.secret:
-        return reply, "", None
-
-    def token(purpose: TokenPurpose) -> str:
-        issued = tokens.get((action.step_id, action.participant_id, purpose))
-        if issued is not None:
-            return issued
-        return issue(
-            session,
-            definition,
-            step_id=action.step_id,
-            participant_id=action.participant_id,
-            purpose=purpose,
-            secret=outgoing.secret or "",
-            now=now,
-        )
-
-    address, suffix = reply, ""
-    # A reply to a receipt ("takk!") must not become a new version of the answer: receipts
-    # carry no reply token, so such replies land in the holding queue.
-    if action.kind != ActionKind.RECEIPT:
-        reply_token = token(TokenPurpose.REPLY)
-        address, suffix = plus_address(reply, reply_token), f" [ref:{reply_token}]"
-    url = None
-    if outgoing.public_url:
-        url = f"{outgoing.public_url.rstrip('/')}/svar/{token(TokenPurpose.FORM)}"
-    return address, suffix, url
-
-
-def _purposes(action: Action, outgoing: Outgoing) -> list[TokenPurpose]:
-    """The tokens a message carries (what _addressed asks for)."""
-    if not outgoing.secret or not action.sends:
-        return []
-    if action.kind not in REQUEST_KINDS and action.kind != ActionKind.RECEIPT:
-        return []
-    purposes = [] if action.kind == ActionKind.RECEIPT else [TokenPurpose.REPLY]
-    if outgoing.public_url:
-        purposes.append(TokenPurpose.FORM)
-    return purposes
-
-
-def issue_tokens(
-    session: Session,
-    definition: ProcessDefinition,
-    actions: Iterable[Action],
-    *,
-    now: datetime,
-    outgoing: Outgoing,
-) -> dict[TokenKey, str]:
-    """Every token the actions' messages carry, recorded in bulk; pass them on to compose()."""
-    keys = [
-        (action.step_id, action.participant_id, purpose)
-        for action in actions
-        for purpose in _purposes(action, outgoing)
-    ]
-    if not keys:
-        return {}
-    return issue_many(session, definition, keys, secret=outgoing.secret or "", now=now)
 
 
 def render_row(
@@ -270,96 +168,168 @@ def _as_attachment(document: Document) -> Attachment:
     return Attachment(document.filename, document.content_type, document.content)
 
 
+# Plain addressing (no tokens); a module constant, as Outgoing is defined elsewhere now.
+_PLAIN = Outgoing()
+
+
 def compose(
     session: Session,
     definition: ProcessDefinition,
     action: Action,
     *,
     now: datetime,
-    outgoing: Outgoing = Outgoing(),
+    outgoing: Outgoing = _PLAIN,
     tokens: Mapping[TokenKey, str] | None = None,
 ) -> dict[str, Any]:
     """The outbox row's values for any action that sends, with what its kind carries.
 
     `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
     """
-    reply = outgoing.reply_to or str(definition.sender.email)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:
-        reply, suffix, url = _addressed(
+        return _request_row(
             session, definition, action, now=now, outgoing=outgoing, tokens=tokens or {}
         )
-        if action.kind == ActionKind.RECEIPT:
-            context = receipt_context(session, definition, action, now=now, reply_to=reply)
-        else:
-            context = message_context(definition, action, now=now, reply_to=reply)
-        context["answer_url"] = url
-        return render_row(
-            definition, action, now=now, reply_to=reply, context=context, subject_suffix=suffix
-        )
+    reply = outgoing.reply_to or str(definition.sender.email)
     context = _base_context(definition, action, now=now, reply_to=reply)
     step = definition.step(action.step_id)
     attachments: list[Attachment] = []
     if isinstance(step, CompilationStep):
-        document = _document(session, definition, step.id, "compilation", action.version)
-        data = compilation_input(session, definition, step, now=now, version=document.version)
-        context.update(
-            source_step=data.step,
-            version=document.version,
-            answered=len(data.answers),
-            expected=len(data.answers) + len(data.missing),
-            late=[a.participant_name for a in data.answers if a.late],
-            missing=[name for _, name in data.missing],
-            deadline=data.deadline,
-        )
-        attachments.append(_as_attachment(document))
-        html_name = document.filename.rsplit(".", 1)[0] + ".html"
-        attachments.append(
-            Attachment(html_name, "text/html; charset=utf-8", (document.html or "").encode())
+        attachments = _compilation_parts(
+            session, definition, step, action, now=now, context=context
         )
     elif isinstance(step, MeetingStep):
-        context["revision"] = action.revision or 1
-        if action.kind == ActionKind.MEETING_REMINDER:
-            compilation = (
-                latest(session, definition.id, step.attach_compilation, "compilation")
-                if step.attach_compilation
-                else None
-            )
-            context["compilation_attached"] = compilation is not None
-            if compilation is not None:
-                attachments.append(_as_attachment(compilation))
-        else:
-            attachments.append(_meeting_ics(definition, step, action, now=now))
+        attachments = _meeting_parts(session, definition, step, action, now=now, context=context)
     elif isinstance(step, CirculationStep):
-        document = _document(session, definition, step.id, "draft", action.version)
-        context.update(
-            version=document.version,
-            note=document.note or None,
-            filename=document.filename,
-            deadline=step.deadline,
+        attachments = _circulation_parts(
+            session, definition, step, action, now=now, context=context
         )
-        if action.kind == ActionKind.TREATMENT_REMINDER:
-            sent = session.exec(
-                select(OutboxMessage.created_at)
-                .where(
-                    OutboxMessage.process_id == definition.id,
-                    OutboxMessage.step_key == step.id,
-                    OutboxMessage.participant_key == action.participant_id,
-                    OutboxMessage.kind == ActionKind.CIRCULATION.value,
-                    OutboxMessage.sequence == str(document.version),
-                )
-                .order_by(col(OutboxMessage.id))
-            ).first()
-            context.update(
-                sent_on=(sent or now).astimezone(OSLO).date(),
-                reminder_number=action.overdue_number or 1,
-            )
-        else:
-            attachments.append(_as_attachment(document))
     elif isinstance(step, RequestStep):
         raise ValueError(f"{action.kind} is not a message of a request step")
     return render_row(
         definition, action, now=now, reply_to=reply, context=context, attachments=attachments
     )
+
+
+def _request_row(
+    session: Session,
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    outgoing: Outgoing,
+    tokens: Mapping[TokenKey, str],
+) -> dict[str, Any]:
+    """A request step's message or a receipt: addressed with the participant's tokens."""
+    reply, suffix, url = addressed(
+        session, definition, action, now=now, outgoing=outgoing, tokens=tokens
+    )
+    if action.kind == ActionKind.RECEIPT:
+        context = receipt_context(session, definition, action, now=now, reply_to=reply)
+    else:
+        context = message_context(definition, action, now=now, reply_to=reply)
+    context["answer_url"] = url
+    return render_row(
+        definition, action, now=now, reply_to=reply, context=context, subject_suffix=suffix
+    )
+
+
+def _compilation_parts(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CompilationStep,
+    action: Action,
+    *,
+    now: datetime,
+    context: dict[str, Any],
+) -> list[Attachment]:
+    """Add what a compilation's message tells to `context`; the document, as file and HTML."""
+    document = _document(session, definition, step.id, "compilation", action.version)
+    data = compilation_input(session, definition, step, now=now, version=document.version)
+    context.update(
+        source_step=data.step,
+        version=document.version,
+        answered=len(data.answers),
+        expected=len(data.answers) + len(data.missing),
+        late=[a.participant_name for a in data.answers if a.late],
+        missing=[name for _, name in data.missing],
+        deadline=data.deadline,
+    )
+    html_name = document.filename.rsplit(".", 1)[0] + ".html"
+    return [
+        _as_attachment(document),
+        Attachment(html_name, "text/html; charset=utf-8", (document.html or "").encode()),
+    ]
+
+
+def _meeting_parts(
+    session: Session,
+    definition: ProcessDefinition,
+    step: MeetingStep,
+    action: Action,
+    *,
+    now: datetime,
+    context: dict[str, Any],
+) -> list[Attachment]:
+    """Add the meeting's revision to `context`; a reminder's compilation, or the calendar entry."""
+    context["revision"] = action.revision or 1
+    if action.kind != ActionKind.MEETING_REMINDER:
+        return [_meeting_ics(definition, step, action, now=now)]
+    compilation = (
+        latest(session, definition.id, step.attach_compilation, "compilation")
+        if step.attach_compilation
+        else None
+    )
+    context["compilation_attached"] = compilation is not None
+    return [] if compilation is None else [_as_attachment(compilation)]
+
+
+def _circulation_parts(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CirculationStep,
+    action: Action,
+    *,
+    now: datetime,
+    context: dict[str, Any],
+) -> list[Attachment]:
+    """Add the draft's facts to `context`; the draft itself, except in a reminder."""
+    document = _document(session, definition, step.id, "draft", action.version)
+    context.update(
+        version=document.version,
+        note=document.note or None,
+        filename=document.filename,
+        deadline=step.deadline,
+    )
+    if action.kind != ActionKind.TREATMENT_REMINDER:
+        return [_as_attachment(document)]
+    sent = _circulated_at(session, definition, step, action, version=document.version)
+    context.update(
+        sent_on=(sent or now).astimezone(OSLO).date(),
+        reminder_number=action.overdue_number or 1,
+    )
+    return []
+
+
+def _circulated_at(
+    session: Session,
+    definition: ProcessDefinition,
+    step: CirculationStep,
+    action: Action,
+    *,
+    version: int,
+) -> datetime | None:
+    """When this draft version was first queued for the participant, if it was."""
+    return session.exec(
+        select(OutboxMessage.created_at)
+        .where(
+            OutboxMessage.process_id == definition.id,
+            OutboxMessage.step_key == step.id,
+            OutboxMessage.participant_key == action.participant_id,
+            OutboxMessage.kind == ActionKind.CIRCULATION.value,
+            OutboxMessage.sequence == str(version),
+        )
+        .order_by(col(OutboxMessage.id))
+    ).first()
 
 
 def _meeting_ics(

@@ -163,42 +163,68 @@ def _load_state_messages(
     drafts sent to each body once a circulation's deadline has passed, and what failed.
     """
     ranged = session.get_bind().dialect.name == "sqlite"
+    _load_invited(session, facts, definitions, now=now, ranged=ranged)
+    _load_circulated(session, facts, definitions, now=now, ranged=ranged)
+    _load_failures(session, facts)
+
+
+def _load_invited(
+    session: Session,
+    facts: dict[str, Facts],
+    definitions: Mapping[str, ProcessDefinition],
+    *,
+    now: datetime,
+    ranged: bool,
+) -> None:
+    """Which meetings not yet held have invitations out: one EXISTS probe each, one query."""
     meetings = [
         (pid, s.id)
         for pid, d in definitions.items()
         for s in d.steps
         if isinstance(s, MeetingStep) and not s.cancelled and now < local_datetime(s.date, s.end)
     ]
-    if meetings:
-        probes: list[str] = []
-        values: dict[str, str] = {}
-        for n, (pid, step) in enumerate(meetings):
-            sql, more = _under(f"{pid}/{step}/", "meeting_invitation", ranged=ranged, n=n)
-            # only constants in the text: every value is a bound parameter
-            probes.append(f"EXISTS (SELECT 1 FROM {OUTBOX} WHERE {sql})")  # noqa: S608
-            values |= more
-        found = session.execute(text("SELECT " + ", ".join(probes)), values).one()
-        for (pid, step), invited in zip(meetings, found, strict=True):
-            if invited:
-                facts[pid].invited.add(step)
+    if not meetings:
+        return
+    probes: list[str] = []
+    values: dict[str, str] = {}
+    for n, (pid, step) in enumerate(meetings):
+        sql, more = _under(f"{pid}/{step}/", "meeting_invitation", ranged=ranged, n=n)
+        # only constants in the text: every value is a bound parameter
+        probes.append(f"EXISTS (SELECT 1 FROM {OUTBOX} WHERE {sql})")  # noqa: S608
+        values |= more
+    found = session.execute(text("SELECT " + ", ".join(probes)), values).one()
+    for (pid, step), invited in zip(meetings, found, strict=True):
+        if invited:
+            facts[pid].invited.add(step)
+
+
+def _load_circulated(
+    session: Session,
+    facts: dict[str, Facts],
+    definitions: Mapping[str, ProcessDefinition],
+    *,
+    now: datetime,
+    ranged: bool,
+) -> None:
+    """The drafts sent to each body of the circulations whose deadline has passed."""
     circulations = [
         (pid, s.id)
         for pid, d in definitions.items()
         for s in d.steps
         if isinstance(s, CirculationStep) and now >= end_of_day(s.deadline)
     ]
-    if circulations:
-        ors: list[str] = []
-        values = {}
-        for n, (pid, step) in enumerate(circulations):
-            sql, more = _under(f"{pid}/{step}/", "circulation", ranged=ranged, n=n)
-            ors.append(f"({sql})")
-            values |= more
-        query = text(f"SELECT key FROM {OUTBOX} WHERE " + " OR ".join(ors))  # noqa: S608
-        for key in session.execute(query, values).scalars():
-            pid, step, who, kind, _ = key.split("/", 4)
-            facts[pid].sent[(step, who, kind)] += 1
-    _load_failures(session, facts)
+    if not circulations:
+        return
+    ors: list[str] = []
+    values: dict[str, str] = {}
+    for n, (pid, step) in enumerate(circulations):
+        sql, more = _under(f"{pid}/{step}/", "circulation", ranged=ranged, n=n)
+        ors.append(f"({sql})")
+        values |= more
+    query = text(f"SELECT key FROM {OUTBOX} WHERE " + " OR ".join(ors))  # noqa: S608
+    for key in session.execute(query, values).scalars():
+        pid, step, who, kind, _ = key.split("/", 4)
+        facts[pid].sent[(step, who, kind)] += 1
 
 
 def _load_failures(session: Session, facts: dict[str, Facts]) -> None:

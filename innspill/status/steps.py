@@ -1,29 +1,13 @@
-"""Where a process stands: each step's state, deadline and counts, from the database and `now`.
-
-This is the one place that decides it: `innspill status`, the overview page and the process
-page all show what `process_statuses` computes, and only word it differently.
-"""
+"""Each step's status by its kind: a request's answers, a compilation, a meeting, a circulation."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session
-
-from innspill.models import (
-    MessageStatus,
-    Treatment,
-    TreatmentState,
-)
-from innspill.process.deadlines import (
-    extensions,
-    participant_deadline,
-    step_deadlines,
-)
+from innspill.models import Treatment, TreatmentState
+from innspill.process.deadlines import participant_deadline
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -33,121 +17,8 @@ from innspill.process.definition import (
 )
 from innspill.process.definition import Participant as Member
 from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
-from innspill.status_facts import Facts, load_facts
-
-#: The English wording of each status phrase; the dashboard has a bokmål one per code.
-ENGLISH = {
-    "not_invited": "not invited yet",
-    "invited": "invited",
-    "invited_updated": "invited (updated {n} time(s))",
-    "attended": "attended",
-    "absent": "absent",
-    "attended_count": "{n} attended",
-    "cancelled": "cancelled",
-    "meeting_time": "{start:%H.%M}-{end:%H.%M}, {place}",
-    "compiled": "version {version} of {made:%d.%m.%Y %H.%M}: {summary}",
-    "nothing_to_compile": "no answers to compile yet",
-    "received": "received {n} version(s)",
-    "not_received": "not received yet",
-    "draft_version": "draft version {version}: {filename}",
-    "draft_not_sent": "draft not sent yet",
-    "draft_failed": "draft not delivered (the message failed)",
-    "pending": "pending",
-    "pending_reminded": "pending, reminded {n} time(s)",
-    "on_agenda": "on the agenda {date}",
-    "treated": "treated {date}: {decision}",
-}
-
-
-class Phrase(str):
-    """A status text that keeps its code and values, so it can be said in another language.
-
-    It is the English text itself (JSON, the CLI and comparisons see a plain string).
-    """
-
-    code: str
-    values: dict[str, Any]
-
-    def __new__(cls, code: str, **values: Any) -> Phrase:
-        phrase = super().__new__(cls, ENGLISH[code].format(**values))
-        phrase.code, phrase.values = code, values
-        return phrase
-
-    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:
-        return (self.code,), self.values
-
-
-class StepState(StrEnum):
-    """A step's state; never stored, always computed from its dates and the answers."""
-
-    NOT_STARTED = "not started"
-    OPEN = "open"
-    OVERDUE = "overdue"
-    DONE = "done"
-
-
-@dataclass
-class ParticipantStatus:
-    participant: str
-    name: str
-    deadline: str
-    extended: bool
-    invited: bool
-    reminders: int
-    overdue_reminders: int
-    answered_at: str | None
-    late: bool
-    answer_versions: int
-    address_failing: bool
-    overdue: bool = False  # no answer, and their deadline has passed
-
-
-@dataclass
-class StepStatus:
-    step: str
-    kind: str
-    title: str
-    date: str | None  # the date in the process file (deadline, due or meeting day)
-    state: str
-    deadline: str | None = None  # the effective one: after changes for the whole step
-    days_left: int | None = None  # to `deadline`, in days from today (negative: passed)
-    answered: int = 0  # answered, or for a circulation treated
-    expected: int = 0
-    extended: int = 0  # participants with a later deadline of their own
-    participants: list[ParticipantStatus] = field(default_factory=list)
-    note: str = ""
-    bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand
-
-
-@dataclass
-class ProcessStatus:
-    process: str
-    title: str
-    reference: str
-    at: str
-    steps: list[StepStatus]
-    messages: dict[str, int]  # by delivery status (only "failed" without detail)
-    failed_messages: list[str]  # kind, recipient and error of each failed one (detail only)
-    failed: int = 0
-    failing_addresses: list[str] = field(default_factory=list)  # participants whose mail bounces
-    current_step: str | None = None  # the step in progress; None when every step is done
-    next_deadline: str | None = None  # the current step's deadline, unless it has passed
-    days_left: int | None = None
-    progress_step: str | None = None  # the step whose counts tell how far the process is
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    def step(self, step_id: str | None) -> StepStatus | None:
-        return next((s for s in self.steps if s.step == step_id), None)
-
-
-def is_late(received_at: datetime, deadline: date) -> bool:
-    """Whether an answer came after its deadline day ended (Europe/Oslo)."""
-    return received_at >= end_of_day(deadline)
-
-
-# --- the steps -------------------------------------------------------------------------------
+from innspill.status.facts import Facts
+from innspill.status.model import ParticipantStatus, Phrase, StepState, StepStatus, is_late
 
 
 @dataclass(frozen=True)
@@ -177,15 +48,16 @@ class Context:
 _audience_cache: dict[int, tuple[ProcessDefinition, dict[str, list[Member]]]] = {}
 
 
-def _audiences(definition: ProcessDefinition) -> dict[str, list[Member]]:
+def step_audiences(definition: ProcessDefinition) -> dict[str, list[Member]]:
+    """Who each step of the definition addresses (kept per definition object)."""
     hit = _audience_cache.get(id(definition))
     if hit is not None and hit[0] is definition:
         return hit[1]
-    audiences = {s.id: definition.audience(s.id) for s in definition.steps}
+    found = {s.id: definition.audience(s.id) for s in definition.steps}
     if len(_audience_cache) > 2000:  # edited files' old versions: let them go
         _audience_cache.clear()
-    _audience_cache[id(definition)] = (definition, audiences)
-    return audiences
+    _audience_cache[id(definition)] = (definition, found)
+    return found
 
 
 def _file_date(step: object) -> date | None:
@@ -356,7 +228,7 @@ def _circulation_status(ctx: Context, step: CirculationStep, status: StepStatus)
     return step.deadline
 
 
-def _step_status(ctx: Context, step: Any) -> StepStatus:
+def step_status(ctx: Context, step: Any) -> StepStatus:
     file_date = _file_date(step)
     status = StepStatus(
         step.id, step.kind, step.title, file_date.isoformat() if file_date else None, ""
@@ -373,88 +245,4 @@ def _step_status(ctx: Context, step: Any) -> StepStatus:
     if deadline is not None:
         status.deadline = deadline.isoformat()
         status.days_left = (deadline - ctx.today).days
-    return status
-
-
-# --- the process -----------------------------------------------------------------------------
-
-
-def current_step(steps: list[StepStatus]) -> StepStatus | None:
-    """The step in progress: the first unfinished one whose deadline has not passed, else the
-    last unfinished one (a draft still being treated after its deadline, say); None when every
-    step is done."""
-    unfinished = [s for s in steps if s.state != StepState.DONE]
-    upcoming = (s for s in unfinished if s.days_left is not None and s.days_left >= 0)
-    return next(upcoming, unfinished[-1] if unfinished else None)
-
-
-def progress_step(steps: list[StepStatus], current: StepStatus | None) -> StepStatus | None:
-    """The step whose counts tell how far the process is: the current one if it counts
-    answers or treatments, else the latest one before it that does (else the first)."""
-    counting = [s for s in steps if s.expected]
-    if current is not None and current.expected:
-        return current
-    position = steps.index(current) if current is not None else len(steps)
-    before = [s for s in counting if steps.index(s) < position]
-    return before[-1] if before else (counting[0] if counting else None)
-
-
-def _process_status(
-    definition: ProcessDefinition, facts: Facts, *, now: datetime, detail: bool
-) -> ProcessStatus:
-    ctx = Context(
-        definition,
-        facts,
-        step_deadlines(definition, facts.changes),
-        extensions(facts.changes),
-        _audiences(definition),
-        now,
-        now.astimezone(OSLO).date(),
-        detail,
-    )
-    steps = [_step_status(ctx, step) for step in definition.steps]
-    messages = ({s.value: 0 for s in MessageStatus} if detail else {}) | facts.messages
-    current = current_step(steps)
-    upcoming = current is not None and current.days_left is not None and current.days_left >= 0
-    counted = progress_step(steps, current)
-    return ProcessStatus(
-        process=definition.id,
-        title=definition.process.title,
-        reference=definition.process.reference,
-        at=now.astimezone(OSLO).isoformat(),
-        steps=steps,
-        messages=messages,
-        failed_messages=facts.failed_messages,
-        failed=messages.get(MessageStatus.FAILED.value, 0),
-        failing_addresses=sorted(facts.failing),
-        current_step=current.step if current else None,
-        next_deadline=current.deadline if current and upcoming else None,
-        days_left=current.days_left if current and upcoming else None,
-        progress_step=counted.step if counted else None,
-    )
-
-
-def process_statuses(
-    session: Session,
-    definitions: Mapping[str, ProcessDefinition],
-    *,
-    now: datetime,
-    detail: bool = True,
-) -> list[ProcessStatus]:
-    """The status of these processes at `now`, in their order, from a fixed number of queries.
-
-    Without `detail` the steps have their states, deadlines, counts and notes but no
-    participants or bodies (what the overview needs, cheaply).
-    """
-    facts = load_facts(session, definitions, now=now, detail=detail)
-    return [
-        _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
-    ]
-
-
-def process_status(
-    session: Session, definition: ProcessDefinition, *, now: datetime
-) -> ProcessStatus:
-    """The status of one process at `now`, with every participant's and body's position."""
-    (status,) = process_statuses(session, {definition.id: definition}, now=now)
     return status

@@ -1,0 +1,121 @@
+"""The status model: phrases, states and the dataclasses `innspill status` and the pages show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from innspill.process.workdays import end_of_day
+
+#: The English wording of each status phrase; the dashboard has a bokmål one per code.
+ENGLISH = {
+    "not_invited": "not invited yet",
+    "invited": "invited",
+    "invited_updated": "invited (updated {n} time(s))",
+    "attended": "attended",
+    "absent": "absent",
+    "attended_count": "{n} attended",
+    "cancelled": "cancelled",
+    "meeting_time": "{start:%H.%M}-{end:%H.%M}, {place}",
+    "compiled": "version {version} of {made:%d.%m.%Y %H.%M}: {summary}",
+    "nothing_to_compile": "no answers to compile yet",
+    "received": "received {n} version(s)",
+    "not_received": "not received yet",
+    "draft_version": "draft version {version}: {filename}",
+    "draft_not_sent": "draft not sent yet",
+    "draft_failed": "draft not delivered (the message failed)",
+    "pending": "pending",
+    "pending_reminded": "pending, reminded {n} time(s)",
+    "on_agenda": "on the agenda {date}",
+    "treated": "treated {date}: {decision}",
+}
+
+
+class Phrase(str):
+    """A status text that keeps its code and values, so it can be said in another language.
+
+    It is the English text itself (JSON, the CLI and comparisons see a plain string).
+    """
+
+    code: str
+    values: dict[str, Any]
+
+    def __new__(cls, code: str, **values: Any) -> Phrase:
+        phrase = super().__new__(cls, ENGLISH[code].format(**values))
+        phrase.code, phrase.values = code, values
+        return phrase
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:
+        return (self.code,), self.values
+
+
+class StepState(StrEnum):
+    """A step's state; never stored, always computed from its dates and the answers."""
+
+    NOT_STARTED = "not started"
+    OPEN = "open"
+    OVERDUE = "overdue"
+    DONE = "done"
+
+
+@dataclass
+class ParticipantStatus:
+    participant: str
+    name: str
+    deadline: str
+    extended: bool
+    invited: bool
+    reminders: int
+    overdue_reminders: int
+    answered_at: str | None
+    late: bool
+    answer_versions: int
+    address_failing: bool
+    overdue: bool = False  # no answer, and their deadline has passed
+
+
+@dataclass
+class StepStatus:
+    step: str
+    kind: str
+    title: str
+    date: str | None  # the date in the process file (deadline, due or meeting day)
+    state: str
+    deadline: str | None = None  # the effective one: after changes for the whole step
+    days_left: int | None = None  # to `deadline`, in days from today (negative: passed)
+    answered: int = 0  # answered, or for a circulation treated
+    expected: int = 0
+    extended: int = 0  # participants with a later deadline of their own
+    participants: list[ParticipantStatus] = field(default_factory=list)
+    note: str = ""
+    bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand
+
+
+@dataclass
+class ProcessStatus:
+    process: str
+    title: str
+    reference: str
+    at: str
+    steps: list[StepStatus]
+    messages: dict[str, int]  # by delivery status (only "failed" without detail)
+    failed_messages: list[str]  # kind, recipient and error of each failed one (detail only)
+    failed: int = 0
+    failing_addresses: list[str] = field(default_factory=list)  # participants whose mail bounces
+    current_step: str | None = None  # the step in progress; None when every step is done
+    next_deadline: str | None = None  # the current step's deadline, unless it has passed
+    days_left: int | None = None
+    progress_step: str | None = None  # the step whose counts tell how far the process is
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def step(self, step_id: str | None) -> StepStatus | None:
+        return next((s for s in self.steps if s.step == step_id), None)
+
+
+def is_late(received_at: datetime, deadline: date) -> bool:
+    """Whether an answer came after its deadline day ended (Europe/Oslo)."""
+    return received_at >= end_of_day(deadline)

@@ -13,18 +13,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from innspill.models import Event, MessageStatus, OutboxMessage, Participant
-from innspill.models.db import table_of, write_transaction
+from innspill.models import Event, MessageStatus, Participant
+from innspill.models.db import table_of
+from innspill.outbound.claims import claim as _claim
+from innspill.outbound.claims import claimable, mark_other, mark_sent
+from innspill.outbound.claims import release as _release
 from innspill.outbound.transport import Outcome, Queued, Transport
 
 CLAIM_PER_CONNECTION = 4  # a claim takes this many messages per SMTP connection
 MIN_CLAIM = 16  # and at least this many (the local capture has one "connection")
 LEASE = timedelta(minutes=5)
-
-PENDING, SENDING = MessageStatus.PENDING.value, MessageStatus.SENDING.value
 
 
 @dataclass
@@ -53,83 +54,10 @@ def sender_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _table() -> Any:
-    return table_of(OutboxMessage)
-
-
-def _claimable(now: Any, at: Any) -> Any:
-    """Due pending messages, and messages whose sender's lease has run out."""
-    t = _table()
-    return or_(
-        and_(t.c.status == PENDING, t.c.next_attempt_at <= now),
-        and_(t.c.status == SENDING, t.c.lease_until < at),
-    )
-
-
 def pending_count(engine: Engine, *, now: datetime) -> int:
     """Messages waiting to be sent at `now` (with those a dead sender left behind)."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(_claimable(now, now))).scalar_one())
-
-
-@cache
-def _claim_statement(dialect: str) -> Any:
-    """The claim, built once per dialect: building a statement costs more than running it."""
-    t = _table()
-    when = t.c.next_attempt_at.type  # bound values converted as the columns are
-    due = _claimable(bindparam("b_now", type_=when), bindparam("b_at", type_=when))
-    ids = select(t.c.id).where(due).order_by(t.c.id).limit(bindparam("b_size", type_=Integer))
-    if dialect == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
-    return (
-        update(t)
-        .where(t.c.id.in_(ids))
-        .values(
-            status=SENDING,
-            claimed_by=bindparam("b_me"),
-            lease_until=bindparam("b_until", type_=when),
-        )
-        .returning(
-            t.c.id,
-            t.c.sender,
-            t.c.recipient,
-            t.c.raw,
-            t.c.message_id,
-            t.c.attempts,
-            t.c.process_id,
-            t.c.step_key,
-            t.c.participant_key,
-            t.c.kind,
-        )
-    )
-
-
-def _claim(
-    engine: Engine, *, now: datetime, at: datetime, until: datetime, me: str, size: int
-) -> list[dict[str, Any]]:
-    """Mark up to `size` claimable messages `sending` for `me` until `until`; return them.
-
-    PostgreSQL skips rows another sender is claiming (SKIP LOCKED) instead of waiting for it;
-    SQLite has one writer at a time, so the immediate transaction is the claim's lock.
-    """
-    statement = _claim_statement(engine.dialect.name)
-    values = {"b_now": now, "b_at": at, "b_until": until, "b_me": me, "b_size": size}
-    with write_transaction(engine) as conn:
-        rows = [dict(row._mapping) for row in conn.execute(statement, values)]
-    for row in rows:
-        row["lease_until"] = until
-    return sorted(rows, key=lambda r: r["id"])
-
-
-def _release(engine: Engine, me: str) -> None:
-    """Give back what `me` claimed and never tried: due again at once, for any sender."""
-    t = _table()
-    with write_transaction(engine) as conn:
-        conn.execute(
-            update(t)
-            .where(t.c.status == SENDING, t.c.claimed_by == me)
-            .values(status=PENDING, lease_until=None)
-        )
+        return int(conn.execute(select(func.count()).where(claimable(now, now))).scalar_one())
 
 
 class _Claims:
@@ -315,38 +243,96 @@ def _event_insert() -> Any:
     return insert(table_of(Event))
 
 
-@cache
-def _mark_statements() -> tuple[Any, Any]:
-    """The marks of accepted and of refused messages, each only while the claim is ours."""
-    t = _table()
-    when = t.c.next_attempt_at.type
-    ours = and_(t.c.status == SENDING, t.c.claimed_by == bindparam("b_me"))
-    sent = (
-        update(t)
-        .where(t.c.id.in_(bindparam("b_ids", expanding=True)), ours)
-        .values(
-            status=MessageStatus.SENT.value,
-            attempts=t.c.attempts + 1,
-            last_error=None,
-            next_attempt_at=bindparam("b_now", type_=when),
-            sent_at=bindparam("b_now", type_=when),
-            lease_until=None,
+def _retry_or_fail(
+    attempts: int, *, deferred: bool, now: datetime, max_attempts: int
+) -> tuple[MessageStatus, datetime]:
+    """A deferred message waits (backoff) while attempts remain; any other refusal has failed."""
+    if deferred and attempts < max_attempts:
+        return MessageStatus.PENDING, now + backoff(attempts)
+    return MessageStatus.FAILED, now
+
+
+def _mark_all(
+    conn: Any,
+    outcomes: list[Outcome],
+    rows: dict[int, dict[str, Any]],
+    *,
+    now: datetime,
+    me: str,
+    max_attempts: int,
+) -> tuple[set[int], dict[int, MessageStatus]]:
+    """Mark every outcome while its claim is ours: the ids stored, and each refusal's status."""
+    sent = [o.row_id for o in outcomes if o.status == "sent"]
+    stored = mark_sent(conn, sent, me=me, now=now)
+    final: dict[int, MessageStatus] = {}
+    for outcome in outcomes:
+        if outcome.status == "sent":
+            continue
+        attempts = rows[outcome.row_id]["attempts"] + 1  # exact: nobody else holds the row
+        status, next_at = _retry_or_fail(
+            attempts, deferred=outcome.status == "deferred", now=now, max_attempts=max_attempts
         )
-        .returning(t.c.id)
-    )
-    other = (
-        update(t)
-        .where(t.c.id == bindparam("b_id"), ours)
-        .values(
-            status=bindparam("b_status"),
-            attempts=t.c.attempts + 1,
-            last_error=bindparam("b_error"),
-            next_attempt_at=bindparam("b_next", type_=when),
-            lease_until=None,
+        final[outcome.row_id] = status
+        stored |= mark_other(
+            conn, outcome.row_id, me=me, status=status.value, error=outcome.error, next_at=next_at
         )
-        .returning(t.c.id)
+    return stored, final
+
+
+def _event_kind(outcome: Outcome, final: dict[int, MessageStatus]) -> str:
+    """The event a stored outcome records."""
+    if outcome.status == "sent":
+        return "message_sent"
+    if final[outcome.row_id] == MessageStatus.PENDING:
+        return "message_deferred"
+    return "message_failed"
+
+
+def _count(report: DispatchReport, outcome: Outcome, row: dict[str, Any], kind: str) -> None:
+    """Add a stored outcome to the report."""
+    if kind == "message_sent":
+        report.sent += 1
+    elif kind == "message_deferred":
+        report.deferred += 1
+    else:
+        report.failed += 1
+    if outcome.error:
+        report.errors.append(f"{row['recipient']}: {outcome.error}")
+
+
+def _count_lost(report: DispatchReport, row: dict[str, Any]) -> None:
+    """Add an outcome not stored (the claim passed to another sender) to the report."""
+    report.lost += 1
+    report.errors.append(
+        f"{row['recipient']}: {row['message_id']} was taken over by another sender"
     )
-    return sent, other
+
+
+def _event(row: dict[str, Any], outcome: Outcome, *, kind: str, now: datetime) -> dict[str, Any]:
+    """The event row of a stored outcome."""
+    return {
+        "process_id": row["process_id"],
+        "at": now,
+        "kind": kind,
+        "step_key": row["step_key"],
+        "participant_key": row["participant_key"],
+        "detail": f"{row['kind']} {row['message_id']}"
+        + (f": {outcome.error}" if outcome.error else ""),
+        "key": None,
+    }
+
+
+def _flag_refused(conn: Any, refused: list[dict[str, Any]]) -> None:
+    """The planner skips a failing address from now on, and status shows it."""
+    if not refused:
+        return
+    p = table_of(Participant)
+    conn.execute(
+        update(p)
+        .where(p.c.process_id == bindparam("b_process"), p.c.key == bindparam("b_key"))
+        .values(address_failing=True),
+        refused,
+    )
 
 
 def _store(
@@ -365,79 +351,23 @@ def _store(
     `me`): an outcome whose claim expired and passed to another sender is not stored.
     Attempts are counted by the database, never from a copy read earlier.
     """
-    sent_mark, other_mark = _mark_statements()
-    sent = [o.row_id for o in outcomes if o.status == "sent"]
-    others = []
-    for outcome in outcomes:
-        if outcome.status == "sent":
-            continue
-        attempts = rows[outcome.row_id]["attempts"] + 1  # exact: nobody else holds the row
-        if outcome.status == "deferred" and attempts < max_attempts:
-            status, next_at = MessageStatus.PENDING, now + backoff(attempts)
-        else:
-            status, next_at = MessageStatus.FAILED, now
-        others.append((outcome, status, next_at))
     # A plain transaction: its first statement writes, so on SQLite it takes the write lock
     # before reading anything (what BEGIN IMMEDIATE is for), without switching the
     # connection to autocommit and back on every mark.
     with engine.begin() as conn:
-        stored: set[int] = set()
-        if sent:
-            marked = conn.execute(sent_mark, {"b_ids": sent, "b_me": me, "b_now": now})
-            stored |= set(marked.scalars())
-        for outcome, status, next_at in others:
-            values = {
-                "b_id": outcome.row_id,
-                "b_me": me,
-                "b_status": status.value,
-                "b_error": outcome.error,
-                "b_next": next_at,
-            }
-            stored |= set(conn.execute(other_mark, values).scalars())
+        stored, final = _mark_all(conn, outcomes, rows, now=now, me=me, max_attempts=max_attempts)
         events = []
         refused = []
-        final = {o.row_id: s for o, s, _ in others}
         for outcome in outcomes:
             row = rows[outcome.row_id]
             if outcome.row_id not in stored:
-                report.lost += 1
-                report.errors.append(
-                    f"{row['recipient']}: {row['message_id']} was taken over by another sender"
-                )
+                _count_lost(report, row)
                 continue
-            if outcome.status == "sent":
-                kind = "message_sent"
-                report.sent += 1
-            elif final[outcome.row_id] == MessageStatus.PENDING:
-                kind = "message_deferred"
-                report.deferred += 1
-            else:
-                kind = "message_failed"
-                report.failed += 1
-            if outcome.error:
-                report.errors.append(f"{row['recipient']}: {outcome.error}")
-            events.append(
-                {
-                    "process_id": row["process_id"],
-                    "at": now,
-                    "kind": kind,
-                    "step_key": row["step_key"],
-                    "participant_key": row["participant_key"],
-                    "detail": f"{row['kind']} {row['message_id']}"
-                    + (f": {outcome.error}" if outcome.error else ""),
-                    "key": None,
-                }
-            )
+            kind = _event_kind(outcome, final)
+            _count(report, outcome, row, kind)
+            events.append(_event(row, outcome, kind=kind, now=now))
             if outcome.address_refused:
                 refused.append({"b_process": row["process_id"], "b_key": row["participant_key"]})
         if events:
             conn.execute(_event_insert(), events)
-        if refused:
-            # The planner skips a failing address from now on, and status shows it.
-            p = table_of(Participant)
-            conn.execute(
-                update(p)
-                .where(p.c.process_id == bindparam("b_process"), p.c.key == bindparam("b_key"))
-                .values(address_failing=True),
-                refused,
-            )
+        _flag_refused(conn, refused)

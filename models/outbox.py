@@ -12,7 +12,7 @@ from innspill.models.types import UTCDateTime
 
 
 class MessageStatus(StrEnum):
-    """Where a message stands. Only innspill.outbound.outbox changes it."""
+    """Where a message stands. Only innspill.outbound.outbox changes it (its SQL is in claims)."""
 
     PENDING = "pending"  # stored, not yet accepted by the SMTP server (or deferred after a 4xx)
     SENDING = "sending"  # claimed by a sender until `lease_until`; claimed again if that passes

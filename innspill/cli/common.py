@@ -92,11 +92,16 @@ AtOption = Annotated[
 ]
 
 
+def wall_clock() -> datetime:
+    """The one place the CLI reads the clock; domain code gets `now` passed in."""
+    return datetime.now(UTC)
+
+
 def instant(at: str | None) -> datetime:
+    """The time a command acts at: `--at`, or now."""
     from innspill.process.timeparse import parse_instant
 
-    # The CLI is a boundary where the wall clock enters; domain code gets `now` passed in.
-    return parse_instant(at) if at else datetime.now(UTC)
+    return parse_instant(at) if at else wall_clock()
 
 
 def open_engine() -> Engine:
@@ -112,7 +117,7 @@ def open_engine() -> Engine:
     url = settings.resolved_database_url
     migrate(url, lock_timeout=settings.database_lock_timeout)
     engine = make_engine(url, lock_timeout=settings.database_lock_timeout)
-    ensure_key(engine, settings.resolved_secret_key(), now=datetime.now(UTC))
+    ensure_key(engine, settings.resolved_secret_key(), now=wall_clock())
     return engine
 
 

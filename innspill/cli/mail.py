@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine
+from innspill.cli.common import AtOption, app, fail, instant, open_engine, wall_clock
 from innspill.config.settings import get_settings
 from innspill.errors import InnspillError
 
@@ -75,7 +75,7 @@ def _send(engine: Engine, now: datetime) -> None:
             max_attempts=settings.smtp_max_attempts,
             progress=progress,
             # Leases run on the wall clock even when --at simulates another time.
-            clock=lambda: datetime.now(UTC),
+            clock=wall_clock,
             lease=timedelta(seconds=settings.smtp_lease_seconds),
         )
     )

@@ -34,6 +34,8 @@ MESSAGE_KINDS = {
     "meeting_cancel": "Avlysning av møte",
     "circulation": "Oversendelse til behandling",
     "treatment_reminder": "Påminnelse om behandling",
+    "receipt": "Kvittering",
+    "compile": "Ny versjon av sammenstillingen lages",
 }
 MESSAGE_STATUSES = {
     "pending": "Venter",

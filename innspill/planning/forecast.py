@@ -1,0 +1,91 @@
+"""What goes out next: the planner run forward over the coming working days, nothing written.
+
+The forecast calls the same `plan()` the tick uses, hour by hour on each working day, and
+records each planned action in a copy of the state the way the engine would (its key, its
+message, a compilation's new version). It assumes that nothing else happens in between: no
+answers arrive, no deadline changes. So it shows what the next ticks will do if nobody acts.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from innspill.planning.actions import (
+    SEND_WINDOW_END,
+    Action,
+    ActionKind,
+    DocumentRecord,
+    ProcessState,
+    Recorded,
+)
+from innspill.planning.planner import plan
+from innspill.process.definition import ProcessDefinition
+from innspill.process.workdays import OSLO, add_working_days, is_working_day
+
+#: How far ahead the dashboard looks by default.
+WORKING_DAYS_AHEAD = 10
+
+#: The first hour the forecast looks at on a working day (no step sends earlier than its hour,
+#: and the hours in process files are working hours).
+FIRST_HOUR = 6
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One action the ticks will take at `at` (local time) unless something changes first."""
+
+    at: datetime
+    action: Action
+
+
+def _instants(now: datetime, until: date) -> list[datetime]:
+    """`now`, then every whole local hour of the working days up to `until` in the send window."""
+    local = now.astimezone(OSLO)
+    out = [now]
+    day = local.date()
+    while day <= until:
+        if is_working_day(day):
+            for hour in range(FIRST_HOUR, SEND_WINDOW_END.hour):
+                at = datetime.combine(day, time(hour), tzinfo=OSLO)
+                if at > local:
+                    out.append(at)
+        day += timedelta(days=1)
+    return out
+
+
+def _apply(state: ProcessState, action: Action, at: datetime) -> None:
+    """Record `action` in `state` as the engine would after a tick at `at`."""
+    state.recorded_keys.add(action.key)
+    if action.kind == ActionKind.COMPILE:
+        versions = state.documents.setdefault((action.step_id, "compilation"), [])
+        versions.append(DocumentRecord(len(versions) + 1, at, action.basis or ""))
+    elif action.sends:
+        state.messages.setdefault((action.step_id, action.participant_id), []).append(
+            Recorded(action.kind.value, action.sequence, at, action.deadline)
+        )
+
+
+def forecast(
+    definition: ProcessDefinition,
+    state: ProcessState,
+    now: datetime,
+    *,
+    working_days: int = WORKING_DAYS_AHEAD,
+) -> list[Planned]:
+    """The actions the ticks will take from `now` through the next `working_days` working days.
+
+    Skipped actions (a due message that will not be sent, and why) are included: they are
+    decisions too. `state` is not changed.
+    """
+    if now.tzinfo is None:
+        raise ValueError("forecast() needs an aware datetime for now")
+    until = add_working_days(now.astimezone(OSLO).date(), working_days)
+    simulated = copy.deepcopy(state)
+    out: list[Planned] = []
+    for at in _instants(now, until):
+        for action in plan(definition, simulated, at):
+            _apply(simulated, action, at)
+            out.append(Planned(at, action))
+    return out

@@ -258,5 +258,6 @@ def _store(session: Session, document: Document, event: str, detail: str) -> Doc
         event,
         step=document.step_key,
         detail=detail,
+        by=document.created_by,
     )
     return document

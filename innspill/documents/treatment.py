@@ -55,6 +55,7 @@ def set_treatment(
         step=step_id,
         participant=participant_id,
         detail=detail,
+        by=by,
     )
     return row
 
@@ -92,6 +93,7 @@ def register_attendance(
         step=step_id,
         participant=participant_id,
         detail="attended" if attended else "absent",
+        by=by,
     )
     return row
 

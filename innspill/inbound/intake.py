@@ -252,7 +252,8 @@ def assign(
         "inbound_assigned",
         step=step_id,
         participant=participant_id,
-        detail=f"message {message_id} by {by}",
+        detail=f"message {message_id}",
+        by=by,
     )
     return row
 

@@ -122,7 +122,7 @@ def store_definition(
     existing = session.get(Process, definition.id)
     if existing is None:
         _insert(session, definition, source=source, now=now)
-        record_event(session, definition.id, now, "process_loaded", detail=f"from {source}")
+        record_event(session, definition.id, now, "process_loaded", detail=f"from {source}", by=by)
         return LoadReport(definition.id, "created")
     if existing.definition_hash == definition_hash(definition):
         return LoadReport(definition.id, "unchanged")
@@ -156,7 +156,7 @@ def store_definition(
     existing.loaded_at = now
     session.add(existing)
     _sync_rows(session, definition)
-    record_event(session, definition.id, now, "process_updated", detail="; ".join(changes))
+    record_event(session, definition.id, now, "process_updated", detail="; ".join(changes), by=by)
     return LoadReport(definition.id, "updated", changes)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -245,7 +246,7 @@ def test_hostile_mail_renders_quickly_and_safely(admin: TestClient, ids) -> None
         slowest = max(slowest, took)
         assert response.status_code == 200, name
         # linear in the size (about 0.2 s per MB): quick for all but the 15 MB one
-        assert took < (8.0 if name == "a PDF over 10 MB alone" else 1.5), (name, took)
+        assert took < (10.0 if name == "a PDF over 10 MB alone" else 2.5), (name, took)
         assert Page(response.text).scripts == 0, name
         assert len(response.content) < 1_500_000, (name, len(response.content))
     print(f"slowest message page: {slowest:.2f} s")
@@ -406,3 +407,23 @@ def test_the_cli_lists_the_same_queue(app, ids) -> None:  # type: ignore[no-unty
     assert all(r.status == InboundStatus.HELD for r in held_rows)
     assert len(every) == count
     assert [r.id for r in every] == sorted(r.id for r in every)
+
+
+def test_every_new_page_needs_a_session(app: FastAPI, ids) -> None:  # type: ignore[no-untyped-def]
+    from innspill.dashboard import documents, inbox_pages, message_view
+
+    values = {"message_id": ids["html2"], "index": 0, "document_id": 1, "file_id": 1}
+    urls = [
+        route.path.format(**values)
+        for router in (inbox_pages.pages, message_view.router, documents.pages)
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in route.methods
+    ]
+    assert len(urls) == 11
+    with TestClient(app) as anonymous:
+        for url in urls:
+            response = anonymous.get(url, follow_redirects=False)
+            assert response.status_code == 303, url
+            assert response.headers["location"].startswith("/login"), url
+        for url in (f"/inbox/{ids['html2']}/dismiss", f"/processes/{SEED_ID}/steps/x/drafts"):
+            assert anonymous.post(url, follow_redirects=False).status_code == 303, url

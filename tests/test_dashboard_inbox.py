@@ -427,3 +427,50 @@ def test_every_new_page_needs_a_session(app: FastAPI, ids) -> None:  # type: ign
             assert response.headers["location"].startswith("/login"), url
         for url in (f"/inbox/{ids['html2']}/dismiss", f"/processes/{SEED_ID}/steps/x/drafts"):
             assert anonymous.post(url, follow_redirects=False).status_code == 303, url
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<scr<script>ipt>alert(1)</scr</script>ipt>",
+        "<svg><script>alert(1)</script><a xlink:href='javascript:alert(1)'>x</a></svg>",
+        "<!--<script>alert(1)</script>--><p>tekst</p>",
+        "<![CDATA[<script>alert(1)</script>]]>",
+        '<a href="https://ok.example/" onclick="alert(1)">lenke</a>',
+        "<p style=\"background:url('https://tracker.example/')\">p</p>",
+        '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
+        '<base href="https://evil.example/"><link rel=stylesheet href="https://evil.example/">',
+        "<table><tr><td>celle</td></tr></table></div></div></p>",
+        "<img src=x onerror=alert(1)//",
+        "<p>" * 10_000 + "dypt",
+    ],
+)
+def test_inert_html_keeps_text_and_drops_every_active_part(source: str) -> None:
+    from html.parser import HTMLParser
+
+    from innspill.dashboard.mail_view import inert_html
+
+    document = inert_html(source)
+    tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append((tag, attrs))
+
+    Tags().feed(document)
+    assert {tag for tag, _ in tags} <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "body",
+        "p",
+        "table",
+        "tr",
+        "td",
+    }
+    assert [attrs for tag, attrs in tags if tag not in ("html", "meta")] == [
+        [] for tag, _ in tags if tag not in ("html", "meta")
+    ]
+    # what is left of the rest is text: escaped, never markup
+    assert "<script" not in document and "<img" not in document and "<a " not in document

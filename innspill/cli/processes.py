@@ -139,8 +139,15 @@ def _print_step(step: StepStatus) -> None:
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
     )
+    if step.calendar_replies:
+        r = step.calendar_replies
+        typer.echo(
+            f"      calendar replies: {r['accepted']} accepted, {r['declined']} declined, "
+            f"{r['tentative']} tentative, {r['no_reply']} no reply"
+        )
     for body, where in step.bodies.items():
-        typer.echo(f"      {body:<32} {where}")
+        reply = f"; {step.replies[body]}" if body in step.replies else ""
+        typer.echo(f"      {body:<32} {where}{reply}")
     for p in step.participants:
         answer = (
             f"answered {p.answered_at[:16].replace('T', ' ')}" + (" (late)" if p.late else "")

@@ -135,7 +135,6 @@ BOKMAL: dict[str, Callable[..., str]] = {
     "reply_accepted": lambda: "Har takket ja i kalenderen",
     "reply_declined": lambda: "Har takket nei i kalenderen",
     "reply_tentative": lambda: "Har svart kanskje i kalenderen",
-    "reply_none": lambda: "Har ikke svart i kalenderen",
     "meeting_time": lambda start, end, place: f"kl. {start:%H.%M}–{end:%H.%M}, {place}",
     "compiled": lambda version, made, summary: (
         f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from innspill.events import record_event
-from innspill.models import CalendarReply
+from innspill.models import CalendarReply, OutboxMessage
+
+#: The outbox kinds that carry a new version of the meeting's calendar entry.
+INVITATION_KINDS = ("meeting_invitation", "meeting_cancel")
 
 
 class PartStat(StrEnum):
@@ -48,22 +53,56 @@ def count_replies(replies: Mapping[str, str], audience: Iterable[str]) -> ReplyC
     return ReplyCounts(**counts)
 
 
+def current_sequences(session: Session, process_ids: list[str]) -> dict[tuple[str, str, str], int]:
+    """(process, step, participant) -> the SEQUENCE of the latest invitation (or cancel) sent.
+
+    The planner numbers them 1, 2, ... and compose writes SEQUENCE = revision - 1, so it is the
+    number of such messages less one.
+    """
+    rows = session.execute(
+        sa_select(
+            col(OutboxMessage.process_id),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+            func.count(),
+        )
+        .where(
+            col(OutboxMessage.process_id).in_(process_ids),
+            col(OutboxMessage.kind).in_(INVITATION_KINDS),
+        )
+        .group_by(
+            col(OutboxMessage.process_id),
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.participant_key),
+        )
+    ).all()
+    return {(pid, step, who): n - 1 for pid, step, who, n in rows}
+
+
 def latest_replies(
     session: Session, process_ids: list[str]
 ) -> dict[str, dict[str, dict[str, str]]]:
-    """Process -> meeting step -> participant -> their latest PartStat value, in one query."""
+    """Process -> meeting step -> participant -> their latest PartStat value, in two queries.
+
+    A reply to an earlier version of the invitation than the latest one sent to the participant
+    (the meeting moved since) is not current: they have not answered the new time yet.
+    """
     out: dict[str, dict[str, dict[str, str]]] = {}
     if not process_ids:
         return out
-    rows = session.exec(
-        select(
-            CalendarReply.process_id,
-            CalendarReply.step_key,
-            CalendarReply.participant_key,
-            CalendarReply.partstat,
+    rows = session.execute(
+        sa_select(
+            col(CalendarReply.process_id),
+            col(CalendarReply.step_key),
+            col(CalendarReply.participant_key),
+            col(CalendarReply.partstat),
+            col(CalendarReply.sequence),
         ).where(col(CalendarReply.process_id).in_(process_ids))
     ).all()
-    for pid, step, who, partstat in rows:
+    current = current_sequences(session, process_ids) if rows else {}
+    for pid, step, who, partstat, sequence in rows:
+        if sequence is not None and sequence < current.get((pid, step, who), 0):
+            continue
         out.setdefault(pid, {}).setdefault(step, {})[who] = partstat
     return out
 
@@ -80,6 +119,7 @@ def record_reply(
     step_id: str,
     participant_id: str,
     partstat: PartStat,
+    sequence: int | None,
     stamped_at: datetime,
     received_at: datetime,
     attendee: str,
@@ -96,7 +136,7 @@ def record_reply(
         )
     ).first()
     newer = row is None or (stamped_at, received_at) >= (row.stamped_at, row.received_at)
-    detail = f"{partstat.value} (DTSTAMP {stamped_at.isoformat()}, {attendee})"
+    detail = f"{partstat.value} (DTSTAMP {stamped_at.isoformat()}, SEQUENCE {sequence}, {attendee})"
     if not newer:
         detail += "; older than the reply already recorded, which stands"
     record_event(
@@ -120,7 +160,7 @@ def record_reply(
             received_at=received_at,
         )
     row.partstat, row.stamped_at, row.received_at = partstat.value, stamped_at, received_at
-    row.attendee, row.inbound_id = attendee[:300], inbound_id
+    row.sequence, row.attendee, row.inbound_id = sequence, attendee[:300], inbound_id
     session.add(row)
     session.flush()
     return True

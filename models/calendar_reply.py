@@ -14,8 +14,9 @@ class CalendarReply(SQLModel, table=True):
     """What a participant last answered to a meeting's calendar invitation.
 
     Only innspill.rsvp writes it: the reply with the latest DTSTAMP (then the latest received)
-    wins; every reply, also an older one, is in the event log. Whether the participant came is
-    Attendance, registered by hand.
+    wins; every reply, also an older one, is in the event log. A reply to an earlier version
+    of the invitation (a lower SEQUENCE: the meeting has moved since) is kept but not counted.
+    Whether the participant came is Attendance, registered by hand.
     """
 
     __table_args__ = (UniqueConstraint("process_id", "step_key", "participant_key"),)
@@ -25,6 +26,7 @@ class CalendarReply(SQLModel, table=True):
     step_key: str = Field(max_length=80)
     participant_key: str = Field(max_length=80)
     partstat: str = Field(sa_type=String(12))  # accepted | declined | tentative
+    sequence: int | None = None  # the SEQUENCE of the invitation replied to (None: not given)
     stamped_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))  # DTSTAMP
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     attendee: str = Field(default="", max_length=300)  # the address the reply was made for

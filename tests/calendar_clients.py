@@ -150,6 +150,7 @@ def reply_mail(
     to: str = ORGANIZER,
     subject: str | None = None,
     method: str = "REPLY",
+    sequence: int = 0,
     ics: str | None = None,
 ) -> bytes:
     """The whole message as `client` sends it (From the attendee unless `sender` is given)."""
@@ -161,6 +162,7 @@ def reply_mail(
         partstat=partstat,
         stamp=stamp,
         method=method,
+        sequence=sequence,
     )
     word = WORDS[client].get(partstat, partstat)
     msg = EmailMessage()

@@ -5,7 +5,8 @@ the reminder the day before; what cannot be tied to a meeting and a participant 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, time
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -27,11 +28,14 @@ from tests.smtp_sink import SmtpSink
 from tests.test_after_deadline import (
     MEETING,
     MEETING_AUDIENCE,
+    definition_of,
     messages,
     msg,
     read_ics,
+    store,
     text,
     the_event,
+    with_meeting,
 )
 
 BERGEN, TROMSO, GRENLAND = "bergen-sekretariat", "tromso-sekretariat", "grenland-sekretariat"
@@ -68,7 +72,7 @@ def importing(engine: Engine, raw: bytes, at: datetime, uid: str) -> InboundMess
         return result.message
 
 
-def reply(client: str, uid: str, who: str, partstat: str, stamp: datetime, **kw: str) -> bytes:
+def reply(client: str, uid: str, who: str, partstat: str, stamp: datetime, **kw: Any) -> bytes:
     return reply_mail(
         client,
         uid=uid,
@@ -130,7 +134,7 @@ def test_outlook_google_and_apple_replies_are_recorded_never_answers(
     assert step.calendar_replies == {"accepted": 1, "declined": 1, "tentative": 1, "no_reply": 7}
     assert step.replies[BERGEN] == "accepted the calendar invitation"
     assert step.replies[TROMSO] == "declined the calendar invitation"
-    assert step.replies["oslo-akershus-sekretariat"] == "no calendar reply"
+    assert "oslo-akershus-sekretariat" not in step.replies  # counted as no_reply
     # Attendance stays what happened, registered by hand: a reply does not set it.
     assert step.bodies[BERGEN] == "invited"
 
@@ -152,6 +156,40 @@ def test_a_changed_mind_latest_dtstamp_wins_even_when_the_older_arrives_last(
     assert "which stands" in events(engine)[-1].detail
     step = meeting_status(engine, oslo(2020, 6, 3, 9))
     assert step.calendar_replies["declined"] == 1 and step.calendar_replies["accepted"] == 0
+
+
+def test_a_reply_to_the_old_time_no_longer_counts_once_the_meeting_moves(
+    engine: Engine, settings: Settings, smtp: SmtpSink, invited: dict[str, str]
+) -> None:
+    at = oslo(2020, 5, 26, 10)
+    importing(engine, reply("outlook", invited[BERGEN], BERGEN, "ACCEPTED", at), at, "1")
+    importing(engine, reply("google", invited[TROMSO], TROMSO, "DECLINED", at), at, "2")
+    assert meeting_status(engine, oslo(2020, 6, 1, 9)).calendar_replies["accepted"] == 1
+
+    # The meeting is moved an hour: everyone gets the update, SEQUENCE 1.
+    moved = oslo(2020, 6, 3, 12)
+    store(engine, with_meeting(definition_of(engine), start=time(10), end=time(13, 30)), moved)
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 13))
+    updates = messages(smtp, "meeting_invitation", step=MEETING)[len(MEETING_AUDIENCE) :]
+    assert {int(the_event(read_ics(r)[0])["SEQUENCE"]) for r in updates} == {1}
+    step = meeting_status(engine, oslo(2020, 6, 3, 14))
+    assert step.calendar_replies == {"accepted": 0, "declined": 0, "tentative": 0, "no_reply": 10}
+    assert step.replies == {}
+    stale = importing(
+        engine, reply("outlook", invited[GRENLAND], GRENLAND, "ACCEPTED", at), at, "s"
+    )
+    assert stale.reason == (
+        "calendar reply: accepted to an earlier version of the invitation (SEQUENCE 0, now 1): "
+        "kept, not counted"
+    )
+
+    # Bergen accepts the new time; Tromsø's old "no" is still only history.
+    later = oslo(2020, 6, 3, 15)
+    raw = reply("apple", invited[BERGEN], BERGEN, "ACCEPTED", later, sequence=1)
+    importing(engine, raw, later, "3")
+    step = meeting_status(engine, oslo(2020, 6, 3, 16))
+    assert step.calendar_replies["accepted"] == 1 and step.calendar_replies["declined"] == 0
+    assert list(step.replies) == [BERGEN]
 
 
 def test_the_participant_is_found_by_token_when_the_attendee_address_is_personal(
@@ -340,3 +378,33 @@ def test_a_reply_through_the_real_mailbox(
     with Session(engine) as session:
         held = session.exec(select(InboundMessage).where(InboundMessage.status == "held")).one()
     assert held.participant_key == TROMSO and "COUNTER" in held.reason
+
+
+def test_the_dashboard_shows_each_participants_reply(
+    engine: Engine, settings: Settings, invited: dict[str, str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from innspill.dashboard.app import create_app
+    from innspill.dashboard.auth import create_user
+    from innspill.dashboard.deps import get_now
+    from tests.test_dashboard import PASSWORD, PROCESS, USER, page, sign_in
+
+    at = oslo(2020, 5, 26, 10)
+    importing(engine, reply("outlook", invited[BERGEN], BERGEN, "ACCEPTED", at), at, "1")
+    importing(engine, reply("apple", invited[TROMSO], TROMSO, "TENTATIVE", at), at, "2")
+    with session_scope(engine) as session:
+        create_user(session, USER, PASSWORD, now=at)
+    app = create_app(settings)
+    app.dependency_overrides[get_now] = lambda: oslo(2020, 5, 27, 9)
+    with TestClient(app) as client:
+        sign_in(client)
+        matrix = page(client, PROCESS).table("Deltakere")
+        meeting = matrix.column("Halvdagsmøte")
+        bergen = matrix.row(NAMES[BERGEN])[meeting].text
+        assert bergen == "Invitert Har takket ja i kalenderen"
+        assert matrix.row(NAMES[TROMSO])[meeting].text.endswith("Har svart kanskje i kalenderen")
+        assert matrix.row(NAMES[GRENLAND])[meeting].text == "Invitert"
+        details = page(client, f"{PROCESS}/participants/{BERGEN}")
+        row = next(r for r in details.table("Hvor").rows if r[0].text.startswith("Halvdagsmøte"))
+        assert "Har takket ja i kalenderen" in row[-1].text

@@ -19,7 +19,7 @@ from innspill.models import InboundMessage, InboundStatus, Process, TokenPurpose
 from innspill.outbound.ics import meeting_uid
 from innspill.process.definition import MeetingStep, ProcessDefinition
 from innspill.process.loading import get_definition
-from innspill.rsvp import PartStat, record_reply
+from innspill.rsvp import PartStat, current_sequences, record_reply
 from innspill.tokens import TOKEN_PATTERN, resolve
 
 _PLUS = re.compile(r"\+([a-z2-7]{32})@")
@@ -149,6 +149,7 @@ def record_calendar(
         step_id=step.id,
         participant_id=who,
         partstat=partstat,
+        sequence=reply.sequence,
         stamped_at=reply.stamped_at or row.received_at,
         received_at=row.received_at,
         attendee=attendee.email,
@@ -159,3 +160,9 @@ def record_calendar(
     row.reason = f"calendar reply: {partstat.value}" + (
         "" if latest else " (older than the reply already recorded, which stands)"
     )
+    current = current_sequences(session, [definition.id]).get((definition.id, step.id, who), 0)
+    if reply.sequence is not None and reply.sequence < current:
+        row.reason += (
+            f" to an earlier version of the invitation (SEQUENCE {reply.sequence}, now "
+            f"{current}): kept, not counted"
+        )

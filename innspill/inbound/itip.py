@@ -37,7 +37,7 @@ class CalendarPart:
 
     method: str
     uid: str = ""
-    sequence: int = 0
+    sequence: int | None = None  # None when the reply does not say
     stamped_at: datetime | None = None  # DTSTAMP, in UTC
     attendees: tuple[Attendee, ...] = ()
     problem: str = ""  # set when the part could not be read: then it is held with this
@@ -97,9 +97,9 @@ def _read(data: bytes, content_method: str) -> CalendarPart | None:
     event = events[0]
     stamp = event.get("dtstamp")
     try:
-        sequence = int(event.get("sequence", 0))
+        sequence = int(str(event["sequence"])) if "sequence" in event else None
     except (TypeError, ValueError):
-        sequence = 0
+        sequence = None
     return CalendarPart(
         method,
         uid=str(event.get("uid", "")).strip()[:300],

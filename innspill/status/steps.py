@@ -164,8 +164,8 @@ def _meeting_status(ctx: Context, step: MeetingStep, status: StepStatus) -> date
         for p in ctx.audiences[step.id]:
             invitations = ctx.sent(step.id, p.id, "meeting_invitation")
             status.bodies[p.id] = _meeting_body(invitations, attendance.get(p.id))
-            if invitations or p.id in replies:
-                status.replies[p.id] = Phrase(f"reply_{replies.get(p.id, 'none')}")
+            if p.id in replies:
+                status.replies[p.id] = Phrase(f"reply_{replies[p.id]}")
     if step.cancelled:
         status.state, status.note = StepState.DONE, Phrase("cancelled")
     elif ctx.now >= local_datetime(step.date, step.end):

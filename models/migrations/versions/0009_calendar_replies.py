@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('step_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('participant_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('partstat', sa.String(length=12), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=True),
     sa.Column('stamped_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('received_at', innspill.models.types.UTCDateTime(), nullable=False),
     sa.Column('attendee', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),

@@ -89,8 +89,9 @@ def status(
     at: AtOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the current step and next deadline, every step with its state, deadline and counts,
-    and where each participant stands (the same status the dashboard shows)."""
+    """Show the current step and next deadline, every step with its state, deadline and counts
+    (for a meeting also its calendar replies), and where each participant stands (the same
+    status the dashboard shows)."""
     from innspill.models.db import session_scope
     from innspill.process.loading import all_definitions, get_definition
     from innspill.status import process_statuses

@@ -13,7 +13,6 @@ import pytest
 from jinja2.exceptions import UndefinedError
 
 from innspill.outbound.templates import Rendered, render
-from innspill.rsvp import ReplyCounts
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -23,6 +22,7 @@ from innspill.process.definition import (
     RequestStep,
     load_definition,
 )
+from innspill.rsvp import ReplyCounts
 from tests.test_templates import (
     BOKMAL_ONLY,
     LANGUAGES,

@@ -134,6 +134,9 @@ BOKMAL: dict[str, Callable[..., str]] = {
     "absent": lambda: "Deltok ikke",
     "attended_count": lambda n: f"{n} deltok",
     "cancelled": lambda: "Avlyst",
+    "reply_accepted": lambda: "Har takket ja i kalenderen",
+    "reply_declined": lambda: "Har takket nei i kalenderen",
+    "reply_tentative": lambda: "Har svart kanskje i kalenderen",
     "meeting_time": lambda start, end, place: f"kl. {start:%H.%M}–{end:%H.%M}, {place}",
     "compiled": lambda version, made, summary: (
         f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"

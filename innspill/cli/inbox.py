@@ -22,7 +22,8 @@ def fetch_mail(
     limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
     at: AtOption = None,
 ) -> None:
-    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token.
+    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token,
+    calendar replies to a meeting invitation are recorded for the participant.
 
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.
@@ -50,7 +51,7 @@ def fetch_mail(
 @inbox_app.command("list")
 def inbox_list(
     all_: Annotated[
-        bool, typer.Option("--all", help="Also answers, bounces and dismissed.")
+        bool, typer.Option("--all", help="Also answers, calendar replies, bounces and dismissed.")
     ] = False,
 ) -> None:
     """The holding queue: messages that were not made answers, and why."""

@@ -15,6 +15,7 @@ from innspill.config.settings import Settings
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, effective_deadlines
@@ -75,7 +76,8 @@ def import_mail(
     received_at: datetime | None,
     now: datetime,
 ) -> ImportResult:
-    """Import one message once: an answer, a bounce, or held with the reason. Never raises
+    """Import one message once: an answer, a bounce, a calendar reply (innspill.inbound.calendar),
+    or held with the reason. Never raises
     for the message's content; the raw bytes are kept whatever happens."""
     known = session.exec(
         select(InboundMessage).where(
@@ -102,6 +104,9 @@ def import_mail(
         _bounce(session, row, parsed, now=now)
     elif parsed.kind == InboundKind.ANSWER:
         _answer(session, row, parsed, now=now)
+    elif parsed.kind == InboundKind.CALENDAR:
+        session.flush()  # the reply refers to the message by its id
+        record_calendar(session, row, parsed, now=now)
     session.flush()
     return ImportResult(row, new=True)
 

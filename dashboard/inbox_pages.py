@@ -31,6 +31,7 @@ STATUSES = {
     "assigned": "Tildelt av en person",
     "dismissed": "Lagt til side",
     "bounce": "Returmelding",
+    "calendar": "Kalendersvar registrert",
 }
 KINDS = {
     "answer": "Svar med nøkkel",
@@ -38,6 +39,7 @@ KINDS = {
     "bounce": "Returmelding",
     "no_token": "Uten nøkkel",
     "unparsable": "Kunne ikke leses",
+    "calendar": "Kalendersvar",
 }
 
 

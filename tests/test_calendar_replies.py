@@ -269,6 +269,20 @@ def test_a_steering_group_is_no_attendee_of_the_secretariats_meeting(
     row = importing(engine, raw, at, "s")
     assert row.status == "held"
     assert "is not a participant of the meeting 'halvdagsmote'" in row.reason
+    # Held, it still is no answer: assigning it to a request step is refused.
+    from innspill.errors import InnspillError
+    from innspill.inbound.intake import assign
+
+    with session_scope(engine) as session, pytest.raises(InnspillError, match="calendar reply"):
+        assign(
+            session,
+            row.id or 0,
+            process_id=SEED_ID,
+            step_id="innspill-retningslinjer",
+            participant_id=BERGEN,
+            by="test",
+            now=at,
+        )
 
 
 def test_calendar_parts_are_read_bounded() -> None:

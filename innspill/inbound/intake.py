@@ -242,6 +242,12 @@ def assign(
         raise InnspillError(f"no incoming message {message_id}")
     if row.status != InboundStatus.HELD:
         raise InnspillError(f"message {message_id} is {row.status}, not held")
+    if row.kind == InboundKind.CALENDAR:
+        # Its text is the client's "Accepted: ..." line: never an answer.
+        raise InnspillError(
+            f"message {message_id} is a calendar reply, not an answer: it cannot be assigned "
+            "to a request step; record attendance after the meeting, or dismiss it"
+        )
     definition = get_definition(session, process_id)
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")

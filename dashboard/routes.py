@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import csv_export, progress, queries
+from innspill.dashboard import action_forms, csv_export, progress, queries
 from innspill.dashboard.auth import (
     authenticate,
     client_addresses,
@@ -119,7 +119,8 @@ def process(request: Request, process_id: str, db: Db, now: Now) -> Response:
     page = progress.process_page(db, process_id, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
-    return render(request, "process.html", {"page": page, "now": now})
+    forms = action_forms.page_forms(db, process_id, now)
+    return render(request, "process.html", {"page": page, "now": now, "forms": forms})
 
 
 @pages.get("/processes/{process_id}/matrix.csv")
@@ -135,7 +136,8 @@ def participant(request: Request, process_id: str, key: str, db: Db, now: Now) -
     page = progress.participant_page(db, process_id, key, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
-    return render(request, "participant.html", {"page": page, "now": now})
+    forms = action_forms.page_forms(db, process_id, now, participant=key)
+    return render(request, "participant.html", {"page": page, "now": now, "forms": forms})
 
 
 def _filter(

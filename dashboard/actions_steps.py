@@ -61,11 +61,12 @@ def _title(definition: ProcessDefinition, step_id: str) -> str:
     return next((s.title for s in definition.steps if s.id == step_id), step_id)
 
 
-def _target(process_id: str, step_id: str, back: str, participant: str) -> str:
-    """The page the form was on (built here, never taken from the form: no open redirect)."""
+def _target(process_id: str, back: str, participant: str) -> str:
+    """The page the form was on (built here, never taken from the form: no open redirect), at
+    its top, where the notice is."""
     if back == BACK_PARTICIPANT and participant:
-        return f"/processes/{process_id}/participants/{participant}#steg-{step_id}"
-    return f"/processes/{process_id}#steg-{step_id}"
+        return f"/processes/{process_id}/participants/{participant}"
+    return f"/processes/{process_id}"
 
 
 def again(
@@ -168,7 +169,7 @@ def extend_deadline(
     if warning := action_texts.not_a_working_day(new):
         notice += " " + warning
     next_up = upcoming(db, definition, now, participant=participant or None, step=step_id)
-    return done(request, _target(process_id, step_id, back, participant), notice, next_up)
+    return done(request, _target(process_id, back, participant), notice, next_up)
 
 
 # --- 2. an answer received outside the system -------------------------------------------------
@@ -242,7 +243,7 @@ async def register_letter(
         + "). Det teller med i status og i neste sammenstilling."
     )
     next_up = await run_in_threadpool(upcoming, db, definition, now, participant=participant)
-    return done(request, _target(process_id, step_id, back, participant), notice, next_up)
+    return done(request, _target(process_id, back, participant), notice, next_up)
 
 
 def _save_answer(
@@ -340,7 +341,7 @@ def record_treatment(
     recorded = labels.translate(phrase).text
     notice = _recorded(db, definition, now, step_id, participant, recorded)
     next_up = upcoming(db, definition, now, participant=participant, step=step_id)
-    return done(request, _target(process_id, step_id, back, participant), notice, next_up)
+    return done(request, _target(process_id, back, participant), notice, next_up)
 
 
 @router.post("/processes/{process_id}/steps/{step_id}/attendance")
@@ -384,4 +385,4 @@ def record_attendance(
     recorded = labels.translate(Phrase("attended" if row.attended else "absent")).text
     notice = _recorded(db, definition, now, step_id, participant, recorded)
     next_up = upcoming(db, definition, now, participant=participant, step=step_id)
-    return done(request, _target(process_id, step_id, back, participant), notice, next_up)
+    return done(request, _target(process_id, back, participant), notice, next_up)

@@ -175,12 +175,15 @@ def extend_deadline(
 # --- 2. an answer received outside the system -------------------------------------------------
 
 
-def _received_at(text: str, now: datetime) -> datetime:
+def _received_at(text: str, now: datetime, step: RequestStep) -> datetime:
     """The instant an answer counts as received: now when it came today, else noon that day."""
     day = action_texts.parse_day(text, "datoen svaret kom")
     today = now.astimezone(OSLO).date()
     if day > today:
         raise ValueError("Datoen svaret kom kan ikke være fram i tid.")
+    if day < step.opens:
+        opened = labels.fmt_date(step.opens)
+        raise ValueError(f"Datoen svaret kom kan ikke være før steget åpnet ({opened}).")
     return now if day == today else datetime.combine(day, time(12), tzinfo=OSLO)
 
 
@@ -215,7 +218,7 @@ async def register_letter(
     values |= {GENERAL_FIELD: general, "received": posted.fields["received"]}
     form = f"svar-{step_id}"
     try:
-        at = _received_at(posted.fields["received"], now)
+        at = _received_at(posted.fields["received"], now, step)
         if posted.too_long:
             raise ValueError("En av tekstene er for lang (høyst 100 000 tegn).")
         problems = file_problems(wording("nb"), posted.files, kept=0)

@@ -279,6 +279,11 @@ def test_a_refused_answer_keeps_the_texts(admin: TestClient, db: Session):
         ({"received": "2020-04-21"}, [], "Datoen svaret kom kan ikke være fram i tid."),
         ({"received": "i går"}, [], "er ikke en dato"),
         (
+            {"received": "2020-03-27"},
+            [],
+            "Datoen svaret kom kan ikke være før steget åpnet (30. mars 2020).",
+        ),
+        (
             {"received": "2020-04-17"},
             [("filer", ("notat.txt", b"bare tekst", "text/plain"))],
             "«notat.txt» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt). "

@@ -21,6 +21,16 @@ TREATMENT_STATES = {
 }
 
 
+#: Why the planner will not send a due message (innspill.planning), in bokmål.
+SKIP_REASONS = {
+    "already answered": "har alt svart",
+    "the participant's address is failing (bounced)": "adressen feiler (meldinger kommer i retur)",
+    "the process has ended": "prosessen er avsluttet",
+    "the draft is on the body's agenda": "utkastet er satt på sakskartet",
+    "already treated": "alt behandlet",
+}
+
+
 def _d(text: str) -> str:
     """An ISO date in an English message, as the pages write dates."""
     try:

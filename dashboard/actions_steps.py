@@ -1,5 +1,6 @@
-"""Administrators' actions on a step: extend a deadline, register an answer that came by letter
-or mail outside the system, record a body's treatment of the draft, record attendance.
+"""Administrators' actions on a step: extend a deadline, record a body's treatment of the draft,
+record attendance (and what every action on a step shares; registering an answer that came
+outside the system is in `actions_answer.py`).
 
 Each is a POST with the page's CSRF token, calls the same domain function as its CLI command
 (`innspill extend`, `answer add`, `treatment`, `attendance`) with `by` set to the signed-in
@@ -10,30 +11,33 @@ open, what to correct in bokmål, and what had been typed. Viewers get 403 (`req
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
-from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from innspill.dashboard import action_texts, labels, progress
-from innspill.dashboard.acting import Admin, CsrfToken, Db, Now, check_csrf, done, upcoming
+from innspill.dashboard.acting import (
+    Admin,
+    CsrfToken,
+    Db,
+    Now,
+    Upcoming,
+    check_csrf,
+    done,
+    upcoming,
+)
 from innspill.dashboard.action_forms import BACK_PARTICIPANT, Refused, forms_for
-from innspill.dashboard.answer_form import FIELD_PREFIX, _TooLarge, file_problems, read_form
-from innspill.dashboard.answer_texts import wording
 from innspill.dashboard.deps import render, require_admin
 from innspill.documents.treatment import register_attendance, set_treatment
 from innspill.errors import InnspillError, UnknownProcess
-from innspill.inbound.answers import attach_file, register_answer
-from innspill.inbound.intake import GENERAL
-from innspill.models import Treatment, TreatmentState, User
+from innspill.models import Treatment, TreatmentState
 from innspill.process.deadlines import change_deadline
-from innspill.process.definition import ProcessDefinition, RequestStep
+from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import get_definition
-from innspill.process.workdays import OSLO
 from innspill.status import Phrase, process_status
 
 router = APIRouter(dependencies=[Depends(require_admin)])
@@ -42,18 +46,31 @@ Short = Annotated[str, Form(max_length=200)]
 Long = Annotated[str, Form(max_length=20_000)]  # longer than any check below: never lose text
 MAX_REASON = 1000
 MAX_DECISION = 4000
-GENERAL_FIELD = "generelt"
-ANSWER_FIELDS = ("csrf_token", "participant", "received", GENERAL_FIELD, "back")
 
 
-def _definition(db: Session, process_id: str) -> ProcessDefinition:
+def forecast_of(
+    db: Session,
+    definition: ProcessDefinition,
+    now: datetime,
+    *,
+    participant: str | None,
+    step: str | None,
+) -> list[Upcoming]:
+    """What the next ticks will send (the forecast), with why a message is not sent in bokmål."""
+    return [
+        replace(u, skipped=action_texts.SKIP_REASONS.get(u.skipped, u.skipped))
+        for u in upcoming(db, definition, now, participant=participant, step=step)
+    ]
+
+
+def definition_of(db: Session, process_id: str) -> ProcessDefinition:
     try:
         return get_definition(db, process_id)
     except UnknownProcess:
         raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
 
 
-def _name(definition: ProcessDefinition, key: str) -> str:
+def name_of(definition: ProcessDefinition, key: str) -> str:
     return next((p.name for p in definition.participants if p.id == key), key)
 
 
@@ -61,7 +78,7 @@ def _title(definition: ProcessDefinition, step_id: str) -> str:
     return next((s.title for s in definition.steps if s.id == step_id), step_id)
 
 
-def _target(process_id: str, back: str, participant: str) -> str:
+def target(process_id: str, back: str, participant: str) -> str:
     """The page the form was on (built here, never taken from the form: no open redirect), at
     its top, where the notice is."""
     if back == BACK_PARTICIPANT and participant:
@@ -106,7 +123,7 @@ def _recorded(
     (from the status model) when that says something else, e.g. that no draft was sent yet."""
     status = process_status(db, definition, now=now)
     where = progress.standing(definition, status, step_id, participant).text
-    notice = f"{_name(definition, participant)}, «{_title(definition, step_id)}»: {recorded}."
+    notice = f"{name_of(definition, participant)}, «{_title(definition, step_id)}»: {recorded}."
     return notice + (f" Status nå: {where}." if where and where != recorded else "")
 
 
@@ -137,7 +154,7 @@ def extend_deadline(
     back: Short = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    definition = _definition(db, process_id)
+    definition = definition_of(db, process_id)
     participant, reason = participant.strip(), reason.strip()
     values = {"deadline": deadline, "participant": participant, "reason": reason}
     form = f"frist-{step_id}" + (f"-{participant}" if back == BACK_PARTICIPANT else "")
@@ -164,119 +181,15 @@ def extend_deadline(
             request, db, now, definition, back=back, participant=participant, refused=refused
         )
     db.commit()
-    who = f"for {_name(definition, participant)}" if participant else "for alle deltakerne"
+    who = f"for {name_of(definition, participant)}" if participant else "for alle deltakerne"
     notice = f"Ny frist for «{_title(definition, step_id)}» {who}: {labels.fmt_date(new)}."
     if warning := action_texts.not_a_working_day(new):
         notice += " " + warning
-    next_up = upcoming(db, definition, now, participant=participant or None, step=step_id)
-    return done(request, _target(process_id, back, participant), notice, next_up)
+    next_up = forecast_of(db, definition, now, participant=participant or None, step=step_id)
+    return done(request, target(process_id, back, participant), notice, next_up)
 
 
-# --- 2. an answer received outside the system -------------------------------------------------
-
-
-def _received_at(text: str, now: datetime, step: RequestStep) -> datetime:
-    """The instant an answer counts as received: now when it came today, else noon that day."""
-    day = action_texts.parse_day(text, "datoen svaret kom")
-    today = now.astimezone(OSLO).date()
-    if day > today:
-        raise ValueError("Datoen svaret kom kan ikke være fram i tid.")
-    if day < step.opens:
-        opened = labels.fmt_date(step.opens)
-        raise ValueError(f"Datoen svaret kom kan ikke være før steget åpnet ({opened}).")
-    return now if day == today else datetime.combine(day, time(12), tzinfo=OSLO)
-
-
-@router.post("/processes/{process_id}/steps/{step_id}/answer")
-async def register_letter(
-    request: Request, process_id: str, step_id: str, db: Db, now: Now, admin: Admin
-) -> Response:
-    definition = await run_in_threadpool(_definition, db, process_id)
-    try:
-        step = definition.step(step_id)
-    except KeyError:
-        raise HTTPException(404, f"Prosessen har ikke steget «{step_id}».") from None
-    if not isinstance(step, RequestStep):
-        raise HTTPException(404, f"Steget «{step.title}» tar ikke imot svar.")
-    themes = definition.themes_of(step)
-    try:
-        posted = await read_form(request, themes, extra=ANSWER_FIELDS)
-    except _TooLarge:
-        raise HTTPException(413, "Filene er for store til sammen. Send færre om gangen.") from None
-    except MultiPartException:
-        raise HTTPException(
-            400, "Skjemaet kunne ikke leses. Last inn siden og prøv igjen."
-        ) from None
-    check_csrf(request, posted.fields["csrf_token"])
-    participant = posted.fields["participant"].strip()
-    back = posted.fields["back"]
-    general = posted.fields[GENERAL_FIELD]
-    texts = {t: v for t, v in posted.texts.items() if v.strip()}
-    if general.strip():
-        texts[GENERAL] = general
-    values = {FIELD_PREFIX + t: v for t, v in posted.texts.items()}
-    values |= {GENERAL_FIELD: general, "received": posted.fields["received"]}
-    form = f"svar-{step_id}"
-    try:
-        at = _received_at(posted.fields["received"], now, step)
-        if posted.too_long:
-            raise ValueError("En av tekstene er for lang (høyst 100 000 tegn).")
-        problems = file_problems(wording("nb"), posted.files, kept=0)
-        if problems:
-            raise ValueError(" ".join(problems))
-        if not texts and not posted.files:
-            raise InnspillError("the answer is empty")
-        answer = await run_in_threadpool(
-            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin
-        )
-    except (ValueError, InnspillError) as exc:
-        db.rollback()
-        text = action_texts.refusal(str(exc)) if isinstance(exc, InnspillError) else str(exc)
-        if posted.files:
-            text += " " + wording("nb")["choose_again"]
-        refused = Refused(form, text, values, files_dropped=bool(posted.files))
-        return await run_in_threadpool(
-            again, request, db, now, definition, back=back, participant=participant, refused=refused
-        )
-    name, files = _name(definition, participant), len(posted.files)
-    notice = (
-        f"Svaret fra {name} på «{step.title}» er registrert som versjon {answer} "
-        f"(mottatt {labels.fmt_date(at)}"
-        + (f", {files} vedlegg" if files else "")
-        + "). Det teller med i status og i neste sammenstilling."
-    )
-    next_up = await run_in_threadpool(upcoming, db, definition, now, participant=participant)
-    return done(request, _target(process_id, back, participant), notice, next_up)
-
-
-def _save_answer(
-    db: Session,
-    definition: ProcessDefinition,
-    step_id: str,
-    participant: str,
-    texts: dict[str, str],
-    files: list[tuple[str, bytes]],
-    at: datetime,
-    admin: User,
-) -> int:
-    """`innspill answer add`'s two calls, in one transaction: the version, then its files."""
-    answer = register_answer(
-        db,
-        definition,
-        step_id=step_id,
-        participant_id=participant,
-        texts=texts or {GENERAL: "(se vedlegg)"},
-        at=at,
-        channel="registered",
-        registered_by=admin.username,
-    )
-    for filename, data in files:
-        attach_file(db, answer, filename=filename, data=data)
-    db.commit()
-    return answer.version
-
-
-# --- 3. a body's treatment of the draft, attendance at a meeting ------------------------------
+# --- 2. a body's treatment of the draft, attendance at a meeting ------------------------------
 
 
 def _optional_day(text: str, label: str) -> date | None:
@@ -300,7 +213,7 @@ def record_treatment(
     back: Short = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    definition = _definition(db, process_id)
+    definition = definition_of(db, process_id)
     participant = participant.strip()
     values = {
         "participant": participant,
@@ -343,8 +256,8 @@ def record_treatment(
     phrase = Phrase(TreatmentState(row.state).value, **_treatment_values(row))
     recorded = labels.translate(phrase).text
     notice = _recorded(db, definition, now, step_id, participant, recorded)
-    next_up = upcoming(db, definition, now, participant=participant, step=step_id)
-    return done(request, _target(process_id, back, participant), notice, next_up)
+    next_up = forecast_of(db, definition, now, participant=participant, step=step_id)
+    return done(request, target(process_id, back, participant), notice, next_up)
 
 
 @router.post("/processes/{process_id}/steps/{step_id}/attendance")
@@ -361,7 +274,7 @@ def record_attendance(
     back: Short = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    definition = _definition(db, process_id)
+    definition = definition_of(db, process_id)
     participant = participant.strip()
     values = {"participant": participant, "attended": attended}
     form = f"oppmote-{step_id}"
@@ -387,5 +300,5 @@ def record_attendance(
     db.commit()
     recorded = labels.translate(Phrase("attended" if row.attended else "absent")).text
     notice = _recorded(db, definition, now, step_id, participant, recorded)
-    next_up = upcoming(db, definition, now, participant=participant, step=step_id)
-    return done(request, _target(process_id, back, participant), notice, next_up)
+    next_up = forecast_of(db, definition, now, participant=participant, step=step_id)
+    return done(request, target(process_id, back, participant), notice, next_up)

@@ -59,7 +59,8 @@ REFUSALS: list[tuple[str, Callable[[re.Match[str]], str]]] = [
         r"an extension must be later than the current deadline (\S+) of '([^']+)'.*",
         lambda m: (
             f"En utsatt frist må være senere enn deltakerens frist nå ({_d(m[1])}). "
-            "Velg en senere dato, eller velg «Alle deltakere» for å flytte fristen for alle."
+            "Velg en senere dato, eller endre fristen for alle deltakerne i steget "
+            "(på prosessens side: «Gjelder: Alle deltakere i steget»)."
         ),
     ),
     (

@@ -416,3 +416,17 @@ def test_modules_are_small() -> None:
     for name in ("actions_steps.py", "actions_answer.py", "action_forms.py", "action_texts.py"):
         source = Path(__file__).resolve().parents[1] / "dashboard" / name
         assert len(source.read_text().splitlines()) < 400, name
+
+
+def test_every_reason_the_planner_gives_for_not_sending_has_a_bokmal_wording() -> None:
+    from innspill.dashboard.action_texts import SKIP_REASONS, refusal
+    from innspill.planning.after_deadline import TREATMENT_BLOCKERS
+
+    assert set(TREATMENT_BLOCKERS.values()) <= set(SKIP_REASONS)
+    planner = (Path(__file__).resolve().parents[1] / "innspill/planning/planner.py").read_text()
+    reasons = re.findall(r'(?:skip: str \| None = |skip = |return )"([^"]+)"', planner)
+    assert "already answered" in reasons  # the pattern still finds them
+    for reason in reasons:
+        assert reason in SKIP_REASONS, reason
+    # a refusal not worded yet is still shown, after a bokmål sentence
+    assert refusal("something new") == "Det ble ikke lagret: something new"

@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlmodel import Session
-
-from innspill.errors import UnknownProcess
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES
 from innspill.process.definition import (
     CirculationStep,
@@ -22,7 +19,6 @@ from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,
 )
-from innspill.process.loading import get_definition
 from innspill.process.workdays import OSLO
 
 #: Where a form sends the user back to: the page it is on.
@@ -122,14 +118,3 @@ def forms_for(
         if forms is not None:
             steps.append(forms)
     return Forms(today=now.astimezone(OSLO).date(), steps=steps, refused=refused)
-
-
-def page_forms(
-    session: Session, process_id: str, now: datetime, *, participant: str | None = None
-) -> Forms | None:
-    """The forms of a process's page (or one participant's), or None for an unknown process."""
-    try:
-        definition = get_definition(session, process_id)
-    except UnknownProcess:
-        return None
-    return forms_for(definition, now, participant=participant)

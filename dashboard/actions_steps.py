@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import action_texts, labels, progress
+from innspill.dashboard import action_texts, labels, progress, routes
 from innspill.dashboard.acting import (
     Admin,
     CsrfToken,
@@ -30,7 +30,7 @@ from innspill.dashboard.acting import (
     done,
     upcoming,
 )
-from innspill.dashboard.action_forms import BACK_PARTICIPANT, Refused, forms_for
+from innspill.dashboard.action_forms import BACK_PARTICIPANT, Refused
 from innspill.dashboard.deps import render, require_admin
 from innspill.documents.treatment import register_attendance, set_treatment
 from innspill.errors import InnspillError, UnknownProcess
@@ -98,16 +98,9 @@ def again(
 ) -> Response:
     """The page the form was on, again (400), with the form open, the error and the values."""
     if back == BACK_PARTICIPANT and participant:
-        page = progress.participant_page(db, definition.id, participant, now=now)
-        if page is None:
-            raise HTTPException(404, f"Fant ingen deltaker «{participant}» i prosessen.")
-        forms = forms_for(definition, now, participant=participant, refused=refused)
-        context = {"page": page, "now": now, "forms": forms}
+        context = routes.participant_view(db, definition.id, participant, now, refused=refused)
         return render(request, "participant.html", context, status_code=400)
-    process_page = progress.process_page(db, definition.id, now=now)
-    assert process_page is not None  # the definition was found
-    forms = forms_for(definition, now, refused=refused)
-    context = {"page": process_page, "now": now, "forms": forms}
+    context = routes.process_view(db, definition.id, now, refused=refused)
     return render(request, "process.html", context, status_code=400)
 
 

@@ -164,3 +164,12 @@ def translate(text: str) -> Text:
     if isinstance(text, Phrase) and text.code in BOKMAL:
         return Text(BOKMAL[text.code](**text.values))
     return Text(text, lang="en")
+
+
+def file_size(size: int) -> str:
+    """`12 kB`, `3,4 MB`: a file's size as people read it."""
+    if size < 1000:
+        return f"{size} byte"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")

@@ -54,16 +54,11 @@ def inbox_list(
     ] = False,
 ) -> None:
     """The holding queue: messages that were not made answers, and why."""
-    from sqlmodel import col, select
-
-    from innspill.models import InboundMessage, InboundStatus
+    from innspill.inbound.queue import listing
     from innspill.models.db import session_scope
 
     with session_scope(open_engine()) as session:
-        query = select(InboundMessage).order_by(col(InboundMessage.id))
-        if not all_:
-            query = query.where(InboundMessage.status == InboundStatus.HELD)
-        rows = session.exec(query).all()
+        rows = listing(session, include_all=all_)
     if not rows:
         typer.echo("The holding queue is empty." if not all_ else "No incoming mail yet.")
     for row in rows:

@@ -266,6 +266,17 @@ def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> Inb
     row.status = InboundStatus.DISMISSED
     row.reason = f"{row.reason} (dismissed by {by})".strip()
     session.add(row)
+    if row.process_id:  # tied to a process (a token or a late answer): its log says so
+        record_event(
+            session,
+            row.process_id,
+            now,
+            "inbound_dismissed",
+            step=row.step_key,
+            participant=row.participant_key,
+            detail=f"message {message_id}",
+            by=by,
+        )
     return row
 
 

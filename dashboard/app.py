@@ -17,7 +17,16 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, documents, inbox_pages, message_view, routes, users
+from innspill.dashboard import (
+    actions_answer,
+    actions_steps,
+    answer_form,
+    documents,
+    inbox_pages,
+    message_view,
+    routes,
+    users,
+)
 from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
@@ -94,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.public)
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
+    app.include_router(actions_steps.router)  # deadlines, treatment, attendance
+    app.include_router(actions_answer.router)  # answers that came by letter
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
     app.include_router(inbox_pages.pages)  # the holding queue
     app.include_router(inbox_pages.actions)

@@ -176,6 +176,16 @@ def _cell(step: StepStatus, person: str, *, audience: set[str]) -> Cell:
     return Cell(step.step, applies=True, lines=[Text("–")])
 
 
+def standing(
+    definition: ProcessDefinition, status: ProcessStatus, step_id: str, person: str
+) -> Cell:
+    """Where one participant stands in one step (as a cell of the matrix shows it)."""
+    step = status.step(step_id)
+    if step is None:
+        return Cell(step_id, applies=False)
+    return _cell(step, person, audience={p.id for p in definition.audience(step_id)})
+
+
 def _row(person: Participant, status: ProcessStatus, audiences: dict[str, set[str]]) -> MatrixRow:
     cells = [_cell(s, person.id, audience=audiences[s.step]) for s in status.steps]
     return MatrixRow(

@@ -76,7 +76,7 @@ def _participant_status(ctx: Context, step: RequestStep, person: Member) -> Part
         participant=person.id,
         name=person.name,
         deadline=deadline.isoformat(),
-        extended=deadline != step.deadline,
+        extended=deadline > ctx.step_deadlines[step.id],  # later than everyone's: their own
         invited=ctx.sent(step.id, person.id, "invitation") > 0,
         reminders=ctx.sent(step.id, person.id, "reminder"),
         overdue_reminders=ctx.sent(step.id, person.id, "overdue"),

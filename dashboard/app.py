@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, routes, users
+from innspill.dashboard import answer_form, load_upload, process_pages, routes, users
 from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.public)
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
+    app.include_router(process_pages.router)  # what goes out next, the event log
+    app.include_router(load_upload.router)  # load an edited process file: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
 
     @app.exception_handler(NotSignedIn)

@@ -109,10 +109,15 @@ _DEFINITIONS: OrderedDict[str, ProcessDefinition] = OrderedDict()
 _LOCK = threading.RLock()
 
 
-def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:
-    """Validate a process file and add it, or update the loaded process from it."""
+def load_file(
+    session: Session, path: Path, *, now: datetime, by: str = "", source: str | None = None
+) -> LoadReport:
+    """Validate a process file and add it, or update the loaded process from it.
+
+    `source` names the file in the log and in errors (default: its path; the dashboard
+    gives the uploaded file's own name, not the temporary folder it was written to)."""
     definition = load_definition(path)
-    return store_definition(session, definition, source=str(path), now=now, by=by)
+    return store_definition(session, definition, source=source or str(path), now=now, by=by)
 
 
 @dataclass

@@ -55,24 +55,31 @@ def _instants(now: datetime, until: date) -> list[datetime]:
     return out
 
 
-def _turning_hours(definition: ProcessDefinition) -> set[int]:
-    """The hours at which what is due can change without anything happening first.
+def _turning_steps(definition: ProcessDefinition) -> dict[int, set[str]]:
+    """By hour: the steps whose due actions can change at that hour without anything
+    happening first.
 
     Every rule of the planner turns at a step's send hour, at a meeting's start, or at
-    midnight (a deadline's end, the process's end), which the first hour of the day catches.
-    The hour after an hour that did something is looked at too (a compilation made at 9 is
-    sent at 10); see `forecast`. At any other hour, plan() returns what it returned an hour
-    before: nothing, since that was recorded. Skipping those hours makes the forecast about
-    five times faster (2.7 s -> 0.5 s for 100 participants over ten working days)."""
-    hours = {FIRST_HOUR}
+    midnight (a deadline's end, the process's end), which the first hour of the day catches
+    for every step. The hour after an hour that did something is looked at for every step
+    too (what one action makes due, such as a compilation's mail after it is made); see
+    `forecast`. At any other hour, plan() for a step returns what it returned an hour before:
+    nothing, since that was recorded. Looking only there makes the forecast about eight times
+    faster (2.7 s -> 0.3 s for 100 participants over ten working days)."""
+    steps: dict[int, set[str]] = {}
     for step in definition.steps:
-        for name in ("send_time", "start", "end"):
-            value = getattr(step, name, None)
+        reminders = getattr(step, "reminders", None)  # a request step's hour is its reminders'
+        for value in (
+            getattr(step, "send_time", None),
+            getattr(reminders, "send_time", None),
+            getattr(step, "start", None),
+            getattr(step, "end", None),
+        ):
             if isinstance(value, time):
-                hours.add(value.hour)
+                steps.setdefault(value.hour, set()).add(step.id)
                 if value.minute:
-                    hours.add(value.hour + 1)
-    return hours
+                    steps.setdefault(value.hour + 1, set()).add(step.id)
+    return steps
 
 
 def _apply(state: ProcessState, action: Action, at: datetime) -> None:
@@ -103,13 +110,16 @@ def forecast(
         raise ValueError("forecast() needs an aware datetime for now")
     until = add_working_days(now.astimezone(OSLO).date(), working_days)
     simulated = copy.deepcopy(state)
-    turning = _turning_hours(definition)
+    turning = _turning_steps(definition)
     out: list[Planned] = []
-    busy = True  # `now` itself is always looked at
+    busy = True  # `now` itself is always looked at, for every step
     for at in _instants(now, until):
-        if not busy and at.hour not in turning:
-            continue
-        actions = plan(definition, simulated, at)
+        only: set[str] | None = None  # every step
+        if not busy and at.astimezone(OSLO).hour != FIRST_HOUR:
+            only = turning.get(at.astimezone(OSLO).hour)
+            if not only:
+                continue
+        actions = plan(definition, simulated, at, steps=only)
         for action in actions:
             _apply(simulated, action, at)
             out.append(Planned(at, action))

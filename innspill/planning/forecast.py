@@ -8,8 +8,7 @@ answers arrive, no deadline changes. So it shows what the next ticks will do if 
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from innspill.planning.actions import (
@@ -82,6 +81,22 @@ def _turning_steps(definition: ProcessDefinition) -> dict[int, set[str]]:
     return steps
 
 
+def _copy(state: ProcessState) -> ProcessState:
+    """A copy that `_apply` may change: the containers it appends to are new, the frozen
+    records in them are shared (a deep copy took half the time of a forecast)."""
+    return replace(
+        state,
+        messages={k: list(v) for k, v in state.messages.items()},
+        documents={k: list(v) for k, v in state.documents.items()},
+        recorded_keys=set(state.recorded_keys),
+        deadlines=dict(state.deadlines),
+        answered_at=dict(state.answered_at),
+        answers={k: list(v) for k, v in state.answers.items()},
+        failing_addresses=set(state.failing_addresses),
+        treatments=dict(state.treatments),
+    )
+
+
 def _apply(state: ProcessState, action: Action, at: datetime) -> None:
     """Record `action` in `state` as the engine would after a tick at `at`."""
     state.recorded_keys.add(action.key)
@@ -109,7 +124,7 @@ def forecast(
     if now.tzinfo is None:
         raise ValueError("forecast() needs an aware datetime for now")
     until = add_working_days(now.astimezone(OSLO).date(), working_days)
-    simulated = copy.deepcopy(state)
+    simulated = _copy(state)
     turning = _turning_steps(definition)
     out: list[Planned] = []
     busy = True  # `now` itself is always looked at, for every step

@@ -70,9 +70,23 @@ def upcoming(
 ) -> list[Upcoming]:
     """The forecast for the next working days, for one participant and/or step if given."""
     planned: list[Planned] = forecast(definition, load_state(db, definition), now)
+    rows = as_upcoming(
+        definition,
+        [
+            p
+            for p in planned
+            if (participant is None or p.action.participant_id == participant)
+            and (step is None or p.action.step_id == step)
+        ],
+    )
+    return rows[:limit] if limit is not None else rows
+
+
+def as_upcoming(definition: ProcessDefinition, planned: list[Planned]) -> list[Upcoming]:
+    """Forecast lines as a page shows them (names and labels, not ids and codes)."""
     names = {p.id: p.name for p in definition.participants}
     titles = {s.id: s.title for s in definition.steps}
-    rows = [
+    return [
         Upcoming(
             at=p.at,
             kind=labels.MESSAGE_KINDS.get(p.action.kind.value, p.action.kind.value),
@@ -81,10 +95,7 @@ def upcoming(
             skipped=p.action.skip_reason or "",
         )
         for p in planned
-        if (participant is None or p.action.participant_id == participant)
-        and (step is None or p.action.step_id == step)
     ]
-    return rows[:limit] if limit is not None else rows
 
 
 def done(

@@ -23,7 +23,9 @@ from innspill.dashboard import (
     answer_form,
     documents,
     inbox_pages,
+    load_upload,
     message_view,
+    process_pages,
     routes,
     users,
 )
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)  # user management: administrators only
     app.include_router(actions_steps.router)  # deadlines, treatment, attendance
     app.include_router(actions_answer.router)  # answers that came by letter
+    app.include_router(process_pages.router)  # what goes out next, the event log
+    app.include_router(load_upload.router)  # load an edited process file: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
     app.include_router(inbox_pages.pages)  # the holding queue
     app.include_router(inbox_pages.actions)

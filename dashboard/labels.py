@@ -37,6 +37,36 @@ MESSAGE_KINDS = {
     "receipt": "Kvittering",
     "compile": "Ny versjon av sammenstillingen lages",
 }
+EVENT_KINDS = {
+    "process_loaded": "Prosessen ble lastet inn",
+    "process_updated": "Prosessfilen ble endret",
+    "deadline_changed": "Fristen ble endret",
+    "message_queued": "Melding lagt i utboksen",
+    "message_sent": "Melding sendt",
+    "message_deferred": "Sending utsatt (prøves igjen)",
+    "message_failed": "Sending feilet",
+    "address_failing": "Adressen feiler (retur)",
+    "inbound_assigned": "Innkommende e-post knyttet til deltaker",
+    "answer_received": "Svar mottatt",
+    "treatment_changed": "Behandling registrert",
+    "attendance_registered": "Oppmøte registrert",
+    "compilation_made": "Sammenstilling laget",
+    "draft_registered": "Utkast registrert",
+}
+#: The actor of an event the engine recorded on its own.
+SYSTEM_ACTOR = "systemet"
+
+
+def event_kind(kind: str) -> str:
+    """The bokmål label of an event kind; `<message kind>_skipped` says which was not sent."""
+    if kind in EVENT_KINDS:
+        return EVENT_KINDS[kind]
+    if kind.endswith("_skipped"):
+        what = kind.removesuffix("_skipped")
+        return f"Ikke sendt: {MESSAGE_KINDS.get(what, what)}"
+    return kind
+
+
 MESSAGE_STATUSES = {
     "pending": "Venter",
     "sending": "Sendes",

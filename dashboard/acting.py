@@ -3,7 +3,7 @@
 An action is a POST from a signed-in administrator with the form's CSRF token. It calls the
 same domain function as its CLI command, with `by` set to the signed-in user (so the event log
 says who), commits, and redirects (303) to a page that shows a notice: what was done, and what
-the next ticks will send because of it (from the forecast, the same `plan()` the tick uses).
+the next ticks will send because of it (from the cached_forecast, the same `plan()` the tick uses).
 
 Routers of actions use `router = APIRouter(dependencies=[Depends(require_admin)])` and, in each
 handler: `check_csrf(request, csrf_token)`; the domain call inside `try`, turning an
@@ -26,7 +26,7 @@ from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_ok
 from innspill.dashboard.deps import get_db, get_now, require_admin
 from innspill.models import User
-from innspill.planning.forecast import Planned, forecast
+from innspill.planning.forecast import Planned, cached_forecast
 from innspill.planning.state import load_state
 from innspill.process.definition import ProcessDefinition
 
@@ -69,7 +69,7 @@ def upcoming(
     limit: int | None = None,
 ) -> list[Upcoming]:
     """The forecast for the next working days, for one participant and/or step if given."""
-    planned: list[Planned] = forecast(definition, load_state(db, definition), now)
+    planned: list[Planned] = cached_forecast(definition, load_state(db, definition), now)
     rows = as_upcoming(
         definition,
         [

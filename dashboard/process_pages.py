@@ -15,7 +15,7 @@ from innspill.dashboard import forecast_view, labels
 from innspill.dashboard.deps import current_user, get_db, get_now, render
 from innspill.errors import UnknownProcess
 from innspill.models import Event
-from innspill.planning.forecast import WORKING_DAYS_AHEAD, forecast
+from innspill.planning.forecast import WORKING_DAYS_AHEAD, cached_forecast
 from innspill.planning.state import load_state
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import get_definition
@@ -39,7 +39,7 @@ def _definition(db: Session, process_id: str) -> ProcessDefinition:
 @router.get("/processes/{process_id}/next")
 def next_up(request: Request, process_id: str, db: Db, now: Now) -> Response:
     definition = _definition(db, process_id)
-    planned = forecast(definition, load_state(db, definition), now)
+    planned = cached_forecast(definition, load_state(db, definition), now)
     days = forecast_view.group(definition, planned, now)
     return render(
         request,

@@ -92,3 +92,28 @@ def test_forecast_matches_the_ticks_around_the_compilation_and_the_meeting(
             done.add((at.astimezone(OSLO).replace(minute=0), action.key))
         at += timedelta(hours=1)
     assert done == expected
+
+
+def test_the_cached_forecast_is_the_forecast_and_follows_the_state(engine: Engine) -> None:
+    from innspill.planning.actions import AnswerRecord
+    from innspill.planning.forecast import cached_forecast
+
+    load_seed(engine)
+    now = oslo(2020, 3, 30, 7, 10)
+    with session_scope(engine) as session:
+        definition = get_definition(session, SEED_ID)
+        state = load_state(session, definition)
+    first = cached_forecast(definition, state, now)
+    assert [p.action.key for p in first] == [
+        p.action.key for p in forecast(definition, state, now)
+    ]
+    assert cached_forecast(definition, state, oslo(2020, 3, 30, 7, 50)) is first  # same hour
+    # Bergen answers: the state changes, and the cache must not answer with the old lines.
+    who = "bergen-sekretariat"
+    state.answers.setdefault("innspill-oppdrag", []).append(AnswerRecord(who, 1, now))
+    state.answered_at[("innspill-oppdrag", who)] = now
+    changed = cached_forecast(definition, state, now)
+    assert changed is not first
+    assert [p.action.key for p in changed] == [
+        p.action.key for p in forecast(definition, state, now)
+    ]

@@ -40,7 +40,13 @@ def tick(
             f"skipped {action.kind:<17} {action.participant_id} ({action.step_id}): "
             f"{action.skip_reason}"
         )
-    typer.echo(f"{len(report.queued)} queued, {len(report.skipped)} skipped.")
+    for action, reason in report.failed:
+        typer.secho(
+            f"FAILED  {action.kind:<17} {action.participant_id} ({action.step_id}): {reason}",
+            fg=typer.colors.RED,
+        )
+    failed = f", {len(report.failed)} failed (see `innspill status`)" if report.failed else ""
+    typer.echo(f"{len(report.queued)} queued, {len(report.skipped)} skipped{failed}.")
     if send:
         _send(engine, now)
 

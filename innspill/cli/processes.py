@@ -129,8 +129,8 @@ def _print_status(s: ProcessStatus) -> None:
     for step in s.steps:
         _print_step(step)
     for failed in s.failures:
-        hint = "" if failed.resent else f" (when fixed: innspill resend {failed.id})"
-        typer.secho(f"  FAILED #{failed.id}: {failed}{hint}", fg=typer.colors.RED)
+        hint = "" if failed.resent else f"; when fixed: innspill resend {failed.id}"
+        typer.secho(f"  FAILED: {failed} (message #{failed.id}{hint})", fg=typer.colors.RED)
 
 
 def _print_step(step: StepStatus) -> None:

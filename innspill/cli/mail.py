@@ -170,7 +170,7 @@ def resend(
         str,
         typer.Argument(
             help="The failed message: its number as `innspill status` shows it "
-            "(FAILED #12), its Message-ID or its key."
+            "(message #12), its Message-ID or its key."
         ),
     ],
     at: AtOption = None,

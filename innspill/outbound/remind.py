@@ -27,6 +27,10 @@ from innspill.process.workdays import OSLO, end_of_day, is_working_day, local_da
 class ReminderRefused(InnspillError):
     """A reminder cannot be sent to this participant now (answered, step not open, ...)."""
 
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code  # which refusal: the dashboard says it in Norwegian
+
 
 def working_days_until(today: date, deadline: date) -> int:
     """Working days after `today` up to and including `deadline` (0 on the deadline day)."""
@@ -53,31 +57,53 @@ def remind_now(
     except KeyError:
         steps = ", ".join(s.id for s in definition.steps if isinstance(s, RequestStep))
         raise ReminderRefused(
-            f"{definition.id} has no step '{step_id}' (request steps: {steps})"
+            f"{definition.id} has no step '{step_id}' (request steps: {steps})", "no_step"
         ) from None
     if not isinstance(step, RequestStep):
-        raise ReminderRefused(f"step '{step_id}' is a {step.kind} step: only a request is reminded")
+        raise ReminderRefused(
+            f"step '{step_id}' is a {step.kind} step: only a request is reminded", "not_request"
+        )
     if participant_id not in {p.id for p in definition.audience(step.id)}:
-        raise ReminderRefused(f"'{participant_id}' is not asked in step '{step_id}'")
+        raise ReminderRefused(f"'{participant_id}' is not asked in step '{step_id}'", "not_asked")
     state = load_state(session, definition)
     pair = (step.id, participant_id)
     who = f"{participant_id} in {step_id}"
     if now < local_datetime(step.opens, step.reminders.send_time):
-        raise ReminderRefused(f"step '{step_id}' is not open yet (it opens {step.opens})")
+        raise ReminderRefused(
+            f"step '{step_id}' is not open yet (it opens {step.opens})", "not_open"
+        )
     closes = max(step.closes or definition.process.ends, step.deadline)
     if now >= end_of_day(min(closes, definition.process.ends)):
-        raise ReminderRefused(f"step '{step_id}' is closed: answers are no longer taken")
+        raise ReminderRefused(f"step '{step_id}' is closed: answers are no longer taken", "closed")
     answered = state.answered_at.get(pair)
     if answered is not None and answered <= now:
-        raise ReminderRefused(f"{who} has answered already: nothing to remind of")
+        raise ReminderRefused(f"{who} has answered already: nothing to remind of", "answered")
     if participant_id in state.failing_addresses:
         raise ReminderRefused(
             f"the address of {participant_id} fails (mail to it was refused): correct it in the "
-            "process file and load it again first"
+            "process file and load it again first",
+            "address_failing",
         )
     sent = state.messages.get(pair, [])
     if not any(m.kind == ActionKind.INVITATION for m in sent):
-        raise ReminderRefused(f"{who} has not been invited yet: the invitation goes out first")
+        raise ReminderRefused(
+            f"{who} has not been invited yet: the invitation goes out first", "not_invited"
+        )
+    statuses = set(
+        session.exec(
+            select(OutboxMessage.status).where(
+                OutboxMessage.process_id == definition.id,
+                OutboxMessage.step_key == step.id,
+                OutboxMessage.participant_key == participant_id,
+                OutboxMessage.kind == ActionKind.INVITATION.value,
+            )
+        ).all()
+    )
+    if statuses == {MessageStatus.FAILED}:
+        raise ReminderRefused(
+            f"the invitation to {who} failed: send it again first (`innspill resend`)",
+            "invitation_failed",
+        )
     waiting = session.exec(
         select(OutboxMessage.id).where(
             OutboxMessage.process_id == definition.id,
@@ -90,7 +116,8 @@ def remind_now(
     if waiting is not None:
         raise ReminderRefused(
             f"a reminder to {who} is waiting to be sent already (message #{waiting}): "
-            "`innspill send` sends it"
+            "`innspill send` sends it",
+            "waiting",
         )
     deadline = state.deadlines.get(pair, step.deadline)
     number = 1 + sum(m.sequence.startswith(MANUAL) for m in sent)

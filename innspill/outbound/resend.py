@@ -31,6 +31,10 @@ ANNOUNCING = {"invitation", "reminder", "overdue", "deadline_changed"}
 class ResendRefused(InnspillError):
     """A message cannot be sent again (not failed, already sent again, address still failing)."""
 
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code  # which refusal: the dashboard says it in Norwegian
+
 
 def find_message(session: Session, ref: str | int) -> OutboxMessage:
     """An outbox row by its number (as `innspill status` shows it), Message-ID or natural key."""
@@ -44,8 +48,9 @@ def find_message(session: Session, ref: str | int) -> OutboxMessage:
         row = session.exec(query.where(OutboxMessage.key == text)).first()
     if row is None:
         raise ResendRefused(
-            f"no message '{text}' in the outbox: give the number `innspill status` shows after "
-            "FAILED (e.g. 12), the Message-ID (<innspill...@...>) or the message's key"
+            f"no message '{text}' in the outbox: give the number `innspill status` shows for "
+            "it (message #12), the Message-ID (<innspill...@...>) or the message's key",
+            "unknown",
         )
     return row
 
@@ -151,7 +156,8 @@ def queue(
         raise
     except Exception as exc:  # what the tick would store as failed is refused here
         raise ResendRefused(
-            f"the message still {reason_of(exc)}; correct the process file and load it again"
+            f"the message still {reason_of(exc)}; correct the process file and load it again",
+            "unrenderable",
         ) from exc
     session.execute(insert(OutboxMessage), [values])
     return session.exec(select(OutboxMessage).where(OutboxMessage.key == action.key)).one()
@@ -169,17 +175,22 @@ def resend(
     row = find_message(session, ref)
     label = f"message #{row.id} ({row.kind} to {row.recipient or 'no address'})"
     if row.status != MessageStatus.FAILED:
-        raise ResendRefused(f"{label} is {row.status}, not failed: only a failed one is resent")
+        raise ResendRefused(
+            f"{label} is {row.status}, not failed: only a failed one is resent", "not_failed"
+        )
     siblings = _siblings(session, row)
     later = [r for r in siblings if r.id is not None and row.id is not None and r.id > row.id]
     if later:
-        raise ResendRefused(f"{label} was sent again already, as message #{later[-1].id}")
+        raise ResendRefused(
+            f"{label} was sent again already, as message #{later[-1].id}", "already_resent"
+        )
     definition = get_definition(session, row.process_id)
     try:
         person = definition.participant(row.participant_key)
     except KeyError:
         raise ResendRefused(
-            f"{label}: '{row.participant_key}' is no longer a participant of {row.process_id}"
+            f"{label}: '{row.participant_key}' is no longer a participant of {row.process_id}",
+            "no_participant",
         ) from None
     address = str(person.email)
     failing = session.exec(
@@ -191,7 +202,8 @@ def resend(
         raise ResendRefused(
             f"{label}: the address {address} of {person.id} still fails (mail to it was refused)."
             " Correct it in the process file and load it again (`innspill load FILE`), then "
-            "resend"
+            "resend",
+            "address_failing",
         )
     number = 1 + max(resend_number(r.sequence) for r in siblings)
     sequence = f"{original_sequence(row.sequence)}-r{number}"

@@ -121,6 +121,10 @@ def test_the_failed_messages_show_with_their_reason_and_a_button_for_admins_only
     assert forms(page).count("participant") == 2  # a resend button per failed message
     assert "Send påminnelse nå" not in [h for _, h in page.headings]  # invitation failed
 
+    process = Page(viewer.get(f"/processes/{SEED_ID}").text)
+    assert "Meldinger som feilet (2)" in [h for _, h in process.headings]
+    assert (f"{BERGEN_PAGE}#feilet", BERGEN) in process.links
+
     seen = Page(viewer.get(BERGEN_PAGE).text)
     assert len(seen.table("Meldinger til").rows) == 2
     assert forms(seen) == []

@@ -17,7 +17,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, mail_actions, routes, users
+from innspill.dashboard import (
+    answer_form,
+    documents,
+    inbox_pages,
+    mail_actions,
+    message_view,
+    routes,
+    users,
+)
 from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
@@ -95,6 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
+    app.include_router(inbox_pages.pages)  # the holding queue
+    app.include_router(inbox_pages.actions)
+    app.include_router(message_view.router)  # one outgoing message as sent
+    app.include_router(documents.pages)  # documents and answer files to download
+    app.include_router(documents.actions)
     app.include_router(mail_actions.router)  # resend a failed message, remind one now
 
     @app.exception_handler(NotSignedIn)

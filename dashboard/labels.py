@@ -134,6 +134,9 @@ BOKMAL: dict[str, Callable[..., str]] = {
     "absent": lambda: "Deltok ikke",
     "attended_count": lambda n: f"{n} deltok",
     "cancelled": lambda: "Avlyst",
+    "reply_accepted": lambda: "Har takket ja i kalenderen",
+    "reply_declined": lambda: "Har takket nei i kalenderen",
+    "reply_tentative": lambda: "Har svart kanskje i kalenderen",
     "meeting_time": lambda start, end, place: f"kl. {start:%H.%M}–{end:%H.%M}, {place}",
     "compiled": lambda version, made, summary: (
         f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"
@@ -164,3 +167,12 @@ def translate(text: str) -> Text:
     if isinstance(text, Phrase) and text.code in BOKMAL:
         return Text(BOKMAL[text.code](**text.values))
     return Text(text, lang="en")
+
+
+def file_size(size: int) -> str:
+    """`12 kB`, `3,4 MB`: a file's size as people read it."""
+    if size < 1000:
+        return f"{size} byte"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")

@@ -160,7 +160,10 @@ TONES = {"attended": "ok", "treated": "ok", "received": "ok", "absent": "warn"}
 def _body_cell(step: StepStatus, key: str) -> Cell:
     text = step.bodies[key]
     tone = TONES.get(text.code, "neutral") if isinstance(text, Phrase) else "neutral"
-    return Cell(step.step, applies=True, lines=[translate(text)], tone=tone)
+    lines = [translate(text)]
+    if key in step.replies:  # a meeting's calendar reply, beside what happened
+        lines.append(translate(step.replies[key]))
+    return Cell(step.step, applies=True, lines=lines, tone=tone)
 
 
 def _cell(step: StepStatus, person: str, *, audience: set[str]) -> Cell:

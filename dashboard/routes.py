@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import csv_export, progress, queries
+from innspill.dashboard import csv_export, documents, progress, queries
 from innspill.dashboard.auth import (
     authenticate,
     client_addresses,
@@ -23,6 +23,7 @@ from innspill.dashboard.auth import (
 )
 from innspill.dashboard.deps import current_user, get_db, get_now, render
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
+from innspill.process.loading import get_definition
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
@@ -119,7 +120,8 @@ def process(request: Request, process_id: str, db: Db, now: Now) -> Response:
     page = progress.process_page(db, process_id, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
-    return render(request, "process.html", {"page": page, "now": now})
+    docs = documents.process_context(db, get_definition(db, process_id), now)
+    return render(request, "process.html", {"page": page, "now": now} | docs)
 
 
 @pages.get("/processes/{process_id}/matrix.csv")
@@ -135,7 +137,8 @@ def participant(request: Request, process_id: str, key: str, db: Db, now: Now) -
     page = progress.participant_page(db, process_id, key, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
-    return render(request, "participant.html", {"page": page, "now": now})
+    files = documents.answer_files(db, process_id, key)
+    return render(request, "participant.html", {"page": page, "now": now, "files": files})
 
 
 def _filter(

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
 from innspill.models.answer import Answer
+from innspill.models.calendar_reply import CalendarReply
 from innspill.models.deadline import DeadlineChange
 from innspill.models.document import Document
 from innspill.models.event import Event
@@ -23,6 +24,7 @@ __all__ = [
     "Answer",
     "AnswerAttachment",
     "Attendance",
+    "CalendarReply",
     "DashboardSession",
     "DeadlineChange",
     "Document",

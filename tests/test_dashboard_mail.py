@@ -98,6 +98,10 @@ def failed_ids(app: FastAPI) -> list[int]:
         )
 
 
+def failed_ids_of(client: TestClient) -> list[int]:
+    return failed_ids(client.app)  # type: ignore[arg-type]
+
+
 def events(app: FastAPI, kind: str) -> list[Event]:
     with Session(app.state.engine) as db:
         return list(db.exec(select(Event).where(Event.kind == kind)).all())
@@ -120,6 +124,10 @@ def test_the_failed_messages_show_with_their_reason_and_a_button_for_admins_only
     assert all("line break" in row[table.column("Årsak")].text for row in table.rows)
     assert forms(page).count("participant") == 2  # a resend button per failed message
     assert "Send påminnelse nå" not in [h for _, h in page.headings]  # invitation failed
+
+    for failed_id in failed_ids_of(viewer):
+        shown = viewer.get(f"/messages/{failed_id}")  # the message as stored: no bytes
+        assert shown.status_code == 200, shown.text[:300]
 
     process = Page(viewer.get(f"/processes/{SEED_ID}").text)
     assert "Meldinger som feilet (2)" in [h for _, h in process.headings]

@@ -89,8 +89,9 @@ def status(
     at: AtOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the current step and next deadline, every step with its state, deadline and counts,
-    and where each participant stands (the same status the dashboard shows)."""
+    """Show the current step and next deadline, every step with its state, deadline and counts
+    (for a meeting also its calendar replies), and where each participant stands (the same
+    status the dashboard shows)."""
     from innspill.models.db import session_scope
     from innspill.process.loading import all_definitions, get_definition
     from innspill.status import process_statuses
@@ -140,8 +141,15 @@ def _print_step(step: StepStatus) -> None:
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
     )
+    if step.calendar_replies:
+        r = step.calendar_replies
+        typer.echo(
+            f"      calendar replies: {r['accepted']} accepted, {r['declined']} declined, "
+            f"{r['tentative']} tentative, {r['no_reply']} no reply"
+        )
     for body, where in step.bodies.items():
-        typer.echo(f"      {body:<32} {where}")
+        reply = f"; {step.replies[body]}" if body in step.replies else ""
+        typer.echo(f"      {body:<32} {where}{reply}")
     for p in step.participants:
         answer = (
             f"answered {p.answered_at[:16].replace('T', ' ')}" + (" (late)" if p.late else "")

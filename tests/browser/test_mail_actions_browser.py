@@ -135,7 +135,7 @@ def test_a_case_officer_resends_a_failed_message_and_reminds_one_participant(
     check(page, "mail-02-refused", problems)
 
     store(engine, load_definition(SEED), LATER)  # the process file corrected and loaded
-    page.get_by_role("link", name="Tilbake").click()
+    page.get_by_role("link", name="Tilbake", exact=True).click()
     page.get_by_role("button", name="Send på nytt").first.click()
     page.wait_for_url(base_url + PARTICIPANT + BERGEN + "#feilet")
     notice = page.get_by_role("status").inner_text()

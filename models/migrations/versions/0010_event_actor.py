@@ -1,7 +1,7 @@
 """event.actor: who did it (a dashboard user or the CLI's operator)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01 18:55:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sqlmodel
 from alembic import op
 
 revision = '0010'
-# Other branches add 0008 and 0009 in parallel; the merge re-chains this one to follow them.
-down_revision = '0007'
+# Re-chained after 0009 when the branches merged.
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@ from innspill.dashboard import (
     documents,
     inbox_pages,
     load_upload,
+    mail_actions,
     message_view,
     process_pages,
     routes,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(message_view.router)  # one outgoing message as sent
     app.include_router(documents.pages)  # documents and answer files to download
     app.include_router(documents.actions)
+    app.include_router(mail_actions.router)  # resend a failed message, remind one now
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _: NotSignedIn) -> Response:

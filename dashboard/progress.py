@@ -18,9 +18,11 @@ from innspill.dashboard.queries import MESSAGE_COLUMNS, MessageRow, load_definit
 from innspill.models import Answer, DeadlineChange, OutboxMessage
 from innspill.process.definition import MeetingStep, Participant, ProcessDefinition, RequestStep
 from innspill.status import (
+    FailedMessage,
     ParticipantStatus,
     Phrase,
     ProcessStatus,
+    StepState,
     StepStatus,
     is_late,
     process_status,
@@ -263,6 +265,21 @@ class ParticipantPage:
     messages: list[MessageRow]
     answers: list[AnswerVersion]
     deadlines: list[DeadlineNote]
+    failures: list[FailedMessage] = field(default_factory=list)  # to them, failed for good
+    remindable: list[tuple[str, str]] = field(default_factory=list)  # open steps: id, title
+
+
+def _remindable(status: ProcessStatus, key: str) -> list[tuple[str, str]]:
+    """The open request steps where they were invited and have not answered (a button each)."""
+    return [
+        (step.step, step.title)
+        for step in status.steps
+        if step.kind == "request" and step.state in (StepState.OPEN, StepState.OVERDUE)
+        for p in step.participants
+        if p.participant == key
+        and p.invited
+        and not (p.answered_at or p.address_failing or p.failed)
+    ]
 
 
 def _participant_steps(
@@ -389,4 +406,6 @@ def participant_page(
         messages=_messages_to(session, process_id, key),
         answers=_answer_versions(session, definition, status, key, now=now),
         deadlines=_deadline_notes(session, definition, key),
+        failures=[f for f in status.failures if f.participant == key],
+        remindable=_remindable(status, key),
     )

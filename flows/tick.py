@@ -91,6 +91,7 @@ def _run_step(work: StepWork, now: datetime) -> dict[str, int]:
         "queued": len(report.queued),
         "skipped": len(report.skipped),
         "compiled": len(report.compiled),
+        "failed": len(report.failed),  # could not be rendered: stored as failed, with why
     }
 
 

@@ -19,7 +19,8 @@ from innspill.documents.store import latest, make_compilation
 from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope, table_of, write_transaction
-from innspill.outbound.compose import REQUEST_KINDS, Outgoing, compose, issue_tokens, outbox_row
+from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
+from innspill.outbound.unrenderable import compose_or_fail, failed_event
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
 from innspill.process.definition import ProcessDefinition
@@ -49,16 +50,18 @@ __all__ = ["Outgoing", "TickReport", "outbox_row", "tick", "tick_process"]
 
 @dataclass
 class TickReport:
-    """What one tick queued and skipped, per process."""
+    """What one tick queued, skipped and could not render (failed, with why), per process."""
 
     queued: list[Action] = field(default_factory=list)
     skipped: list[Action] = field(default_factory=list)
     compiled: list[Action] = field(default_factory=list)
+    failed: list[tuple[Action, str]] = field(default_factory=list)
 
     def merge(self, other: TickReport) -> None:
         self.queued += other.queued
         self.skipped += other.skipped
         self.compiled += other.compiled
+        self.failed += other.failed
 
 
 def tick_process(
@@ -216,11 +219,16 @@ def _record(
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
-            messages.append(
-                compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens)
+            row, reason = compose_or_fail(
+                session, definition, action, now=now, outgoing=outgoing, tokens=tokens
             )
-            events.append(_event(definition, action, now=now))
-            report.queued.append(action)
+            messages.append(row)
+            if reason is None:
+                events.append(_event(definition, action, now=now))
+                report.queued.append(action)
+            else:  # stored as failed, with why: the others still go out
+                events.append(failed_event(definition, action, now=now, reason=reason))
+                report.failed.append((action, reason))
         else:
             events.append(_event(definition, action, now=now))
             report.skipped.append(action)
@@ -307,23 +315,31 @@ def _tick_in_short_transactions(
                 tokens = issue_tokens(session, definition, addressed, now=now, outgoing=outgoing)
                 session.flush()
         rows: dict[str, dict[str, Any]] = {}
+        reasons: dict[str, str] = {}  # why a message could not be rendered (stored as failed)
         with Session(engine) as session:  # reads only: tokens and documents exist by now
             for action in todo:
                 if action.sends:
-                    rows[action.key] = compose(
+                    rows[action.key], reason = compose_or_fail(
                         session, definition, action, now=now, outgoing=outgoing, tokens=tokens
                     )
+                    if reason is not None:
+                        reasons[action.key] = reason
         with write_transaction(engine) as conn:
             missing = _unrecorded(engine, todo, conn=conn)
             messages = [rows[a.key] for a in missing if a.sends]
             if messages:
                 conn.execute(insert(OutboxMessage), messages)
             events = [
-                _event(definition, a, now=now) for a in missing if a.kind != ActionKind.COMPILE
+                failed_event(definition, a, now=now, reason=reasons[a.key])
+                if a.key in reasons
+                else _event(definition, a, now=now)
+                for a in missing
+                if a.kind != ActionKind.COMPILE
             ]
             if events:
                 conn.execute(insert(Event), events)
-        report.queued += [a for a in missing if a.sends]
+        report.queued += [a for a in missing if a.sends and a.key not in reasons]
+        report.failed += [(a, reasons[a.key]) for a in missing if a.key in reasons]
         report.skipped += [a for a in missing if not a.sends and a.kind != ActionKind.COMPILE]
 
 

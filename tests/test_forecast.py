@@ -104,9 +104,7 @@ def test_the_cached_forecast_is_the_forecast_and_follows_the_state(engine: Engin
         definition = get_definition(session, SEED_ID)
         state = load_state(session, definition)
     first = cached_forecast(definition, state, now)
-    assert [p.action.key for p in first] == [
-        p.action.key for p in forecast(definition, state, now)
-    ]
+    assert [p.action.key for p in first] == [p.action.key for p in forecast(definition, state, now)]
     assert cached_forecast(definition, state, oslo(2020, 3, 30, 7, 50)) is first  # same hour
     # Bergen answers: the state changes, and the cache must not answer with the old lines.
     who = "bergen-sekretariat"

@@ -143,3 +143,23 @@ def test_plan_refuses_a_naive_now():
 
     with pytest.raises(ValueError, match="aware"):
         plan(definition(), ProcessState(), datetime(2020, 4, 1, 9))
+
+
+def test_a_reminder_sent_by_hand_today_replaces_the_scheduled_one():
+    d = definition()
+    state = ProcessState()
+    invited(state, datetime(2020, 3, 27, 8, 0, tzinfo=UTC))
+    # 20 April is five working days before the 27 April deadline: a reminder is due at 09:00.
+    due = oslo(2020, 4, 20, 9, 5)
+    assert [(a.kind, a.skip_reason) for a in plan(d, state, due)] == [(ActionKind.REMINDER, None)]
+    state.messages[("s", "a")].append(
+        Recorded("reminder", "manual-1", oslo(2020, 4, 20, 8, 0), date(2020, 4, 27))
+    )
+    assert [(a.kind, a.skip_reason) for a in plan(d, state, due)] == [
+        (ActionKind.REMINDER, "a reminder was sent by hand today")
+    ]
+    # One sent by hand the day before does not stop today's.
+    state.messages[("s", "a")][-1] = Recorded(
+        "reminder", "manual-1", oslo(2020, 4, 17, 15, 0), date(2020, 4, 27)
+    )
+    assert [(a.kind, a.skip_reason) for a in plan(d, state, due)] == [(ActionKind.REMINDER, None)]

@@ -1,4 +1,4 @@
-"""Commands that plan and send: tick, send, preview."""
+"""Commands that plan and send: tick, send, preview, resend a failed message, remind now."""
 
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ def tick(
             f"skipped {action.kind:<17} {action.participant_id} ({action.step_id}): "
             f"{action.skip_reason}"
         )
-    typer.echo(f"{len(report.queued)} queued, {len(report.skipped)} skipped.")
+    for action, reason in report.failed:
+        typer.secho(
+            f"FAILED  {action.kind:<17} {action.participant_id} ({action.step_id}): {reason}",
+            fg=typer.colors.RED,
+        )
+    failed = f", {len(report.failed)} failed (see `innspill status`)" if report.failed else ""
+    typer.echo(f"{len(report.queued)} queued, {len(report.skipped)} skipped{failed}.")
     if send:
         _send(engine, now)
 
@@ -156,3 +162,81 @@ def preview(
     body = message.get_body(preferencelist=("plain",) if part == "text" else ("html",))
     assert body is not None
     typer.echo(body.get_content())
+
+
+@app.command()
+def resend(
+    message: Annotated[
+        str,
+        typer.Argument(
+            help="The failed message: its number as `innspill status` shows it "
+            "(message #12), its Message-ID or its key."
+        ),
+    ],
+    at: AtOption = None,
+) -> None:
+    """Queue a failed message again, for the participant's current address.
+
+    Correct the cause first (an address: fix it in the process file and `innspill load` it).
+    The message is rendered anew with a new Message-ID; the failed one stays in the log.
+    `innspill send` (or the next tick) sends it.
+    """
+    from innspill.models.db import session_scope
+    from innspill.outbound.compose import Outgoing
+    from innspill.outbound.resend import resend as resend_message
+
+    settings = get_settings()
+    try:
+        with session_scope(open_engine()) as session:
+            old, new = resend_message(
+                session,
+                message,
+                now=instant(at),
+                by=settings.operator,
+                outgoing=Outgoing.from_settings(settings),
+            )
+    except InnspillError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"Message #{old.id} ({old.kind}) queued again as #{new.id} to {new.recipient}; "
+        "`innspill send` sends it."
+    )
+
+
+@app.command()
+def remind(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Request step id.")],
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    at: AtOption = None,
+) -> None:
+    """Queue a reminder for one participant now, whatever the schedule.
+
+    Refused if they have answered, the step is not open, or they are not invited yet. After
+    their deadline it is an overdue reminder. A scheduled reminder due the same day is then
+    skipped (never two the same day). `innspill send` (or the next tick) sends it.
+    """
+    from innspill.models.db import session_scope
+    from innspill.outbound.compose import Outgoing
+    from innspill.outbound.remind import remind_now
+    from innspill.process.loading import get_definition
+
+    settings = get_settings()
+    try:
+        with session_scope(open_engine()) as session:
+            definition = get_definition(session, process)
+            row = remind_now(
+                session,
+                definition,
+                step,
+                participant,
+                now=instant(at),
+                by=settings.operator,
+                outgoing=Outgoing.from_settings(settings),
+            )
+    except InnspillError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"Reminder ({row.kind}) to {participant} queued as #{row.id} for {row.recipient}; "
+        "`innspill send` sends it."
+    )

@@ -164,8 +164,9 @@ def _print_status(s: ProcessStatus) -> None:
         typer.echo(f"  current step: {current.step} ({current.state}){deadline}")
     for step in s.steps:
         _print_step(step)
-    for failed in s.failed_messages:
-        typer.secho(f"  FAILED: {failed}", fg=typer.colors.RED)
+    for failed in s.failures:
+        hint = "" if failed.resent else f"; when fixed: innspill resend {failed.id}"
+        typer.secho(f"  FAILED: {failed} (message #{failed.id}{hint})", fg=typer.colors.RED)
 
 
 def _print_step(step: StepStatus) -> None:
@@ -190,13 +191,17 @@ def _print_step(step: StepStatus) -> None:
             if p.answered_at
             else "no answer"
         )
-        flags = (" extended" if p.extended else "") + (
-            " ADDRESS FAILING" if p.address_failing else ""
+        flags = (
+            (" extended" if p.extended else "")
+            + (" ADDRESS FAILING" if p.address_failing else "")
+            + (" MESSAGE FAILED" if p.failed else "")
         )
         typer.echo(
             f"      {p.participant:<32} deadline {p.deadline}{flags}; "
             f"{p.reminders} reminders, {p.overdue_reminders} overdue; {answer}"
         )
+        for failed in p.failed:
+            typer.secho(f"          #{failed.id} {failed}", fg=typer.colors.RED)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -13,6 +14,22 @@ SEND_WINDOW_END = time(17, 0)
 
 #: The participant part of the key of an action that concerns a step as a whole.
 WHOLE_STEP = "-"
+
+#: The sequence of a manual reminder ("innspill remind"): manual-1, manual-2, ...
+MANUAL = "manual-"
+#: A failed message sent again ("innspill resend") has its sequence plus -r1, -r2, ...
+_RESENT = re.compile(r"-r(\d+)$")
+
+
+def resend_number(sequence: str) -> int:
+    """Which resend a sequence is (1, 2, ...), or 0 for the message the planner made."""
+    found = _RESENT.search(sequence)
+    return int(found.group(1)) if found else 0
+
+
+def original_sequence(sequence: str) -> str:
+    """The sequence of the message a resend repeats (the sequence itself if it is none)."""
+    return _RESENT.sub("", sequence)
 
 
 class ActionKind(StrEnum):

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from innspill.planning.actions import (
+    MANUAL,
     Action,
     ActionKind,
     AnswerRecord,
@@ -30,7 +31,7 @@ from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,
 )
-from innspill.process.workdays import add_working_days, end_of_day, local_datetime
+from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
 
 #: Messages that tell a participant their deadline (a receipt repeats it but announces nothing).
 ANNOUNCING = {
@@ -108,6 +109,19 @@ class _Request:
     @property
     def answered_reason(self) -> str | None:
         return "already answered" if self.answered else None
+
+    @property
+    def reminded_today(self) -> str | None:
+        """A reminder sent by hand (`innspill remind`) today replaces today's scheduled one.
+
+        The scheduled one is skipped, not moved: the participant was reminded that day.
+        """
+        today = self.now.astimezone(OSLO).date()
+        manual = any(
+            m.sequence.startswith(MANUAL) and m.created_at.astimezone(OSLO).date() == today
+            for m in self.messages
+        )
+        return "a reminder was sent by hand today" if manual else None
 
 
 def _request(
@@ -220,7 +234,8 @@ def _reminders_before(request: _Request, invitation: Recorded) -> list[Action]:
         ),
         blocker=request.skip
         or request.answered_reason
-        or ("the deadline has passed" if now >= end_of_day(deadline) else None),
+        or ("the deadline has passed" if now >= end_of_day(deadline) else None)
+        or request.reminded_today,
         invited_at=invitation.created_at,
         sendable=request.sendable,
         label="working days before",
@@ -245,7 +260,7 @@ def _overdue(request: _Request, invitation: Recorded) -> list[Action]:
             overdue_number=k,
             skip_reason=reason,
         ),
-        blocker=request.skip or request.answered_reason,
+        blocker=request.skip or request.answered_reason or request.reminded_today,
         invited_at=invitation.created_at,
         sendable=request.sendable,
         label="overdue reminder no.",

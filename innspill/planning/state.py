@@ -17,7 +17,13 @@ from innspill.models import (
     Participant,
     Treatment,
 )
-from innspill.planning.actions import AnswerRecord, DocumentRecord, ProcessState, Recorded
+from innspill.planning.actions import (
+    AnswerRecord,
+    DocumentRecord,
+    ProcessState,
+    Recorded,
+    resend_number,
+)
 from innspill.process.deadlines import deadlines_of
 from innspill.process.definition import ProcessDefinition
 
@@ -113,6 +119,8 @@ def _read_states(
     for pid, key, step_key, participant_key, kind, sequence, created_at, deadline in rows:
         state = states[pid]
         state.recorded_keys.add(key)
+        if resend_number(sequence):
+            continue  # a failed message sent again: the planner counts the original once
         state.messages.setdefault((step_key, participant_key), []).append(
             Recorded(kind, sequence, created_at, deadline)
         )

@@ -234,6 +234,9 @@ def _sync_rows(session: Session, definition: ProcessDefinition) -> None:
                 email=str(p.email),
                 language=p.language,
             )
+        if row.email != str(p.email):
+            # A corrected address is tried again: mail to the old one bounced, not this one.
+            row.address_failing = False
         row.name, row.role, row.email, row.language = p.name, p.role, str(p.email), p.language
         session.add(row)
     for row in participants.values():

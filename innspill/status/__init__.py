@@ -7,6 +7,7 @@ re-exports its public names, so `from innspill.status import ...` works as befor
 
 from innspill.status.model import (
     ENGLISH,
+    FailedMessage,
     ParticipantStatus,
     Phrase,
     ProcessStatus,
@@ -25,6 +26,7 @@ from innspill.status.steps import Context
 __all__ = [
     "ENGLISH",
     "Context",
+    "FailedMessage",
     "ParticipantStatus",
     "Phrase",
     "ProcessStatus",

@@ -22,10 +22,12 @@ from innspill.models import (
     Participant,
     Treatment,
 )
+from innspill.planning.actions import original_sequence, resend_number
 from innspill.process.deadlines import DeadlineChangeRow
 from innspill.process.definition import CirculationStep, MeetingStep, ProcessDefinition
-from innspill.process.workdays import end_of_day, local_datetime
+from innspill.process.workdays import OSLO, end_of_day, local_datetime
 from innspill.rsvp import latest_replies
+from innspill.status.model import FailedMessage
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Facts:
     undelivered: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     messages: dict[str, int] = field(default_factory=dict)
     failed_messages: list[str] = field(default_factory=list)
+    failures: list[FailedMessage] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
     invited: set[str] = field(default_factory=set)  # meeting steps with invitations out
     documents: dict[tuple[str, str], list[DocumentRow]] = field(default_factory=dict)
@@ -250,21 +253,54 @@ def _load_failures(session: Session, facts: dict[str, Facts]) -> None:
 
 
 def _load_failed_messages(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
-    for pid, kind, recipient, error in session.execute(
+    """Every failed message in full, and whether it was sent again since."""
+    o = OutboxMessage
+    failed = session.execute(
         select(
-            col(OutboxMessage.process_id),
-            col(OutboxMessage.kind),
-            col(OutboxMessage.recipient),
-            col(OutboxMessage.last_error),
+            col(o.id),
+            col(o.process_id),
+            col(o.step_key),
+            col(o.participant_key),
+            col(o.kind),
+            col(o.sequence),
+            col(o.message_id),
+            col(o.recipient),
+            col(o.last_error),
+            col(o.created_at),
         )
-        .where(
-            _of(OutboxMessage.process_id, ids),
-            col(OutboxMessage.status) == MessageStatus.FAILED.value,
-        )
-        .order_by(col(OutboxMessage.id))
+        .where(_of(o.process_id, ids), col(o.status) == MessageStatus.FAILED.value)
+        .order_by(col(o.id))
+    ).all()
+    if not failed:
+        return
+    # Resends are few: their sequences end in -r1, -r2 ... (innspill.outbound.resend).
+    latest: dict[tuple[str, str, str, str, str], int] = {}
+    for pid, step, who, kind, sequence in session.execute(
+        select(
+            col(o.process_id), col(o.step_key), col(o.participant_key), col(o.kind), col(o.sequence)
+        ).where(_of(o.process_id, ids), col(o.sequence).like("%-r%"))
     ).all():
-        if pid in facts:
-            facts[pid].failed_messages.append(f"{kind} to {recipient}: {error}")
+        n = resend_number(sequence)
+        if n:
+            base = (pid, step, who, kind, original_sequence(sequence))
+            latest[base] = max(latest.get(base, 0), n)
+    for row_id, pid, step, who, kind, sequence, mid, recipient, error, at in failed:
+        if pid not in facts:
+            continue
+        base = (pid, step, who, kind, original_sequence(sequence))
+        message = FailedMessage(
+            id=row_id,
+            message_id=mid,
+            step=step,
+            participant=who,
+            kind=kind,
+            recipient=recipient,
+            error=error or "",
+            at=at.astimezone(OSLO).isoformat(),
+            resent=latest.get(base, 0) > resend_number(sequence),
+        )
+        facts[pid].failures.append(message)
+        facts[pid].failed_messages.append(str(message))
 
 
 def _load_failing(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:

@@ -64,6 +64,25 @@ class StepState(StrEnum):
 
 
 @dataclass
+class FailedMessage:
+    """A message that failed for good (refused, too many attempts, or could not be rendered)."""
+
+    id: int
+    message_id: str
+    step: str
+    participant: str
+    kind: str
+    recipient: str
+    error: str
+    at: str
+    resent: bool = False  # sent again since (`innspill resend`): nothing left to do for it
+
+    def __str__(self) -> str:
+        again = " (sent again)" if self.resent else ""
+        return f"{self.kind} to {self.recipient or '(no address)'}: {self.error}{again}"
+
+
+@dataclass
 class ParticipantStatus:
     participant: str
     name: str
@@ -77,6 +96,8 @@ class ParticipantStatus:
     answer_versions: int
     address_failing: bool
     overdue: bool = False  # no answer, and their deadline has passed
+    # this step's messages to them that failed and were not sent again, with why
+    failed: list[FailedMessage] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +129,7 @@ class ProcessStatus:
     steps: list[StepStatus]
     messages: dict[str, int]  # by delivery status (only "failed" without detail)
     failed_messages: list[str]  # kind, recipient and error of each failed one (detail only)
+    failures: list[FailedMessage] = field(default_factory=list)  # the same, each in full
     failed: int = 0
     failing_addresses: list[str] = field(default_factory=list)  # participants whose mail bounces
     current_step: str | None = None  # the step in progress; None when every step is done

@@ -62,6 +62,7 @@ def _process_status(
         steps=steps,
         messages=messages,
         failed_messages=facts.failed_messages,
+        failures=facts.failures,
         failed=messages.get(MessageStatus.FAILED.value, 0),
         failing_addresses=sorted(facts.failing),
         current_step=current.step if current else None,

@@ -85,6 +85,11 @@ def _participant_status(ctx: Context, step: RequestStep, person: Member) -> Part
         answer_versions=versions,
         address_failing=person.id in ctx.facts.failing,
         overdue=first is None and ctx.now >= end_of_day(deadline),
+        failed=[
+            f
+            for f in ctx.facts.failures
+            if f.step == step.id and f.participant == person.id and not f.resent
+        ],
     )
 
 

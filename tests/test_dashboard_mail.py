@@ -6,6 +6,7 @@ visible in the status model; a viewer sees no form and gets 403; a refusal is a 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -118,11 +119,13 @@ def status_of(app: FastAPI, participant: str, step: str = OPPDRAG):  # type: ign
 def test_the_failed_messages_show_with_their_reason_and_a_button_for_admins_only(
     admin: TestClient, viewer: TestClient
 ) -> None:
-    page = Page(admin.get(BERGEN_PAGE).text)
+    html = admin.get(BERGEN_PAGE).text
+    page = Page(html)
     table = page.table("Meldinger til")
     assert len(table.rows) == 2
     assert all("line break" in row[table.column("Årsak")].text for row in table.rows)
-    assert forms(page).count("participant") == 2  # a resend button per failed message
+    # a resend button per failed message (the page has other forms: the actions on steps)
+    assert len(re.findall(r'action="/messages/\d+/resend"', html)) == 2
     assert "Send påminnelse nå" not in [h for _, h in page.headings]  # invitation failed
 
     for failed_id in failed_ids_of(viewer):

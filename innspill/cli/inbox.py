@@ -22,8 +22,10 @@ def fetch_mail(
     limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
     at: AtOption = None,
 ) -> None:
-    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token,
-    calendar replies to a meeting invitation are recorded for the participant.
+    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*) and import it.
+
+    Answers are matched by token; calendar replies to a meeting invitation are recorded for
+    the participant; what cannot be read or matched is held for a person.
 
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.

@@ -124,9 +124,11 @@ def status(
     at: AtOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the current step and next deadline, every step with its state, deadline and counts
-    (for a meeting also its calendar replies), and where each participant stands (the same
-    status the dashboard shows)."""
+    """Show each step's state, deadline and counts, and where each participant stands.
+
+    The same status the dashboard shows: the current step and the next deadline, every step
+    with its state, deadline and counts (for a meeting also its calendar replies), and each
+    participant's deadline, messages, answer and failed messages."""
     from innspill.models.db import session_scope
     from innspill.process.loading import all_definitions, get_definition
     from innspill.status import process_statuses

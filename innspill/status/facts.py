@@ -41,6 +41,8 @@ class Facts:
 
     changes: list[DeadlineChangeRow] = field(default_factory=list)
     answered: dict[str, int] = field(default_factory=dict)  # step -> participants who answered
+    # (step, participant) of those with an extension of their own who have answered
+    extended_answered: set[tuple[str, str]] = field(default_factory=set)
     # (step, participant) -> first answer's time, number of versions (with detail only)
     answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
     # messages per (step, participant, kind); undelivered: those that failed (5xx)
@@ -87,6 +89,31 @@ def _load_answered(
     ).all():
         if pid in facts:
             facts[pid].answered[step] = n
+
+
+def _load_extended_answered(
+    session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
+) -> None:
+    """Which participants with an extension of their own have answered its step by `now`.
+
+    Only they can leave a step past its deadline without being overdue, and they are few: the
+    query is made only when some process has one, and reads only their answers.
+    """
+    wanted = {(pid, step, who) for pid in ids for step, who, _ in facts[pid].changes if who}
+    if not wanted:
+        return
+    group = (col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
+    for pid, step, who in session.execute(
+        select(*group)
+        .where(
+            _of(Answer.process_id, ids),
+            col(Answer.participant_key).in_({who for _, _, who in wanted}),
+            col(Answer.received_at) <= now,
+        )
+        .group_by(*group)
+    ).all():
+        if (pid, step, who) in wanted:
+            facts[pid].extended_answered.add((step, who))
 
 
 def _load_answers(
@@ -327,6 +354,7 @@ def load_facts(
         return facts
     _load_changes(session, facts, ids)
     _load_answered(session, facts, ids, now=now)
+    _load_extended_answered(session, facts, ids, now=now)
     if detail:
         _load_answers(session, facts, ids, now=now)
         _load_sent(session, facts, ids)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import String, cast, distinct, func, literal, null, select, text, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -80,39 +80,31 @@ def _load_changes(session: Session, facts: dict[str, Facts], ids: list[str]) -> 
 def _load_answered(
     session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
 ) -> None:
-    """How many have answered each step by `now` (200 rows for 100 processes, not 6,000)."""
-    group = (col(Answer.process_id), col(Answer.step_key))
-    for pid, step, n in session.execute(
-        select(*group, func.count(distinct(col(Answer.participant_key))))
-        .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
-        .group_by(*group)
-    ).all():
-        if pid in facts:
-            facts[pid].answered[step] = n
+    """How many have answered each step by `now` (200 rows for 100 processes, not 6,000), and
+    in the same statement which participants with an extension of their own have answered.
 
-
-def _load_extended_answered(
-    session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
-) -> None:
-    """Which participants with an extension of their own have answered its step by `now`.
-
-    Only they can leave a step past its deadline without being overdue, and they are few: the
-    query is made only when some process has one, and reads only their answers.
+    Only they can leave a step past its deadline without being overdue, and they are few.
     """
+    group = (col(Answer.process_id), col(Answer.step_key))
+    by_now = (_of(Answer.process_id, ids), col(Answer.received_at) <= now)
+    counts = select(
+        *group, cast(null(), String).label("who"), func.count(distinct(col(Answer.participant_key)))
+    ).where(*by_now)
     wanted = {(pid, step, who) for pid in ids for step, who, _ in facts[pid].changes if who}
-    if not wanted:
-        return
-    group = (col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
-    for pid, step, who in session.execute(
-        select(*group)
-        .where(
-            _of(Answer.process_id, ids),
-            col(Answer.participant_key).in_({who for _, _, who in wanted}),
-            col(Answer.received_at) <= now,
+    query: Any = counts.group_by(*group)
+    if wanted:
+        extended = (
+            select(*group, col(Answer.participant_key), literal(1))
+            .where(*by_now, col(Answer.participant_key).in_({w for _, _, w in wanted}))
+            .group_by(*group, col(Answer.participant_key))
         )
-        .group_by(*group)
-    ).all():
-        if (pid, step, who) in wanted:
+        query = union_all(query, extended)
+    for pid, step, who, n in session.execute(query).all():
+        if pid not in facts:
+            continue
+        if who is None:
+            facts[pid].answered[step] = n
+        elif (pid, step, who) in wanted:
             facts[pid].extended_answered.add((step, who))
 
 
@@ -354,7 +346,6 @@ def load_facts(
         return facts
     _load_changes(session, facts, ids)
     _load_answered(session, facts, ids, now=now)
-    _load_extended_answered(session, facts, ids, now=now)
     if detail:
         _load_answers(session, facts, ids, now=now)
         _load_sent(session, facts, ids)

@@ -93,8 +93,8 @@ def test_the_answer_form_and_its_error_pages_are_accessible(
 
 def test_the_process_page_shows_progress_at_a_glance(chromium: Any, played_round: Served) -> None:
     """The answers-over-time charts are images with their numbers as their name, the same
-    numbers are text on the page, and the participants are in one table per role; screenshots
-    at a desktop and a phone width go to test-output/screenshots/."""
+    numbers are text on the page, the participants are in one table per role, and the message
+    log fits 1280 px; screenshots at a desktop and a phone width go to test-output/screenshots/."""
     base = played_round.url
     page = new_page(chromium, width=1280)
     try:
@@ -120,6 +120,13 @@ def test_the_process_page_shows_progress_at_a_glance(chromium: Any, played_round
             "Styringsgrupper (9) per steg",
             "Utredere (1) per steg",
         ]
+        # the message log's table fits a desktop screen: no column is cut off
+        page.goto(base + "/messages")
+        region = page.get_by_role("region", name="Meldingslogg, side 1")
+        sizes = region.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert sizes[0] <= sizes[1], f"the log scrolls inside its region at 1280 px: {sizes}"
+        shot(page, "progress-messages-1280")
+        page.goto(f"{base}/processes/{SEED_ID}")
         for width in (1280, 375):
             page.set_viewport_size({"width": width, "height": 900})
             shot(page, f"progress-process-{width}")

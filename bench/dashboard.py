@@ -239,7 +239,7 @@ def percentile(values: list[float], share: float) -> float:
 def measure(client, url: str, requests: int, must: str = "") -> dict[str, float]:  # type: ignore[no-untyped-def]
     for _ in range(5):  # warm up: templates compiled, definitions parsed
         warm = client.get(url)
-        assert warm.status_code == 200, url
+        assert warm.status_code == 200, (url, warm.status_code, warm.text[:500])
         assert must in warm.text, f"{url} lacks {must!r}: not the page meant to be measured"
     times = []
     for _ in range(requests):

@@ -20,13 +20,15 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 16, 52, 36
 MONTHS = ["jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mark:
-    """A vertical line at a date, with its label (deadline, extension, today)."""
+    """A vertical line at a date, with its label (deadline, extension, today) if any."""
 
     x: float
     label: str
     kind: str  # deadline, extension, today: its CSS class
+    row: int = 0  # the label's line above the plot (0 nearest), so that labels do not overlap
+    anchor: str = "middle"  # where the label sits on its line: start, middle or end
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,14 @@ def answer_chart(step: StepStatus, *, opens: date, now: datetime) -> AnswerChart
         if p.answered_at
     ]
     chart.marks = [Mark(x_of(day_end(deadline)), f"Frist {_short(deadline)}", "deadline")]
-    chart.marks += [Mark(x_of(day_end(d)), f"Utsatt {_short(d)}", "extension") for d in extensions]
+    # every extension gets its line, only the latest its label (there may be many)
+    chart.marks += [
+        Mark(x_of(day_end(d)), f"Utsatt {_short(d)}" if d == extensions[-1] else "", "extension")
+        for d in extensions
+    ]
     if start <= now < end:
         chart.marks.append(Mark(x_of(now), "I dag", "today"))
+    _place_labels(chart)
     months = _months(opens, end_day)
     chart.x_ticks = [(x_of(datetime.combine(d, time(0), OSLO)), label) for d, label in months]
     step_size = max(1, -(-top_count // 4))
@@ -169,6 +176,30 @@ def answer_chart(step: StepStatus, *, opens: date, now: datetime) -> AnswerChart
     if chart.y_ticks[-1][1] != str(top_count):
         chart.y_ticks.append((y_of(top_count), str(top_count)))
     return chart
+
+
+#: A label's width per character in drawing units (bold 13 px; 19 px on a phone, scaled).
+CHAR_WIDTH = 9.5
+
+
+def _place_labels(chart: AnswerChart) -> None:
+    """Each label on the lower of two lines where it does not overlap one already placed."""
+    taken: list[list[tuple[float, float]]] = [[], []]
+    for mark in sorted((m for m in chart.marks if m.label), key=lambda m: m.x):
+        width = len(mark.label) * CHAR_WIDTH
+        if mark.x + width / 2 > chart.right:
+            mark.anchor, span = "end", (mark.x - width, mark.x)
+        elif mark.x - width / 2 < chart.left:
+            mark.anchor, span = "start", (mark.x, mark.x + width)
+        else:
+            span = (mark.x - width / 2, mark.x + width / 2)
+        free = [
+            row
+            for row, spans in enumerate(taken)
+            if all(span[1] + 4 < a or b + 4 < span[0] for a, b in spans)
+        ]
+        mark.row = free[0] if free else min(range(2), key=lambda r: len(taken[r]))
+        taken[mark.row].append(span)
 
 
 def _short(day: date) -> str:

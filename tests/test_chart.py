@@ -74,6 +74,12 @@ def test_the_answers_climb_as_a_staircase_inside_the_plot() -> None:
     marks = {m.kind: m for m in chart.marks}
     assert marks["deadline"].label == "Frist 27.4." and marks["extension"].label == "Utsatt 8.5."
     assert marks["deadline"].x < chart.dots[2].x < marks["today"].x < marks["extension"].x
+    # "I dag" is four days after the deadline: its label goes on the second line, not over it
+    assert [(m.kind, m.row) for m in chart.marks] == [
+        ("deadline", 0),
+        ("extension", 0),
+        ("today", 1),
+    ]
     assert [label for _, label in chart.x_ticks] == ["1. apr", "1. mai"]
     assert [label for _, label in chart.y_ticks] == ["0", "2", "4", "5"]
 
@@ -100,6 +106,17 @@ def test_no_chart_before_the_step_opens_or_for_other_steps() -> None:
     assert answer_chart(ROUND, opens=OPENS, now=oslo(2020, 3, 29, 8)) is None
     meeting = StepStatus("mote", "meeting", "Møte", "2020-06-09", "open", "2020-06-09")
     assert answer_chart(meeting, opens=OPENS, now=oslo(2020, 5, 1, 8)) is None
+
+
+def test_only_the_latest_of_many_extensions_is_labelled() -> None:
+    many = step(
+        *(person(f"p{n}", None, deadline=f"2020-05-{n + 1:02d}", extended=True) for n in range(9)),
+        waiting=9,
+    )
+    chart = answer_chart(many, opens=OPENS, now=oslo(2020, 4, 28, 8))
+    assert chart is not None
+    labels = [m.label for m in chart.marks if m.kind == "extension"]
+    assert labels == [""] * 8 + ["Utsatt 9.5."]
 
 
 def test_a_long_finished_round_ends_two_weeks_after_its_last_date() -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.browser.a11y import AXE, WCAG, violations
 from tests.browser.served import (
     CHROMIUM,
+    CHROMIUM_ARGS,
     NOW,
     PASSWORD,
     PLAYED_UNTIL,
@@ -26,7 +27,17 @@ from tests.browser.served import (
 )
 from tests.conftest import SEED_ID
 
-__all__ = ["AXE", "CHROMIUM", "NOW", "PLAYED_UNTIL", "WCAG", "free_port", "need", "violations"]
+__all__ = [
+    "AXE",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "NOW",
+    "PLAYED_UNTIL",
+    "WCAG",
+    "free_port",
+    "need",
+    "violations",
+]
 
 pytestmark = pytest.mark.browser
 

@@ -78,6 +78,12 @@ ROLES = {
     "steering_group": "Styringsgruppe",
     "drafter": "Utreder",
 }
+#: A role's participants as a group (the process page's tables by role).
+ROLE_GROUPS = {
+    "secretariat": "Sekretariater",
+    "steering_group": "Styringsgrupper",
+    "drafter": "Utredere",
+}
 CHANNELS = {"email": "E-post", "form": "Skjema", "registered": "Registrert manuelt"}
 
 

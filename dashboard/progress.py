@@ -13,6 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from innspill.dashboard.chart import AnswerChart, answer_chart
+from innspill.dashboard.groups import RoleGroup, by_role
 from innspill.dashboard.labels import Text, as_date, fmt_date, fmt_datetime, times, translate
 from innspill.dashboard.queries import MESSAGE_COLUMNS, MessageRow, load_definitions
 from innspill.models import Answer, DeadlineChange, OutboxMessage
@@ -106,6 +108,8 @@ class ProcessPage:
     status: ProcessStatus
     timeline: list[TimelineEntry]
     rows: list[MatrixRow]
+    charts: list[AnswerChart] = field(default_factory=list)
+    groups: list[RoleGroup] = field(default_factory=list)
 
 
 def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
@@ -216,13 +220,21 @@ def process_page(session: Session, process_id: str, *, now: datetime) -> Process
         return None
     status = process_status(session, definition, now=now)
     audiences = _audiences(definition)
+    timeline = [_timeline_entry(definition, s) for s in status.steps]
+    rows = [_row(p, status, audiences) for p in definition.participants]
+    opens = {s.id: s.opens for s in definition.steps if isinstance(s, RequestStep)}
+    charts = [
+        answer_chart(s, opens=opens[s.step], now=now) for s in status.steps if s.step in opens
+    ]
     return ProcessPage(
         definition.id,
         definition.process.title,
         definition.process.reference,
         status,
-        [_timeline_entry(definition, s) for s in status.steps],
-        [_row(p, status, audiences) for p in definition.participants],
+        timeline,
+        rows,
+        [c for c in charts if c is not None],
+        by_role(timeline, rows),
     )
 
 

@@ -340,7 +340,8 @@ def test_process_timeline_follows_innspill_status(client: TestClient, db: Sessio
     first = timeline.rows[0]
     assert first[timeline.column("Dato og frist")].text.startswith("30. mars 2020 – 27. april 2020")
     assert "Utsatt frist for 1 deltaker" in first[timeline.column("Dato og frist")].text
-    assert first[timeline.column("Fremdrift")].text == "8 av 9 har svart"
+    # Tromsø never answered: the step stays overdue, and the count says who keeps it so
+    assert first[timeline.column("Fremdrift")].text == "8 av 9 har svart 1 over fristen"
     meeting = timeline.rows[3]
     assert meeting[timeline.column("Dato og frist")].text == "9. juni 2020 kl. 10.00–13.30"
     assert meeting[timeline.column("Merknad")].text == "7 deltok"
@@ -349,15 +350,32 @@ def test_process_timeline_follows_innspill_status(client: TestClient, db: Sessio
 
 
 def test_matrix_shows_each_participant_in_each_step(client: TestClient, db: Session) -> None:
-    matrix = page(client, PROCESS).table("Deltakere")
-    assert matrix.columns[0] == "Deltaker"
+    p = page(client, PROCESS)
+    secretariats = p.table("Sekretariater (9)")
+    groups = p.table("Styringsgrupper (9)")
+    drafters = p.table("Utredere (1)")
     definition = get_definition(db, SEED_ID)
-    assert len(matrix.rows) == len(definition.participants)
+    # one table per role, with the steps that role is in, and every participant in one
+    assert len(secretariats.rows) + len(groups.rows) + len(drafters.rows) == len(
+        definition.participants
+    )
+    assert secretariats.columns == [
+        "Deltaker",
+        "Innspill til oppdraget Innspill",
+        "Innspill til retningslinjer for sekretariatene Innspill",
+        "Halvdagsmøte om innspillene Møte",
+    ]
+    assert len(groups.columns) == 2 and groups.columns[1].startswith("Utkast til retningslinjer")
+    assert drafters.columns == [
+        "Deltaker",
+        "Sammenstilling av innspill Sammenstilling",
+        "Halvdagsmøte om innspillene Møte",
+    ]
+    matrix = secretariats
     first = matrix.column("Innspill til oppdraget")
     second = matrix.column("Innspill til retningslinjer for sekretariatene")
     meeting = matrix.column("Halvdagsmøte")
-    circulation = matrix.column("Utkast til retningslinjer")
-    compilation = matrix.column("Sammenstilling")
+    circulation = groups.column("Utkast til retningslinjer")
 
     tromso = matrix.row("Sekretariatet for byvekstavtalen i Tromsø")
     overdue = outbox_count(
@@ -378,15 +396,13 @@ def test_matrix_shows_each_participant_in_each_step(client: TestClient, db: Sess
     assert kristiansand[second].text.startswith("Svar for sent 2. juni 2020 kl. 14.45")
     assert "Purret 1 gang" in kristiansand[second].text
 
-    oslo_group = matrix.row("Styringsgruppen for byvekstavtalen i Oslo og Akershus")
+    oslo_group = groups.row("Styringsgruppen for byvekstavtalen i Oslo og Akershus")
     assert oslo_group[circulation].text.startswith("Behandlet 17. juni 2020")
-    assert oslo_group[first].text.endswith("Ikke med i steget")
-    assert oslo_group[first].links == []
-    nord_jaeren = matrix.row("Styringsgruppen for byvekstavtalen i Nord-Jæren")
+    nord_jaeren = groups.row("Styringsgruppen for byvekstavtalen i Nord-Jæren")
     assert nord_jaeren[circulation].text == "På sakskartet for møtet 27. august 2020"
-    drafter = matrix.row("Vegdirektoratet, seksjon for byutvikling")
-    assert drafter[compilation].text == "Mottatt 3 versjoner"
-    assert drafter[meeting].text == "Invitert (oppdatert 1 gang)"
+    drafter = drafters.row("Vegdirektoratet, seksjon for byutvikling")
+    assert drafter[drafters.column("Sammenstilling")].text == "Mottatt 3 versjoner"
+    assert drafter[drafters.column("Halvdagsmøte")].text == "Invitert (oppdatert 1 gang)"
 
     # every cell of a step the participant is in links to the participant's details
     href, _ = tromso[first].links[0]
@@ -397,12 +413,43 @@ def test_matrix_shows_each_participant_in_each_step(client: TestClient, db: Sess
     assert details.h1() == "Sekretariatet for byvekstavtalen i Tromsø"
 
 
+def test_process_page_draws_the_answers_over_time(client: TestClient, db: Session) -> None:
+    """One chart per request step: an SVG image (no script, no inline style) named by its
+    title and described by the same numbers the page says in text."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    html = client.get(PROCESS).text
+    assert "style=" not in html and "<script" not in html
+    svgs = re.findall(r"<svg .*?</svg>", html, flags=re.S)
+    assert len(svgs) == 2
+    status = process_status(db, get_definition(db, SEED_ID), now=AFTER)
+    ns = "{http://www.w3.org/2000/svg}"
+    for svg, step_id in zip(svgs, ("innspill-oppdrag", "innspill-retningslinjer"), strict=True):
+        tree = ET.fromstring(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+        assert tree.get("role") == "img"
+        title, desc = (tree.get("aria-labelledby") or "").split()
+        assert tree.find(f"{ns}title").get("id") == title  # type: ignore[union-attr]
+        assert tree.find(f"{ns}desc").get("id") == desc  # type: ignore[union-attr]
+        description = tree.find(f"{ns}desc").text or ""  # type: ignore[union-attr]
+        step = status.step(step_id)
+        assert step is not None
+        assert description.startswith(f"{step.answered} av {step.expected} har svart")
+        late = sum(1 for p in step.participants if p.late)
+        assert len(tree.findall(f".//{ns}circle")) == step.answered
+        assert len(tree.findall(f".//{ns}circle[@class='chart-dot chart-dot-late']")) == late
+        # and the same words are on the page for everyone
+        assert f'<p class="chart-summary">{description}</p>' in html.replace("&#39;", "'")
+    first = status.step("innspill-oppdrag")
+    assert first is not None and first.state == "overdue" and first.overdue == 1
+
+
 def test_a_bounced_address_is_shown(client: TestClient, db: Session) -> None:
     where = (Participant.process_id == SEED_ID) & (Participant.key == "trondheim-sekretariat")
     db.execute(update(Participant).where(where).values(address_failing=True))
     db.commit()
     try:
-        matrix = page(client, PROCESS).table("Deltakere")
+        matrix = page(client, PROCESS).table("Sekretariater")
         row = matrix.row("Sekretariatet for byvekstavtalen i Trondheim")
         assert "Adressen feiler" in row[0].text
         assert "Adressen feiler" in row[matrix.column("Innspill til oppdraget")].text

@@ -190,11 +190,12 @@ EXPECTED = {
         ("innspill-oppdrag", "open", "2020-04-27", "innspill-oppdrag", 0, 9),
         ["open", "open", "not started", "not started", "not started"],
     ),
-    # Grenland's deadline was extended to 8 May: the first step is still open, but the next
-    # deadline is the second step's.
+    # Grenland's deadline was extended to 8 May, but Tromsø has not answered and has no
+    # extension: the first step is overdue (it is not kept open by Grenland's later deadline),
+    # and the next deadline is the second step's.
     date(2020, 4, 28): (
         ("innspill-retningslinjer", "open", "2020-06-01", "innspill-retningslinjer", None, 9),
-        ["open", "open", "not started", "not started", "not started"],
+        ["overdue", "open", "not started", "not started", "not started"],
     ),
     date(2020, 6, 2): (
         ("halvdagsmote", "open", "2020-06-09", "innspill-retningslinjer", None, 9),
@@ -230,6 +231,116 @@ def test_where_the_round_stands(seen: dict[date, Seen], day: date) -> None:
         assert s.cli["days_left"] == (date.fromisoformat(deadline) - day).days
     else:
         assert s.cli["days_left"] is None
+
+
+@pytest.mark.parametrize("day", DATES, ids=str)
+def test_overdue_and_waiting_counts_are_the_participants_own(
+    seen: dict[date, Seen], day: date
+) -> None:
+    """A request step's counts of overdue and waiting participants are those the participant
+    rows say, in the CLI's JSON and on the overview's cheap path alike."""
+    s = seen[day]
+    for step, cheap in zip(s.detail.steps, s.summary.steps, strict=True):
+        if step.kind != "request":
+            assert step.overdue == step.waiting == 0
+            continue
+        unanswered = [p for p in step.participants if p.answered_at is None]
+        assert step.overdue == sum(p.overdue for p in step.participants)
+        assert step.waiting == sum(1 for p in unanswered if p.extended and not p.overdue)
+        assert (cheap.overdue, cheap.waiting) == (step.overdue, step.waiting)
+        assert s.step(step.step)["overdue"] == step.overdue
+        if step.state == "overdue":
+            assert step.overdue > 0
+
+
+# --- a step past its deadline with nobody left to chase --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def late_april(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Engine]]:
+    """The round played to 29 April (two days after the first deadline, Buskerudbyen answered
+    late that day; Grenland's own deadline is 8 May), with Tromsø's answer to the first step
+    registered late on 29 April too."""
+    from innspill.inbound.answers import register_answer
+
+    tmp = tmp_path_factory.mktemp("late-april")
+    url, drop = new_database(TEST_DATABASE, tmp)
+    engine = make_engine(url)
+    demo.setup(engine)
+    with session_scope(engine) as session:
+        create_user(session, USER, PASSWORD, now=local_datetime(demo.START, time(8)))
+    transport = CaptureTransport(tmp / "mail")
+    day = demo.START
+    while day <= date(2020, 4, 29):
+        demo.run_day(engine, transport, day)
+        day += timedelta(days=1)
+    with session_scope(engine) as session:
+        register_answer(
+            session,
+            get_definition(session, SEED_ID),
+            step_id="innspill-oppdrag",
+            participant_id="tromso-sekretariat",
+            texts={"": "Innspill fra Tromsø, sent."},
+            at=local_datetime(date(2020, 4, 29), time(14)),
+        )
+    yield url, tmp, engine
+    engine.dispose()
+    drop()
+
+
+def views_at(url: str, tmp: Path, engine: Engine, now: datetime) -> Seen:
+    settings = Settings(data_dir=tmp / "data", database_url=url, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings)
+    app.dependency_overrides[get_now] = lambda: now
+    with TestClient(app) as client, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp)
+        sign_in(client)
+        summary, detail = both(engine, now)
+        return Seen(
+            cli=cli_status(url, tmp, now),
+            overview=Rows(client.get("/").text).rows,
+            process=Rows(client.get(f"/processes/{SEED_ID}").text).rows,
+            summary=summary,
+            detail=detail,
+        )
+
+
+def test_a_step_waiting_only_for_an_extension_is_done(
+    late_april: tuple[str, Path, Engine],
+) -> None:
+    """Past its deadline, with every participant answered but one whose own deadline is later:
+    nobody is overdue, so the step is done, and every view says so."""
+    url, tmp, engine = late_april
+    s = views_at(url, tmp, engine, local_datetime(date(2020, 4, 29), EVENING))
+    first = s.step("innspill-oppdrag")
+    assert (first["state"], first["answered"], first["expected"]) == ("done", 8, 9)
+    assert (first["overdue"], first["waiting"], first["extended"]) == (0, 1, 1)
+    assert s.summary.step("innspill-oppdrag") == replace(
+        s.detail.step("innspill-oppdrag"), participants=[], bodies={}
+    )
+    assert s.process == [shown(step) for step in s.cli["steps"]]
+    (row,) = s.overview
+    assert row["step"] == s.cli["current_step"] == "innspill-retningslinjer"
+    (grenland,) = [p for p in s.detail.step("innspill-oppdrag").participants if p.extended]
+    assert grenland.participant == "grenland-sekretariat"
+    assert (grenland.answered_at, grenland.overdue) == (None, False)
+    assert grenland.deadline == "2020-05-08"
+
+
+def test_an_extension_that_runs_out_makes_the_step_overdue_again(
+    late_april: tuple[str, Path, Engine],
+) -> None:
+    """The round here was played only to 29 April, so Grenland has not answered: at noon on
+    8 May, Grenland's own deadline, the step is still done; the next morning it is overdue
+    again."""
+    engine = late_april[2]
+    summary, detail = both(engine, local_datetime(date(2020, 5, 9), time(8)))
+    first = detail.step("innspill-oppdrag")
+    assert (first.state, first.overdue, first.waiting) == ("overdue", 1, 0)
+    assert summary.step("innspill-oppdrag").state == "overdue"
+    summary, detail = both(engine, local_datetime(date(2020, 5, 8), time(12)))
+    first = detail.step("innspill-oppdrag")
+    assert (first.state, first.overdue, first.waiting) == ("done", 0, 1)
 
 
 # --- the overview's cheap path on its own ---------------------------------------------------

@@ -174,6 +174,10 @@ def _print_status(s: ProcessStatus) -> None:
 def _print_step(step: StepStatus) -> None:
     verb = "treated" if step.kind == "circulation" else "answered"
     counts = f"  {step.answered}/{step.expected} {verb}" if step.expected else ""
+    if step.overdue:
+        counts += f", {step.overdue} overdue"
+    if step.waiting:
+        counts += f", {step.waiting} within an extension"
     note = f"  ({step.note})" if step.note else ""
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"

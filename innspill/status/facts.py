@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import String, cast, distinct, func, literal, null, select, text, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -44,6 +44,8 @@ class Facts:
 
     changes: list[DeadlineChangeRow] = field(default_factory=list)
     answered: dict[str, int] = field(default_factory=dict)  # step -> participants who answered
+    # (step, participant) of those with an extension of their own who have answered
+    extended_answered: set[tuple[str, str]] = field(default_factory=set)
     # (step, participant) -> first answer's time, number of versions (with detail only)
     answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
     # messages per (step, participant, kind); undelivered: those that failed (5xx)
@@ -84,15 +86,32 @@ def _load_changes(session: Session, facts: dict[str, Facts], ids: list[str]) -> 
 def _load_answered(
     session: Session, facts: dict[str, Facts], ids: list[str], *, now: datetime
 ) -> None:
-    """How many have answered each step by `now` (200 rows for 100 processes, not 6,000)."""
+    """How many have answered each step by `now` (200 rows for 100 processes, not 6,000), and
+    in the same statement which participants with an extension of their own have answered.
+
+    Only they can leave a step past its deadline without being overdue, and they are few.
+    """
     group = (col(Answer.process_id), col(Answer.step_key))
-    for pid, step, n in session.execute(
-        select(*group, func.count(distinct(col(Answer.participant_key))))
-        .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
-        .group_by(*group)
-    ).all():
-        if pid in facts:
+    by_now = (_of(Answer.process_id, ids), col(Answer.received_at) <= now)
+    counts = select(
+        *group, cast(null(), String).label("who"), func.count(distinct(col(Answer.participant_key)))
+    ).where(*by_now)
+    wanted = {(pid, step, who) for pid in ids for step, who, _ in facts[pid].changes if who}
+    query: Any = counts.group_by(*group)
+    if wanted:
+        extended = (
+            select(*group, col(Answer.participant_key), literal(1))
+            .where(*by_now, col(Answer.participant_key).in_({w for _, _, w in wanted}))
+            .group_by(*group, col(Answer.participant_key))
+        )
+        query = union_all(query, extended)
+    for pid, step, who, n in session.execute(query).all():
+        if pid not in facts:
+            continue
+        if who is None:
             facts[pid].answered[step] = n
+        elif (pid, step, who) in wanted:
+            facts[pid].extended_answered.add((step, who))
 
 
 def _load_answers(

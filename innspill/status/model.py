@@ -112,6 +112,10 @@ class StepStatus:
     answered: int = 0  # answered, or for a circulation treated
     expected: int = 0
     extended: int = 0  # participants with a later deadline of their own
+    # of a request step: participants without an answer whose deadline has passed, and those
+    # without an answer whose own later deadline has not (the step waits for them)
+    overdue: int = 0
+    waiting: int = 0
     participants: list[ParticipantStatus] = field(default_factory=list)
     note: str = ""
     bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand

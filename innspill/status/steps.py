@@ -98,27 +98,41 @@ def _request_status(ctx: Context, step: RequestStep, status: StepStatus) -> date
     own = ctx.step_deadlines[step.id]
     # only extensions can make a participant's deadline differ from the step's own
     members = {p.id for p in people} if ctx.extensions else set()
-    later = [
-        ctx.deadline(step.id, who)
+    later = {
+        who: ctx.deadline(step.id, who)
         for (step_id, who) in ctx.extensions
         if step_id == step.id and who in members and ctx.deadline(step.id, who) > own
-    ]
+    }
     status.expected = len(people)
     status.answered = ctx.facts.answered.get(step.id, 0)
     status.extended = len(later)
     if ctx.detail:
         status.participants = [_participant_status(ctx, step, p) for p in people]
-    # open until the latest deadline, an extension included
-    latest = max(later, default=own)
-    if ctx.now < local_datetime(step.opens, step.reminders.send_time):
-        status.state = StepState.NOT_STARTED
-    elif status.answered >= status.expected:
-        status.state = StepState.DONE
-    elif ctx.now < end_of_day(latest):
-        status.state = StepState.OPEN
-    else:
-        status.state = StepState.OVERDUE
+    unanswered = max(0, status.expected - status.answered)
+    status.waiting = sum(
+        1
+        for who, deadline in later.items()
+        if (step.id, who) not in ctx.facts.extended_answered and ctx.now < end_of_day(deadline)
+    )
+    past_own = ctx.now >= end_of_day(own)
+    status.overdue = unanswered - status.waiting if past_own else 0
+    status.state = _request_state(ctx, step, status, past_own=past_own)
     return own
+
+
+def _request_state(
+    ctx: Context, step: RequestStep, status: StepStatus, *, past_own: bool
+) -> StepState:
+    """Open until the step's own deadline; after it, done when every participant is handled
+    (has answered, or has a later deadline of their own that has not passed), else overdue:
+    one who is still to answer within an extension does not keep the step open or red."""
+    if ctx.now < local_datetime(step.opens, step.reminders.send_time):
+        return StepState.NOT_STARTED
+    if status.answered >= status.expected:
+        return StepState.DONE
+    if not past_own:
+        return StepState.OPEN
+    return StepState.OVERDUE if status.overdue else StepState.DONE
 
 
 def _compilation_bodies(ctx: Context, step: CompilationStep, status: StepStatus) -> None:

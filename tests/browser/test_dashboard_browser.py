@@ -6,159 +6,62 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from innspill.config.settings import Settings
-from innspill.demo import run as demo
-from innspill.models.db import make_engine, session_scope
-from innspill.outbound.transport import CaptureTransport
-from tests.conftest import IN_CI, SEED_ID, TEST_DATABASE, new_database, oslo
+from tests.browser.a11y import AXE, WCAG, violations
+from tests.browser.served import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NOW,
+    PASSWORD,
+    PLAYED_UNTIL,
+    USER,
+    Served,
+    free_port,
+    need,
+    new_page,
+)
+from tests.conftest import SEED_ID
+
+__all__ = [
+    "AXE",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "NOW",
+    "PLAYED_UNTIL",
+    "WCAG",
+    "free_port",
+    "need",
+    "violations",
+]
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("INNSPILL_CHROMIUM", "/usr/bin/chromium"))
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-USER, PASSWORD = "kari.nordmann", "et langt passord for testen"
-# The round played up to 28 May, seen the next morning: the second deadline (1 June) is near,
-# the first one is past (with Grenland's extension and Tromsø's overdue reminders).
-PLAYED_UNTIL = date(2020, 5, 28)
-NOW = oslo(2020, 5, 29, 8)
-
-
-def need(ok: bool, message: str) -> None:
-    """Fail in CI, skip elsewhere, when something the browser tests need is missing."""
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard served by uvicorn on loopback, over the 2020 round played until May."""
-    need(
-        CHROMIUM.exists(),
-        f"Chromium is not installed at {CHROMIUM}: apt-get install chromium chromium-driver",
-    )
-    need(AXE.exists(), f"axe-core is missing ({AXE}): npm ci --prefix tests/browser")
-    import uvicorn
-
-    from innspill.dashboard.app import create_app
-    from innspill.dashboard.auth import create_user
-    from innspill.dashboard.deps import get_now
-
-    tmp = tmp_path_factory.mktemp("browser")
-    url, drop = new_database(TEST_DATABASE, tmp)
-    engine = make_engine(url)
-    transport = CaptureTransport(tmp / "mail")
-    demo.setup(engine)
-    for day in demo.days():
-        if day > PLAYED_UNTIL:
-            break
-        demo.run_day(engine, transport, day)
-    with session_scope(engine) as session:
-        create_user(session, USER, PASSWORD, now=datetime.now(UTC))
-    engine.dispose()
-    app = create_app(
-        Settings(
-            data_dir=tmp / "data",
-            database_url=url,
-            prefect_ui_url="http://127.0.0.1:4200",
-            _env_file=None,  # type: ignore[call-arg]
-        )
-    )
-    app.dependency_overrides[get_now] = lambda: NOW
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    drop()
+def base_url(played_round: Served) -> str:
+    """The dashboard over the 2020 round played until May (served once per session)."""
+    return played_round.url
 
 
 @pytest.fixture(scope="module")
-def browser(base_url: str) -> Iterator[Any]:
-    """Chromium, started after the round is played (Playwright's sync API runs an event loop
-    in this thread, and the round uses asyncio.run)."""
-    from playwright.sync_api import sync_playwright
-
-    need(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(base_url: str, chromium: Any) -> Any:
+    """The session's Chromium (after this module's server has started)."""
+    return chromium
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    # bypass_csp: axe is injected as an inline script, which the app's policy rightly forbids
-    context = browser.new_context(
-        accept_downloads=True,
-        bypass_csp=True,
-        locale="nb-NO",
-        timezone_id="Europe/Oslo",
-        viewport={"width": 1366, "height": 900},
-    )
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
+    tab = new_page(browser)
     yield tab
-    context.close()
-
-
-def violations(page: Any) -> list[str]:
-    """axe-core's WCAG 2.1 A and AA violations on the page, one readable line per element."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async (tags) => {
-            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
-            return result.violations.map(v => ({
-                id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary}))
-            }));
-        }""",
-        WCAG,
-    )
-    lines = []
-    for v in found:
-        for node in v["nodes"]:
-            summary = " ".join(str(node["summary"]).split())
-            lines.append(f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}: {summary}")
-    return lines
+    tab.context.close()
 
 
 def shot(page: Any, name: str) -> None:
@@ -208,7 +111,9 @@ def test_a_case_officer_follows_the_round(page: Any, base_url: str) -> None:
 
     page.get_by_role("link", name="Innspill til retningslinjer for sekretariatene for").click()
     page.wait_for_url(f"{base_url}/processes/{SEED_ID}")
-    matrix = page.get_by_role("table", name="Deltakere (19) per steg")
+    matrix = page.get_by_role("table", name="Sekretariater (9) per steg")
+    groups = page.get_by_role("table", name="Styringsgrupper (9) per steg")
+    assert groups.get_by_role("columnheader").count() == 2  # the participant and the draft
     tromso = matrix.get_by_role("row", name="Sekretariatet for byvekstavtalen i Tromsø")
     assert "Ikke svart, over fristen" in tromso.inner_text()
     assert "Purret 2 ganger" in tromso.inner_text()

@@ -24,7 +24,6 @@ from innspill.tokens import issue
 from tests.browser.test_dashboard_browser import (
     AXE,
     CHROMIUM,
-    CHROMIUM_ARGS,
     free_port,
     need,
     shot,
@@ -93,19 +92,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
 
 
 @pytest.fixture(scope="module")
-def page(server: tuple[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        # bypass_csp: axe is injected as an inline script, which the app's policy forbids
-        context = chromium.new_context(
-            bypass_csp=True, locale="nb-NO", timezone_id="Europe/Oslo", accept_downloads=True
-        )
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        chromium.close()
+def page(server: tuple[str, Any], chromium: Any) -> Iterator[Any]:
+    """A tab of the session's Chromium (tests/browser/served.py: one Playwright per thread)."""
+    # bypass_csp: axe is injected as an inline script, which the app's policy forbids
+    context = chromium.new_context(
+        bypass_csp=True, locale="nb-NO", timezone_id="Europe/Oslo", accept_downloads=True
+    )
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 def look(page: Any, name: str, problems: dict[str, list[str]]) -> None:

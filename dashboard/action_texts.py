@@ -28,6 +28,7 @@ SKIP_REASONS = {
     "the process has ended": "prosessen er avsluttet",
     "the draft is on the body's agenda": "utkastet er satt på sakskartet",
     "already treated": "alt behandlet",
+    "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
 }
 
 

@@ -413,7 +413,7 @@ def test_the_dashboard_shows_each_participants_reply(
     app.dependency_overrides[get_now] = lambda: oslo(2020, 5, 27, 9)
     with TestClient(app) as client:
         sign_in(client)
-        matrix = page(client, PROCESS).table("Deltakere")
+        matrix = page(client, PROCESS).table("Sekretariater")
         meeting = matrix.column("Halvdagsmøte")
         bergen = matrix.row(NAMES[BERGEN])[meeting].text
         assert bergen == "Invitert Har takket ja i kalenderen"

@@ -171,3 +171,13 @@ def sign_in(page: Any, base_url: str, username: str = USER, password: str = PASS
     page.get_by_label("Passord").fill(password)
     page.get_by_role("button", name="Logg inn").click()
     page.wait_for_url(base_url + "/")
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine to its end from a fixture: in a thread of its own, since Playwright's
+    sync API may already run an event loop in this one (asyncio.run would refuse)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

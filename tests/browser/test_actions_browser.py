@@ -6,7 +6,6 @@ the refusal included, is checked with axe-core (WCAG 2.1 A/AA) and for horizonta
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from innspill.models.db import make_engine, session_scope
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import CaptureTransport
 from innspill.process.loading import get_definition
+from tests.browser.served import run_async
 from tests.browser.test_dashboard_browser import (  # noqa: F401 - a fixture used by name
     AXE,
     CHROMIUM,
@@ -65,7 +65,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         register_draft(session, definition, "oversendelse", draft, now=oslo(2020, 4, 17, 12))
         create_user(session, USER, PASSWORD, now=datetime.now(UTC))
     tick(engine, now=oslo(2020, 4, 20, 9))
-    asyncio.run(dispatch(engine, CaptureTransport(tmp / "mail"), now=oslo(2020, 4, 20, 9)))
+    run_async(dispatch(engine, CaptureTransport(tmp / "mail"), now=oslo(2020, 4, 20, 9)))
     engine.dispose()
     app = create_app(Settings(data_dir=tmp / "data", database_url=url, _env_file=None))  # type: ignore[call-arg]
     app.dependency_overrides[get_now] = lambda: NOW

@@ -17,7 +17,6 @@ from innspill.models.db import make_engine, session_scope
 from tests.browser.test_dashboard_browser import (
     AXE,
     CHROMIUM,
-    CHROMIUM_ARGS,
     free_port,
     need,
     shot,
@@ -68,21 +67,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(
-            bypass_csp=True,  # axe is injected as an inline script
-            locale="nb-NO",
-            timezone_id="Europe/Oslo",
-            viewport={"width": 1280, "height": 900},
-        )
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        chromium.close()
+def page(base_url: str, chromium: Any) -> Iterator[Any]:
+    """A tab of the session's Chromium (tests/browser/served.py), after this module's server
+    has started: a second sync_playwright in one thread is refused."""
+    context = chromium.new_context(
+        bypass_csp=True,  # axe is injected as an inline script
+        locale="nb-NO",
+        timezone_id="Europe/Oslo",
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 def check(page: Any, name: str, problems: dict[str, list[str]], *, sideways: bool = True) -> None:

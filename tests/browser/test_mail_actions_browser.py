@@ -4,7 +4,6 @@ and has no horizontal overflow at 1280 and 375 px. Screenshots go to test-output
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from innspill.models.db import make_engine, session_scope
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import CaptureTransport
 from innspill.process.loading import load_definition
+from tests.browser.served import run_async
 from tests.browser.test_dashboard_browser import (
     AXE,
     CHROMIUM,
@@ -67,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     engine = make_engine(url)
     store(engine, seed_with(name="=?utf-8?q?Bergen=0ABcc:_x@evil.example?="), NOW)
     assert len(tick(engine, now=NOW).failed) == 2
-    asyncio.run(dispatch(engine, CaptureTransport(tmp / "mail"), now=NOW))
+    run_async(dispatch(engine, CaptureTransport(tmp / "mail"), now=NOW))
     with session_scope(engine) as session:
         create_user(session, ADMIN, PASSWORD, now=datetime.now(UTC))
     app = create_app(Settings(data_dir=tmp / "data", database_url=url, _env_file=None))  # type: ignore[call-arg]

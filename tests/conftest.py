@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -143,6 +144,15 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+#: The files the seed's steps attach (paths in the seed are relative to it).
+SEED_FILES = SEED.parent / "byvekstavtaler-sekretariat-2020"
+
+
+def copy_seed_files(folder: Path) -> None:
+    """Put the seed's attachments beside an edited copy of the seed written to `folder`."""
+    shutil.copytree(SEED_FILES, folder / SEED_FILES.name, dirs_exist_ok=True)
 
 
 def load_seed(engine: Engine, path: Path = SEED) -> None:

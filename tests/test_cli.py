@@ -17,7 +17,7 @@ from innspill.inbound.answers import register_answer
 from innspill.models import DeadlineChange, Event, OutboxMessage, Participant, Process, Step
 from innspill.models.db import session_scope
 from innspill.process.loading import get_definition
-from tests.conftest import SEED, SEED_ID, Run, failed, ok, oslo
+from tests.conftest import SEED, SEED_ID, Run, copy_seed_files, failed, ok, oslo
 
 SECRETARIATS = [
     "oslo-akershus",
@@ -58,6 +58,7 @@ def edited_seed(tmp_path: Path, *replacements: tuple[str, str], name: str) -> Pa
         text = text.replace(old, new)
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     return path
 
 

@@ -36,7 +36,17 @@ from innspill.outbound.transport import CaptureTransport
 from innspill.process.definition import parse_definition
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
-from tests.conftest import SEED, SEED_ID, TEST_DATABASE, Run, failed, load_seed, new_database, ok
+from tests.conftest import (
+    SEED,
+    SEED_ID,
+    TEST_DATABASE,
+    Run,
+    copy_seed_files,
+    failed,
+    load_seed,
+    new_database,
+    ok,
+)
 from tests.conftest import oslo as at_oslo
 from tests.test_answer_form import FormPage, get, post
 
@@ -67,6 +77,7 @@ def seed_with(languages_by_id: dict[str, str], process_language: str = "nb") -> 
 def write(tmp_path: Path, text: str, name: str = "prosess.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     return path
 
 

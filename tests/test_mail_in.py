@@ -18,7 +18,7 @@ from innspill.models import Answer, AnswerAttachment, InboundMessage, OutboxMess
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.process.loading import get_definition
-from tests.conftest import SEED, SEED_ID, load_seed, oslo, tick_and_send
+from tests.conftest import SEED, SEED_ID, copy_seed_files, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
 BERGEN, OSLO_ = "bergen-sekretariat", "oslo-akershus-sekretariat"
@@ -228,6 +228,7 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     )
     path = tmp_path / "closes.toml"
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     load_seed(engine, path)
     settings = Settings(  # type: ignore[call-arg]
         data_dir=tmp_path / "data", secret_key="k" * 40, _env_file=None

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from innspill.errors import ChangeRefused, UnknownProcess
 from innspill.events import record_event
 from innspill.models import Answer, DeadlineChange, OutboxMessage, Participant, Process, Step
+from innspill.process.attachments import StepFile, read_step_files, store_step_files
 from innspill.process.definition import (
     MeetingStep,
     ProcessDefinition,
@@ -110,13 +111,37 @@ _LOCK = threading.RLock()
 
 
 def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:
-    """Validate a process file and add it, or update the loaded process from it."""
+    """Validate a process file and add it, or update the loaded process from it; with the
+    files its steps attach, read from beside it."""
     definition = load_definition(path)
-    return store_definition(session, definition, source=str(path), now=now, by=by)
+    files = read_step_files(definition, path)
+    return store_definition(session, definition, source=str(path), now=now, by=by, files=files)
 
 
 def store_definition(
-    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
+    session: Session,
+    definition: ProcessDefinition,
+    *,
+    source: str,
+    now: datetime,
+    by: str = "",
+    files: list[StepFile] | None = None,
+) -> LoadReport:
+    """Add or update the process; `files` (from read_step_files) become its steps' attachments
+    (None leaves the stored attachments as they are)."""
+    report = _store(session, definition, source=source, now=now, by=by)
+    if files is None:
+        return report
+    changed = store_step_files(session, definition, files, now=now)
+    if changed and report.outcome == "unchanged":
+        record_event(session, definition.id, now, "process_updated", detail="; ".join(changed))
+        return LoadReport(definition.id, "updated", changed)
+    report.changes += changed
+    return report
+
+
+def _store(
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str
 ) -> LoadReport:
     _refuse_past_meetings(session, definition, source=source, now=now)
     existing = session.get(Process, definition.id)

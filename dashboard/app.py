@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, routes, users
+from innspill.dashboard import answer_form, routes, step_files, users
 from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
+    app.include_router(step_files.router)  # the files sent with an invitation, by the token
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _: NotSignedIn) -> Response:

@@ -185,3 +185,16 @@ def step_files(session: Session, process_id: str, step_ids: list[str]) -> list[S
     order = {step_id: n for n, step_id in enumerate(step_ids)}
     rows = sorted(rows, key=lambda r: (order[r[0].step_key], r[0].position))
     return [StepFile(link.step_key, link.filename, c.content_type, c.data) for link, c in rows]
+
+
+def step_file_sizes(session: Session, process_id: str, step_id: str) -> list[tuple[str, int]]:
+    """The name and size of each current attachment of a step, in order (without the bytes)."""
+    return [
+        (name, size)
+        for name, size in session.exec(
+            select(StepAttachment.filename, FileContent.size)
+            .join(FileContent, col(FileContent.sha256) == col(StepAttachment.sha256))
+            .where(StepAttachment.process_id == process_id, StepAttachment.step_key == step_id)
+            .order_by(col(StepAttachment.position))
+        ).all()
+    ]

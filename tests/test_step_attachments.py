@@ -365,3 +365,53 @@ def test_a_step_without_files_lists_none(form: TestClient) -> None:
     with session_scope(form.app.state.engine) as session:  # type: ignore[attr-defined]
         assert session.exec(select(func.count()).select_from(FileContent)).one() == 2
     assert SEED_FILES.is_dir()
+
+
+# --- exactly once ---------------------------------------------------------------------------
+
+
+def test_concurrent_ticks_record_each_combined_invitation_once_across_chunks(engine) -> None:
+    """More participants than a chunk, two steps opening together, three ticks at once: every
+    participant gets one message, and each carried invitation is recorded with its carrier."""
+    import threading
+
+    from innspill.engine import CHUNK
+    from innspill.process.definition import parse_definition
+    from innspill.process.loading import store_definition
+    from tests.test_crash import big_process
+
+    participants = CHUNK + 100
+    text = big_process(participants) + (
+        '\n[[steps]]\nid = "innspill-2"\nkind = "request"\ntitle = "Innspill, del 2"\n'
+        "opens = 2020-03-30\ndeadline = 2020-05-27\n"
+    )
+    definition = parse_definition(text, file="krasjtest.toml")
+    with session_scope(engine) as session:
+        store_definition(session, definition, source="krasjtest.toml", now=oslo(2020, 3, 30, 8))
+    reports = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(tick(engine, now=oslo(2020, 3, 30, 9, 30), outgoing=OUTGOING))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    assert sum(len(r.queued) for r in reports) == 2 * participants
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage)).all()
+    sent = {r.key: r for r in rows if r.status == MessageStatus.PENDING}
+    carried = [r for r in rows if r.status == MessageStatus.COMBINED]
+    assert len(sent) == len(carried) == participants
+    assert {r.step_key for r in sent.values()} == {"innspill"}
+    for row in carried:
+        carrier = sent[row.carried_by or ""]
+        assert (row.step_key, carrier.participant_key) == ("innspill-2", row.participant_key)
+        body = email.message_from_bytes(carrier.raw, policy=default).get_body(("plain",))
+        assert body is not None and "Innspill, del 2" in body.get_content()

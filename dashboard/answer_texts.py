@@ -143,7 +143,7 @@ NN: Final = {
     "no_answer": "Vi har ikkje fått innspel frå dykk.",
     "attachments": "Vedlegg",
     "our_files": "Dokument frå oss",
-    "our_files_hint": "Sende med invitasjonen. Last ned:",
+    "our_files_hint": "Sendt med invitasjonen. Last ned:",
     "intro": "Skriv innspelet under dei tema det gjeld; de treng ikkje svare på alle.",
     "intro_change": (
         "De kan kome tilbake til denne sida og endre innspelet til og med {deadline}; "

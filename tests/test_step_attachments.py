@@ -415,3 +415,33 @@ def test_concurrent_ticks_record_each_combined_invitation_once_across_chunks(eng
         assert (row.step_key, carrier.participant_key) == ("innspill-2", row.participant_key)
         body = email.message_from_bytes(carrier.raw, policy=default).get_body(("plain",))
         assert body is not None and "Innspill, del 2" in body.get_content()
+
+
+def test_the_intro_is_plain_text_escaped_in_the_html_part() -> None:
+    from datetime import date
+
+    from innspill.outbound.compose import outbox_row
+    from innspill.planning.actions import Action, ActionKind
+    from innspill.process.definition import parse_definition
+
+    text = SEED.read_text("utf-8").replace(
+        'intro = [\n  "Det er et behov',
+        'intro = [\n  "Svar <b>før</b> fristen & <script>alert(1)</script>",\n  "Det er et behov',
+        1,
+    )
+    definition = parse_definition(text)
+    action = Action(
+        SEED_ID,
+        "innspill-oppdrag",
+        "bergen-sekretariat",
+        ActionKind.INVITATION,
+        "1",
+        date(2020, 4, 27),
+    )
+    raw = outbox_row(definition, action, now=DAY_ONE).raw
+    message = email.message_from_bytes(raw, policy=default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Svar &lt;b&gt;før&lt;/b&gt; fristen &amp; &lt;script&gt;" in html
+    assert "<script>" not in html and "<b>" not in html
+    assert "Svar <b>før</b> fristen & <script>alert(1)</script>" in plain

@@ -445,3 +445,17 @@ def test_the_intro_is_plain_text_escaped_in_the_html_part() -> None:
     assert "Svar &lt;b&gt;før&lt;/b&gt; fristen &amp; &lt;script&gt;" in html
     assert "<script>" not in html and "<b>" not in html
     assert "Svar <b>før</b> fristen & <script>alert(1)</script>" in plain
+
+
+def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
+    from innspill.process.definition import parse_definition
+
+    text = SEED.read_text("utf-8").replace(
+        'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md"]',
+        'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md", "annet/oppdrag.md"]',
+    )
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, file="p.toml")
+    (problem,) = caught.value.problems
+    assert problem.field == "steps[0].attachments"
+    assert "the same file name" in problem.message

@@ -21,7 +21,7 @@ from innspill.dashboard.answer_texts import TEXTS
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
 from innspill.demo import run as demo
-from innspill.models import OutboxMessage, Process, TokenPurpose
+from innspill.models import MessageStatus, OutboxMessage, Process, TokenPurpose
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound import languages
 from innspill.outbound.languages import (
@@ -197,6 +197,8 @@ def test_the_whole_round_writes_to_each_participant_in_their_language(
         rows = session.exec(select(OutboxMessage)).all()
     kinds: dict[str, set[str]] = {"nb": set(), "nn": set()}
     for row in rows:
+        if row.status == MessageStatus.COMBINED:
+            continue  # an invitation carried by another step's: its bytes are the carrier's
         language = "nn" if row.participant_key in NN_PARTICIPANTS else "nb"
         assert _html_lang(row.raw) == language, (row.kind, row.participant_key)
         message = email.message_from_bytes(row.raw, policy=default)

@@ -428,11 +428,14 @@ def test_participant_page_lists_messages_and_answers(client: TestClient, db: Ses
     kinds = {"invitation": "Invitasjon", "reminder": "Påminnelse"}
     for row, (want_subject, want_status, kind) in zip(messages.rows, sent, strict=True):
         assert row[subject].text == want_subject
-        assert row[status].text == {
-            "sent": "Sendt",
-            "pending": "Venter",
-            "combined": "Sendt sammen med en annen invitasjon",
-        }[want_status]
+        assert (
+            row[status].text
+            == {
+                "sent": "Sendt",
+                "pending": "Venter",
+                "combined": "Sendt sammen med en annen invitasjon",
+            }[want_status]
+        )
         if kind in kinds:
             assert row[messages.column("Type")].text == kinds[kind]
     # Subjects end with the reply token, [ref:...], after the reference.

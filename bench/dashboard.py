@@ -127,6 +127,7 @@ def fill(url: str, processes: int, participants: int) -> dict[str, int]:
     from innspill.dashboard.auth import create_user
     from innspill.models import Answer, OutboxMessage
     from innspill.models.db import make_engine, migrate, session_scope
+    from innspill.planning.after_deadline import meeting_fingerprint
     from innspill.process.loading import store_definition
 
     migrate(url)
@@ -143,9 +144,12 @@ def fill(url: str, processes: int, participants: int) -> dict[str, int]:
             d = definition(index, participants, today)
             store_definition(session, d, source="bench", now=loaded_at, by="bench")
             opened = datetime.combine(d.steps[0].opens, clock(7), tzinfo=UTC)  # type: ignore[union-attr]
+            # A meeting invitation's sequence names its revision and what it announced, as
+            # the planner writes it (the forecast on /next runs the planner over these rows).
+            invited = f"1:{meeting_fingerprint(d.step('mote'))}"  # type: ignore[arg-type]
 
             def message(
-                who: str, step: str, kind: str, seq: int, at: datetime, pid: str = d.id
+                who: str, step: str, kind: str, seq: int | str, at: datetime, pid: str = d.id
             ) -> None:
                 key = f"{pid}/{step}/{who}/{kind}/{seq}"
                 outbox.append(
@@ -178,7 +182,7 @@ def fill(url: str, processes: int, participants: int) -> dict[str, int]:
                         message(p.id, "innspill", "reminder", n, opened + timedelta(days=20 + n))
                     if rng.random() < 0.3:
                         message(p.id, "innspill", "overdue", 1, opened + timedelta(days=30))
-                    message(p.id, "mote", "meeting_invitation", 1, opened + timedelta(days=25))
+                    message(p.id, "mote", "meeting_invitation", invited, opened + timedelta(25))
                     message(p.id, "mote", "meeting_reminder", 1, opened + timedelta(days=36))
                     if rng.random() < 0.7:
                         answers.append(
@@ -200,7 +204,7 @@ def fill(url: str, processes: int, participants: int) -> dict[str, int]:
                     )
                 else:
                     message(p.id, "sammenstilling", "compilation", 1, opened + timedelta(days=33))
-                    message(p.id, "mote", "meeting_invitation", 1, opened + timedelta(days=25))
+                    message(p.id, "mote", "meeting_invitation", invited, opened + timedelta(25))
         create_user(session, USER, PASSWORD, now=datetime.now(UTC))
     with engine.begin() as connection:
         for start in range(0, len(outbox), 5000):
@@ -302,6 +306,8 @@ def main() -> None:
                 "overview /": "/",
                 "process page": "/processes/prosess-050",
                 "participant page": "/processes/prosess-050/participants/sekretariat-007",
+                "next (forecast)": "/processes/prosess-050/next",
+                "event log (page 1)": "/processes/prosess-050/events",
                 "messages (page 1)": "/messages",
                 "messages (page 500)": "/messages?page=500",
             }

@@ -6,6 +6,7 @@ import getpass
 import ipaddress
 import os
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -147,22 +148,30 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.secret_key_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-            key = path.read_text(encoding="ascii").strip()
-            if len(key) < 32:
-                raise ValueError(
-                    f"{path} holds no usable key (fewer than 32 characters); delete it to make a "
-                    "new one (everyone is signed out and earlier links stop working), or set "
-                    "INNSPILL_SECRET_KEY"
-                ) from None
-            return key
-        key = secrets.token_urlsafe(48)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key + "\n")
+        if not path.exists():
+            # Written whole to a private file, then linked into place: link() fails if the
+            # key file exists, so of two first runs one key wins, and no process ever reads
+            # a file that another is still writing.
+            key = secrets.token_urlsafe(48)
+            fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as handle:
+                    handle.write(key + "\n")
+                os.link(tmp, path)
+                return key
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+            finally:
+                os.unlink(tmp)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise ValueError(
+                f"{path} holds no usable key (fewer than 32 characters); delete it to make a "
+                "new one (everyone is signed out and earlier links stop working), or set "
+                "INNSPILL_SECRET_KEY"
+            )
         return key
 
     @property

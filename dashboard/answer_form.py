@@ -108,10 +108,14 @@ class Posted:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     remove: set[int] = field(default_factory=set)
     too_long: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)  # the `extra` fields asked for
 
 
-async def read_form(request: Request, themes: list[Theme]) -> Posted:
-    """The posted fields this form knows (others are ignored); raises _TooLarge past the limit."""
+async def read_form(
+    request: Request, themes: list[Theme], *, extra: tuple[str, ...] = ()
+) -> Posted:
+    """The posted fields this form knows, and the text fields named in `extra` (others are
+    ignored); raises _TooLarge past the limit."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _TooLarge
@@ -142,6 +146,9 @@ async def read_form(request: Request, themes: list[Theme]) -> Posted:
             posted.texts[theme.id] = text
             if len(text) > MAX_TEXT_CHARS:
                 posted.too_long.append(theme.id)
+        for name in extra:
+            value = form.get(name)
+            posted.fields[name] = value.replace("\r\n", "\n") if isinstance(value, str) else ""
         for value in form.getlist("fjern"):
             if isinstance(value, str) and value.isdigit() and len(value) < 18:
                 posted.remove.add(int(value))
@@ -295,7 +302,6 @@ async def submit(request: Request, token: str, now: Now) -> Response:
 def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str]]:
     """The problems to show in the error summary, the text error, the file errors."""
     words = wording(opened.language)
-    max_mb = MAX_FILE_BYTES // (1024 * 1024)
     problems: list[Problem] = []
     text_error = ""
     first = f"{FIELD_PREFIX}{opened.themes[0].id}" if opened.themes else "tekster"
@@ -307,26 +313,32 @@ def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str
         message = words["too_long"].format(title=title, limit=MAX_TEXT_CHARS)
         problems.append(Problem(f"{FIELD_PREFIX}{theme_id}", message))
         text_error = text_error or message
-    file_errors: list[str] = []
     kept = [f for f in opened.files if f.id not in posted.remove]
-    if len(kept) + len(posted.files) > MAX_FILES:
-        file_errors.append(
-            words["too_many_files"].format(
-                max_files=MAX_FILES, chosen=len(posted.files), kept=len(kept)
-            )
-        )
-    for name, data in posted.files:
-        content_type, unsafe = inspect(data)
-        if unsafe is not None:
-            file_errors.append(words["unsafe_archive"].format(name=name))
-        elif content_type is None:
-            file_errors.append(words["wrong_type"].format(name=name))
-        elif len(data) > MAX_FILE_BYTES:
-            file_errors.append(words["too_big"].format(name=name, max_mb=max_mb))
+    file_errors = file_problems(words, posted.files, kept=len(kept))
     if posted.files and (problems or file_errors):  # a browser cannot fill in a file field
         file_errors.append(words["choose_again"])
     problems += [Problem("filer", message) for message in file_errors]
     return problems, text_error, file_errors
+
+
+def file_problems(words: dict[str, str], files: list[tuple[str, bytes]], *, kept: int) -> list[str]:
+    """Why files handed in with an answer cannot be taken (too many, wrong type, unsafe, too
+    large), worded with `words`; the same checks as `attach_file` makes."""
+    max_mb = MAX_FILE_BYTES // (1024 * 1024)
+    out: list[str] = []
+    if kept + len(files) > MAX_FILES:
+        out.append(
+            words["too_many_files"].format(max_files=MAX_FILES, chosen=len(files), kept=kept)
+        )
+    for name, data in files:
+        content_type, unsafe = inspect(data)
+        if unsafe is not None:
+            out.append(words["unsafe_archive"].format(name=name))
+        elif content_type is None:
+            out.append(words["wrong_type"].format(name=name))
+        elif len(data) > MAX_FILE_BYTES:
+            out.append(words["too_big"].format(name=name, max_mb=max_mb))
+    return out
 
 
 def _save(request: Request, opened: Opened, posted: Posted, now: datetime) -> None:

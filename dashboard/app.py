@@ -17,7 +17,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import answer_form, routes, step_files, users
+from innspill.dashboard import (
+    actions_answer,
+    actions_steps,
+    answer_form,
+    documents,
+    inbox_pages,
+    load_upload,
+    message_view,
+    process_pages,
+    routes,
+    step_files,
+    users,
+)
 from innspill.dashboard.auth import SignInLimit, secret_key
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.models.db import make_engine, migrate
@@ -94,8 +106,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.public)
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
+    app.include_router(actions_steps.router)  # deadlines, treatment, attendance
+    app.include_router(actions_answer.router)  # answers that came by letter
+    app.include_router(process_pages.router)  # what goes out next, the event log
+    app.include_router(load_upload.router)  # load an edited process file: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
     app.include_router(step_files.router)  # the files sent with an invitation, by the token
+    app.include_router(inbox_pages.pages)  # the holding queue
+    app.include_router(inbox_pages.actions)
+    app.include_router(message_view.router)  # one outgoing message as sent
+    app.include_router(documents.pages)  # documents and answer files to download
+    app.include_router(documents.actions)
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _: NotSignedIn) -> Response:

@@ -34,7 +34,39 @@ MESSAGE_KINDS = {
     "meeting_cancel": "Avlysning av møte",
     "circulation": "Oversendelse til behandling",
     "treatment_reminder": "Påminnelse om behandling",
+    "receipt": "Kvittering",
+    "compile": "Ny versjon av sammenstillingen lages",
 }
+EVENT_KINDS = {
+    "process_loaded": "Prosessen ble lastet inn",
+    "process_updated": "Prosessfilen ble endret",
+    "deadline_changed": "Fristen ble endret",
+    "message_queued": "Melding lagt i utboksen",
+    "message_sent": "Melding sendt",
+    "message_deferred": "Sending utsatt (prøves igjen)",
+    "message_failed": "Sending feilet",
+    "address_failing": "Adressen feiler (retur)",
+    "inbound_assigned": "Innkommende e-post knyttet til deltaker",
+    "answer_received": "Svar mottatt",
+    "treatment_changed": "Behandling registrert",
+    "attendance_registered": "Oppmøte registrert",
+    "compilation_made": "Sammenstilling laget",
+    "draft_registered": "Utkast registrert",
+}
+#: The actor of an event the engine recorded on its own.
+SYSTEM_ACTOR = "systemet"
+
+
+def event_kind(kind: str) -> str:
+    """The bokmål label of an event kind; `<message kind>_skipped` says which was not sent."""
+    if kind in EVENT_KINDS:
+        return EVENT_KINDS[kind]
+    if kind.endswith("_skipped"):
+        what = kind.removesuffix("_skipped")
+        return f"Ikke sendt: {MESSAGE_KINDS.get(what, what)}"
+    return kind
+
+
 MESSAGE_STATUSES = {
     "pending": "Venter",
     "sending": "Sendes",
@@ -133,6 +165,9 @@ BOKMAL: dict[str, Callable[..., str]] = {
     "absent": lambda: "Deltok ikke",
     "attended_count": lambda n: f"{n} deltok",
     "cancelled": lambda: "Avlyst",
+    "reply_accepted": lambda: "Har takket ja i kalenderen",
+    "reply_declined": lambda: "Har takket nei i kalenderen",
+    "reply_tentative": lambda: "Har svart kanskje i kalenderen",
     "meeting_time": lambda start, end, place: f"kl. {start:%H.%M}–{end:%H.%M}, {place}",
     "compiled": lambda version, made, summary: (
         f"Versjon {version} av {made:%d.%m.%Y} kl. {made:%H.%M}: {_answered(summary)}"
@@ -163,3 +198,12 @@ def translate(text: str) -> Text:
     if isinstance(text, Phrase) and text.code in BOKMAL:
         return Text(BOKMAL[text.code](**text.values))
     return Text(text, lang="en")
+
+
+def file_size(size: int) -> str:
+    """`12 kB`, `3,4 MB`: a file's size as people read it."""
+    if size < 1000:
+        return f"{size} byte"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")

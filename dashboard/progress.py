@@ -158,7 +158,10 @@ TONES = {"attended": "ok", "treated": "ok", "received": "ok", "absent": "warn"}
 def _body_cell(step: StepStatus, key: str) -> Cell:
     text = step.bodies[key]
     tone = TONES.get(text.code, "neutral") if isinstance(text, Phrase) else "neutral"
-    return Cell(step.step, applies=True, lines=[translate(text)], tone=tone)
+    lines = [translate(text)]
+    if key in step.replies:  # a meeting's calendar reply, beside what happened
+        lines.append(translate(step.replies[key]))
+    return Cell(step.step, applies=True, lines=lines, tone=tone)
 
 
 def _cell(step: StepStatus, person: str, *, audience: set[str]) -> Cell:
@@ -171,6 +174,16 @@ def _cell(step: StepStatus, person: str, *, audience: set[str]) -> Cell:
     if person in step.bodies:
         return _body_cell(step, person)
     return Cell(step.step, applies=True, lines=[Text("–")])
+
+
+def standing(
+    definition: ProcessDefinition, status: ProcessStatus, step_id: str, person: str
+) -> Cell:
+    """Where one participant stands in one step (as a cell of the matrix shows it)."""
+    step = status.step(step_id)
+    if step is None:
+        return Cell(step_id, applies=False)
+    return _cell(step, person, audience={p.id for p in definition.audience(step_id)})
 
 
 def _row(person: Participant, status: ProcessStatus, audiences: dict[str, set[str]]) -> MatrixRow:

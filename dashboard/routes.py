@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import csv_export, progress, queries
+from innspill.dashboard import action_forms, csv_export, documents, progress, queries
+from innspill.dashboard.action_forms import Refused
 from innspill.dashboard.auth import (
     authenticate,
     client_addresses,
@@ -23,6 +24,7 @@ from innspill.dashboard.auth import (
 )
 from innspill.dashboard.deps import current_user, get_db, get_now, render
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
+from innspill.process.loading import get_definition
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
@@ -116,10 +118,20 @@ def overview(request: Request, db: Db, now: Now) -> Response:
 
 @pages.get("/processes/{process_id}")
 def process(request: Request, process_id: str, db: Db, now: Now) -> Response:
+    return render(request, "process.html", process_view(db, process_id, now))
+
+
+def process_view(
+    db: Session, process_id: str, now: datetime, *, refused: Refused | None = None
+) -> dict[str, Any]:
+    """What the process page shows: the GET, and an action refused on it, render the same."""
     page = progress.process_page(db, process_id, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
-    return render(request, "process.html", {"page": page, "now": now})
+    definition = get_definition(db, process_id)
+    forms = action_forms.forms_for(definition, now, refused=refused)
+    docs = documents.process_context(db, definition, now)
+    return {"page": page, "now": now, "forms": forms} | docs
 
 
 @pages.get("/processes/{process_id}/matrix.csv")
@@ -132,10 +144,20 @@ def process_csv(process_id: str, db: Db, now: Now) -> Response:
 
 @pages.get("/processes/{process_id}/participants/{key}")
 def participant(request: Request, process_id: str, key: str, db: Db, now: Now) -> Response:
+    return render(request, "participant.html", participant_view(db, process_id, key, now))
+
+
+def participant_view(
+    db: Session, process_id: str, key: str, now: datetime, *, refused: Refused | None = None
+) -> dict[str, Any]:
+    """What a participant's page shows: the GET, and an action refused on it, render the same."""
     page = progress.participant_page(db, process_id, key, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
-    return render(request, "participant.html", {"page": page, "now": now})
+    definition = get_definition(db, process_id)
+    forms = action_forms.forms_for(definition, now, participant=key, refused=refused)
+    files = documents.answer_files(db, process_id, key)
+    return {"page": page, "now": now, "forms": forms, "files": files}
 
 
 def _filter(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from innspill.errors import RunFailed
-from innspill.flows.runtime import engine_for, explain, settings, wall_clock
+from innspill.flows.runtime import database, explain, settings, wall_clock
 from innspill.inbound.intake import fetch_into
 
 
@@ -13,9 +13,7 @@ from innspill.inbound.intake import fetch_into
 def fetch_and_import(limit: int | None = None) -> dict[str, object]:
     """Import new mail; a message whose import fails stays unmarked for the next run."""
     s = settings()
-    report, counts = fetch_into(
-        engine_for(s.resolved_database_url), s, clock=wall_clock, limit=limit
-    )
+    report, counts = fetch_into(database(), s, clock=wall_clock, limit=limit)
     logger = get_run_logger()
     for error in report.failed:
         logger.warning("not imported, left for the next run: %s", error)

@@ -8,16 +8,36 @@ from functools import lru_cache
 from sqlalchemy.engine import Engine
 
 from innspill.config.settings import Settings, get_settings
-from innspill.models.db import make_engine, migrate
+from innspill.models.db import DEFAULT_WAIT, make_engine, migrate
 from innspill.outbound.transport import Transport, transport_for
 from innspill.process.timeparse import parse_instant
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, lock_timeout: float = DEFAULT_WAIT) -> Engine:
     """The engine for a database URL, migrated to the newest schema on first use."""
-    migrate(url)
-    return make_engine(url)
+    migrate(url, lock_timeout=lock_timeout)
+    return make_engine(url, lock_timeout=lock_timeout)
+
+
+#: (database URL, key fingerprint) pairs this process has checked: once each is enough.
+_checked: set[tuple[str, str]] = set()
+
+
+def database() -> Engine:
+    """The settings' database, with their lock timeout, after checking this machine's key as
+    every CLI command does: a serve started with another key refuses to plan or send (its
+    tokens would be useless to participants) instead of running."""
+    from innspill.keys import ensure_key, fingerprint
+
+    s = settings()
+    url = s.resolved_database_url
+    engine = engine_for(url, s.database_lock_timeout)
+    secret = s.resolved_secret_key()
+    if (url, fingerprint(secret)) not in _checked:
+        ensure_key(engine, secret, now=wall_clock())
+        _checked.add((url, fingerprint(secret)))
+    return engine
 
 
 def settings() -> Settings:

@@ -12,7 +12,7 @@ from prefect.utilities.annotations import quote
 
 from innspill.engine import tick_process
 from innspill.errors import RunFailed
-from innspill.flows.runtime import engine_for, explain, parse_at, settings, transport, wall_clock
+from innspill.flows.runtime import database, explain, parse_at, settings, transport, wall_clock
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
@@ -47,7 +47,7 @@ async def plan_all(now: datetime) -> list[StepWork]:
 
 
 def _plan_all(now: datetime) -> list[StepWork]:
-    engine = engine_for(settings().resolved_database_url)
+    engine = database()
     out: list[StepWork] = []
     with session_scope(engine) as session:
         definitions = all_definitions(session)
@@ -82,7 +82,7 @@ async def run_step(label: str, work: StepWork, now: datetime) -> dict[str, int]:
 def _run_step(work: StepWork, now: datetime) -> dict[str, int]:
     s = settings()
     report = tick_process(
-        engine_for(s.resolved_database_url),
+        database(),
         work.definition,
         now=now,
         outgoing=Outgoing.from_settings(s),
@@ -103,7 +103,7 @@ async def send_outbox(now: datetime) -> dict[str, object]:
     """Send every pending message; a crash or retry resends only unmarked ones."""
     s = settings()
     report = await dispatch(
-        engine_for(s.resolved_database_url),
+        database(),
         transport(),
         now=now,
         max_attempts=s.smtp_max_attempts,

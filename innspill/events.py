@@ -19,8 +19,11 @@ def record_event(
     participant: str | None = None,
     detail: str = "",
     key: str | None = None,
+    by: str = "",
 ) -> None:
-    """Add an event to the session; a `key` makes it unique (recording it twice fails)."""
+    """Add an event to the session; a `key` makes it unique (recording it twice fails).
+
+    `by` is who did it (a dashboard user or the CLI's operator); empty for the engine."""
     session.add(
         Event(
             process_id=process_id,
@@ -30,5 +33,6 @@ def record_event(
             participant_key=participant,
             detail=detail,
             key=key,
+            actor=by,
         )
     )

@@ -2,6 +2,7 @@
 
 from innspill.models.answer import Answer
 from innspill.models.attachment import FileContent, StepAttachment
+from innspill.models.calendar_reply import CalendarReply
 from innspill.models.deadline import DeadlineChange
 from innspill.models.document import Document
 from innspill.models.event import Event
@@ -24,6 +25,7 @@ __all__ = [
     "Answer",
     "AnswerAttachment",
     "Attendance",
+    "CalendarReply",
     "DashboardSession",
     "DeadlineChange",
     "Document",

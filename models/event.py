@@ -21,3 +21,5 @@ class Event(SQLModel, table=True):
     step_key: str | None = Field(default=None, max_length=80)
     participant_key: str | None = Field(default=None, max_length=80)
     detail: str = ""
+    # Who did it: the signed-in user or the CLI's operator; "" for the engine's own doings.
+    actor: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})

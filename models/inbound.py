@@ -38,6 +38,7 @@ class InboundStatus(StrEnum):
 
     ACCEPTED = "accepted"  # became an answer
     BOUNCE = "bounce"  # a delivery report: the participant's address is marked failing
+    CALENDAR = "calendar"  # a calendar reply to a meeting invitation, recorded (innspill.rsvp)
     HELD = "held"  # in the holding queue, with its reason, for a person to look at
     ASSIGNED = "assigned"  # held, then assigned to a participant by a person
     DISMISSED = "dismissed"  # held, then set aside by a person

@@ -228,3 +228,27 @@ def failed(result: Result) -> str:
     """The output of a command that must have failed."""
     assert result.exit_code != 0, result.output
     return result.output
+
+
+#: Names a test module imports when it makes databases of its own on the suite's backend.
+_OWN_DATABASES = ("TEST_DATABASE", "new_database")
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    if "database_url" in getattr(item, "fixturenames", ()):
+        return True
+    module = getattr(item, "module", None)
+    return any(name in vars(module) for name in _OWN_DATABASES) if module else False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark single_pass what gives the same result on every backend, so that the PostgreSQL
+    pass of scripts/check (`-m "not single_pass"`) runs only what touches the database:
+
+    - a test that reaches no database (no `database_url` fixture, no database of its own);
+    - the browser tests (tests/browser): they check what pages look like and how they behave;
+      the queries behind those pages run on PostgreSQL in the dashboard's TestClient tests.
+    """
+    for item in items:
+        if item.get_closest_marker("browser") or not _uses_database(item):
+            item.add_marker(pytest.mark.single_pass)

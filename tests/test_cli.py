@@ -391,6 +391,29 @@ def test_load_of_a_moved_deadline_updates_and_notifies_those_without_answers(
     assert count(engine, DeadlineChange) == 1
 
 
+def test_load_dry_run_says_what_would_change_and_be_sent_and_writes_nothing(
+    cli, engine, smtp, tmp_path
+):
+    invited(cli, smtp)
+    moved = edited_seed(
+        tmp_path, ("deadline = 2020-04-27", "deadline = 2020-05-04"), name="moved.toml"
+    )
+    events_before = count(engine, Event)
+    out = ok(cli("load", str(moved), "--dry-run", "--at", "2020-04-14T10:00"))
+    assert f"{SEED_ID}: would be updated (dry run: nothing written)" in out
+    assert "deadline of innspill-oppdrag: 2020-04-27 -> 2020-05-04" in out
+    # The nine secretariats are told of the new deadline at the next tick; the reminders
+    # before the old deadline fall away, and those before the new one come.
+    assert out.count("+ 2020-04-14 10:00  deadline_changed innspill-oppdrag ") == 9
+    assert out.count("- 2020-04-20 09:00  reminder innspill-oppdrag ") == 9
+    assert out.count("+ 2020-04-24 09:00  reminder innspill-oppdrag ") == 9
+    assert count(engine, DeadlineChange) == 0 and count(engine, Event) == events_before
+    # The real load then reports the same change list.
+    out = ok(cli("load", str(moved), "--at", "2020-04-14T10:00"))
+    assert "deadline of innspill-oppdrag: 2020-04-27 -> 2020-05-04" in out
+    assert count(engine, DeadlineChange) == 1
+
+
 def test_load_removing_a_messaged_secretariat_is_refused_and_writes_nothing(
     cli, engine, smtp, tmp_path
 ):

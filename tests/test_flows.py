@@ -150,3 +150,25 @@ def test_a_tick_that_cannot_send_fails_visibly_and_keeps_the_mail_queued(
             select(func.count()).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
         ).scalar_one()
     assert pending == 18  # queued by the steps, left for the next tick
+
+
+def test_a_tick_flow_with_another_secret_key_refuses_and_sends_nothing(
+    flow_env, engine, monkeypatch
+):
+    """A serve started with another key than the database's fails the run with one line,
+    as the CLI does, instead of planning tokens that nobody could use."""
+    from innspill.flows import runtime
+    from innspill.flows.tick import tick_flow
+    from innspill.keys import ensure_key
+    from innspill.models import OutboxMessage
+    from innspill.models.db import session_scope
+
+    ensure_key(engine, "the key the database was set up with", now=runtime.wall_clock())
+    monkeypatch.setenv("INNSPILL_SECRET_KEY", "another machine's key")
+    get_settings.cache_clear()
+    runtime._checked.clear()
+    with pytest.raises(Exception, match="secret key differs"):
+        asyncio.run(tick_flow(at="2020-03-30T09:15"))
+    assert flow_env.received == []
+    with session_scope(engine) as session:
+        assert session.query(OutboxMessage).count() == 0

@@ -172,9 +172,10 @@ def test_overview_shows_the_current_step_as_the_cli(seen: dict[date, Seen], day:
 
 @pytest.mark.parametrize("day", DATES, ids=str)
 def test_the_overviews_cheap_status_is_the_same(seen: dict[date, Seen], day: date) -> None:
-    """Without detail (the overview's few queries) only participants and bodies are left out."""
+    """Without detail (the overview's few queries) only participants, bodies and each one's
+    calendar reply are left out."""
     s = seen[day]
-    bare = [replace(step, participants=[], bodies={}) for step in s.detail.steps]
+    bare = [replace(step, participants=[], bodies={}, replies={}) for step in s.detail.steps]
     assert s.summary.steps == bare
     for name in ("current_step", "next_deadline", "days_left", "progress_step", "failed"):
         assert getattr(s.summary, name) == getattr(s.detail, name), name

@@ -22,6 +22,7 @@ from innspill.process.definition import (
     RequestStep,
     load_definition,
 )
+from innspill.rsvp import ReplyCounts
 from tests.test_templates import (
     BOKMAL_ONLY,
     LANGUAGES,
@@ -52,7 +53,7 @@ AUDIENCE = {
 #: The names each kind needs besides the common ones.
 EXTRAS = {
     "meeting_invitation": ("revision",),
-    "meeting_reminder": ("compilation_attached",),
+    "meeting_reminder": ("compilation_attached", "replies"),
     "meeting_cancel": (),
     "compilation": (
         "source_step",
@@ -150,7 +151,12 @@ def context_for(
     if kind == "meeting_invitation":
         context.update(step=meeting_step(), letter_date=date(2020, 5, 22), revision=1)
     elif kind == "meeting_reminder":
-        context.update(step=meeting_step(), letter_date=date(2020, 6, 4), compilation_attached=True)
+        context.update(
+            step=meeting_step(),
+            letter_date=date(2020, 6, 4),
+            compilation_attached=True,
+            replies=ReplyCounts(accepted=7, declined=1, no_reply=1),
+        )
     elif kind == "meeting_cancel":
         context.update(step=meeting_step(), letter_date=date(2020, 6, 2), revision=2)
     elif kind == "compilation":
@@ -366,6 +372,44 @@ def test_meeting_reminder_the_day_before(definition: ProcessDefinition) -> None:
         assert "Kan dere likevel ikke delta" in part
         for item in AGENDA:
             assert item in part
+
+
+@pytest.mark.parametrize(
+    ("language", "counts", "sentence"),
+    [
+        ("nb", ReplyCounts(7, 1, 0, 1), "Så langt har 7 deltakere takket ja og 1 har takket nei."),
+        ("nb", ReplyCounts(1, 0, 0, 8), "Så langt har 1 deltaker takket ja."),
+        (
+            "nb",
+            ReplyCounts(2, 1, 3, 3),
+            "Så langt har 2 deltakere takket ja, 1 har takket nei og 3 har svart kanskje.",
+        ),
+        ("nb", ReplyCounts(0, 1, 0, 8), "Så langt har 1 deltaker takket nei."),
+        ("nn", ReplyCounts(7, 1, 0, 1), "Så langt har 7 deltakarar takka ja og 1 har takka nei."),
+        ("nn", ReplyCounts(0, 0, 1, 8), "Så langt har 1 deltakar svart kanskje."),
+    ],
+)
+def test_meeting_reminder_tells_the_calendar_replies(
+    definition: ProcessDefinition, language: str, counts: ReplyCounts, sentence: str
+) -> None:
+    context = context_for(definition, "meeting_reminder", replies=counts)
+    result = render("meeting_reminder", language, context)
+    for part in (flat(result.text), html_text(result.html)):
+        assert sentence in part
+    # its own paragraph, after the meeting's facts and before how to say one cannot come
+    text = result.text
+    assert text.index("kl. 09.00") < text.index("Så langt har") < text.index("Kan de")
+    assert f"\n\n{sentence}\n\n" in text
+
+
+def test_meeting_reminder_without_calendar_replies_says_nothing_of_them(
+    definition: ProcessDefinition,
+) -> None:
+    for language in LANGUAGES:
+        context = context_for(definition, "meeting_reminder", replies=ReplyCounts(no_reply=9))
+        result = render("meeting_reminder", language, context)
+        assert "Så langt" not in result.text and "Så langt" not in result.html
+        assert "\n\n\n" not in result.text
 
 
 def test_meeting_reminder_without_compilation_and_over_a_weekend(

@@ -22,7 +22,8 @@ def fetch_mail(
     limit: Annotated[int | None, typer.Option(help="At most this many messages.")] = None,
     at: AtOption = None,
 ) -> None:
-    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token.
+    """Read new mail from the IMAP mailbox (INNSPILL_IMAP_*): answers are matched by token,
+    calendar replies to a meeting invitation are recorded for the participant.
 
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.
@@ -50,20 +51,15 @@ def fetch_mail(
 @inbox_app.command("list")
 def inbox_list(
     all_: Annotated[
-        bool, typer.Option("--all", help="Also answers, bounces and dismissed.")
+        bool, typer.Option("--all", help="Also answers, calendar replies, bounces and dismissed.")
     ] = False,
 ) -> None:
     """The holding queue: messages that were not made answers, and why."""
-    from sqlmodel import col, select
-
-    from innspill.models import InboundMessage, InboundStatus
+    from innspill.inbound.queue import listing
     from innspill.models.db import session_scope
 
     with session_scope(open_engine()) as session:
-        query = select(InboundMessage).order_by(col(InboundMessage.id))
-        if not all_:
-            query = query.where(InboundMessage.status == InboundStatus.HELD)
-        rows = session.exec(query).all()
+        rows = listing(session, include_all=all_)
     if not rows:
         typer.echo("The holding queue is empty." if not all_ else "No incoming mail yet.")
     for row in rows:

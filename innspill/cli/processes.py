@@ -13,6 +13,9 @@ from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
 
 if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast
+    from datetime import datetime
+
+    from innspill.process.definition import ProcessDefinition
     from innspill.status import ProcessStatus, StepStatus
 
 
@@ -53,6 +56,14 @@ def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")
 def load(
     file: Annotated[Path, typer.Argument(help="A process file (TOML).")],
     at: AtOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Write nothing: say what the load would change, and what the next ticks "
+            "would send (+) or no longer send (-) because of it.",
+        ),
+    ] = False,
 ) -> None:
     """Add a process from its file, or update the loaded one from the edited file.
 
@@ -72,6 +83,9 @@ def load(
         check_languages(definition, file=str(file))
         for warning in date_warnings(definition):
             typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
+        if dry_run:
+            _dry_run(definition, source=str(file), now=instant(at))
+            return
         with session_scope(open_engine()) as session:
             report = store_definition(
                 session,
@@ -88,14 +102,36 @@ def load(
         typer.echo(f"  {change}")
 
 
+def _dry_run(definition: ProcessDefinition, *, source: str, now: datetime) -> None:
+    """Print what loading would do (the dashboard's check shows the same), writing nothing."""
+    from sqlmodel import Session
+
+    from innspill.planning.preview import preview_load
+    from innspill.process.workdays import OSLO
+
+    with Session(open_engine()) as session:
+        preview = preview_load(session, definition, source=source, now=now)
+        session.rollback()
+    typer.echo(f"{definition.id}: would be {preview.planned.outcome} (dry run: nothing written)")
+    for change in preview.planned.changes:
+        typer.echo(f"  {change}")
+    for sign, lines in (("+", preview.added), ("-", preview.removed)):
+        for p in lines:
+            a = p.action
+            when = p.at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+            skipped = f" (skipped: {a.skip_reason})" if a.skip_reason else ""
+            typer.echo(f"  {sign} {when}  {a.kind.value} {a.step_id} {a.participant_id}{skipped}")
+
+
 @app.command()
 def status(
     process: Annotated[str | None, typer.Argument(help="Process id; default: all.")] = None,
     at: AtOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the current step and next deadline, every step with its state, deadline and counts,
-    and where each participant stands (the same status the dashboard shows)."""
+    """Show the current step and next deadline, every step with its state, deadline and counts
+    (for a meeting also its calendar replies), and where each participant stands (the same
+    status the dashboard shows)."""
     from innspill.models.db import session_scope
     from innspill.process.loading import all_definitions, get_definition
     from innspill.status import process_statuses
@@ -144,8 +180,15 @@ def _print_step(step: StepStatus) -> None:
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
     )
+    if step.calendar_replies:
+        r = step.calendar_replies
+        typer.echo(
+            f"      calendar replies: {r['accepted']} accepted, {r['declined']} declined, "
+            f"{r['tentative']} tentative, {r['no_reply']} no reply"
+        )
     for body, where in step.bodies.items():
-        typer.echo(f"      {body:<32} {where}")
+        reply = f"; {step.replies[body]}" if body in step.replies else ""
+        typer.echo(f"      {body:<32} {where}{reply}")
     for p in step.participants:
         answer = (
             f"answered {p.answered_at[:16].replace('T', ' ')}" + (" (late)" if p.late else "")

@@ -200,19 +200,52 @@ def register_draft(
     note: str = "",
     by: str = "",
 ) -> Document:
-    """Store a draft (DOCX or PDF) as the next version for a circulation step."""
+    """Store a draft file (DOCX or PDF) as the next version for a circulation step."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
+    return store_draft(
+        session, definition, step_id, content, name=path.name, now=now, note=note, by=by, where=path
+    )
+
+
+class DraftRefused(InnspillError):
+    """A draft that cannot be stored; `code` says why (for a translated message)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+def store_draft(
+    session: Session,
+    definition: ProcessDefinition,
+    step_id: str,
+    content: bytes,
+    *,
+    name: str,
+    now: datetime,
+    note: str = "",
+    by: str = "",
+    where: Path | str | None = None,
+) -> Document:
+    """Store a draft's bytes (DOCX or PDF, at most 20 MiB) as the next version for a
+    circulation step: the CLI reads a file, the dashboard an upload; the checks are these."""
     step = definition.step(step_id)
     if not isinstance(step, CirculationStep):
         circulations = [s.id for s in definition.steps if isinstance(s, CirculationStep)]
-        raise InnspillError(
+        raise DraftRefused(
+            "not_circulation",
             f"step '{step_id}' is a {step.kind} step; drafts belong to a circulation step "
-            f"({', '.join(circulations) or 'none in this process'})"
+            f"({', '.join(circulations) or 'none in this process'})",
         )
-    content, content_type = _read_draft(path)
+    content_type = _draft_type(content, where or name)
     ext = EXTENSIONS[content_type]
     version = _next_version(session, definition.id, step_id, "draft")
     if version > 1 and not note.strip():
-        raise InnspillError("say what changed since the previous version (--note)")
+        raise DraftRefused("note", "say what changed since the previous version (--note)")
+    path = Path(Path(name).name or "utkast")
     name = path.name if path.suffix.lower() == ext else f"{path.stem}{ext}"
     document = Document(
         process_id=definition.id,
@@ -231,20 +264,18 @@ def register_draft(
     return _store(session, document, "draft_registered", detail)
 
 
-def _read_draft(path: Path) -> tuple[bytes, str]:
-    """The draft's bytes and type, refused unless it is a DOCX or PDF of at most 20 MiB."""
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise InnspillError(f"cannot read the draft {path}: {exc.strerror}") from None
+def _draft_type(content: bytes, where: Path | str) -> str:
+    """The draft's type, refused unless it is a DOCX or PDF of at most 20 MiB."""
     if len(content) > MAX_DRAFT_BYTES:
-        raise InnspillError(f"{path} is {len(content) // 1024} KiB; a draft may be at most 20 MiB")
+        raise DraftRefused(
+            "too_big", f"{where} is {len(content) // 1024} KiB; a draft may be at most 20 MiB"
+        )
     content_type = sniff(content)
     if content_type not in (DOCX, PDF):
         if content.startswith(b"PK\x03\x04"):
-            raise InnspillError(f"{path} is a ZIP file but not a Word document (.docx)")
-        raise InnspillError(f"{path} is neither a Word document (.docx) nor a PDF")
-    return content, content_type
+            raise DraftRefused("zip", f"{where} is a ZIP file but not a Word document (.docx)")
+        raise DraftRefused("type", f"{where} is neither a Word document (.docx) nor a PDF")
+    return content_type
 
 
 def _store(session: Session, document: Document, event: str, detail: str) -> Document:
@@ -258,5 +289,6 @@ def _store(session: Session, document: Document, event: str, detail: str) -> Doc
         event,
         step=document.step_key,
         detail=detail,
+        by=document.created_by,
     )
     return document

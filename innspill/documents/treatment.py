@@ -10,7 +10,13 @@ from sqlmodel import Session, select
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.models import Attendance, Treatment, TreatmentState
-from innspill.process.definition import CirculationStep, MeetingStep, ProcessDefinition
+from innspill.process.definition import (
+    CirculationStep,
+    CompilationStep,
+    MeetingStep,
+    ProcessDefinition,
+    RequestStep,
+)
 
 Row = TypeVar("Row", Treatment, Attendance)
 
@@ -29,7 +35,7 @@ def set_treatment(
     by: str = "",
 ) -> Treatment:
     """Change a body's treatment state (pending, on the agenda, treated) and log it."""
-    step = definition.step(step_id)
+    step = _step(definition, step_id)
     if not isinstance(step, CirculationStep):
         raise InnspillError(f"step '{step_id}' is a {step.kind} step, not a circulation step")
     if participant_id not in {p.id for p in definition.audience(step_id)}:
@@ -55,6 +61,7 @@ def set_treatment(
         step=step_id,
         participant=participant_id,
         detail=detail,
+        by=by,
     )
     return row
 
@@ -70,7 +77,7 @@ def register_attendance(
     by: str = "",
 ) -> Attendance:
     """Record whether a participant attended a meeting."""
-    step = definition.step(step_id)
+    step = _step(definition, step_id)
     if not isinstance(step, MeetingStep):
         raise InnspillError(f"step '{step_id}' is a {step.kind} step, not a meeting")
     if participant_id not in {p.id for p in definition.audience(step_id)}:
@@ -92,8 +99,18 @@ def register_attendance(
         step=step_id,
         participant=participant_id,
         detail="attended" if attended else "absent",
+        by=by,
     )
     return row
+
+
+def _step(
+    definition: ProcessDefinition, step_id: str
+) -> RequestStep | MeetingStep | CompilationStep | CirculationStep:
+    try:
+        return definition.step(step_id)
+    except KeyError:
+        raise InnspillError(f"process '{definition.id}' has no step '{step_id}'") from None
 
 
 def _existing(

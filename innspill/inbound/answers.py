@@ -72,6 +72,7 @@ def register_answer(
         step=step_id,
         participant=participant_id,
         detail=f"version {answer.version} by {channel}",
+        by=registered_by,
     )
     return answer
 

@@ -43,6 +43,8 @@ def _headers(raw: bytes) -> Iterator[_Header]:
         if current is not None:
             yield current
             current = None
+        if not top and line[:8].lower() != b"content-":
+            continue  # a body line (most of a big message): skipped without a regex
         if top and not line.strip(b"\r"):
             top = False
             continue

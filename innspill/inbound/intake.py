@@ -15,6 +15,7 @@ from innspill.config.settings import Settings
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, effective_deadlines
@@ -75,7 +76,8 @@ def import_mail(
     received_at: datetime | None,
     now: datetime,
 ) -> ImportResult:
-    """Import one message once: an answer, a bounce, or held with the reason. Never raises
+    """Import one message once: an answer, a bounce, a calendar reply (innspill.inbound.calendar),
+    or held with the reason. Never raises
     for the message's content; the raw bytes are kept whatever happens."""
     known = session.exec(
         select(InboundMessage).where(
@@ -102,6 +104,9 @@ def import_mail(
         _bounce(session, row, parsed, now=now)
     elif parsed.kind == InboundKind.ANSWER:
         _answer(session, row, parsed, now=now)
+    elif parsed.kind == InboundKind.CALENDAR:
+        session.flush()  # the reply refers to the message by its id
+        record_calendar(session, row, parsed, now=now)
     session.flush()
     return ImportResult(row, new=True)
 
@@ -237,6 +242,12 @@ def assign(
         raise InnspillError(f"no incoming message {message_id}")
     if row.status != InboundStatus.HELD:
         raise InnspillError(f"message {message_id} is {row.status}, not held")
+    if row.kind == InboundKind.CALENDAR:
+        # Its text is the client's "Accepted: ..." line: never an answer.
+        raise InnspillError(
+            f"message {message_id} is a calendar reply, not an answer: it cannot be assigned "
+            "to a request step; record attendance after the meeting, or dismiss it"
+        )
     definition = get_definition(session, process_id)
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
@@ -252,7 +263,8 @@ def assign(
         "inbound_assigned",
         step=step_id,
         participant=participant_id,
-        detail=f"message {message_id} by {by}",
+        detail=f"message {message_id}",
+        by=by,
     )
     return row
 
@@ -265,6 +277,17 @@ def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> Inb
     row.status = InboundStatus.DISMISSED
     row.reason = f"{row.reason} (dismissed by {by})".strip()
     session.add(row)
+    if row.process_id:  # tied to a process (a token or a late answer): its log says so
+        record_event(
+            session,
+            row.process_id,
+            now,
+            "inbound_dismissed",
+            step=row.step_key,
+            participant=row.participant_key,
+            detail=f"message {message_id}",
+            by=by,
+        )
     return row
 
 

@@ -19,6 +19,7 @@ from innspill.inbound.attachments import ALLOWED_TYPES, InboundFile, accept
 from innspill.inbound.bounds import strip_long_headers, too_long_header
 from innspill.inbound.classify import auto_reply, bounce
 from innspill.inbound.headers import addresses, decode_header_value, header, raw_headers
+from innspill.inbound.itip import CalendarPart, calendar_part
 from innspill.inbound.mimewalk import Walk, is_attachment, part_text, walk
 from innspill.inbound.text import html_to_text, reply_text
 from innspill.tokens import TOKEN_PATTERN
@@ -30,6 +31,7 @@ class InboundKind(StrEnum):
     ANSWER = "answer"
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
+    CALENDAR = "calendar"  # an attendee's calendar message (iTIP REPLY, COUNTER, ...)
     NO_TOKEN = "no_token"  # noqa: S105
     UNPARSABLE = "unparsable"
 
@@ -47,6 +49,7 @@ class ParsedMail:
     rejected_files: tuple[str, ...] = ()
     bounced_recipients: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the parser could not read (shown when it is held)
+    calendar: CalendarPart | None = None  # with kind CALENDAR: its method, event and attendees
 
 
 # --------------------------------------------------------------------------- tokens
@@ -215,12 +218,15 @@ def _body(leaves: _Leaves) -> str:
 
 
 def _classify(
-    msg: Message, parts: Walk, *, envelope: _Envelope, body: str
+    msg: Message, parts: Walk, *, envelope: _Envelope, body: str, calendar: CalendarPart | None
 ) -> tuple[InboundKind, str, list[str]]:
-    """Bounce first, then auto-reply, so that neither is taken for an answer."""
+    """Bounce first, then a calendar reply, then auto-reply, so that none is taken for an
+    answer (a calendar reply's text, "Godtatt: ...", is the client's, not the participant's)."""
     found = bounce(msg, parts, sender=envelope.sender, text=body)
     if found is not None:
         return InboundKind.BOUNCE, found[0], found[1]
+    if calendar is not None:
+        return InboundKind.CALENDAR, f"calendar {calendar.method}", []
     auto = auto_reply(msg, envelope.subject)
     if auto is not None:
         return InboundKind.AUTO_REPLY, auto, []
@@ -262,7 +268,9 @@ def _parse(
             subject=envelope.subject,
             notes=tuple(parts.notes),
         )
-    kind, why, recipients = _classify(msg, parts, envelope=envelope, body=body)
+    calendar, calendar_notes = calendar_part(parts.leaves)
+    parts.notes.extend(calendar_notes)
+    kind, why, recipients = _classify(msg, parts, envelope=envelope, body=body, calendar=calendar)
     return ParsedMail(
         kind=kind,
         reason="; ".join([why, *parts.notes]),
@@ -275,4 +283,5 @@ def _parse(
         rejected_files=tuple(rejected),
         bounced_recipients=tuple(recipients),
         notes=tuple(parts.notes),
+        calendar=calendar,
     )

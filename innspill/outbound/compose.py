@@ -22,7 +22,7 @@ from innspill.outbound.addressing import Outgoing as Outgoing
 from innspill.outbound.addressing import addressed
 from innspill.outbound.addressing import issue_tokens as issue_tokens
 from innspill.outbound.addressing import plus_address as plus_address
-from innspill.outbound.ics import meeting_ics
+from innspill.outbound.ics import meeting_ics, meeting_uid
 from innspill.outbound.invitation import carried_row, invitation_part, invitation_parts
 from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.templates import render
@@ -35,6 +35,7 @@ from innspill.process.definition import (
     RequestStep,
 )
 from innspill.process.workdays import OSLO, local_datetime
+from innspill.rsvp import count_replies, step_replies
 from innspill.tokens import TokenKey
 
 
@@ -299,6 +300,8 @@ def _meeting_parts(
         else None
     )
     context["compilation_attached"] = compilation is not None
+    audience = [p.id for p in definition.audience(step.id)]
+    context["replies"] = count_replies(step_replies(session, definition.id, step.id), audience)
     return [] if compilation is None else [_as_attachment(compilation)]
 
 
@@ -355,14 +358,12 @@ def _meeting_ics(
     definition: ProcessDefinition, step: MeetingStep, action: Action, *, now: datetime
 ) -> Attachment:
     participant = definition.participant(action.participant_id)
-    domain = str(definition.sender.email).rsplit("@", 1)[1]
     method: Literal["REQUEST", "CANCEL"] = (
         "CANCEL" if action.kind == ActionKind.MEETING_CANCEL else "REQUEST"
     )
     description = "\n".join(f"{n}. {item}" for n, item in enumerate(step.agenda, 1))
     data = meeting_ics(
-        # One UID per meeting and attendee: an update or a cancel replaces the same entry.
-        uid=f"{definition.id}.{step.id}.{participant.id}@{domain}",
+        uid=meeting_uid(definition.id, step.id, participant.id, str(definition.sender.email)),
         sequence=(action.revision or 1) - 1,
         method=method,
         summary=step.title,

@@ -21,6 +21,17 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
+def meeting_uid(process_id: str, step_id: str, participant_id: str, sender_email: str) -> str:
+    """The UID of a meeting's calendar entry for one attendee: `process.step.participant@domain`.
+
+    One UID per meeting and attendee, so that an update or a cancel replaces the same entry;
+    replies (iTIP REPLY) carry it back, which is how innspill.inbound finds the meeting. The
+    ids are slugs (no dots), so the UID reads back unambiguously.
+    """
+    domain = sender_email.rsplit("@", 1)[1]
+    return f"{process_id}.{step_id}.{participant_id}@{domain}"
+
+
 def _text(value: str) -> str:
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
 

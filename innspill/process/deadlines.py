@@ -148,5 +148,6 @@ def change_deadline(
         step=step_id,
         participant=participant_id,
         detail=f"new deadline {deadline.isoformat()}" + (f": {reason}" if reason else ""),
+        by=by,
     )
     return change

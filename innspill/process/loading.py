@@ -110,12 +110,69 @@ _DEFINITIONS: OrderedDict[str, ProcessDefinition] = OrderedDict()
 _LOCK = threading.RLock()
 
 
-def load_file(session: Session, path: Path, *, now: datetime, by: str = "") -> LoadReport:
-    """Validate a process file and add it, or update the loaded process from it; with the
-    files its steps attach, read from beside it."""
+def load_file(
+    session: Session, path: Path, *, now: datetime, by: str = "", source: str | None = None
+) -> LoadReport:
+    """Validate a process file and add it, or update the loaded process from it.
+
+    `source` names the file in the log and in errors (default: its path; the dashboard
+    gives the uploaded file's own name, not the temporary folder it was written to)."""
     definition = load_definition(path)
-    files = read_step_files(definition, path)
-    return store_definition(session, definition, source=str(path), now=now, by=by, files=files)
+    files = read_step_files(definition, path)  # the files its steps attach, from beside it
+    return store_definition(
+        session, definition, source=source or str(path), now=now, by=by, files=files
+    )
+
+
+@dataclass
+class PlannedLoad:
+    """What loading a definition would do, computed without writing anything.
+
+    The real load (`store_definition`) and the dashboard's preview both start here, so the
+    change list shown before a load is the one the load then applies."""
+
+    process_id: str
+    outcome: str  # created | unchanged | updated
+    changes: list[str] = field(default_factory=list)
+    deadline_changes: list[DeadlineChange] = field(default_factory=list)  # not yet added
+    old: ProcessDefinition | None = None  # the loaded version, for an update
+
+
+def plan_load(
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
+) -> PlannedLoad:
+    """What loading `definition` would change; raises `ChangeRefused` if it may not."""
+    _refuse_past_meetings(session, definition, source=source, now=now)
+    existing = session.get(Process, definition.id)
+    if existing is None:
+        return PlannedLoad(definition.id, "created")
+    if existing.definition_hash == definition_hash(definition):
+        return PlannedLoad(definition.id, "unchanged")
+    old = ProcessDefinition.model_validate_json(existing.definition_json, context=STORED)
+    changes = _check_update(session, old, definition)
+    deadline_changes = []
+    for step in definition.steps:
+        if not isinstance(step, RequestStep):
+            continue
+        try:
+            before = old.step(step.id)
+        except KeyError:
+            continue
+        if isinstance(before, RequestStep) and before.deadline != step.deadline:
+            deadline_changes.append(
+                DeadlineChange(
+                    process_id=definition.id,
+                    step_key=step.id,
+                    deadline=step.deadline,
+                    reason=f"changed in the process file {source}",
+                    changed_by=by,
+                    changed_at=now,
+                )
+            )
+            changes.append(f"deadline of {step.id}: {before.deadline} -> {step.deadline}")
+    changes += _describe_meeting_changes(old, definition)
+    changes += _describe_other_changes(old, definition)
+    return PlannedLoad(definition.id, "updated", changes, deadline_changes, old)
 
 
 def store_definition(
@@ -141,38 +198,20 @@ def store_definition(
 
 
 def _store(
-    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str
+    session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
 ) -> LoadReport:
-    _refuse_past_meetings(session, definition, source=source, now=now)
-    existing = session.get(Process, definition.id)
-    if existing is None:
+    """Add the process, or update it as `plan_load` describes (nothing else)."""
+    planned = plan_load(session, definition, source=source, now=now, by=by)
+    if planned.outcome == "created":
         _insert(session, definition, source=source, now=now)
-        record_event(session, definition.id, now, "process_loaded", detail=f"from {source}")
+        record_event(session, definition.id, now, "process_loaded", detail=f"from {source}", by=by)
         return LoadReport(definition.id, "created")
-    if existing.definition_hash == definition_hash(definition):
+    if planned.outcome == "unchanged":
         return LoadReport(definition.id, "unchanged")
-    old = ProcessDefinition.model_validate_json(existing.definition_json, context=STORED)
-    changes = _check_update(session, old, definition)
-    for step in definition.steps:
-        if not isinstance(step, RequestStep):
-            continue
-        try:
-            before = old.step(step.id)
-        except KeyError:
-            continue
-        if isinstance(before, RequestStep) and before.deadline != step.deadline:
-            session.add(
-                DeadlineChange(
-                    process_id=definition.id,
-                    step_key=step.id,
-                    deadline=step.deadline,
-                    reason=f"changed in the process file {source}",
-                    changed_by=by,
-                    changed_at=now,
-                )
-            )
-            changes.append(f"deadline of {step.id}: {before.deadline} -> {step.deadline}")
-    changes += _describe_meeting_changes(old, definition)
+    existing = session.get(Process, definition.id)
+    assert existing is not None  # plan_load found it
+    for change in planned.deadline_changes:
+        session.add(change)
     existing.title = definition.process.title
     existing.reference = definition.process.reference
     existing.source_path = source
@@ -181,8 +220,9 @@ def _store(
     existing.loaded_at = now
     session.add(existing)
     _sync_rows(session, definition)
-    record_event(session, definition.id, now, "process_updated", detail="; ".join(changes))
-    return LoadReport(definition.id, "updated", changes)
+    detail = "; ".join(planned.changes)
+    record_event(session, definition.id, now, "process_updated", detail=detail, by=by)
+    return LoadReport(definition.id, "updated", planned.changes)
 
 
 def _insert(session: Session, definition: ProcessDefinition, *, source: str, now: datetime) -> None:
@@ -317,6 +357,24 @@ def _describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) ->
             was, now = getattr(before, name), getattr(step, name)
             if was != now:
                 out.append(f"{name} of {step.id}: {was} -> {now}")
+    return out
+
+
+def _describe_other_changes(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Name what else changed: the title, participants and steps added or removed."""
+    out = []
+    if old.process.title != new.process.title:
+        out.append(f"title: {old.process.title} -> {new.process.title}")
+    was = {p.id for p in old.participants}
+    now = {p.id for p in new.participants}
+    out += [f"participant added: {p}" for p in sorted(now - was)]
+    out += [f"participant removed: {p}" for p in sorted(was - now)]
+    changed = sorted(p.id for p in new.participants if p.id in was and p != old.participant(p.id))
+    out += [f"participant changed: {p}" for p in changed]
+    steps_was = [s.id for s in old.steps]
+    steps_now = [s.id for s in new.steps]
+    out += [f"step added: {s}" for s in steps_now if s not in steps_was]
+    out += [f"step removed: {s}" for s in steps_was if s not in steps_now]
     return out
 
 

@@ -25,6 +25,7 @@ from innspill.models import (
 from innspill.process.deadlines import DeadlineChangeRow
 from innspill.process.definition import CirculationStep, MeetingStep, ProcessDefinition
 from innspill.process.workdays import end_of_day, local_datetime
+from innspill.rsvp import latest_replies
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Facts:
     documents: dict[tuple[str, str], list[DocumentRow]] = field(default_factory=dict)
     attendance: dict[str, dict[str, bool]] = field(default_factory=dict)
     treatments: dict[str, dict[str, Treatment]] = field(default_factory=dict)
+    # meeting step -> participant -> their latest calendar reply (innspill.rsvp.PartStat)
+    replies: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _of(column: Any, ids: list[str]) -> ColumnElement[bool]:
@@ -306,6 +309,9 @@ def _load_meetings_and_treatments(
     for t in session.scalars(select(Treatment).where(_of(Treatment.process_id, ids))).all():
         if t.process_id in facts:
             facts[t.process_id].treatments.setdefault(t.step_key, {})[t.participant_key] = t
+    for pid, replies in latest_replies(session, ids).items():
+        if pid in facts:
+            facts[pid].replies = replies
 
 
 def load_facts(

@@ -18,6 +18,9 @@ ENGLISH = {
     "absent": "absent",
     "attended_count": "{n} attended",
     "cancelled": "cancelled",
+    "reply_accepted": "accepted the calendar invitation",
+    "reply_declined": "declined the calendar invitation",
+    "reply_tentative": "tentative (calendar reply)",
     "meeting_time": "{start:%H.%M}-{end:%H.%M}, {place}",
     "compiled": "version {version} of {made:%d.%m.%Y %H.%M}: {summary}",
     "nothing_to_compile": "no answers to compile yet",
@@ -91,6 +94,9 @@ class StepStatus:
     participants: list[ParticipantStatus] = field(default_factory=list)
     note: str = ""
     bodies: dict[str, str] = field(default_factory=dict)  # participant -> where they stand
+    # a meeting's calendar replies: accepted, declined, tentative, no_reply (innspill.rsvp)
+    calendar_replies: dict[str, int] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)  # participant -> reply, if any (detail)
 
 
 @dataclass

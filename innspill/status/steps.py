@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from innspill.process.definition import (
 )
 from innspill.process.definition import Participant as Member
 from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
+from innspill.rsvp import count_replies
 from innspill.status.facts import Facts
 from innspill.status.model import ParticipantStatus, Phrase, StepState, StepStatus, is_late
 
@@ -75,7 +76,7 @@ def _participant_status(ctx: Context, step: RequestStep, person: Member) -> Part
         participant=person.id,
         name=person.name,
         deadline=deadline.isoformat(),
-        extended=deadline != step.deadline,
+        extended=deadline > ctx.step_deadlines[step.id],  # later than everyone's: their own
         invited=ctx.sent(step.id, person.id, "invitation") > 0,
         reminders=ctx.sent(step.id, person.id, "reminder"),
         overdue_reminders=ctx.sent(step.id, person.id, "overdue"),
@@ -156,10 +157,15 @@ def _meeting_body(invitations: int, attended: bool | None) -> Phrase:
 
 def _meeting_status(ctx: Context, step: MeetingStep, status: StepStatus) -> date:
     attendance = ctx.facts.attendance.get(step.id, {})
+    replies = ctx.facts.replies.get(step.id, {})
+    audience = [p.id for p in ctx.audiences[step.id]]
+    status.calendar_replies = asdict(count_replies(replies, audience))
     if ctx.detail:
         for p in ctx.audiences[step.id]:
             invitations = ctx.sent(step.id, p.id, "meeting_invitation")
             status.bodies[p.id] = _meeting_body(invitations, attendance.get(p.id))
+            if p.id in replies:
+                status.replies[p.id] = Phrase(f"reply_{replies[p.id]}")
     if step.cancelled:
         status.state, status.note = StepState.DONE, Phrase("cancelled")
     elif ctx.now >= local_datetime(step.date, step.end):

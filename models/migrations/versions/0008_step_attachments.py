@@ -1,7 +1,7 @@
 """step attachments (content by hash, step links) and combined invitations
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-01 19:00:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import innspill.models.types
 
 revision = '0008'
-down_revision = '0007'
+down_revision = '0010'  # written on 0007; re-chained after 0010 when main was merged in
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,150 @@
+"""An administrator registers an answer that came outside the system (a letter, a mail to
+someone's own address): a text per theme, general remarks, files and the date received, as
+`innspill answer add` does, through the same functions (`register_answer`, `attach_file`).
+
+The form is multipart (files), read with the answer form's limits and checks
+(`answer_form.read_form`, `file_problems`); the rest is as the other actions on steps
+(`actions_steps.py`): CSRF, administrators only, the notice and the forecast, or the page again
+(400) with what to correct and what was typed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
+from starlette.formparsers import MultiPartException
+from starlette.responses import Response
+
+from innspill.dashboard import action_texts, labels
+from innspill.dashboard.acting import Admin, Db, Now, check_csrf, done
+from innspill.dashboard.action_forms import Refused
+from innspill.dashboard.actions_steps import (
+    again,
+    definition_of,
+    forecast_of,
+    name_of,
+    target,
+)
+from innspill.dashboard.answer_form import FIELD_PREFIX, _TooLarge, file_problems, read_form
+from innspill.dashboard.answer_texts import wording
+from innspill.dashboard.deps import require_admin
+from innspill.errors import InnspillError
+from innspill.inbound.answers import attach_file, register_answer
+from innspill.inbound.intake import GENERAL
+from innspill.models import User
+from innspill.process.definition import ProcessDefinition, RequestStep
+from innspill.process.workdays import OSLO
+
+router = APIRouter(dependencies=[Depends(require_admin)])
+
+GENERAL_FIELD = "generelt"
+ANSWER_FIELDS = ("csrf_token", "participant", "received", GENERAL_FIELD, "back")
+
+
+# --- an answer received outside the system -------------------------------------------------
+
+
+def _received_at(text: str, now: datetime, step: RequestStep) -> datetime:
+    """The instant an answer counts as received: now when it came today, else noon that day."""
+    day = action_texts.parse_day(text, "datoen svaret kom")
+    today = now.astimezone(OSLO).date()
+    if day > today:
+        raise ValueError("Datoen svaret kom kan ikke være fram i tid.")
+    if day < step.opens:
+        opened = labels.fmt_date(step.opens)
+        raise ValueError(f"Datoen svaret kom kan ikke være før steget åpnet ({opened}).")
+    return now if day == today else datetime.combine(day, time(12), tzinfo=OSLO)
+
+
+@router.post("/processes/{process_id}/steps/{step_id}/answer")
+async def register_letter(
+    request: Request, process_id: str, step_id: str, db: Db, now: Now, admin: Admin
+) -> Response:
+    definition = await run_in_threadpool(definition_of, db, process_id)
+    try:
+        step = definition.step(step_id)
+    except KeyError:
+        raise HTTPException(404, f"Prosessen har ikke steget «{step_id}».") from None
+    if not isinstance(step, RequestStep):
+        raise HTTPException(404, f"Steget «{step.title}» tar ikke imot svar.")
+    themes = definition.themes_of(step)
+    try:
+        posted = await read_form(request, themes, extra=ANSWER_FIELDS)
+    except _TooLarge:
+        raise HTTPException(413, "Filene er for store til sammen. Send færre om gangen.") from None
+    except MultiPartException:
+        raise HTTPException(
+            400, "Skjemaet kunne ikke leses. Last inn siden og prøv igjen."
+        ) from None
+    check_csrf(request, posted.fields["csrf_token"])
+    participant = posted.fields["participant"].strip()
+    back = posted.fields["back"]
+    general = posted.fields[GENERAL_FIELD]
+    texts = {t: v for t, v in posted.texts.items() if v.strip()}
+    if general.strip():
+        texts[GENERAL] = general
+    values = {FIELD_PREFIX + t: v for t, v in posted.texts.items()}
+    values |= {GENERAL_FIELD: general, "received": posted.fields["received"]}
+    form = f"svar-{step_id}"
+    try:
+        at = _received_at(posted.fields["received"], now, step)
+        if posted.too_long:
+            raise ValueError("En av tekstene er for lang (høyst 100 000 tegn).")
+        problems = file_problems(wording("nb"), posted.files, kept=0)
+        if problems:
+            raise ValueError(" ".join(problems))
+        if not texts and not posted.files:
+            raise InnspillError("the answer is empty")
+        answer = await run_in_threadpool(
+            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin
+        )
+    except (ValueError, InnspillError) as exc:
+        db.rollback()
+        text = action_texts.refusal(str(exc)) if isinstance(exc, InnspillError) else str(exc)
+        if posted.files:
+            text += " " + wording("nb")["choose_again"]
+        refused = Refused(form, text, values, files_dropped=bool(posted.files))
+        return await run_in_threadpool(
+            again, request, db, now, definition, back=back, participant=participant, refused=refused
+        )
+    name, files = name_of(definition, participant), len(posted.files)
+    notice = (
+        f"Svaret fra {name} på «{step.title}» er registrert som versjon {answer} "
+        f"(mottatt {labels.fmt_date(at)}"
+        + (f", {files} vedlegg" if files else "")
+        + "). Det teller med i status og i neste sammenstilling."
+    )
+    next_up = await run_in_threadpool(
+        forecast_of, db, definition, now, participant=participant, step=None
+    )
+    return done(request, target(process_id, back, participant), notice, next_up)
+
+
+def _save_answer(
+    db: Session,
+    definition: ProcessDefinition,
+    step_id: str,
+    participant: str,
+    texts: dict[str, str],
+    files: list[tuple[str, bytes]],
+    at: datetime,
+    admin: User,
+) -> int:
+    """`innspill answer add`'s two calls, in one transaction: the version, then its files."""
+    answer = register_answer(
+        db,
+        definition,
+        step_id=step_id,
+        participant_id=participant,
+        texts=texts or {GENERAL: "(se vedlegg)"},
+        at=at,
+        channel="registered",
+        registered_by=admin.username,
+    )
+    for filename, data in files:
+        attach_file(db, answer, filename=filename, data=data)
+    db.commit()
+    return answer.version

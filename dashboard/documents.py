@@ -1,0 +1,220 @@
+"""Documents in the browser: every compilation, draft and answer file listed and downloadable,
+and a new draft version uploaded (the same `store_draft` as `innspill draft add`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+from starlette.responses import Response
+
+from innspill.dashboard import acting, progress
+from innspill.dashboard.acting import Admin, CsrfToken, Db, Now
+from innspill.dashboard.deps import current_user, render, require_admin
+from innspill.dashboard.downloads import download
+from innspill.documents.store import MAX_DRAFT_BYTES, DraftRefused, store_draft
+from innspill.errors import InnspillError, UnknownProcess
+from innspill.models import Answer, AnswerAttachment, Document
+from innspill.process.definition import CirculationStep, ProcessDefinition
+from innspill.process.loading import get_definition
+
+pages = APIRouter(dependencies=[Depends(current_user)])
+actions = APIRouter(dependencies=[Depends(require_admin)])
+
+KINDS = {"compilation": "Sammenstilling", "draft": "Utkast"}
+MAX_NOTE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One version of a compilation or draft, without its bytes."""
+
+    id: int
+    step_key: str
+    kind: str
+    version: int
+    filename: str
+    content_type: str
+    size: int
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class StepDocuments:
+    step_id: str
+    title: str
+    kind: str  # the step's kind
+    documents: list[DocumentRow]  # newest first
+
+
+@dataclass(frozen=True)
+class AnswerFile:
+    id: int
+    step_key: str
+    version: int
+    filename: str
+    content_type: str
+    size: int
+    received_at: datetime
+
+
+def step_documents(db: Session, definition: ProcessDefinition) -> list[StepDocuments]:
+    """The documents of each compilation and circulation step, newest version first."""
+    rows = [
+        DocumentRow(**r._asdict())
+        for r in db.execute(
+            select(
+                col(Document.id),
+                col(Document.step_key),
+                col(Document.kind),
+                col(Document.version),
+                col(Document.filename),
+                col(Document.content_type),
+                func.length(col(Document.content)).label("size"),
+                col(Document.note),
+                col(Document.created_at),
+                col(Document.created_by),
+            )
+            .where(col(Document.process_id) == definition.id)
+            .order_by(col(Document.step_key), col(Document.version).desc())
+        ).all()
+    ]
+    return [
+        StepDocuments(s.id, s.title, s.kind, [r for r in rows if r.step_key == s.id])
+        for s in definition.steps
+        if s.kind in ("compilation", "circulation") or any(r.step_key == s.id for r in rows)
+    ]
+
+
+def answer_files(db: Session, process_id: str, participant: str) -> list[AnswerFile]:
+    """The files that came with a participant's answers, by step and version."""
+    return [
+        AnswerFile(**r._asdict())
+        for r in db.execute(
+            select(
+                col(AnswerAttachment.id),
+                col(Answer.step_key),
+                col(Answer.version),
+                col(AnswerAttachment.filename),
+                col(AnswerAttachment.content_type),
+                col(AnswerAttachment.size),
+                col(Answer.received_at),
+            )
+            .join(Answer, col(Answer.id) == col(AnswerAttachment.answer_id))
+            .where(col(Answer.process_id) == process_id, col(Answer.participant_key) == participant)
+            .order_by(col(Answer.step_key), col(Answer.version), col(AnswerAttachment.id))
+        ).all()
+    ]
+
+
+def process_context(db: Session, definition: ProcessDefinition, now: datetime) -> dict[str, Any]:
+    """What the process page's documents section needs (documents_section.html)."""
+    circulations = [s for s in definition.steps if isinstance(s, CirculationStep)]
+    return {
+        "step_docs": step_documents(db, definition),
+        "draft_steps": {s.id for s in circulations},
+        "draft_next": {
+            s.id: acting.upcoming(db, definition, now, step=s.id, limit=acting.NEXT_LINES)
+            for s in circulations
+        },
+        "draft_error": "",
+        "draft_note": "",
+        "draft_step": "",
+    }
+
+
+@pages.get("/documents/{document_id}")
+def document_file(document_id: int, db: Db) -> Response:
+    row = db.get(Document, document_id)
+    if row is None:
+        raise HTTPException(404, f"Fant ikke dokument nr. {document_id}.")
+    return download(row.content, row.filename, row.content_type)
+
+
+@pages.get("/answer-files/{file_id}")
+def answer_file(file_id: int, db: Db) -> Response:
+    row = db.get(AnswerAttachment, file_id)
+    if row is None:
+        raise HTTPException(404, f"Fant ikke vedlegg nr. {file_id}.")
+    return download(row.data, row.filename, row.content_type)
+
+
+REFUSED = {
+    "too_big": "Filen er for stor: et utkast kan være høyst 20 MB.",
+    "zip": "Filen er en ZIP-fil, men ikke et Word-dokument (.docx). Last opp .docx eller PDF.",
+    "type": "Filen er verken et Word-dokument (.docx) eller en PDF. Last opp .docx eller PDF.",
+    "note": "Skriv hva som er endret siden forrige versjon (merknad).",
+    "not_circulation": "Utkast kan bare legges til et steg for oversendelse til behandling.",
+}
+
+
+async def _read(upload: UploadFile | None) -> bytes | None:
+    """The upload's bytes, or None when it is over the limit (read no further than that)."""
+    if upload is None:
+        return b""
+    data = await upload.read(MAX_DRAFT_BYTES + 1)
+    return None if len(data) > MAX_DRAFT_BYTES else data
+
+
+@actions.post("/processes/{process_id}/steps/{step_id}/drafts")
+async def add_draft(
+    request: Request,
+    process_id: str,
+    step_id: str,
+    db: Db,
+    now: Now,
+    admin: Admin,
+    csrf_token: CsrfToken = "",
+    note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    acting.check_csrf(request, csrf_token)
+    try:
+        definition = get_definition(db, process_id)
+    except UnknownProcess:
+        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+    content = await _read(file)
+    name = (file.filename or "") if file is not None else ""
+    if content is None:
+        return _again(request, db, definition, now, step_id, note, REFUSED["too_big"])
+    if not content:
+        return _again(request, db, definition, now, step_id, note, "Velg en fil å laste opp.")
+    try:
+        document = store_draft(
+            db, definition, step_id, content, name=name, now=now, note=note, by=admin.username
+        )
+    except KeyError:
+        raise HTTPException(404, f"Prosessen har ikke steget «{step_id}».") from None
+    except InnspillError as exc:
+        db.rollback()
+        why = REFUSED.get(exc.code, str(exc)) if isinstance(exc, DraftRefused) else str(exc)
+        return _again(request, db, definition, now, step_id, note, why)
+    db.commit()
+    return acting.done(
+        request,
+        f"/processes/{process_id}#dokumenter",
+        f"Utkast versjon {document.version} ({document.filename}) er registrert.",
+        acting.upcoming(db, definition, now, step=step_id, limit=acting.NEXT_LINES),
+    )
+
+
+def _again(
+    request: Request,
+    db: Session,
+    definition: ProcessDefinition,
+    now: datetime,
+    step_id: str,
+    note: str,
+    error: str,
+) -> Response:
+    """The process page again, with the error by the form and the note as it was typed."""
+    page = progress.process_page(db, definition.id, now=now)
+    context = {"page": page, "now": now} | process_context(db, definition, now)
+    context |= {"draft_error": error, "draft_note": note, "draft_step": step_id}
+    return render(request, "process.html", context, status_code=400)

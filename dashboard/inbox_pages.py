@@ -1,0 +1,248 @@
+"""The holding queue in the browser: held mail listed, one message shown safely, assigned
+to a participant or dismissed (the same domain functions as `innspill inbox`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from innspill.dashboard import acting, mail_view, queries
+from innspill.dashboard.acting import Admin, CsrfToken, Db, Now
+from innspill.dashboard.deps import current_user, render, require_admin
+from innspill.dashboard.downloads import download, sandboxed
+from innspill.errors import InnspillError
+from innspill.inbound.intake import assign, dismiss
+from innspill.inbound.queue import listing
+from innspill.models import InboundMessage
+from innspill.status import process_statuses
+
+pages = APIRouter(dependencies=[Depends(current_user)])
+actions = APIRouter(dependencies=[Depends(require_admin)])
+
+STATUSES = {
+    "held": "Holdt tilbake",
+    "accepted": "Gjort til svar",
+    "assigned": "Tildelt av en person",
+    "dismissed": "Lagt til side",
+    "bounce": "Returmelding",
+    "calendar": "Kalendersvar registrert",
+}
+KINDS = {
+    "answer": "Svar med nøkkel",
+    "auto_reply": "Automatisk svar",
+    "bounce": "Returmelding",
+    "no_token": "Uten nøkkel",
+    "unparsable": "Kunne ikke leses",
+    "calendar": "Kalendersvar",
+}
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    value: str  # process_id/step_id
+    process_title: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PersonChoice:
+    value: str  # the participant id
+    process_title: str
+    name: str
+    email: str
+
+
+def _row(db: Session, message_id: int) -> InboundMessage:
+    row = db.get(InboundMessage, message_id)
+    if row is None:
+        raise HTTPException(404, f"Fant ingen innkommende melding nr. {message_id}.")
+    return row
+
+
+def choices(db: Session, now: datetime) -> tuple[list[StepChoice], list[PersonChoice]]:
+    """The request steps that take answers now, and the participants of their processes."""
+    definitions = {pid: item.definition for pid, item in queries.load_definitions(db).items()}
+    steps: list[StepChoice] = []
+    people: list[PersonChoice] = []
+    for status in process_statuses(db, definitions, now=now, detail=False):
+        definition = definitions[status.process]
+        open_steps = [
+            s for s in status.steps if s.kind == "request" and s.state in ("open", "overdue")
+        ]
+        steps += [
+            StepChoice(f"{status.process}/{s.step}", status.title, s.title) for s in open_steps
+        ]
+        if open_steps:
+            people += [
+                PersonChoice(p.id, status.title, p.name, str(p.email))
+                for p in definition.participants
+            ]
+    return steps, people
+
+
+def _guess(row: InboundMessage, people: list[PersonChoice]) -> str:
+    """The participant the message is already tied to, or whose address sent it."""
+    if row.participant_key:
+        return row.participant_key
+    sender = row.sender.lower()
+    return next((p.value for p in people if p.email.lower() == sender), "")
+
+
+@pages.get("/inbox")
+def inbox(request: Request, db: Db, now: Now, alle: Annotated[bool, Query()] = False) -> Response:
+    rows = listing(db, include_all=alle)
+    return render(
+        request,
+        "inbox.html",
+        {"rows": rows, "all": alle, "now": now, "STATUSES": STATUSES, "KINDS": KINDS},
+    )
+
+
+def _detail(
+    request: Request,
+    db: Session,
+    row: InboundMessage,
+    now: datetime,
+    *,
+    error: str = "",
+    chosen: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    steps, people = choices(db, now)
+    default_step = f"{row.process_id}/{row.step_key}" if row.process_id and row.step_key else ""
+    context: dict[str, Any] = {
+        "row": row,
+        "mail": mail_view.view(row.raw),
+        "steps": steps,
+        "people": people,
+        "chosen": chosen or {"step": default_step, "participant": _guess(row, people)},
+        "error": error,
+        "now": now,
+        "STATUSES": STATUSES,
+        "KINDS": KINDS,
+    }
+    return render(request, "inbox_message.html", context, status_code=status_code)
+
+
+@pages.get("/inbox/{message_id}")
+def message(request: Request, message_id: int, db: Db, now: Now) -> Response:
+    return _detail(request, db, _row(db, message_id), now)
+
+
+@pages.get("/inbox/{message_id}/html")
+def message_html(message_id: int, db: Db) -> Response:
+    shown = mail_view.view(_row(db, message_id).raw)
+    if shown.html is None:
+        raise HTTPException(404, "Meldingen har ingen HTML-del.")
+    return sandboxed(shown.html)
+
+
+@pages.get("/inbox/{message_id}/files/{index}")
+def message_file(message_id: int, index: int, db: Db) -> Response:
+    found = mail_view.attachment(_row(db, message_id).raw, index)
+    if found is None:
+        raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
+    return download(found[1], found[0])
+
+
+@pages.get("/inbox/{message_id}/melding.eml")
+def message_raw(message_id: int, db: Db) -> Response:
+    return download(_row(db, message_id).raw, f"innkommende-{message_id}.eml")
+
+
+def _norwegian(exc: InnspillError) -> str:
+    """The domain's English reason as what to correct, in bokmål."""
+    text = str(exc)
+    if m := re.search(r"is (\w+), not held", text):
+        return f"Meldingen er ikke lenger holdt tilbake ({STATUSES.get(m[1], m[1])})."
+    if m := re.search(r"'(.+)' is not asked for input in step '(.+)'", text):
+        return (
+            f"«{m[1]}» er ikke bedt om innspill i steget «{m[2]}». "
+            "Velg en deltaker som er med i steget."
+        )
+    if "received after the step closed" in text:
+        return (
+            "Steget tar ikke lenger imot svar (det er stengt). Skal svaret likevel telle, "
+            "må det registreres for hånd."
+        )
+    if "could not be made an answer" in text:
+        return (
+            "Meldingen har verken tekst eller godkjente vedlegg som kan bli et svar. "
+            "Legg den til side, eller registrer svaret for hånd."
+        )
+    if "no process" in text.lower() or "unknown" in text.lower():
+        return "Fant ikke prosessen eller steget. Velg et steg i listen."
+    return f"Handlingen ble ikke utført: {text}"
+
+
+@actions.post("/inbox/{message_id}/assign")
+def assign_message(
+    request: Request,
+    message_id: int,
+    db: Db,
+    now: Now,
+    admin: Admin,
+    csrf_token: CsrfToken = "",
+    step: Annotated[str, Form(max_length=200)] = "",
+    participant: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    acting.check_csrf(request, csrf_token)
+    row = _row(db, message_id)
+    chosen = {"step": step, "participant": participant}
+    process_id, _, step_id = step.partition("/")
+    if not (process_id and step_id and participant):
+        error = "Velg både steg og deltaker."
+        return _detail(request, db, row, now, error=error, chosen=chosen, status_code=400)
+    try:
+        assign(
+            db,
+            message_id,
+            process_id=process_id,
+            step_id=step_id,
+            participant_id=participant,
+            by=admin.username,
+            now=now,
+        )
+    except (InnspillError, KeyError) as exc:
+        db.rollback()
+        error = _norwegian(exc) if isinstance(exc, InnspillError) else "Ukjent steg."
+        return _detail(
+            request, db, _row(db, message_id), now, error=error, chosen=chosen, status_code=400
+        )
+    db.commit()
+    definition = queries.load_definitions(db, process_id)[process_id].definition
+    name = next((p.name for p in definition.participants if p.id == participant), participant)
+    title = next((s.title for s in definition.steps if s.id == step_id), step_id)
+    return acting.done(
+        request,
+        "/inbox",
+        f"Melding nr. {message_id} er nå svaret fra {name} på «{title}».",
+        acting.upcoming(db, definition, now, participant=participant, limit=acting.NEXT_LINES),
+    )
+
+
+@actions.post("/inbox/{message_id}/dismiss")
+def dismiss_message(
+    request: Request, message_id: int, db: Db, now: Now, admin: Admin, csrf_token: CsrfToken = ""
+) -> Response:
+    acting.check_csrf(request, csrf_token)
+    row = _row(db, message_id)
+    try:
+        dismiss(db, message_id, by=admin.username, now=now)
+    except InnspillError:
+        db.rollback()
+        error = f"Meldingen er ikke holdt tilbake ({STATUSES.get(row.status, row.status)})."
+        return _detail(request, db, row, now, error=error, status_code=400)
+    db.commit()
+    return acting.done(
+        request,
+        "/inbox",
+        f"Melding nr. {message_id} er lagt til side (den er tatt vare på). "
+        "Ingen melding sendes på grunn av det.",
+    )

@@ -1,0 +1,51 @@
+"""One outgoing message as it was sent: headers, text, inert HTML and files, from its stored
+raw MIME (OutboxMessage.raw), shown the same safe way as incoming mail (mail_view)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from innspill.dashboard import mail_view
+from innspill.dashboard.acting import Db, Now
+from innspill.dashboard.deps import current_user, render
+from innspill.dashboard.downloads import download, sandboxed
+from innspill.models import OutboxMessage
+
+router = APIRouter(dependencies=[Depends(current_user)])
+
+
+def _message(db: Session, message_id: int) -> OutboxMessage:
+    row = db.get(OutboxMessage, message_id)
+    if row is None:
+        raise HTTPException(404, f"Fant ingen utgående melding nr. {message_id}.")
+    return row
+
+
+@router.get("/messages/{message_id}")
+def message(request: Request, message_id: int, db: Db, now: Now) -> Response:
+    row = _message(db, message_id)
+    context = {"row": row, "mail": mail_view.view(row.raw), "now": now}
+    return render(request, "message.html", context)
+
+
+@router.get("/messages/{message_id}/html")
+def message_html(message_id: int, db: Db) -> Response:
+    shown = mail_view.view(_message(db, message_id).raw)
+    if shown.html is None:
+        raise HTTPException(404, "Meldingen har ingen HTML-del.")
+    return sandboxed(shown.html)
+
+
+@router.get("/messages/{message_id}/files/{index}")
+def message_file(message_id: int, index: int, db: Db) -> Response:
+    found = mail_view.attachment(_message(db, message_id).raw, index)
+    if found is None:
+        raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
+    return download(found[1], found[0])
+
+
+@router.get("/messages/{message_id}/melding.eml")
+def message_raw(message_id: int, db: Db) -> Response:
+    return download(_message(db, message_id).raw, f"utgaaende-{message_id}.eml")

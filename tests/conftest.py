@@ -146,13 +146,15 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-#: The files the seed's steps attach (paths in the seed are relative to it).
-SEED_FILES = SEED.parent / "byvekstavtaler-sekretariat-2020"
+#: The files the seed's steps attach, beside it (paths in the seed are relative to it).
+SEED_FILES = SEED.parent
+SEED_ATTACHMENTS = ("oppdrag.md",)
 
 
 def copy_seed_files(folder: Path) -> None:
     """Put the seed's attachments beside an edited copy of the seed written to `folder`."""
-    shutil.copytree(SEED_FILES, folder / SEED_FILES.name, dirs_exist_ok=True)
+    for name in SEED_ATTACHMENTS:
+        shutil.copyfile(SEED_FILES / name, folder / name)
 
 
 def load_seed(engine: Engine, path: Path = SEED) -> None:

@@ -66,7 +66,7 @@ def seed_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
 SECOND_STEP = (
     'id = "innspill-retningslinjer"\nkind = "request"\n',
     'id = "innspill-retningslinjer"\nkind = "request"\n'
-    'attachments = ["vedlegg/Høringsbrev.pdf", "byvekstavtaler-sekretariat-2020/oppdrag.md"]\n',
+    'attachments = ["vedlegg/Høringsbrev.pdf", "oppdrag.md"]\n',
 )
 
 
@@ -92,8 +92,8 @@ def test_validate_names_the_file_the_step_and_the_field(
     path = seed_copy(
         tmp_path,
         (
-            'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md"]',
-            f'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md", "{name}"]',
+            'attachments = ["oppdrag.md"]',
+            f'attachments = ["oppdrag.md", "{name}"]',
         ),
     )
     with pytest.raises(DefinitionError) as caught:
@@ -141,7 +141,7 @@ def test_load_stores_each_content_once_and_a_changed_file_as_new_content(
     (tmp_path / "vedlegg").mkdir()
     (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
     path = seed_copy(tmp_path, SECOND_STEP)
-    assignment = tmp_path / "byvekstavtaler-sekretariat-2020" / "oppdrag.md"
+    assignment = tmp_path / "oppdrag.md"
     first = hashlib.sha256(assignment.read_bytes()).hexdigest()
     pdf = hashlib.sha256(PDF_BYTES).hexdigest()
     with session_scope(engine) as session:
@@ -209,7 +209,7 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
         ("Høringsbrev.pdf", "application/pdf"),
         ("oppdrag.md", "text/markdown"),
     ]
-    assignment = (folder / "byvekstavtaler-sekretariat-2020" / "oppdrag.md").read_bytes()
+    assignment = (folder / "oppdrag.md").read_bytes()
     assert files[0].get_payload(decode=True) == assignment
     assert files[1].get_payload(decode=True) == PDF_BYTES
     # The non-ASCII name as RFC 2231 in the raw header.
@@ -344,7 +344,7 @@ def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
     )
     assert pdf.headers["cache-control"] == "no-store"
     md = form.get(f"/svar/{token}/vedlegg/2")
-    assert md.content == (folder / "byvekstavtaler-sekretariat-2020" / "oppdrag.md").read_bytes()
+    assert md.content == (folder / "oppdrag.md").read_bytes()
     assert md.headers["content-type"] == "text/markdown; charset=utf-8"
     assert md.headers["content-disposition"] == 'attachment; filename="oppdrag.md"'
     # Nothing without a valid form token: not a made-up one, not a reply token, not past the end.
@@ -451,8 +451,8 @@ def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
     from innspill.process.definition import parse_definition
 
     text = SEED.read_text("utf-8").replace(
-        'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md"]',
-        'attachments = ["byvekstavtaler-sekretariat-2020/oppdrag.md", "annet/oppdrag.md"]',
+        'attachments = ["oppdrag.md"]',
+        'attachments = ["oppdrag.md", "annet/oppdrag.md"]',
     )
     with pytest.raises(DefinitionError) as caught:
         parse_definition(text, file="p.toml")

@@ -459,3 +459,36 @@ def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
     (problem,) = caught.value.problems
     assert problem.field == "steps[0].attachments"
     assert "the same file name" in problem.message
+
+
+def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
+    day_one, engine, database_url
+) -> None:
+    from innspill.dashboard.users import create_user
+
+    _settings, folder = day_one
+    with session_scope(engine) as session:
+        create_user(session, "saksbehandler", "et langt passord for testen", now=DAY_ONE)
+    with Session(engine) as session:
+        carried = session.exec(
+            select(OutboxMessage).where(OutboxMessage.status == MessageStatus.COMBINED)
+        ).first()
+    assert carried is not None
+    app = create_app(
+        Settings(data_dir=folder / "data", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    )
+    app.dependency_overrides[get_now] = lambda: oslo(2020, 4, 2, 10)
+    with TestClient(app) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        data = {
+            "username": "saksbehandler",
+            "password": "et langt passord for testen",
+            "next": "/",
+            "csrf_token": token.group(1),
+        }
+        assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+        shown = client.get(f"/messages/{carried.id}")
+        assert shown.status_code == 200
+        assert "Invitasjon til innspill i 2 deler" in shown.text

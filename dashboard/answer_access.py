@@ -13,6 +13,7 @@ from innspill.dashboard.answer_texts import language_of, wording
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
+from innspill.process.attachments import step_file_sizes
 from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
 from innspill.process.loading import get_definition
@@ -55,6 +56,8 @@ class Opened:
     latest: Answer | None
     texts: dict[str, str]
     files: list[FileInfo] = field(default_factory=list)
+    # The files we sent with the step's invitation (id = their number, from 1, in the link).
+    step_files: list[FileInfo] = field(default_factory=list)
 
     @property
     def sender(self) -> Sender:
@@ -164,4 +167,8 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         latest=latest,
         texts={k: v for k, v in texts.items() if isinstance(v, str)},
         files=_files(session, latest),
+        step_files=[
+            FileInfo(n, name, size)
+            for n, (name, size) in enumerate(step_file_sizes(session, definition.id, step.id), 1)
+        ],
     )

@@ -43,6 +43,8 @@ NB: Final = {
     "your_answer": "Innspillet deres",
     "no_answer": "Vi har ikke mottatt innspill fra dere.",
     "attachments": "Vedlegg",
+    "our_files": "Dokumenter fra oss",
+    "our_files_hint": "Sendt med invitasjonen. Last ned:",
     "intro": "Skriv innspillet under temaene det gjelder; dere trenger ikke svare på alle.",
     "intro_change": (
         "Dere kan komme tilbake til denne siden og endre innspillet til og med {deadline}; "
@@ -140,6 +142,8 @@ NN: Final = {
     "your_answer": "Innspelet dykkar",
     "no_answer": "Vi har ikkje fått innspel frå dykk.",
     "attachments": "Vedlegg",
+    "our_files": "Dokument frå oss",
+    "our_files_hint": "Sendt med invitasjonen. Last ned:",
     "intro": "Skriv innspelet under dei tema det gjeld; de treng ikkje svare på alle.",
     "intro_change": (
         "De kan kome tilbake til denne sida og endre innspelet til og med {deadline}; "

@@ -28,6 +28,7 @@ from innspill.dashboard import (
     message_view,
     process_pages,
     routes,
+    step_files,
     users,
 )
 from innspill.dashboard.auth import SignInLimit, secret_key
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(process_pages.router)  # what goes out next, the event log
     app.include_router(load_upload.router)  # load an edited process file: administrators only
     app.include_router(answer_form.router)  # participants' form: the token, no sign-in
+    app.include_router(step_files.router)  # the files sent with an invitation, by the token
     app.include_router(inbox_pages.pages)  # the holding queue
     app.include_router(inbox_pages.actions)
     app.include_router(message_view.router)  # one outgoing message as sent

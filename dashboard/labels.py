@@ -72,6 +72,7 @@ MESSAGE_STATUSES = {
     "sending": "Sendes",
     "sent": "Sendt",
     "failed": "Feilet",
+    "combined": "Sendt sammen med en annen invitasjon",
 }
 ROLES = {
     "secretariat": "Sekretariat",

@@ -4,7 +4,7 @@ raw MIME (OutboxMessage.raw), shown the same safe way as incoming mail (mail_vie
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.responses import Response
 
 from innspill.dashboard import mail_view
@@ -20,6 +20,10 @@ def _message(db: Session, message_id: int) -> OutboxMessage:
     row = db.get(OutboxMessage, message_id)
     if row is None:
         raise HTTPException(404, f"Fant ingen utgående melding nr. {message_id}.")
+    if row.carried_by:  # an invitation sent inside another step's: show the message sent
+        carrier = db.exec(select(OutboxMessage).where(OutboxMessage.key == row.carried_by)).first()
+        if carrier is not None:
+            return carrier
     return row
 
 

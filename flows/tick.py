@@ -55,7 +55,9 @@ def _plan_all(now: datetime) -> list[StepWork]:
         for definition in definitions:
             by_step: dict[str, list[Action]] = {}
             for action in plan(definition, states[definition.id], now):
-                by_step.setdefault(action.step_id, []).append(action)
+                # An invitation that another carries is recorded with it, in its step's task.
+                step_id = action.carrier.step_id if action.carrier else action.step_id
+                by_step.setdefault(step_id, []).append(action)
             out.extend(
                 StepWork(definition, step_id, definition.step(step_id).kind, actions)
                 for step_id, actions in by_step.items()

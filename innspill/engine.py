@@ -256,12 +256,15 @@ def _event(definition: ProcessDefinition, action: Action, *, now: datetime) -> d
 
 
 def _chunks(actions: list[Action]) -> Iterator[list[Action]]:
-    """About CHUNK actions at a time, never splitting one participant's actions in a step."""
+    """About CHUNK actions at a time, never splitting one participant's actions in a step, nor
+    an invitation from those it carries (planning.combine: they follow it)."""
     chunk: list[Action] = []
     for action in actions:
-        if len(chunk) >= CHUNK and (chunk[-1].step_id, chunk[-1].participant_id) != (
-            action.step_id,
-            action.participant_id,
+        if (
+            len(chunk) >= CHUNK
+            and action.carrier is None
+            and (chunk[-1].step_id, chunk[-1].participant_id)
+            != (action.step_id, action.participant_id)
         ):
             yield chunk
             chunk = []

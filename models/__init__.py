@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
 from innspill.models.answer import Answer
+from innspill.models.attachment import FileContent, StepAttachment
 from innspill.models.calendar_reply import CalendarReply
 from innspill.models.deadline import DeadlineChange
 from innspill.models.document import Document
@@ -29,6 +30,7 @@ __all__ = [
     "DeadlineChange",
     "Document",
     "Event",
+    "FileContent",
     "InboundMessage",
     "InboundStatus",
     "Installation",
@@ -39,6 +41,7 @@ __all__ = [
     "Role",
     "SignInAttempt",
     "Step",
+    "StepAttachment",
     "TokenPurpose",
     "Treatment",
     "TreatmentState",

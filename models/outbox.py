@@ -18,6 +18,9 @@ class MessageStatus(StrEnum):
     SENDING = "sending"  # claimed by a sender until `lease_until`; claimed again if that passes
     SENT = "sent"  # accepted by the SMTP server (or written to the local capture)
     FAILED = "failed"  # refused for good (5xx, or too many attempts): needs a person
+    # Never sent by itself: it went out inside the message `carried_by` (invitations to one
+    # participant of steps that open the same day are one message; see outbound/combine.py).
+    COMBINED = "combined"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -48,3 +51,5 @@ class OutboxMessage(SQLModel, table=True):
     # to expire, and another sender takes the message over. The last claimant stays recorded.
     claimed_by: str | None = Field(default=None, max_length=120)
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # For a COMBINED row: the key of the message that carried it (its raw bytes are there).
+    carried_by: str | None = Field(default=None, max_length=300)

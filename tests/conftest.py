@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -143,6 +144,17 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+#: The files the seed's steps attach, beside it (paths in the seed are relative to it).
+SEED_FILES = SEED.parent
+SEED_ATTACHMENTS = ("oppdrag.md",)
+
+
+def copy_seed_files(folder: Path) -> None:
+    """Put the seed's attachments beside an edited copy of the seed written to `folder`."""
+    for name in SEED_ATTACHMENTS:
+        shutil.copyfile(SEED_FILES / name, folder / name)
 
 
 def load_seed(engine: Engine, path: Path = SEED) -> None:

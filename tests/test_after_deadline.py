@@ -53,6 +53,7 @@ from tests.conftest import (
     SEED_ID,
     TEST_DATABASE,
     Run,
+    copy_seed_files,
     failed,
     load_seed,
     new_database,
@@ -884,6 +885,7 @@ def test_a_steering_group_without_an_email_is_a_definition_error(
     assert source.count(line) == 1
     path = tmp_path / "prosess.toml"
     path.write_text(source.replace(line, ""), encoding="utf-8")
+    copy_seed_files(tmp_path)
     with pytest.raises(DefinitionError) as caught, session_scope(engine) as session:
         load_file(session, path, now=oslo(2020, 3, 30, 8))
     assert [(p.field, p.message) for p in caught.value.problems] == [

@@ -32,7 +32,15 @@ from innspill.outbound.templates import render
 from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
-from tests.conftest import SEED, SEED_ID, TEST_DATABASE, load_seed, new_database, oslo
+from tests.conftest import (
+    SEED,
+    SEED_ID,
+    TEST_DATABASE,
+    copy_seed_files,
+    load_seed,
+    new_database,
+    oslo,
+)
 from tests.hostile_corpus import zip_bomb
 
 STEP = "innspill-retningslinjer"  # deadline Monday 1 June 2020; the process ends 30 June
@@ -583,6 +591,7 @@ def test_after_the_step_closes_the_answer_is_read_only(
     )
     path = tmp_path / "closes.toml"
     path.write_text(source, encoding="utf-8")
+    copy_seed_files(tmp_path)
     load_seed(app.state.engine, path)
     participant = "bergen-sekretariat"
     token = token_for(app, participant, process="closes-2020")

@@ -17,7 +17,7 @@ from innspill.inbound.answers import register_answer
 from innspill.models import DeadlineChange, Event, OutboxMessage, Participant, Process, Step
 from innspill.models.db import session_scope
 from innspill.process.loading import get_definition
-from tests.conftest import SEED, SEED_ID, Run, failed, ok, oslo
+from tests.conftest import SEED, SEED_ID, Run, copy_seed_files, failed, ok, oslo
 
 SECRETARIATS = [
     "oslo-akershus",
@@ -45,10 +45,11 @@ def process_row(engine) -> Process | None:  # type: ignore[no-untyped-def]
 
 
 def invited(cli: Run, smtp) -> None:  # type: ignore[no-untyped-def]
-    """Load the seed on 30 March 2020 and send the 18 invitations."""
+    """Load the seed on 30 March 2020 and send the 9 invitations (one per secretariat, carrying
+    both request steps, which open that day)."""
     assert "created" in ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
     ok(cli("tick", "--at", "2020-03-30T09:30"))
-    assert len(smtp.received) == 18
+    assert len(smtp.received) == 9
 
 
 def edited_seed(tmp_path: Path, *replacements: tuple[str, str], name: str) -> Path:
@@ -58,6 +59,7 @@ def edited_seed(tmp_path: Path, *replacements: tuple[str, str], name: str) -> Pa
         text = text.replace(old, new)
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     return path
 
 
@@ -119,22 +121,24 @@ def test_load_creates_then_is_unchanged(cli, engine):
     assert count(engine, Participant) == 19 and count(engine, DeadlineChange) == 0
 
 
-def test_tick_sends_18_invitations(cli, engine, smtp):
+def test_tick_sends_one_invitation_per_secretariat_for_both_steps(cli, engine, smtp):
     ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
     out = ok(cli("tick", "--at", "2020-03-30T09:30"))
+    # 18 invitations recorded (one per step and secretariat), 9 messages: each carries both.
     assert "18 queued, 0 skipped." in out
-    assert "18 sent, 0 deferred, 0 failed of 18" in out
+    assert "9 sent, 0 deferred, 0 failed of 9" in out
     assert f"SMTP 127.0.0.1:{smtp.port}" in out
     recipients = [r.rcpt_tos[0] for r in smtp.received]
-    assert len(recipients) == 18
+    assert len(recipients) == 9
     assert set(recipients) == SECRETARIAT_ADDRESSES
-    assert all(recipients.count(a) == 2 for a in SECRETARIAT_ADDRESSES)
+    assert all(recipients.count(a) == 1 for a in SECRETARIAT_ADDRESSES)
     assert all("20/64758" in r.subject for r in smtp.received)
-    assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == 18
+    assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == 9
+    assert count(engine, OutboxMessage, OutboxMessage.status == "combined") == 9
     # A second tick a minute later has nothing to do.
     out = ok(cli("tick", "--at", "2020-03-30T09:31"))
     assert "0 queued" in out and "Nothing to send" in out
-    assert len(smtp.received) == 18
+    assert len(smtp.received) == 9
 
 
 def test_status_json_shows_both_request_steps_open(cli, smtp):
@@ -143,7 +147,7 @@ def test_status_json_shows_both_request_steps_open(cli, smtp):
     (status,) = json.loads(out)
     assert status["process"] == SEED_ID and status["reference"] == "20/64758"
     assert status["at"] == "2020-04-01T12:00:00+02:00"
-    assert status["messages"]["sent"] == 18 and status["failed_messages"] == []
+    assert status["messages"]["sent"] == 9 and status["failed_messages"] == []
     steps = {s["step"]: s for s in status["steps"]}
     for step_id, deadline in (
         ("innspill-oppdrag", "2020-04-27"),
@@ -201,7 +205,7 @@ def test_extend_for_one_participant_then_tick_tells_only_that_one(cli, engine, s
         )
     )
     assert "Deadline of innspill-oppdrag set to 2020-05-08 for grenland-sekretariat." in out
-    assert len(smtp.received) == 18  # extend itself sends nothing
+    assert len(smtp.received) == 9  # extend itself sends nothing
     before = len(smtp.received)
     ok(cli("tick", "--at", "2020-04-22T14:00"))
     new = smtp.received[before:]
@@ -317,12 +321,12 @@ def test_preview_renders_and_sends_nothing(cli, engine, smtp, tmp_path):
     assert "27. april 2020" in first and "20/64758" in first
     assert "To: sekretariat@bergen.byvekst.example" in out
     assert "Vår dato: 22.04.2020" in out
-    assert len(smtp.received) == 18
+    assert len(smtp.received) == 9
     assert (count(engine, OutboxMessage), count(engine, Event)) == (outbox, events)
     assert not (tmp_path / "data" / "mail").exists()
     raw = ok(cli("preview", SEED_ID, "innspill-oppdrag", "bergen-sekretariat", "--part", "raw"))
     assert "Message-ID:" in raw and "X-Innspill-Reference: 20/64758" in raw
-    assert len(smtp.received) == 18 and count(engine, OutboxMessage) == outbox
+    assert len(smtp.received) == 9 and count(engine, OutboxMessage) == outbox
 
 
 def test_preview_refuses_unknown_kind_and_participant(cli, smtp):
@@ -331,7 +335,7 @@ def test_preview_refuses_unknown_kind_and_participant(cli, smtp):
     assert "unknown kind 'x'" in out and "reminder" in out
     out = failed(cli("preview", SEED_ID, "innspill-oppdrag", "bergen-styringsgruppe"))
     assert "'bergen-styringsgruppe' is not asked for input in step 'innspill-oppdrag'" in out
-    assert len(smtp.received) == 18
+    assert len(smtp.received) == 9
 
 
 # --- updating a loaded process from its edited file --------------------------------------------
@@ -365,12 +369,12 @@ def test_load_of_a_moved_deadline_updates_and_notifies_those_without_answers(
     assert (change.step_key, change.participant_key) == ("innspill-oppdrag", None)
     assert str(moved) in change.reason
     out = ok(cli("tick", "--at", "2020-04-04T10:30"))
-    assert "0 queued" in out and len(smtp.received) == 18
+    assert "0 queued" in out and len(smtp.received) == 9
     out = ok(cli("tick", "--at", "2020-04-06T09:30"))
     assert out.count("queued  deadline_changed") == 7
-    new = [r for r in smtp.received[18:] if r.message["X-Innspill-Kind"] == "deadline_changed"]
+    new = [r for r in smtp.received[9:] if r.message["X-Innspill-Kind"] == "deadline_changed"]
     assert len(new) == 7
-    receipts = [r for r in smtp.received[18:] if r.message["X-Innspill-Kind"] == "receipt"]
+    receipts = [r for r in smtp.received[9:] if r.message["X-Innspill-Kind"] == "receipt"]
     assert len(receipts) == 2  # the two who answered get their receipts in the same tick
     told = {r.rcpt_tos[0] for r in new}
     assert told == SECRETARIAT_ADDRESSES - {
@@ -446,7 +450,7 @@ def test_load_removing_a_messaged_secretariat_is_refused_and_writes_nothing(
     )
     # Nothing changed, so the next tick has nothing to say.
     ok(cli("tick", "--at", "2020-04-02T10:30"))
-    assert len(smtp.received) == 18
+    assert len(smtp.received) == 9
 
 
 # --- tick without SMTP -----------------------------------------------------------------------
@@ -456,10 +460,10 @@ def test_tick_without_smtp_captures_eml_files(cli, engine, smtp, tmp_path):
     ok(cli("load", str(SEED), "--at", "2020-03-30T08:00", smtp_on=False))
     out = ok(cli("tick", "--at", "2020-03-30T09:30", smtp_on=False))
     mail = tmp_path / "data" / "mail"
-    assert "18 sent" in out
+    assert "9 sent" in out
     assert "captured as .eml files" in out and str(mail) in out
     files = sorted(mail.glob("*.eml"))
-    assert len(files) == 18
+    assert len(files) == 9
     assert smtp.received == []
     recipients = []
     for path in files:
@@ -468,7 +472,8 @@ def test_tick_without_smtp_captures_eml_files(cli, engine, smtp, tmp_path):
         assert "20/64758" in str(message["Subject"])
         assert path.name == str(message["Message-ID"]).strip("<>") + ".eml"
     assert set(recipients) == SECRETARIAT_ADDRESSES
-    assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == 18
+    assert count(engine, OutboxMessage, OutboxMessage.status == "sent") == 9
+    assert count(engine, OutboxMessage, OutboxMessage.status == "combined") == 9
 
 
 def test_answer_add_with_a_letter_as_file_and_a_refused_fake(cli, engine, tmp_path):  # type: ignore[no-untyped-def]

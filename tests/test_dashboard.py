@@ -475,13 +475,21 @@ def test_participant_page_lists_messages_and_answers(client: TestClient, db: Ses
     kinds = {"invitation": "Invitasjon", "reminder": "Påminnelse"}
     for row, (want_subject, want_status, kind) in zip(messages.rows, sent, strict=True):
         assert row[subject].text == want_subject
-        assert row[status].text == {"sent": "Sendt", "pending": "Venter"}[want_status]
+        assert (
+            row[status].text
+            == {
+                "sent": "Sendt",
+                "pending": "Venter",
+                "combined": "Sendt sammen med en annen invitasjon",
+            }[want_status]
+        )
         if kind in kinds:
             assert row[messages.column("Type")].text == kinds[kind]
     # Subjects end with the reply token, [ref:...], after the reference.
     assert any(
         r[subject].text.startswith(
-            "Innspill til oppdraget – frist 27. april 2020 (vår ref. 20/64758) [ref:"
+            "Invitasjon til innspill i 2 deler – første frist 27. april 2020 (vår ref. 20/64758)"
+            " [ref:"
         )
         for r in messages.rows
     )
@@ -561,7 +569,8 @@ def test_message_log_csv_has_every_outbox_row(client: TestClient, db: Session) -
     assert len(rows) == len(ids) == outbox_count(db)
     assert {int(r["id"]) for r in rows} == ids
     sent = {r["status"] for r in rows}
-    assert sent == {"Sendt"}
+    # The second request step's invitations went out inside the first step's.
+    assert sent == {"Sendt", "Sendt sammen med en annen invitasjon"}
     first = min(rows, key=lambda r: int(r["id"]))
     row = db.execute(select(OutboxMessage).where(OutboxMessage.id == int(first["id"]))).scalar_one()
     assert first["emne"] == row.subject

@@ -29,7 +29,7 @@ from innspill.planning.forecast import forecast
 from innspill.planning.state import load_state
 from innspill.process.loading import get_definition
 from innspill.status import process_status
-from tests.conftest import SEED, SEED_ID, load_seed, oslo
+from tests.conftest import SEED, SEED_ATTACHMENTS, SEED_FILES, SEED_ID, load_seed, oslo
 
 NOW = oslo(2020, 4, 14, 10)
 ADMIN, VIEWER = "saksbehandler", "leser"
@@ -100,8 +100,11 @@ def upload(
     *,
     name: str = "prosess.toml",
     token: str | None = None,
-    extra: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
+    extra: list[tuple[str, bytes]] | None = None,
 ) -> httpx.Response:
+    """Upload a process file; by default with the seed's attachments beside it."""
+    if extra is None:
+        extra = [(n, (SEED_FILES / n).read_bytes()) for n in SEED_ATTACHMENTS]
     files = [("process_file", (name, text.encode(), "application/toml"))]
     files += [("attachments", (n, d, "application/octet-stream")) for n, d in extra]
     if token is None:
@@ -190,9 +193,12 @@ def test_attachments_are_uploaded_beside_the_process_file(
     admin: TestClient, tmp_dirs: Path
 ) -> None:
     edited = SEED_TEXT.replace("deadline = 2020-04-27", NEW_DEADLINE, 1)
-    preview = upload(admin, edited, extra=[("vedlegg.pdf", b"%PDF-1.4 test")])
+    assignment = (SEED_FILES / "oppdrag.md").read_bytes()
+    preview = upload(
+        admin, edited, extra=[("oppdrag.md", assignment), ("vedlegg.pdf", b"%PDF-1.4 test")]
+    )
     assert preview.status_code == 200
-    assert "prosess.toml, vedlegg.pdf" in preview.text
+    assert "oppdrag.md, prosess.toml, vedlegg.pdf" in preview.text
     payload = hidden(preview.text, "upload")
     carried = json.loads(base64.urlsafe_b64decode(payload))
     assert base64.b64decode(carried["files"]["vedlegg.pdf"]) == b"%PDF-1.4 test"

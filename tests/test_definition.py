@@ -23,7 +23,7 @@ from innspill.process.definition import (
     load_definition,
     parse_definition,
 )
-from tests.conftest import SEED, SEED_ID
+from tests.conftest import SEED, SEED_ID, copy_seed_files
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")
 BERGEN_EMAIL = 'email = "sekretariat@bergen.byvekst.example"'
@@ -38,6 +38,7 @@ def edited(tmp_path: Path, *replacements: tuple[str, str], name: str = "bad.toml
         text = text.replace(old, new)
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     return path
 
 

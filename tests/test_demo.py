@@ -121,7 +121,7 @@ def test_without_a_folder_the_temporary_one_is_removed_and_the_demo_says_so(
     assert list(temp.iterdir()) == []
     last = result.stdout.rstrip().splitlines()[-2:]
     assert last[0].startswith(f"The temporary folder {temp}/innspill-demo-")
-    assert last[0].endswith("was removed, with its database and 112 .eml files.")
+    assert last[0].endswith("was removed, with its database and 103 .eml files.")
     assert (
         last[1]
         == "To keep them and browse the result on the dashboard: innspill demo --data-dir DIR"
@@ -147,7 +147,7 @@ def test_the_demo_through_prefect_prints_no_server_noise(tmp_path: Path) -> None
     assert "CancelledError" not in output
     assert "Traceback" not in output
     assert "Done in" in result.stdout
-    assert "was removed, with its database and 112 .eml files." in result.stdout
+    assert "was removed, with its database and 103 .eml files." in result.stdout
     assert not list(tmp_path.glob("innspill-demo-*"))
 
 

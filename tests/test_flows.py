@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from innspill.config.settings import get_settings
-from tests.conftest import load_seed
+from tests.conftest import SEED_FILES, load_seed
 
 pytestmark = pytest.mark.prefect
 
@@ -44,15 +44,21 @@ def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
     monkeypatch.setattr(engine_module, "plan", spy("engine", engine_module.plan))
     result = asyncio.run(tick_flow(at="2020-03-30T09:15"))
     assert calls == {"flow": 1, "engine": 0}
-    assert result["mail"]["sent"] == 18
-    assert set(result["steps"]) == {
-        "byvekstavtaler-sekretariat-2020/innspill-oppdrag",
-        "byvekstavtaler-sekretariat-2020/innspill-retningslinjer",
-    }
-    assert len(flow_env.received) == 18
+    # Both request steps open on 30 March: one invitation per secretariat carries both, and
+    # is recorded in the first step's task (the second step's invitations go with it).
+    assert result["mail"]["sent"] == 9
+    assert set(result["steps"]) == {"byvekstavtaler-sekretariat-2020/innspill-oppdrag"}
+    assert len(flow_env.received) == 9
+    assert len({tuple(r.rcpt_tos) for r in flow_env.received}) == 9
+    assignment = (SEED_FILES / "oppdrag.md").read_bytes()
+    for received in flow_env.received:
+        files = [p for p in received.message.iter_attachments()]
+        assert [p.get_filename() for p in files] == ["oppdrag.md"]
+        assert files[0].get_content_type() == "text/markdown"
+        assert files[0].get_payload(decode=True) == assignment
     again = asyncio.run(tick_flow(at="2020-03-30T09:45"))
     assert again["mail"]["sent"] == 0
-    assert len(flow_env.received) == 18
+    assert len(flow_env.received) == 9
 
 
 def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
@@ -60,8 +66,8 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     sent = demo_flow(url, str(tmp_path / "mail"))
-    assert sent == 112
-    assert len(list((tmp_path / "mail").glob("*.eml"))) == 112
+    assert sent == 103
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 103
 
 
 def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path):
@@ -143,7 +149,7 @@ def test_a_tick_that_cannot_send_fails_visibly_and_keeps_the_mail_queued(
         pending = conn.execute(
             select(func.count()).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
         ).scalar_one()
-    assert pending == 18  # queued by the steps, left for the next tick
+    assert pending == 9  # one per secretariat for both steps, left for the next tick
 
 
 def test_a_tick_flow_with_another_secret_key_refuses_and_sends_nothing(

@@ -21,7 +21,7 @@ from innspill.dashboard.answer_texts import TEXTS
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
 from innspill.demo import run as demo
-from innspill.models import OutboxMessage, Process, TokenPurpose
+from innspill.models import MessageStatus, OutboxMessage, Process, TokenPurpose
 from innspill.models.db import make_engine, session_scope
 from innspill.outbound import languages
 from innspill.outbound.languages import (
@@ -36,7 +36,17 @@ from innspill.outbound.transport import CaptureTransport
 from innspill.process.definition import parse_definition
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
-from tests.conftest import SEED, SEED_ID, TEST_DATABASE, Run, failed, load_seed, new_database, ok
+from tests.conftest import (
+    SEED,
+    SEED_ID,
+    TEST_DATABASE,
+    Run,
+    copy_seed_files,
+    failed,
+    load_seed,
+    new_database,
+    ok,
+)
 from tests.conftest import oslo as at_oslo
 from tests.test_answer_form import FormPage, get, post
 
@@ -67,6 +77,7 @@ def seed_with(languages_by_id: dict[str, str], process_language: str = "nb") -> 
 def write(tmp_path: Path, text: str, name: str = "prosess.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     return path
 
 
@@ -186,6 +197,8 @@ def test_the_whole_round_writes_to_each_participant_in_their_language(
         rows = session.exec(select(OutboxMessage)).all()
     kinds: dict[str, set[str]] = {"nb": set(), "nn": set()}
     for row in rows:
+        if row.status == MessageStatus.COMBINED:
+            continue  # an invitation carried by another step's: its bytes are the carrier's
         language = "nn" if row.participant_key in NN_PARTICIPANTS else "nb"
         assert _html_lang(row.raw) == language, (row.kind, row.participant_key)
         message = email.message_from_bytes(row.raw, policy=default)

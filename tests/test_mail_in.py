@@ -18,7 +18,7 @@ from innspill.models import Answer, AnswerAttachment, InboundMessage, OutboxMess
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.process.loading import get_definition
-from tests.conftest import SEED, SEED_ID, load_seed, oslo, tick_and_send
+from tests.conftest import SEED, SEED_ID, copy_seed_files, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
 BERGEN, OSLO_ = "bergen-sekretariat", "oslo-akershus-sekretariat"
@@ -61,12 +61,12 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
 ):  # type: ignore[no-untyped-def]
     load_seed(engine)
     tick_and_send(engine, mailbox_settings, oslo(2020, 3, 30, 9, 30))
-    invitation = next(
-        r
-        for r in smtp.handler.to("sekretariat@bergen.byvekst.example")
-        if r.message["X-Innspill-Step"] == STEP
-    )
+    # One invitation for both request steps: the reply address and [ref:] are the first
+    # step's; the text gives STEP's own address, which reply_mail answers to.
+    (invitation,) = smtp.handler.to("sekretariat@bergen.byvekst.example")
+    assert invitation.message["X-Innspill-Step"] == "innspill-oppdrag"
     assert "+" in str(invitation.message["Reply-To"]) and "[ref:" in invitation.subject
+    assert "Innspill til denne delen sender dere til" in " ".join(invitation.text().split())
     at = oslo(2020, 4, 2, 10)
     raw = reply(engine, BERGEN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True)
     dovecot.append(raw)
@@ -228,6 +228,7 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     )
     path = tmp_path / "closes.toml"
     path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
     load_seed(engine, path)
     settings = Settings(  # type: ignore[call-arg]
         data_dir=tmp_path / "data", secret_key="k" * 40, _env_file=None

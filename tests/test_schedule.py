@@ -17,7 +17,7 @@ from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import SmtpTransport
 from innspill.process.loading import get_definition
 from innspill.process.workdays import OSLO, is_working_day, local_datetime
-from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database
+from tests.conftest import SEED_FILES, SEED_ID, TEST_DATABASE, load_seed, new_database
 from tests.smtp_sink import SmtpSink
 
 TICK_HOURS = (1, 7, 9, 10, 13, 16, 19, 22)  # through nights and weekends too
@@ -79,7 +79,7 @@ def simulated(tmp_path_factory):
 
 
 def test_nothing_lands_on_a_weekend_holiday_or_outside_office_hours(simulated):
-    assert len(simulated.received) == 112  # 96 of the round and 16 receipts
+    assert len(simulated.received) == 103  # 87 of the round and 16 receipts
     for r in simulated.received:
         when = parsedate_to_datetime(r.message["Date"]).astimezone(OSLO)
         assert is_working_day(when.date()), (when, r.subject)
@@ -88,8 +88,7 @@ def test_nothing_lands_on_a_weekend_holiday_or_outside_office_hours(simulated):
 
 def test_the_participant_who_never_answers_gets_every_reminder_on_the_right_day(simulated):
     assert sent_days(simulated, "sekretariat@tromso.byvekst.example") == [
-        ("2020-03-30", "invitation"),  # the assignment's first step ...
-        ("2020-03-30", "invitation"),  # ... and its second, sent together
+        ("2020-03-30", "invitation"),  # one message for both steps (they open together)
         ("2020-04-20", "reminder"),  # 5 working days before Monday 27 April
         ("2020-04-23", "reminder"),  # 2 working days before
         ("2020-04-28", "overdue"),  # first working day after the deadline
@@ -99,6 +98,34 @@ def test_the_participant_who_never_answers_gets_every_reminder_on_the_right_day(
         ("2020-06-02", "overdue"),  # 1 June was Whit Monday: first working day after
         ("2020-06-05", "overdue"),
     ]
+
+
+def test_day_one_sends_each_secretariat_one_invitation_with_both_steps_and_the_assignment(
+    simulated,
+):
+    on_day_one: dict[str, list] = defaultdict(list)
+    for r in simulated.received:
+        when = parsedate_to_datetime(r.message["Date"]).astimezone(OSLO)
+        if when.date() == date(2020, 3, 30):
+            on_day_one[r.rcpt_tos[0]].append(r)
+    secretariats = {
+        f"sekretariat@{who.removesuffix('-sekretariat')}.byvekst.example"
+        for who in demo.ANSWERS["innspill-oppdrag"]
+    }
+    assert set(on_day_one) == secretariats
+    assignment = (SEED_FILES / "oppdrag.md").read_bytes()
+    for address, messages in on_day_one.items():
+        assert len(messages) == 1, address
+        (message,) = messages
+        text = " ".join(message.text().split())
+        for title, deadline in (
+            ("Innspill til oppdraget", "27. april 2020"),
+            ("Innspill til retningslinjer for sekretariatene", "1. juni 2020"),
+        ):
+            assert f"{title} – frist mandag {deadline}" in text
+        (attached,) = message.message.iter_attachments()
+        assert attached.get_filename() == "oppdrag.md"
+        assert attached.get_payload(decode=True) == assignment
 
 
 def test_nobody_is_reminded_after_answering(simulated):
@@ -124,7 +151,6 @@ def test_an_extension_sends_a_notice_and_moves_the_reminders(simulated):
     days = sent_days(simulated, "sekretariat@grenland.byvekst.example")
     first_step = [d for d in days if d[0] < "2020-05-08"]
     assert first_step == [
-        ("2020-03-30", "invitation"),
         ("2020-03-30", "invitation"),
         ("2020-04-20", "reminder"),  # for the old deadline, before the extension
         (
@@ -156,5 +182,5 @@ def test_reminders_per_day_match_the_demo_summary(simulated):
     per_day = defaultdict(int)
     for r in simulated.received:
         per_day[parsedate_to_datetime(r.message["Date"]).astimezone(OSLO).date()] += 1
-    assert per_day[date(2020, 3, 30)] == 18
+    assert per_day[date(2020, 3, 30)] == 9  # one invitation per secretariat for both steps
     assert per_day[date(2020, 4, 20)] == 6  # 3 had answered by then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from jinja2.exceptions import UndefinedError
 
+from innspill.outbound.invitation import invitation_part
 from innspill.outbound.templates import KINDS, Rendered, render
+from innspill.planning.actions import Action, ActionKind
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
 from innspill.process.nbformat import nbdate, nbweekday
 from innspill.process.workdays import OSLO
@@ -119,6 +122,7 @@ def seed_data(definition: ProcessDefinition) -> list[str]:
     values += [definition.sender.signature_title, definition.sender.organisation]
     values += [p.name for p in definition.participants]
     values += [s.title for s in definition.steps]
+    values += [paragraph for s in definition.steps for paragraph in getattr(s, "intro", [])]
     for theme in definition.themes:
         values += [theme.title, *theme.questions]
     return values
@@ -194,6 +198,14 @@ def context_for(
         "overdue_number": None,
         "reply_to": definition.sender.email,
     }
+    invitation = Action(definition.id, step.id, participant.id, ActionKind.INVITATION, "1")
+    context["parts"] = [
+        invitation_part(
+            definition,
+            replace(invitation, deadline=step.deadline),
+            reply_to=str(definition.sender.email),
+        )
+    ]
     if kind == "reminder":
         context.update(working_days_left=2, letter_date=step.deadline - timedelta(days=4))
     elif kind == "overdue":

@@ -32,7 +32,9 @@ def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")
     """Check a process file and list every problem; writes nothing.
 
     Every language it names (the process's and each participant's) must have a complete set
-    of e-mail templates, or the first mail in that language would fail to render.
+    of e-mail templates, or the first mail in that language would fail to render. Every file
+    a step attaches must exist beside the process file, be at most 10 MB and be a PDF, DOCX,
+    ODT, .txt or .md file.
     """
     from innspill.outbound.languages import check_languages
     from innspill.process.definition import date_warnings, load_definition
@@ -71,11 +73,13 @@ def load(
     """
     from innspill.models.db import session_scope
     from innspill.outbound.languages import check_languages
+    from innspill.process.attachments import read_step_files
     from innspill.process.definition import date_warnings, load_definition
     from innspill.process.loading import store_definition
 
     try:
         definition = load_definition(file)
+        files = read_step_files(definition, file)
         check_languages(definition, file=str(file))
         for warning in date_warnings(definition):
             typer.secho(f"warning: {file}: {warning}", fg=typer.colors.YELLOW)
@@ -89,6 +93,7 @@ def load(
                 source=str(file),
                 now=instant(at),
                 by=get_settings().operator,
+                files=files,
             )
     except InnspillError as exc:
         raise fail(str(exc)) from None

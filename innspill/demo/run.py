@@ -17,7 +17,15 @@ from sqlmodel import col, select
 from innspill.demo.scenario import ANSWERS, happenings
 from innspill.documents.store import latest
 from innspill.engine import tick
-from innspill.models import Answer, Attendance, Event, InboundMessage, OutboxMessage, Treatment
+from innspill.models import (
+    Answer,
+    Attendance,
+    Event,
+    InboundMessage,
+    MessageStatus,
+    OutboxMessage,
+    Treatment,
+)
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
@@ -131,6 +139,9 @@ def report(engine: Engine, mail: str) -> DemoResult:
     rows.sort(key=lambda r: r[0])
     timeline = [f"{at.astimezone(OSLO):%a %d.%m.%Y %H.%M}  {text}" for at, text in rows]
 
+    # An invitation carried by another step's (steps opening together) was not mailed itself.
+    carried = sum(m.status == MessageStatus.COMBINED for m in messages)
+    messages = [m for m in messages if m.status != MessageStatus.COMBINED]
     by_day: dict[str, int] = defaultdict(int)
     for m in messages:
         by_day[(m.sent_at or m.created_at).astimezone(OSLO).date().isoformat()] += 1
@@ -144,6 +155,7 @@ def report(engine: Engine, mail: str) -> DemoResult:
         "simulated": {"from": START.isoformat(), "to": END.isoformat()},
         "messages": {
             "total": len(messages),
+            "carried_invitations": carried,
             "by_kind": dict(Counter(m.kind for m in messages)),
             "by_status": dict(Counter(str(m.status) for m in messages)),
             "by_participant": dict(Counter(m.participant_key for m in messages)),

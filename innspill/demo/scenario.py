@@ -4,6 +4,7 @@ and how the steering groups treat it. Used by the demo and by the tests."""
 from __future__ import annotations
 
 import email
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,11 +221,14 @@ def reply_mail(
         .order_by(col(OutboxMessage.id).desc())
     ).first()
     assert latest is not None, f"{who} has had no message about {step}"
+    to = None
+    if latest.carried_by:  # the invitation came inside another step's: use this step's address
+        latest, to = _carried_address(session, latest)
     ours = email.message_from_bytes(latest.raw, policy=default)
     participant = d.participant(who)
     reply = EmailMessage()
     reply["From"] = formataddr((participant.name, str(participant.email)))
-    reply["To"] = str(ours["Reply-To"])
+    reply["To"] = to or str(ours["Reply-To"])
     reply["Subject"] = f"SV: {ours['Subject']}"
     reply["Date"] = format_datetime(at)
     reply["Message-ID"] = make_msgid(domain=str(participant.email).split("@")[1])
@@ -255,6 +259,28 @@ def reply_mail(
         )
     return reply.as_bytes()
 
+
+def _carried_address(session: Session, carried: OutboxMessage) -> tuple[OutboxMessage, str]:
+    """The message that carried an invitation, and the address it gives for that step: the
+    carried steps' own reply addresses stand in its text in the order of the steps."""
+    carrier = session.exec(
+        select(OutboxMessage).where(OutboxMessage.key == carried.carried_by)
+    ).one()
+    siblings = session.exec(
+        select(OutboxMessage.key)
+        .where(OutboxMessage.carried_by == carrier.key)
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    message = email.message_from_bytes(carrier.raw, policy=default)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    own = str(message["Reply-To"])
+    found = [a for a in dict.fromkeys(PLUS_ADDRESS.findall(text)) if a != own]
+    return carrier, found[list(siblings).index(carried.key)]
+
+
+#: A reply address with a token, as the invitation text gives it.
+PLUS_ADDRESS = re.compile(r"[\w.-]+\+[a-z2-7]{32}@[\w.-]+[a-z]")
 
 #: A minimal, valid one-page PDF for the demo's attachment.
 DEMO_PDF = (

@@ -23,6 +23,7 @@ from innspill.outbound.addressing import addressed
 from innspill.outbound.addressing import issue_tokens as issue_tokens
 from innspill.outbound.addressing import plus_address as plus_address
 from innspill.outbound.ics import meeting_ics, meeting_uid
+from innspill.outbound.invitation import carried_row, invitation_part, invitation_parts
 from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
@@ -50,6 +51,10 @@ def message_context(
         "participant": definition.participant(action.participant_id),
         "step": step,
         "themes": definition.themes_of(step),
+        # The steps an invitation is about: its own, then those it carries (planning.combine).
+        "parts": [
+            invitation_part(definition, a, reply_to=reply_to) for a in (action, *action.carries)
+        ],
         "deadline": action.deadline,
         "previous_deadline": action.previous_deadline,
         "letter_date": now.astimezone(OSLO).date(),
@@ -133,6 +138,7 @@ def render_row(
         "created_at": now,
         "next_attempt_at": now,
         "sent_at": None,
+        "carried_by": None,
     }
 
 
@@ -186,6 +192,8 @@ def compose(
 
     `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
     """
+    if action.carrier is not None:
+        return carried_row(definition, action, now=now)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:
         return _request_row(
             session, definition, action, now=now, outgoing=outgoing, tokens=tokens or {}
@@ -229,8 +237,19 @@ def _request_row(
     else:
         context = message_context(definition, action, now=now, reply_to=reply)
     context["answer_url"] = url
+    attachments: list[Attachment] = []
+    if action.kind == ActionKind.INVITATION:
+        attachments = invitation_parts(
+            session, definition, action, now=now, outgoing=outgoing, tokens=tokens, context=context
+        )
     return render_row(
-        definition, action, now=now, reply_to=reply, context=context, subject_suffix=suffix
+        definition,
+        action,
+        now=now,
+        reply_to=reply,
+        context=context,
+        subject_suffix=suffix,
+        attachments=attachments,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header, decode_header
 from email.utils import format_datetime, formataddr
+from urllib.parse import quote
 
 from innspill.errors import HeaderInjection
 from innspill.process.workdays import OSLO
@@ -107,12 +108,19 @@ def _text_part(text: str, subtype: str) -> bytes:
 
 def _attachment_part(item: Attachment) -> bytes:
     params = "".join(f"; {k}={v}" for k, v in item.params)
-    name = item.filename if item.filename.isascii() else encoded_words(item.filename)
     check_header("filename", item.filename)
+    if item.filename.isascii():
+        name = f'"{item.filename}"'
+        disposition = f"filename={name}"
+    else:
+        # RFC 2231 (filename*=utf-8''...), which the standard prefers, and an RFC 2047 name
+        # on Content-Type for the mail programs that read only that.
+        name = f'"{encoded_words(item.filename)}"'
+        disposition = "filename*=utf-8''" + quote(item.filename, safe="")
     head = (
-        f'Content-Type: {item.content_type}{params}; name="{name}"\r\n'
+        f"Content-Type: {item.content_type}{params}; name={name}\r\n"
         "Content-Transfer-Encoding: base64\r\n"
-        f'Content-Disposition: attachment; filename="{name}"\r\n\r\n'
+        f"Content-Disposition: attachment; {disposition}\r\n\r\n"
     )
     return head.encode("ascii") + base64.encodebytes(item.data).replace(b"\n", b"\r\n")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jinja2 import (
@@ -52,6 +52,7 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbdate_short=nbformat.nbdate_short,
         nbweekday=nbformat.nbweekday,
         nbtime=nbformat.nbtime,
+        basename=lambda path: PurePosixPath(str(path)).name,  # an attachment's file name
     )
     return env
 

@@ -66,6 +66,11 @@ class Action:
     version: int | None = None  # of the compilation or draft concerned
     revision: int | None = None  # of a meeting invitation (1, 2, ...)
     basis: str | None = None  # for compile: fingerprint of the answers it includes
+    # Invitations to one participant of steps that open the same day are one message: the
+    # first step's invitation carries the others (`carries`), and each of those names the
+    # invitation that carries it (`carrier`). See innspill.planning.combine.
+    carries: tuple[Action, ...] = ()
+    carrier: Action | None = None
 
     @property
     def key(self) -> str:

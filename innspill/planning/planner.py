@@ -23,6 +23,7 @@ from innspill.planning.actions import (
     in_send_window,
 )
 from innspill.planning.after_deadline import plan_circulation, plan_compilation, plan_meeting
+from innspill.planning.combine import combine_invitations, opening_group
 from innspill.planning.due import first_working_day, latest_due
 from innspill.process.definition import (
     CirculationStep,
@@ -66,6 +67,9 @@ def plan(
     if now.tzinfo is None:
         raise ValueError("plan() needs an aware datetime for now")
     actions: list[Action] = []
+    if steps is not None:
+        # A step's invitations may carry those of steps opening the same day: plan them too.
+        steps = opening_group(definition, steps)
     for step in definition.steps:
         if steps is not None and step.id not in steps:
             continue
@@ -78,7 +82,7 @@ def plan(
             actions.extend(plan_meeting(definition, step, state, now))
         elif isinstance(step, CirculationStep):
             actions.extend(plan_circulation(definition, step, state, now))
-    return [a for a in actions if a.key not in state.recorded_keys]
+    return combine_invitations(definition, [a for a in actions if a.key not in state.recorded_keys])
 
 
 @dataclass(frozen=True)

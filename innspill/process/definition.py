@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
+from innspill.process.attachments import read_step_files
 from innspill.process.schema import (
     CirculationStep,
     CompilationStep,
@@ -223,12 +224,14 @@ def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
 
 
 def load_definition(path: Path) -> ProcessDefinition:
-    """Read and validate a process file."""
+    """Read and validate a process file, and check the files its steps attach."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(path), "", f"cannot read the file: {exc}")]) from None
-    return parse_definition(text, file=str(path))
+    definition = parse_definition(text, file=str(path))
+    read_step_files(definition, path)
+    return definition
 
 
 def definition_hash(definition: ProcessDefinition) -> str:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from innspill.errors import ChangeRefused, UnknownProcess
 from innspill.events import record_event
 from innspill.models import Answer, DeadlineChange, OutboxMessage, Participant, Process, Step
+from innspill.process.attachments import StepFile, read_step_files, store_step_files
 from innspill.process.definition import (
     MeetingStep,
     ProcessDefinition,
@@ -117,7 +118,10 @@ def load_file(
     `source` names the file in the log and in errors (default: its path; the dashboard
     gives the uploaded file's own name, not the temporary folder it was written to)."""
     definition = load_definition(path)
-    return store_definition(session, definition, source=source or str(path), now=now, by=by)
+    files = read_step_files(definition, path)  # the files its steps attach, from beside it
+    return store_definition(
+        session, definition, source=source or str(path), now=now, by=by, files=files
+    )
 
 
 @dataclass
@@ -172,6 +176,28 @@ def plan_load(
 
 
 def store_definition(
+    session: Session,
+    definition: ProcessDefinition,
+    *,
+    source: str,
+    now: datetime,
+    by: str = "",
+    files: list[StepFile] | None = None,
+) -> LoadReport:
+    """Add or update the process; `files` (from read_step_files) become its steps' attachments
+    (None leaves the stored attachments as they are)."""
+    report = _store(session, definition, source=source, now=now, by=by)
+    if files is None:
+        return report
+    changed = store_step_files(session, definition, files, now=now)
+    if changed and report.outcome == "unchanged":
+        record_event(session, definition.id, now, "process_updated", detail="; ".join(changed))
+        return LoadReport(definition.id, "updated", changed)
+    report.changes += changed
+    return report
+
+
+def _store(
     session: Session, definition: ProcessDefinition, *, source: str, now: datetime, by: str = ""
 ) -> LoadReport:
     """Add the process, or update it as `plan_load` describes (nothing else)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from datetime import date, time
 from functools import cached_property
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -31,6 +32,13 @@ OneLine = Annotated[
     AfterValidator(check_header_value),
 ]
 Address = Annotated[EmailStr, AfterValidator(check_header_value)]
+# A file sent with a step's invitation, relative to the process file: forward slashes, no
+# quotes or control characters (the name reaches a MIME header).
+AttachmentPath = Annotated[
+    str,
+    Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f\"\\]+$"),
+    AfterValidator(check_header_value),
+]
 
 
 class _Strict(BaseModel):
@@ -114,6 +122,21 @@ class RequestStep(_Step):
     closes: date | None = None
     themes: list[Slug] | None = None
     reminders: ReminderPolicy = ReminderPolicy()
+    # The step's own introduction, paragraph by paragraph (plain text, shown escaped in the
+    # invitation and on the answer form), and files sent with the invitation: paths relative
+    # to the process file, read and checked at load (see innspill.process.attachments).
+    intro: list[Annotated[str, Field(min_length=1, max_length=5000)]] = []
+    attachments: list[AttachmentPath] = []
+
+    @field_validator("attachments")
+    @classmethod
+    def _distinct_names(cls, value: list[str]) -> list[str]:
+        names = [PurePosixPath(v).name for v in value]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                "two attachments have the same file name; the invitation carries them by name"
+            )
+        return value
 
     @field_validator("deadline")
     @classmethod

@@ -1,0 +1,494 @@
+"""A step's intro and attachments, and one invitation for the steps that open together.
+
+Checked against real components: process files and attachments on disk, the database (SQLite
+or PostgreSQL), the tick, the recording SMTP server, inbound import and the answer form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+from collections.abc import Iterator
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from innspill.config.settings import Settings
+from innspill.dashboard.app import create_app
+from innspill.dashboard.deps import get_now
+from innspill.engine import tick
+from innspill.errors import DefinitionError
+from innspill.inbound.intake import import_mail
+from innspill.models import (
+    Answer,
+    FileContent,
+    MessageStatus,
+    OutboxMessage,
+    StepAttachment,
+    TokenPurpose,
+)
+from innspill.models.db import session_scope
+from innspill.outbound.compose import Outgoing
+from innspill.outbound.outbox import dispatch
+from innspill.outbound.transport import SmtpTransport
+from innspill.process.attachments import MAX_ATTACHMENT_BYTES
+from innspill.process.definition import load_definition
+from innspill.process.loading import load_file
+from innspill.tokens import derive
+from tests.conftest import SEED, SEED_FILES, SEED_ID, copy_seed_files, oslo
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+OUTGOING = Outgoing(
+    reply_to="byvekst-innspill@vegvesen.example",
+    secret="test-secret-key-for-attachments",
+    public_url="https://innspill.example",
+)
+DAY_ONE = oslo(2020, 3, 30, 9, 15)
+
+
+def seed_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    """The seed, edited, written to tmp_path with its attachments beside it."""
+    text = SEED.read_text("utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "prosess.toml"
+    path.write_text(text, encoding="utf-8")
+    copy_seed_files(tmp_path)
+    return path
+
+
+SECOND_STEP = (
+    'id = "innspill-retningslinjer"\nkind = "request"\n',
+    'id = "innspill-retningslinjer"\nkind = "request"\n'
+    'attachments = ["vedlegg/Høringsbrev.pdf", "oppdrag.md"]\n',
+)
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("vedlegg/mangler.pdf", None, "no such file"),
+        ("vedlegg/program.exe", b"MZ", "files of type .exe cannot be attached"),
+        ("vedlegg/omdøpt.pdf", b"just text", "the content is not a .pdf file"),
+        ("vedlegg/stor.pdf", b"%PDF-" + b"0" * MAX_ATTACHMENT_BYTES, "attachments may be at most"),
+        ("/etc/passwd.txt", None, "not an absolute path"),
+    ],
+)
+def test_validate_names_the_file_the_step_and_the_field(
+    tmp_path: Path, cli, name: str, content: bytes | None, expected: str
+) -> None:
+    if content is not None:
+        (tmp_path / "vedlegg").mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    path = seed_copy(
+        tmp_path,
+        (
+            'attachments = ["oppdrag.md"]',
+            f'attachments = ["oppdrag.md", "{name}"]',
+        ),
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    (problem,) = caught.value.problems
+    assert problem.file == str(path)
+    assert problem.field == "steps[0].attachments[1]"
+    assert "step 'innspill-oppdrag'" in problem.message and expected in problem.message
+    result = cli("validate", str(path))
+    assert result.exit_code != 0
+    assert f"{path}: steps[0].attachments[1]: '{name}' (step 'innspill-oppdrag')" in result.output
+
+
+def test_the_seed_validates_with_its_attachment(cli) -> None:
+    result = cli("validate", str(SEED))
+    assert result.exit_code == 0, result.output
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+def _contents(session: Session) -> list[tuple[str, int]]:
+    return [
+        (r.sha256, r.size)
+        for r in session.exec(select(FileContent).order_by(col(FileContent.created_at))).all()
+    ]
+
+
+def _links(session: Session) -> list[tuple[str, int, str, str]]:
+    return [
+        (r.step_key, r.position, r.filename, r.sha256)
+        for r in session.exec(
+            select(StepAttachment).order_by(
+                col(StepAttachment.step_key), col(StepAttachment.position)
+            )
+        ).all()
+    ]
+
+
+def test_load_stores_each_content_once_and_a_changed_file_as_new_content(
+    tmp_path: Path, engine
+) -> None:
+    import hashlib
+
+    (tmp_path / "vedlegg").mkdir()
+    (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
+    path = seed_copy(tmp_path, SECOND_STEP)
+    assignment = tmp_path / "oppdrag.md"
+    first = hashlib.sha256(assignment.read_bytes()).hexdigest()
+    pdf = hashlib.sha256(PDF_BYTES).hexdigest()
+    with session_scope(engine) as session:
+        assert load_file(session, path, now=oslo(2020, 3, 27, 8)).outcome == "created"
+    with session_scope(engine) as session:
+        # The assignment is attached to both steps: one content row, three links.
+        assert sorted(_contents(session)) == sorted(
+            [(first, assignment.stat().st_size), (pdf, len(PDF_BYTES))]
+        )
+        assert _links(session) == [
+            ("innspill-oppdrag", 0, "oppdrag.md", first),
+            ("innspill-retningslinjer", 0, "Høringsbrev.pdf", pdf),
+            ("innspill-retningslinjer", 1, "oppdrag.md", first),
+        ]
+    with session_scope(engine) as session:  # the same files again: nothing changes
+        assert load_file(session, path, now=oslo(2020, 3, 27, 9)).outcome == "unchanged"
+    assignment.write_bytes(assignment.read_bytes() + b"\nEndret 27. mars.\n")
+    second = hashlib.sha256(assignment.read_bytes()).hexdigest()
+    with session_scope(engine) as session:
+        report = load_file(session, path, now=oslo(2020, 3, 27, 10))
+    assert report.outcome == "updated"
+    assert report.changes == [
+        "attachment oppdrag.md of innspill-oppdrag: new content",
+        "attachment oppdrag.md of innspill-retningslinjer: new content",
+    ]
+    with session_scope(engine) as session:
+        assert {sha for sha, _ in _contents(session)} == {first, second, pdf}  # old one kept
+        assert [link[3] for link in _links(session)] == [second, pdf, second]
+
+
+# --- the combined invitation ----------------------------------------------------------------
+
+
+@pytest.fixture
+def day_one(tmp_path: Path, engine, smtp) -> Iterator[tuple[Settings, Path]]:
+    """The seed (with a non-ASCII PDF on its second step) loaded, day one ticked and sent."""
+    (tmp_path / "vedlegg").mkdir()
+    (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
+    path = seed_copy(tmp_path, SECOND_STEP)
+    with session_scope(engine) as session:
+        load_file(session, path, now=oslo(2020, 3, 27, 8))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_timeout=5,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    tick(engine, now=DAY_ONE, outgoing=OUTGOING)
+    asyncio.run(dispatch(engine, SmtpTransport(settings), now=DAY_ONE))
+    yield settings, tmp_path
+
+
+def test_one_invitation_per_participant_carries_both_steps_and_every_file(
+    day_one, engine, smtp
+) -> None:
+    _settings, folder = day_one
+    assert len(smtp.received) == 9
+    assert len({r.rcpt_tos[0] for r in smtp.received}) == 9
+    received = smtp.handler.to("sekretariat@bergen.byvekst.example")[0]
+    message = received.message
+    files = list(message.iter_attachments())
+    assert [(p.get_filename(), p.get_content_type()) for p in files] == [
+        ("oppdrag.md", "text/markdown"),
+        ("Høringsbrev.pdf", "application/pdf"),
+        ("oppdrag.md", "text/markdown"),
+    ]
+    assignment = (folder / "oppdrag.md").read_bytes()
+    assert files[0].get_payload(decode=True) == assignment
+    assert files[1].get_payload(decode=True) == PDF_BYTES
+    # The non-ASCII name as RFC 2231 in the raw header.
+    assert b"attachment; filename*=utf-8''H%C3%B8ringsbrev.pdf\r\n" in received.data
+    text = " ".join(message.get_body(preferencelist=("plain",)).get_content().split())
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for title in ("Innspill til oppdraget", "Innspill til retningslinjer for sekretariatene"):
+        assert title in text and title in html
+    assert "tas opp som sak i styringsgruppen" in text  # the first step's intro
+    assert "Vedlagt: Høringsbrev.pdf, oppdrag.md" in text
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.participant_key == "bergen-sekretariat")
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    assert [(r.step_key, r.kind, r.status) for r in rows] == [
+        ("innspill-oppdrag", "invitation", MessageStatus.SENT),
+        ("innspill-retningslinjer", "invitation", MessageStatus.COMBINED),
+    ]
+    assert rows[1].carried_by == rows[0].key and rows[1].raw == b""
+
+
+def test_a_second_tick_sends_nothing_and_reminders_stay_per_step(day_one, engine, smtp) -> None:
+    settings, _ = day_one
+    tick(engine, now=oslo(2020, 3, 30, 13), outgoing=OUTGOING)
+    asyncio.run(dispatch(engine, SmtpTransport(settings), now=oslo(2020, 3, 30, 13)))
+    assert len(smtp.received) == 9
+    # 5 working days before 27 April: a reminder of the first step only.
+    now = oslo(2020, 4, 20, 9, 5)
+    report = tick(engine, now=now, outgoing=OUTGOING)
+    assert {(a.step_id, a.kind.value) for a in report.queued} == {("innspill-oppdrag", "reminder")}
+    asyncio.run(dispatch(engine, SmtpTransport(settings), now=now))
+    reminder = smtp.handler.to("sekretariat@bergen.byvekst.example")[-1]
+    text = " ".join(reminder.text().split())
+    assert "invitasjonen til «Innspill til oppdraget»" in text
+    assert "oppdrag.md var vedlagt invitasjonen" in text
+    assert "oppdraget dere har fått fra oss" not in text
+
+
+PLUS = re.compile(r"byvekst-innspill\+[a-z2-7]{32}@vegvesen\.example")
+
+
+def _reply(original: email.message.EmailMessage, to: str, body: str) -> bytes:
+    reply = email.message.EmailMessage()
+    reply["From"] = "Sekretariatet i Bergen <sekretariat@bergen.byvekst.example>"
+    reply["To"] = to
+    reply["Subject"] = f"SV: {original['Subject']}"
+    reply["Message-ID"] = f"<{abs(hash((to, body)))}@bergen.byvekst.example>"
+    reply["In-Reply-To"] = str(original["Message-ID"])
+    reply.set_content(body)
+    return reply.as_bytes(policy=default)
+
+
+def test_replies_to_the_combined_invitation_become_answers_to_each_step(
+    day_one, engine, smtp
+) -> None:
+    message = smtp.handler.to("sekretariat@bergen.byvekst.example")[0].message
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    own = str(message["Reply-To"])
+    (second,) = [a for a in dict.fromkeys(PLUS.findall(text)) if a != own]
+    now = oslo(2020, 4, 2, 10)
+    with session_scope(engine) as session:
+        first = import_mail(
+            session,
+            _reply(message, own, "Innspill til oppdraget."),
+            source="t",
+            uid="1",
+            received_at=now,
+            now=now,
+        )
+        other = import_mail(
+            session,
+            _reply(message, second, "Innspill til retningslinjene."),
+            source="t",
+            uid="2",
+            received_at=now,
+            now=now,
+        )
+        assert (first.message.status, other.message.status) == ("accepted", "accepted")
+    with Session(engine) as session:
+        found = session.exec(
+            select(Answer.step_key, Answer.text_json)
+            .where(Answer.participant_key == "bergen-sekretariat")
+            .order_by(col(Answer.step_key))
+        ).all()
+    assert [step for step, _ in found] == ["innspill-oppdrag", "innspill-retningslinjer"]
+    assert "oppdraget" in found[0][1] and "retningslinjene" in found[1][1]
+
+
+# --- the answer form ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def form(day_one, database_url) -> Iterator[TestClient]:
+    _settings, folder = day_one
+    app = create_app(
+        Settings(
+            data_dir=folder / "data",
+            database_url=database_url,
+            secret_key=OUTGOING.secret,
+            _env_file=None,  # type: ignore[call-arg]
+        )
+    )
+    app.dependency_overrides[get_now] = lambda: oslo(2020, 4, 2, 10)
+    with TestClient(app) as client:
+        yield client
+
+
+def _token(step: str, who: str = "bergen-sekretariat", purpose=TokenPurpose.FORM) -> str:
+    """The token the tick put in the mail (derived from the same secret)."""
+    return derive(OUTGOING.secret or "", purpose, SEED_ID, step, who)
+
+
+def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
+    form: TestClient, day_one
+) -> None:
+    _, folder = day_one
+    token = _token("innspill-retningslinjer")
+    page = form.get(f"/svar/{token}")
+    assert page.status_code == 200
+    assert f'href="/svar/{token}/vedlegg/1"' in page.text
+    assert f'href="/svar/{token}/vedlegg/2"' in page.text
+    assert "Høringsbrev.pdf" in page.text and "Dokumenter fra oss" in page.text
+    assert "Formålet med retningslinjene" in page.text  # the step's intro
+    pdf = form.get(f"/svar/{token}/vedlegg/1")
+    assert pdf.status_code == 200 and pdf.content == PDF_BYTES
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["x-content-type-options"] == "nosniff"
+    assert pdf.headers["content-disposition"] == (
+        "attachment; filename=\"H_ringsbrev.pdf\"; filename*=utf-8''H%C3%B8ringsbrev.pdf"
+    )
+    assert pdf.headers["cache-control"] == "no-store"
+    md = form.get(f"/svar/{token}/vedlegg/2")
+    assert md.content == (folder / "oppdrag.md").read_bytes()
+    assert md.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert md.headers["content-disposition"] == 'attachment; filename="oppdrag.md"'
+    # Nothing without a valid form token: not a made-up one, not a reply token, not past the end.
+    assert form.get(f"/svar/{'a' * 32}/vedlegg/1").status_code == 404
+    reply_token = _token("innspill-retningslinjer", purpose=TokenPurpose.REPLY)
+    assert form.get(f"/svar/{reply_token}/vedlegg/1").status_code == 404
+    assert form.get(f"/svar/{token}/vedlegg/3").status_code == 404
+    assert form.get(f"/svar/{token}/vedlegg/0").status_code == 404
+    form.app.dependency_overrides[get_now] = lambda: oslo(2020, 7, 1, 9)  # type: ignore[attr-defined]
+    assert form.get(f"/svar/{token}/vedlegg/1").status_code == 403
+
+
+def test_a_step_without_files_lists_none(form: TestClient) -> None:
+    # innspill-oppdrag carries only oppdrag.md; kristiansand's form lists it alone.
+    token = _token("innspill-oppdrag", "kristiansand-sekretariat")
+    page = form.get(f"/svar/{token}")
+    assert page.text.count(f"/svar/{token}/vedlegg/") == 1
+    with session_scope(form.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.exec(select(func.count()).select_from(FileContent)).one() == 2
+    assert SEED_FILES.is_dir()
+
+
+# --- exactly once ---------------------------------------------------------------------------
+
+
+def test_concurrent_ticks_record_each_combined_invitation_once_across_chunks(engine) -> None:
+    """More participants than a chunk, two steps opening together, three ticks at once: every
+    participant gets one message, and each carried invitation is recorded with its carrier."""
+    import threading
+
+    from innspill.engine import CHUNK
+    from innspill.process.definition import parse_definition
+    from innspill.process.loading import store_definition
+    from tests.test_crash import big_process
+
+    participants = CHUNK + 100
+    text = big_process(participants) + (
+        '\n[[steps]]\nid = "innspill-2"\nkind = "request"\ntitle = "Innspill, del 2"\n'
+        "opens = 2020-03-30\ndeadline = 2020-05-27\n"
+    )
+    definition = parse_definition(text, file="krasjtest.toml")
+    with session_scope(engine) as session:
+        store_definition(session, definition, source="krasjtest.toml", now=oslo(2020, 3, 30, 8))
+    reports = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(tick(engine, now=oslo(2020, 3, 30, 9, 30), outgoing=OUTGOING))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    assert sum(len(r.queued) for r in reports) == 2 * participants
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage)).all()
+    sent = {r.key: r for r in rows if r.status == MessageStatus.PENDING}
+    carried = [r for r in rows if r.status == MessageStatus.COMBINED]
+    assert len(sent) == len(carried) == participants
+    assert {r.step_key for r in sent.values()} == {"innspill"}
+    for row in carried:
+        carrier = sent[row.carried_by or ""]
+        assert (row.step_key, carrier.participant_key) == ("innspill-2", row.participant_key)
+        body = email.message_from_bytes(carrier.raw, policy=default).get_body(("plain",))
+        assert body is not None and "Innspill, del 2" in body.get_content()
+
+
+def test_the_intro_is_plain_text_escaped_in_the_html_part() -> None:
+    from datetime import date
+
+    from innspill.outbound.compose import outbox_row
+    from innspill.planning.actions import Action, ActionKind
+    from innspill.process.definition import parse_definition
+
+    text = SEED.read_text("utf-8").replace(
+        'intro = [\n  "Det er et behov',
+        'intro = [\n  "Svar <b>før</b> fristen & <script>alert(1)</script>",\n  "Det er et behov',
+        1,
+    )
+    definition = parse_definition(text)
+    action = Action(
+        SEED_ID,
+        "innspill-oppdrag",
+        "bergen-sekretariat",
+        ActionKind.INVITATION,
+        "1",
+        date(2020, 4, 27),
+    )
+    raw = outbox_row(definition, action, now=DAY_ONE).raw
+    message = email.message_from_bytes(raw, policy=default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Svar &lt;b&gt;før&lt;/b&gt; fristen &amp; &lt;script&gt;" in html
+    assert "<script>" not in html and "<b>" not in html
+    assert "Svar <b>før</b> fristen & <script>alert(1)</script>" in plain
+
+
+def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
+    from innspill.process.definition import parse_definition
+
+    text = SEED.read_text("utf-8").replace(
+        'attachments = ["oppdrag.md"]',
+        'attachments = ["oppdrag.md", "annet/oppdrag.md"]',
+    )
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, file="p.toml")
+    (problem,) = caught.value.problems
+    assert problem.field == "steps[0].attachments"
+    assert "the same file name" in problem.message
+
+
+def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
+    day_one, engine, database_url
+) -> None:
+    from innspill.dashboard.users import create_user
+
+    _settings, folder = day_one
+    with session_scope(engine) as session:
+        create_user(session, "saksbehandler", "et langt passord for testen", now=DAY_ONE)
+    with Session(engine) as session:
+        carried = session.exec(
+            select(OutboxMessage).where(OutboxMessage.status == MessageStatus.COMBINED)
+        ).first()
+    assert carried is not None
+    app = create_app(
+        Settings(data_dir=folder / "data", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    )
+    app.dependency_overrides[get_now] = lambda: oslo(2020, 4, 2, 10)
+    with TestClient(app) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        data = {
+            "username": "saksbehandler",
+            "password": "et langt passord for testen",
+            "next": "/",
+            "csrf_token": token.group(1),
+        }
+        assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+        shown = client.get(f"/messages/{carried.id}")
+        assert shown.status_code == 200
+        assert "Invitasjon til innspill i 2 deler" in shown.text

@@ -1,6 +1,6 @@
 """step attachments (content by hash, step links) and combined invitations
 
-Revision ID: 0008
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 19:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import innspill.models.types
 
-revision = '0008'
+revision = '0011'
 down_revision = '0010'  # written on 0007; re-chained after 0010 when main was merged in
 branch_labels = None
 depends_on = None

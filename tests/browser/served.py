@@ -1,4 +1,4 @@
-"""The dashboard served once per test session for the browser tests: the 2020 round played
+"""The dashboard served once for all the browser tests (tests/browser): the 2020 round played
 until 28 May and seen the next morning, signed-in users of both roles, and answer-form tokens.
 
 Registered in tests/browser/conftest.py, so every browser test module shares one server (and
@@ -73,7 +73,7 @@ class Served:
     forms: dict[tuple[str, str], str]  # (step, participant) -> the form's /svar/ path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def played_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The dashboard served by uvicorn on loopback, over the 2020 round played until May."""
     need(
@@ -140,10 +140,12 @@ def played_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     drop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(played_round: Served) -> Iterator[Any]:
-    """Chromium for the session, started after the round is played (Playwright's sync API runs
-    an event loop in this thread, and the round uses asyncio.run)."""
+    """Chromium for tests/browser, started after the round is played (Playwright's sync API runs
+    an event loop in this thread, and the round uses asyncio.run). Package scope: it stops
+    after the last browser test, so the loop does not outlive them and break asyncio.run in
+    the tests that follow."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -20,7 +20,7 @@ from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
-from innspill.outbound.unrenderable import compose_or_fail, failed_event
+from innspill.outbound.unrenderable import carrier_failed, compose_or_fail, failed_event
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
 from innspill.process.definition import ProcessDefinition
@@ -214,6 +214,7 @@ def _record(
     outgoing = outgoing or Outgoing()
     # Every token of the batch in one lookup and one insert, not a query and flush per message.
     tokens = issue_tokens(session, definition, actions, now=now, outgoing=outgoing)
+    failed: dict[str, str] = {}  # key -> why, of the messages that could not be rendered
     for action in actions:
         if action.kind == ActionKind.COMPILE:
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
@@ -222,6 +223,10 @@ def _record(
             row, reason = compose_or_fail(
                 session, definition, action, now=now, outgoing=outgoing, tokens=tokens
             )
+            if reason is None:
+                row, reason = carrier_failed(definition, action, row, failed, now=now)
+            if reason is not None:
+                failed[action.key] = reason
             messages.append(row)
             if reason is None:
                 events.append(_event(definition, action, now=now))
@@ -322,9 +327,12 @@ def _tick_in_short_transactions(
         with Session(engine) as session:  # reads only: tokens and documents exist by now
             for action in todo:
                 if action.sends:
-                    rows[action.key], reason = compose_or_fail(
+                    row, reason = compose_or_fail(
                         session, definition, action, now=now, outgoing=outgoing, tokens=tokens
                     )
+                    if reason is None:  # a carrier comes before what it carries (one chunk)
+                        row, reason = carrier_failed(definition, action, row, reasons, now=now)
+                    rows[action.key] = row
                     if reason is not None:
                         reasons[action.key] = reason
         with write_transaction(engine) as conn:

@@ -47,12 +47,30 @@ def compose_or_fail(
     Database errors are not the message's fault: they go up, so the tick retries or stops.
     """
     try:
-        return compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens), None
+        row = compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens)
     except DBAPIError:
         raise
     except Exception as exc:  # whatever broke this message must not stop the others
         reason = reason_of(exc)
         return failed_row(definition, action, now=now, reason=reason), reason
+    return row, None
+
+
+def carrier_failed(
+    definition: ProcessDefinition,
+    action: Action,
+    row: dict[str, Any],
+    failed: Mapping[str, str],
+    *,
+    now: datetime,
+) -> tuple[dict[str, Any], str | None]:
+    """A carried invitation shares its carrier's fate: when the message that was to carry it
+    could not be rendered, it is failed too (never shown as invited), with the reason."""
+    carrier = row.get("carried_by")
+    if not carrier or carrier not in failed:
+        return row, None
+    reason = f"the invitation meant to carry it failed: {failed[carrier]}"[:MAX_REASON]
+    return failed_row(definition, action, now=now, reason=reason), reason
 
 
 def failed_row(
@@ -78,6 +96,7 @@ def failed_row(
         "deadline": action.deadline,
         "raw": b"",
         "status": MessageStatus.FAILED.value,
+        "carried_by": None,
         "attempts": 0,
         "last_error": reason,
         "created_at": now,

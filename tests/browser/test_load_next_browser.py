@@ -101,6 +101,10 @@ def choose(page: Any, text: str, name: str = "prosess.toml") -> None:
     page.get_by_label("Prosessfil (.toml)").set_input_files(
         {"name": name, "mimeType": "application/toml", "buffer": text.encode()}
     )
+    # the seed's first request attaches the assignment, which lies beside the process file
+    page.get_by_label("Vedlegg som filen viser til").set_input_files(
+        str(SEED.parent / "oppdrag.md")
+    )
     page.get_by_role("button", name="Kontroller filen").click()
 
 

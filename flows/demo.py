@@ -49,7 +49,9 @@ def temporary_server() -> Iterator[None]:
         saved = os.dup(2)
         os.dup2(log.fileno(), 2)
         try:
-            server.start()
+            # Prefect waits 20 s by default; a busy machine (or a first run compiling its
+            # modules) can take longer, and the demo would fail before it began.
+            server.start(timeout=_startup_timeout())
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -63,6 +65,12 @@ def temporary_server() -> Iterator[None]:
             if during.strip():
                 sys.stderr.write(during.decode("utf-8", "replace"))
                 sys.stderr.flush()
+
+
+def _startup_timeout() -> int:
+    """PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS when set, else two minutes."""
+    value = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "")
+    return int(value) if value.isdigit() else 120
 
 
 def _drain_prefect_workers() -> None:

@@ -17,22 +17,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import (
-    actions_answer,
-    actions_steps,
-    answer_form,
-    documents,
-    inbox_pages,
-    load_upload,
-    mail_actions,
-    message_view,
-    process_pages,
-    routes,
-    step_files,
-    users,
-)
-from innspill.dashboard.auth import SignInLimit, secret_key
+from innspill.dashboard.actions import answer as actions_answer
+from innspill.dashboard.actions import load as load_upload
+from innspill.dashboard.actions import mail as mail_actions
+from innspill.dashboard.actions import steps as actions_steps
+from innspill.dashboard.answer import files as step_files
+from innspill.dashboard.answer import form as answer_form
+from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
+from innspill.dashboard.documents import pages as documents
+from innspill.dashboard.pages import inbox as inbox_pages
+from innspill.dashboard.pages import message_view, process_pages, routes
 from innspill.models.db import make_engine, migrate
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -104,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(routes.public)
+    app.include_router(signin_pages.router)  # sign in and out, /healthz
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(actions_steps.router)  # deadlines, treatment, attendance

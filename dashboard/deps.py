@@ -85,7 +85,7 @@ def render(
         "is_admin": bool(user and user.role == Role.ADMIN),
         "csrf_token": csrf_token(request),
         "prefect_runs_url": f"{prefect}/runs" if prefect else None,
-        # The result of the action that redirected here (dashboard/acting.py), shown once.
+        # The result of the action that redirected here (dashboard/actions/common.py), shown once.
         "action_notice": request.session.pop("action_notice", "") if user else "",
         "action_next": request.session.pop("action_next", []) if user else [],
     }

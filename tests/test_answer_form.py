@@ -20,7 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from innspill.config.settings import Settings
-from innspill.dashboard import answer_form
+from innspill.dashboard.answer import upload as answer_upload
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
 from innspill.documents.files import PDF
@@ -526,7 +526,7 @@ def test_too_many_files_and_too_large_a_body_are_refused(
     response = post(client, token, files=many)
     assert response.status_code == 400
     assert any(f"høyst {MAX_FILES} filer" in a for a in FormPage(response.text).alerts)
-    monkeypatch.setattr(answer_form, "MAX_BODY_BYTES", 2000)
+    monkeypatch.setattr(answer_upload, "MAX_BODY_BYTES", 2000)
     large = post(client, token, files=[("stor.pdf", PDF_BYTES + b"0" * 3000)])
     assert large.status_code == 413
     assert FormPage(large.text).h1 == "Innspillet er for stort"

@@ -1,11 +1,11 @@
-"""The answers-over-time chart (innspill.dashboard.chart) from a request step's status: where
+"""The answers-over-time chart (innspill.dashboard.pages.chart) from a request step's status: where
 it puts each answer, the deadline and extensions, and what it says in words."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from innspill.dashboard.chart import answer_chart
+from innspill.dashboard.pages.chart import answer_chart
 from innspill.status import ParticipantStatus, StepStatus
 from tests.conftest import oslo
 

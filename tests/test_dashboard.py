@@ -651,7 +651,7 @@ def test_no_query_per_process_on_the_overview(app: FastAPI) -> None:
     """The overview asks the database a fixed number of times, not once per process."""
     from sqlalchemy import event
 
-    from innspill.dashboard import queries
+    from innspill.dashboard.pages import queries
 
     statements: list[str] = []
 

@@ -28,8 +28,6 @@ from typer.testing import CliRunner, Result
 
 from innspill.cli import app as cli_app
 from innspill.config.settings import Settings, get_settings
-from innspill.dashboard import routes as dashboard_routes
-from innspill.dashboard import users as dashboard_users
 from innspill.dashboard.app import SESSION_COOKIE, create_app
 from innspill.dashboard.auth import (
     AccountError,
@@ -38,8 +36,11 @@ from innspill.dashboard.auth import (
     remove_user,
     secret_key,
     set_password,
+    signin_pages,
 )
+from innspill.dashboard.auth import users as dashboard_users
 from innspill.dashboard.deps import get_now
+from innspill.dashboard.pages import routes as dashboard_routes
 from innspill.inbound.answers import register_answer
 from innspill.models import DashboardSession, Role, SignInAttempt, User
 from innspill.models.db import make_engine, session_scope
@@ -147,7 +148,7 @@ def page_urls() -> list[str]:
     """Every GET route of the app's routers, with real values for its path parameters."""
     values = {"process_id": SEED_ID, "key": "bergen-sekretariat"}
     urls = []
-    routers = [dashboard_routes.public, dashboard_routes.pages, dashboard_users.router]
+    routers = [signin_pages.router, dashboard_routes.pages, dashboard_users.router]
     for route in [*(r for router in routers for r in router.routes)]:
         if isinstance(route, APIRoute) and "GET" in route.methods:
             urls.append(route.path.format(**values))

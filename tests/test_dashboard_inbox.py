@@ -410,7 +410,9 @@ def test_the_cli_lists_the_same_queue(app, ids) -> None:  # type: ignore[no-unty
 
 
 def test_every_new_page_needs_a_session(app: FastAPI, ids) -> None:  # type: ignore[no-untyped-def]
-    from innspill.dashboard import documents, inbox_pages, message_view
+    from innspill.dashboard.documents import pages as documents
+    from innspill.dashboard.pages import inbox as inbox_pages
+    from innspill.dashboard.pages import message_view
 
     values = {"message_id": ids["html2"], "index": 0, "document_id": 1, "file_id": 1}
     urls = [
@@ -448,7 +450,7 @@ def test_every_new_page_needs_a_session(app: FastAPI, ids) -> None:  # type: ign
 def test_inert_html_keeps_text_and_drops_every_active_part(source: str) -> None:
     from html.parser import HTMLParser
 
-    from innspill.dashboard.mail_view import inert_html
+    from innspill.dashboard.pages.mail_view import inert_html
 
     document = inert_html(source)
     tags: list[tuple[str, list[tuple[str, str | None]]]] = []

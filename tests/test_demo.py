@@ -101,8 +101,8 @@ def test_an_empty_folder_is_taken_and_the_closing_lines_say_where_to_look(tmp_pa
     assert f"  Mail: {count} .eml files in {root / 'mail'}" in closing[1]
     docx, html = sorted((root / "documents").iterdir())
     assert closing[2] == f"  Latest compilation: {docx} and {html}"
-    assert f"    INNSPILL_DATA_DIR={root} innspill user add NAME" in closing
-    assert f"    INNSPILL_DATA_DIR={root} innspill dashboard" in closing
+    assert f"    INNSPILL_DATA_DIR={root} uv run innspill user add NAME" in closing
+    assert f"    INNSPILL_DATA_DIR={root} uv run innspill dashboard" in closing
     # The dashboard's commands work on the folder: its key matches the demo's database.
     listed = run_innspill("user", "list", env={"INNSPILL_DATA_DIR": str(root)}, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -123,8 +123,8 @@ def test_without_a_folder_the_temporary_one_is_removed_and_the_demo_says_so(
     assert last[0].startswith(f"The temporary folder {temp}/innspill-demo-")
     assert last[0].endswith("was removed, with its database and 103 .eml files.")
     assert (
-        last[1]
-        == "To keep them and browse the result on the dashboard: innspill demo --data-dir DIR"
+        last[1] == "To keep them and browse the result on the dashboard: "
+        "uv run innspill demo --data-dir DIR"
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from innspill.config.settings import Settings
-from innspill.dashboard.answer_texts import TEXTS
+from innspill.dashboard.answer.texts import TEXTS
 from innspill.dashboard.app import create_app
 from innspill.dashboard.deps import get_now
 from innspill.demo import run as demo

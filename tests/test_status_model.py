@@ -405,7 +405,7 @@ def test_an_undelivered_draft_is_overdue_on_the_overview_too(mid_june: Engine) -
 def test_the_overview_asks_as_often_for_two_processes_as_for_one(mid_june: Engine) -> None:
     from sqlalchemy import event
 
-    from innspill.dashboard import queries
+    from innspill.dashboard.pages import queries
     from innspill.process.loading import store_definition
 
     def statements() -> list[str]:

@@ -464,7 +464,7 @@ def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
 def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
     day_one, engine, database_url
 ) -> None:
-    from innspill.dashboard.users import create_user
+    from innspill.dashboard.auth.users import create_user
 
     _settings, folder = day_one
     with session_scope(engine) as session:

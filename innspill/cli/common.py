@@ -61,7 +61,8 @@ def explain(exc: BaseException) -> str | None:
 app = typer.Typer(
     cls=Commands,
     help="innspill: run consultation processes (invitations, reminders, answers) from process "
-    "files. Settings come from INNSPILL_* environment variables or .env (see README).",
+    "files. Settings come from INNSPILL_* environment variables or .env "
+    "(see docs/configuration.md).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

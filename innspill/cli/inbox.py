@@ -35,7 +35,7 @@ def fetch_mail(
 
     settings = get_settings()
     if not settings.imap_host:
-        raise fail("No mailbox is configured: set INNSPILL_IMAP_HOST (see README).")
+        raise fail("No mailbox is configured: set INNSPILL_IMAP_HOST (see docs/deploying.md).")
     engine, now = open_engine(), instant(at)
     source = source_name(settings)
     try:

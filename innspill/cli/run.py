@@ -108,7 +108,8 @@ def _demo_closing(where: DemoFolder, *, keep: bool, documents: list[Path]) -> li
             "",
             f"The temporary folder {where.root} was removed, with its database and "
             f"{count} .eml files.",
-            "To keep them and browse the result on the dashboard: innspill demo --data-dir DIR",
+            "To keep them and browse the result on the dashboard: "
+            "uv run innspill demo --data-dir DIR",
         ]
     folder = shlex.quote(str(where.root))
     lines = [
@@ -120,8 +121,8 @@ def _demo_closing(where: DemoFolder, *, keep: bool, documents: list[Path]) -> li
         lines.append("  Latest compilation: " + " and ".join(str(p) for p in documents))
     lines += [
         "  Dashboard: add a user (asks for a password), then start it at http://127.0.0.1:8000/",
-        f"    INNSPILL_DATA_DIR={folder} innspill user add NAME",
-        f"    INNSPILL_DATA_DIR={folder} innspill dashboard",
+        f"    INNSPILL_DATA_DIR={folder} uv run innspill user add NAME",
+        f"    INNSPILL_DATA_DIR={folder} uv run innspill dashboard",
     ]
     return lines
 

@@ -193,7 +193,7 @@ def _problem(file: str, err: ErrorDetails) -> Problem:
     """One pydantic error in the words of the process file."""
     message = err["msg"]
     if err["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling; see README, 'Process files')"
+        message = "unknown field (check the spelling; see docs/process-files.md)"
     elif err["type"] == "value_error":
         message = message.removeprefix("Value error, ")
     elif err["type"] == "string_pattern_mismatch" and "\\r\\n" in str(

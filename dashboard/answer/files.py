@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard.answer_access import INVALID, Refused, open_token
-from innspill.dashboard.answer_form import PRIVATE_HEADERS, refused_page
+from innspill.dashboard.answer.access import INVALID, Refused, open_token
+from innspill.dashboard.answer.form import PRIVATE_HEADERS, refused_page
 from innspill.dashboard.deps import get_db, get_now
 from innspill.process.attachments import step_files
 

@@ -22,11 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from innspill.dashboard import forecast_view
-from innspill.dashboard.acting import Admin, Db, Now, as_upcoming, check_csrf, done
-from innspill.dashboard.auth import secret_key
-from innspill.dashboard.deps import render, require_admin
-from innspill.dashboard.upload_bundle import (
+from innspill.dashboard.actions.common import Admin, Db, Now, as_upcoming, check_csrf, done
+from innspill.dashboard.actions.upload_bundle import (
     MAX_FIELD,
     MAX_FILES,
     MAX_PROCESS_FILE,
@@ -38,6 +35,9 @@ from innspill.dashboard.upload_bundle import (
     unseal,
     written,
 )
+from innspill.dashboard.auth import secret_key
+from innspill.dashboard.deps import render, require_admin
+from innspill.dashboard.pages import forecast_view
 from innspill.errors import ChangeRefused, DefinitionError, InnspillError
 from innspill.outbound.languages import check_languages
 from innspill.planning.preview import LoadPreview, preview_load

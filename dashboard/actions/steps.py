@@ -19,8 +19,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import action_texts, labels, progress, routes
-from innspill.dashboard.acting import (
+from innspill.dashboard import labels
+from innspill.dashboard.actions import texts as action_texts
+from innspill.dashboard.actions.common import (
     Admin,
     CsrfToken,
     Db,
@@ -30,8 +31,9 @@ from innspill.dashboard.acting import (
     done,
     upcoming,
 )
-from innspill.dashboard.action_forms import BACK_PARTICIPANT, Refused
+from innspill.dashboard.actions.forms import BACK_PARTICIPANT, Refused
 from innspill.dashboard.deps import render, require_admin
+from innspill.dashboard.pages import progress, routes
 from innspill.documents.treatment import register_attendance, set_treatment
 from innspill.errors import InnspillError, UnknownProcess
 from innspill.models import Treatment, TreatmentState

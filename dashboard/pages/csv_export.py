@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES, ROLES, iso_local, label
-from innspill.dashboard.progress import ProcessPage
-from innspill.dashboard.queries import MessageFilter, iter_messages
+from innspill.dashboard.pages.progress import ProcessPage
+from innspill.dashboard.pages.queries import MessageFilter, iter_messages
 
 DELIMITER = ";"
 MESSAGE_HEADER = [

@@ -1,113 +1,29 @@
-"""The pages: sign-in and -out, the overview, a process, a participant, the message log."""
+"""The read pages: the overview, a process, a participant, the message log (and its CSV)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
-from sqlalchemy import text
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import action_forms, csv_export, documents, progress, queries
-from innspill.dashboard.action_forms import Refused
-from innspill.dashboard.auth import (
-    authenticate,
-    client_addresses,
-    csrf_ok,
-    end_session,
-    signed_in,
-    start_session,
-)
+from innspill.dashboard.actions import forms as action_forms
+from innspill.dashboard.actions.forms import Refused
 from innspill.dashboard.deps import current_user, get_db, get_now, render
+from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
+from innspill.dashboard.pages import csv_export, progress, queries
+from innspill.dashboard.pages import participant as participant_model
 from innspill.process.loading import get_definition
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
 
-public = APIRouter()
 pages = APIRouter(dependencies=[Depends(current_user)])
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect to somewhere else."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
-
-
-@public.get("/healthz", include_in_schema=False)
-def healthz(db: Db) -> JSONResponse:
-    db.execute(text("SELECT 1"))
-    return JSONResponse({"status": "ok"})
-
-
-@public.get("/login")
-def login_form(request: Request, db: Db, now: Now, next: str | None = None) -> Response:
-    if signed_in(db, request, now=now):
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return render(request, "login.html", {"next": _safe_next(next), "username": ""})
-
-
-@public.post("/login")
-def login(
-    request: Request,
-    db: Db,
-    now: Now,
-    username: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
-) -> Response:
-    target = _safe_next(next)
-    context = {"next": target, "username": username}
-    if not csrf_ok(request, csrf_token):
-        context["error"] = (
-            "Skjemaet var utløpt eller kom ikke fra denne siden. Last inn siden og prøv igjen. "
-            "(Nettleseren må tillate informasjonskapsler.)"
-        )
-        return render(request, "login.html", context, status_code=403)
-    settings = request.app.state.settings
-    limit = request.app.state.signin_limit
-    addresses = client_addresses(request, settings.trusted_proxy_networks)
-    attempt, wait = limit.claim(db, username, addresses=addresses, now=now)
-    if wait:
-        limit.release(db, attempt)
-        minutes = max(1, (wait + 59) // 60)
-        context["error"] = (
-            f"For mange mislykkede innlogginger. Vent {minutes} minutt"
-            f"{'er' if minutes > 1 else ''} og prøv igjen."
-        )
-        response = render(request, "login.html", context, status_code=429)
-        response.headers["Retry-After"] = str(wait)
-        return response
-    user = authenticate(db, username, password, now=now)
-    if user is None:  # the attempt's rows stay: they are the failures that count
-        context["error"] = "Feil brukernavn eller passord."
-        return render(request, "login.html", context, status_code=401)
-    limit.succeeded(db, username, addresses=addresses)
-    lifetime = timedelta(hours=settings.dashboard_session_hours)
-    start_session(db, request, user=user, now=now, lifetime=lifetime)
-    db.commit()
-    return RedirectResponse(target, status_code=303)
-
-
-@public.post("/logout")
-def logout(
-    request: Request, db: Db, now: Now, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
-    if signed_in(db, request, now=now) is None:  # signed out already (or the session ended)
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-    if not csrf_ok(request, csrf_token):
-        raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
-    end_session(db, request)
-    db.commit()
-    return RedirectResponse("/login", status_code=303)
 
 
 @pages.get("/")
@@ -151,7 +67,7 @@ def participant_view(
     db: Session, process_id: str, key: str, now: datetime, *, refused: Refused | None = None
 ) -> dict[str, Any]:
     """What a participant's page shows: the GET, and an action refused on it, render the same."""
-    page = progress.participant_page(db, process_id, key, now=now)
+    page = participant_model.participant_page(db, process_id, key, now=now)
     if page is None:
         raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
     definition = get_definition(db, process_id)

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
 from starlette.responses import Response
 
-from innspill.dashboard import mail_view
-from innspill.dashboard.acting import Db, Now
+from innspill.dashboard.actions.common import Db, Now
 from innspill.dashboard.deps import current_user, render
-from innspill.dashboard.downloads import download, sandboxed
+from innspill.dashboard.documents.downloads import download, sandboxed
+from innspill.dashboard.pages import mail_view
 from innspill.models import OutboxMessage
 
 router = APIRouter(dependencies=[Depends(current_user)])

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from innspill.dashboard.answer_texts import language_of, wording
+from innspill.dashboard.answer.texts import language_of, wording
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose

@@ -11,8 +11,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from innspill.dashboard import forecast_view, labels
+from innspill.dashboard import labels
 from innspill.dashboard.deps import current_user, get_db, get_now, render
+from innspill.dashboard.pages import forecast_view
 from innspill.errors import UnknownProcess
 from innspill.models import Event
 from innspill.planning.forecast import WORKING_DAYS_AHEAD, cached_forecast

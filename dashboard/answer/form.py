@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -21,25 +20,29 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
-from innspill.dashboard.answer_access import (
+from innspill.dashboard.answer.access import (
     MAX_TEXT_CHARS,
     Opened,
     Refused,
     open_token,
     refusal,
 )
-from innspill.dashboard.answer_texts import WEEKDAYS, wording
+from innspill.dashboard.answer.texts import WEEKDAYS, wording
+from innspill.dashboard.answer.upload import (
+    FIELD_PREFIX,
+    Posted,
+    TooLarge,
+    file_problems,
+    read_form,
+)
 from innspill.dashboard.auth import secret_key
 from innspill.dashboard.deps import get_db, get_now, templates
-from innspill.documents.files import inspect
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
 from innspill.models import Answer, AnswerAttachment
-from innspill.process.definition import Theme
 from innspill.process.nbformat import nbdate
 
 Db = Annotated[Session, Depends(get_db)]
@@ -47,10 +50,7 @@ Now = Annotated[datetime, Depends(get_now)]
 
 router = APIRouter()
 
-#: The largest request body the form takes: every file at its largest, and 1 MB for the texts.
-MAX_BODY_BYTES = MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
 REGISTERED_BY = "nettskjema"
-FIELD_PREFIX = "tema-"
 #: Headers on every response here: the token is in the address, so keep it out of caches
 #: and out of the Referer header of links followed from the page.
 PRIVATE_HEADERS = {
@@ -91,75 +91,6 @@ def same_site(request: Request) -> bool:
 def _same(address: str, request: Request) -> bool:
     parts = urlsplit(address)
     return bool(parts.netloc) and parts.netloc.lower() == request.url.netloc.lower()
-
-
-# --- reading the posted form ----------------------------------------------------------------
-
-
-class _TooLarge(MultiPartException):
-    def __init__(self) -> None:
-        super().__init__("request body too large")
-
-
-@dataclass
-class Posted:
-    csrf: str = ""
-    texts: dict[str, str] = field(default_factory=dict)
-    files: list[tuple[str, bytes]] = field(default_factory=list)
-    remove: set[int] = field(default_factory=set)
-    too_long: list[str] = field(default_factory=list)
-    fields: dict[str, str] = field(default_factory=dict)  # the `extra` fields asked for
-
-
-async def read_form(
-    request: Request, themes: list[Theme], *, extra: tuple[str, ...] = ()
-) -> Posted:
-    """The posted fields this form knows, and the text fields named in `extra` (others are
-    ignored); raises _TooLarge past the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
-
-    async def limited() -> AsyncGenerator[bytes, None]:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise _TooLarge
-            yield chunk
-
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    limits: dict[str, Any] = {"max_fields": 200, "max_part_size": 4 * MAX_TEXT_CHARS + 1024}
-    form: FormData
-    if content_type == "multipart/form-data":
-        parser = MultiPartParser(request.headers, limited(), max_files=MAX_FILES * 3, **limits)
-        form = await parser.parse()
-    elif content_type == "application/x-www-form-urlencoded":
-        form = await FormParser(request.headers, limited(), **limits).parse()
-    else:
-        form = FormData()
-    try:
-        posted = Posted(csrf=str(form.get("csrf_token") or ""))
-        for theme in themes:
-            value = form.get(FIELD_PREFIX + theme.id)
-            text = value.replace("\r\n", "\n") if isinstance(value, str) else ""
-            posted.texts[theme.id] = text
-            if len(text) > MAX_TEXT_CHARS:
-                posted.too_long.append(theme.id)
-        for name in extra:
-            value = form.get(name)
-            posted.fields[name] = value.replace("\r\n", "\n") if isinstance(value, str) else ""
-        for value in form.getlist("fjern"):
-            if isinstance(value, str) and value.isdigit() and len(value) < 18:
-                posted.remove.add(int(value))
-        for upload in form.getlist("filer"):
-            if isinstance(upload, UploadFile):
-                data = await upload.read()
-                if upload.filename or data:  # an empty file input sends a nameless, empty part
-                    posted.files.append((upload.filename or "vedlegg", data))
-    finally:
-        await form.close()
-    return posted
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -266,7 +197,7 @@ async def submit(request: Request, token: str, now: Now) -> Response:
         return refused_page(request, refusal(403, "foreign", opened.language))
     try:
         posted = await read_form(request, opened.themes)
-    except _TooLarge:
+    except TooLarge:
         return refused_page(request, refusal(413, "too_large", opened.language))
     except MultiPartException:
         return refused_page(request, refusal(400, "unreadable", opened.language))
@@ -319,26 +250,6 @@ def _check(opened: Opened, posted: Posted) -> tuple[list[Problem], str, list[str
         file_errors.append(words["choose_again"])
     problems += [Problem("filer", message) for message in file_errors]
     return problems, text_error, file_errors
-
-
-def file_problems(words: dict[str, str], files: list[tuple[str, bytes]], *, kept: int) -> list[str]:
-    """Why files handed in with an answer cannot be taken (too many, wrong type, unsafe, too
-    large), worded with `words`; the same checks as `attach_file` makes."""
-    max_mb = MAX_FILE_BYTES // (1024 * 1024)
-    out: list[str] = []
-    if kept + len(files) > MAX_FILES:
-        out.append(
-            words["too_many_files"].format(max_files=MAX_FILES, chosen=len(files), kept=kept)
-        )
-    for name, data in files:
-        content_type, unsafe = inspect(data)
-        if unsafe is not None:
-            out.append(words["unsafe_archive"].format(name=name))
-        elif content_type is None:
-            out.append(words["wrong_type"].format(name=name))
-        elif len(data) > MAX_FILE_BYTES:
-            out.append(words["too_big"].format(name=name, max_mb=max_mb))
-    return out
 
 
 def _save(request: Request, opened: Opened, posted: Posted, now: datetime) -> None:

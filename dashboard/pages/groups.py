@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from innspill.dashboard.labels import ROLE_GROUPS
 
 if TYPE_CHECKING:  # progress builds the rows and calls by_role
-    from innspill.dashboard.progress import MatrixRow, TimelineEntry
+    from innspill.dashboard.pages.progress import MatrixRow, TimelineEntry
 
 
 @dataclass

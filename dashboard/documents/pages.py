@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 from starlette.responses import Response
 
-from innspill.dashboard import acting, progress
-from innspill.dashboard.acting import Admin, CsrfToken, Db, Now
+from innspill.dashboard.actions import common as acting
+from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now
 from innspill.dashboard.deps import current_user, render, require_admin
-from innspill.dashboard.downloads import download
+from innspill.dashboard.documents.downloads import download
+from innspill.dashboard.pages import progress
 from innspill.documents.store import MAX_DRAFT_BYTES, DraftRefused, store_draft
 from innspill.errors import InnspillError, UnknownProcess
 from innspill.models import Answer, AnswerAttachment, Document

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from innspill.dashboard import acting, mail_view, queries
-from innspill.dashboard.acting import Admin, CsrfToken, Db, Now
+from innspill.dashboard.actions import common as acting
+from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now
 from innspill.dashboard.deps import current_user, render, require_admin
-from innspill.dashboard.downloads import download, sandboxed
+from innspill.dashboard.documents.downloads import download, sandboxed
+from innspill.dashboard.pages import mail_view, queries
 from innspill.errors import InnspillError
 from innspill.inbound.intake import assign, dismiss
 from innspill.inbound.queue import listing

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import Response
 
 from innspill.dashboard import labels
-from innspill.dashboard.acting import Admin, CsrfToken, Db, Now, Upcoming, check_csrf, done
-from innspill.dashboard.acting import upcoming as forecast
+from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, Upcoming, check_csrf, done
+from innspill.dashboard.actions.common import upcoming as forecast
 from innspill.dashboard.deps import render, require_admin
 from innspill.errors import UnknownProcess
 from innspill.models import OutboxMessage

@@ -3,7 +3,7 @@ someone's own address): a text per theme, general remarks, files and the date re
 `innspill answer add` does, through the same functions (`register_answer`, `attach_file`).
 
 The form is multipart (files), read with the answer form's limits and checks
-(`answer_form.read_form`, `file_problems`); the rest is as the other actions on steps
+(`answer.upload.read_form`, `file_problems`); the rest is as the other actions on steps
 (`actions_steps.py`): CSRF, administrators only, the notice and the forecast, or the page again
 (400) with what to correct and what was typed.
 """
@@ -18,18 +18,19 @@ from sqlmodel import Session
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
-from innspill.dashboard import action_texts, labels
-from innspill.dashboard.acting import Admin, Db, Now, check_csrf, done
-from innspill.dashboard.action_forms import Refused
-from innspill.dashboard.actions_steps import (
+from innspill.dashboard import labels
+from innspill.dashboard.actions import texts as action_texts
+from innspill.dashboard.actions.common import Admin, Db, Now, check_csrf, done
+from innspill.dashboard.actions.forms import Refused
+from innspill.dashboard.actions.steps import (
     again,
     definition_of,
     forecast_of,
     name_of,
     target,
 )
-from innspill.dashboard.answer_form import FIELD_PREFIX, _TooLarge, file_problems, read_form
-from innspill.dashboard.answer_texts import wording
+from innspill.dashboard.answer.texts import wording
+from innspill.dashboard.answer.upload import FIELD_PREFIX, TooLarge, file_problems, read_form
 from innspill.dashboard.deps import require_admin
 from innspill.errors import InnspillError
 from innspill.inbound.answers import attach_file, register_answer
@@ -73,7 +74,7 @@ async def register_letter(
     themes = definition.themes_of(step)
     try:
         posted = await read_form(request, themes, extra=ANSWER_FIELDS)
-    except _TooLarge:
+    except TooLarge:
         raise HTTPException(413, "Filene er for store til sammen. Send færre om gangen.") from None
     except MultiPartException:
         raise HTTPException(

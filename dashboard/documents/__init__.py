@@ -1,0 +1,1 @@
+"""Documents in the browser: compilations, drafts and answer files, listed and downloaded."""

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from innspill.config.settings import Settings
 from innspill.errors import ConversionFailed
 from innspill.pdfa.identify import ACCEPTED, claimed, pdfa_problems
 
@@ -38,6 +39,14 @@ class Tools:
     soffice: str = "soffice"
     ghostscript: str = "gs"
     timeout: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tools:
+        return cls(
+            soffice=settings.archive_soffice,
+            ghostscript=settings.archive_ghostscript,
+            timeout=settings.archive_timeout,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from innspill.models import MessageStatus
 from innspill.process.deadlines import extensions, step_deadlines
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import OSLO
+from innspill.status.archive import archive_statuses
 from innspill.status.facts import Facts, load_facts
 from innspill.status.model import ProcessStatus, StepState, StepStatus
 from innspill.status.steps import Context, step_audiences, step_status
@@ -85,9 +86,14 @@ def process_statuses(
     participants or bodies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
-    return [
-        _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
-    ]
+    archive = archive_statuses(session, definitions)
+    statuses = []
+    for pid, d in definitions.items():
+        status = _process_status(d, facts[pid], now=now, detail=detail)
+        status.archival_copies = archive[pid].made
+        status.archive_failures = archive[pid].failures
+        statuses.append(status)
+    return statuses
 
 
 def process_status(

@@ -341,7 +341,7 @@ def _token(step: str, who: str = "bergen-sekretariat", purpose=TokenPurpose.FORM
 def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
     form: TestClient, day_one
 ) -> None:
-    _, folder = day_one
+    _ = day_one
     token = _token("innspill-retningslinjer")
     page = form.get(f"/svar/{token}")
     assert page.status_code == 200

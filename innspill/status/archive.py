@@ -39,9 +39,7 @@ def archive_statuses(session: Session, process_ids: Iterable[str]) -> dict[str, 
         return out
     counts = session.exec(
         select(ArchivalCopy.process_id, func.count())
-        .where(
-            col(ArchivalCopy.process_id).in_(ids), ArchivalCopy.status == CopyStatus.DONE.value
-        )
+        .where(col(ArchivalCopy.process_id).in_(ids), ArchivalCopy.status == CopyStatus.DONE.value)
         .group_by(col(ArchivalCopy.process_id))
     ).all()
     for pid, n in counts:

@@ -42,7 +42,7 @@ def read_mail(raw: bytes) -> MailView:
     """The headers, the text (or HTML) and the files of a raw RFC 5322 message."""
     msg = BytesParser(policy=compat32).parsebytes(bytes(raw))
     view = MailView(
-        sender=_people(msg, "From")[0] if _people(msg, "From") else "",
+        sender=", ".join(_people(msg, "From")),
         to=_people(msg, "To"),
         cc=_people(msg, "Cc"),
         date=_date(header(msg, "Date")),

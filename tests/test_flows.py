@@ -56,8 +56,11 @@ def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
         assert [p.get_filename() for p in files] == ["oppdrag.pdf"]  # made from oppdrag.md
         assert files[0].get_content_type() == "application/pdf"
         assert pdfa_problems(files[0].get_payload(decode=True)) == []
+    # After sending, the tick's last task made the archival copies: nine letters, oppdrag.pdf.
+    assert result["archive"] == {"made": 10, "failed": 0}
     again = asyncio.run(tick_flow(at="2020-03-30T09:45"))
     assert again["mail"]["sent"] == 0
+    assert again["archive"] == {"made": 0, "failed": 0}
     assert len(flow_env.received) == 9
 
 

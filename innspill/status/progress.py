@@ -83,15 +83,17 @@ def process_statuses(
     """The status of these processes at `now`, in their order, from a fixed number of queries.
 
     Without `detail` the steps have their states, deadlines, counts and notes but no
-    participants or bodies (what the overview needs, cheaply).
+    participants, bodies or archival copies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
-    archive = archive_statuses(session, definitions)
+    # The archival copies are part of the detail (the process page, `status`), not the overview.
+    archive = archive_statuses(session, definitions if detail else ())
     statuses = []
     for pid, d in definitions.items():
         status = _process_status(d, facts[pid], now=now, detail=detail)
-        status.archival_copies = archive[pid].made
-        status.archive_failures = archive[pid].failures
+        if pid in archive:
+            status.archival_copies = archive[pid].made
+            status.archive_failures = archive[pid].failures
         statuses.append(status)
     return statuses
 

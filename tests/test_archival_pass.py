@@ -247,3 +247,32 @@ def test_a_failed_conversion_is_recorded_shown_and_retried(  # type: ignore[no-u
     assert row.original_variant == "Produksjonsformat" and "Nøytralt." in pdf_text(row.data or b"")
     (item,) = json.loads(ok(cli("status", SEED_ID, "--json")))
     assert item["archive_failures"] == [] and item["archival_copies"] == 12
+
+
+def test_a_markdown_file_stored_before_files_went_as_pdf_gets_its_copy(engine) -> None:  # type: ignore[no-untyped-def]
+    from innspill.models import FileContent, StepAttachment
+
+    load_seed(engine)
+    text = b"# Oppdrag\n\n- **Funksjon:** hva?\n"
+    with session_scope(engine) as session:
+        link = session.exec(select(StepAttachment)).first()
+        assert link is not None
+        old = FileContent(
+            sha256=hashlib.sha256(text).hexdigest(),
+            content_type="text/markdown; charset=utf-8",
+            size=len(text),
+            data=text,
+            created_at=DAY_ONE,
+        )
+        session.add(old)
+        session.flush()
+        link.filename, link.sha256 = "oppdrag.md", old.sha256
+        session.add(link)
+    report = convert_pending(engine, now=DAY_ONE, clock=wall, limit=10, tools=Tools())
+    # Both contents: the one linked now, and the PDF sent before the link changed.
+    assert report.made == 2 and report.failed == []
+    (row,) = [r for r in copies(engine) if r.source_key == old.sha256]
+    assert row.source_kind == SourceKind.STEP_FILE and row.original_variant == "Produksjonsformat"
+    assert row.filename == "oppdrag.pdf" and pdfa_problems(row.data or b"") == []
+    page = " ".join(pdf_text(row.data or b"").split())
+    assert "Vår referanse 20/64758" in page and "Funksjon: hva?" in page and "**" not in page

@@ -43,7 +43,7 @@ def make_copy(job: Job, definition: ProcessDefinition | None, *, tools: Tools) -
             return Made(_compilation(job, definition), PRODUCTION)
     except RenderError as exc:
         raise ConversionFailed(f"WeasyPrint could not render it: {exc}") from exc
-    return _file(job, tools=tools)
+    return _file(job, definition, tools=tools)
 
 
 def _case(definition: ProcessDefinition | None) -> Case:
@@ -99,8 +99,28 @@ def _compilation(job: Job, definition: ProcessDefinition | None) -> Converted:
     return _page(data, "HTML-utgaven av sammenstillingen")
 
 
-def _file(job: Job, *, tools: Tools) -> Made:
+def _text(job: Job, definition: ProcessDefinition | None) -> Converted:
+    from innspill.pdfa.markdown import Letterhead, document_pdf
+
+    case = _case(definition)
+    letterhead = Letterhead(case.organisation, case.unit, (("Vår referanse", case.reference),))
+    try:
+        data = document_pdf(
+            job.original.decode("utf-8", "replace"),
+            markdown="markdown" in job.original_type,
+            letterhead=letterhead,
+            title=str(job.facts.get("source_name", job.filename)),
+        )
+    except RenderError as exc:
+        raise ConversionFailed(f"WeasyPrint could not render it: {exc}") from exc
+    return _page(data, "tekst (Markdown)" if "markdown" in job.original_type else "tekst")
+
+
+def _file(job: Job, definition: ProcessDefinition | None, *, tools: Tools) -> Made:
     kind = sniff(job.original)
+    if kind is None and job.original_type.startswith(("text/plain", "text/markdown")):
+        # A step's Markdown or text file stored before such files were sent as PDF.
+        return Made(_text(job, definition), PRODUCTION)
     if kind == PDF:
         copy = pdf_to_pdfa(job.original, tools=tools)
         return Made(copy, None if copy.tool is None else PRODUCTION)

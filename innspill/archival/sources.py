@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, literal
+from sqlalchemy import String, and_, cast, exists, func, literal
 from sqlalchemy import select as core_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -130,19 +130,27 @@ def missing(session: Session, *, limit: int, process_id: str | None = None) -> l
             .order_by(col(AnswerAttachment.id)),
         )
     )
-    step_file = col(StepAttachment.sha256)
+    # Every content a step ever sent (a file replaced after its invitations went out is kept,
+    # and so is its copy), with a process that links it, if one still does.
+    step_file = col(FileContent.sha256)
+    linked = (
+        core_select(func.min(col(StepAttachment.process_id)))
+        .where(col(StepAttachment.sha256) == step_file)
+        .scalar_subquery()
+    )
     queries.append(
         (
             SourceKind.STEP_FILE,
-            core_select(step_file, col(StepAttachment.process_id))
+            core_select(step_file, linked)
             .where(_lacks(SourceKind.STEP_FILE, step_file))
-            .order_by(col(StepAttachment.id)),
+            .order_by(col(FileContent.created_at), step_file),
         )
     )
     found: dict[tuple[SourceKind, str], Missing] = {}
     for kind, query in queries:
         if process_id is not None:
             query = query.where(query.selected_columns[1] == process_id)
+        # A little more than is left: two equal files of one answer are one key.
         for key, pid in session.execute(query.limit(limit - len(found) + 10)).all():
             found.setdefault((kind, key), Missing(kind, key, pid))
             if len(found) >= limit:

@@ -276,3 +276,58 @@ def test_a_markdown_file_stored_before_files_went_as_pdf_gets_its_copy(engine) -
     assert row.filename == "oppdrag.pdf" and pdfa_problems(row.data or b"") == []
     page = " ".join(pdf_text(row.data or b"").split())
     assert "Vår referanse 20/64758" in page and "Funksjon: hva?" in page and "**" not in page
+
+
+def test_a_held_mail_assigned_to_a_participant_is_archived_from_the_mail(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from email.message import EmailMessage
+
+    from innspill.inbound.intake import assign, import_mail
+
+    invited(engine, tmp_path)
+    mail = EmailMessage()
+    mail["From"] = "Postmottak Tromsø <postmottak@tromso.byvekst.example>"
+    mail["To"] = "byvekst-innspill@vegvesen.example"
+    mail["Subject"] = "Innspill fra Tromsø"
+    mail["Message-ID"] = "<held-1@tromso.byvekst.example>"
+    mail["Date"] = "Thu, 02 Apr 2020 10:00:00 +0200"
+    mail.set_content("Sekretariatet i Tromsø mener sekretariatet bør være partsnøytralt.")
+    mail.add_attachment(
+        docx_file("Tromsø", "Vedlagt."),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename="tromso.docx",
+    )
+    with session_scope(engine) as session:  # no token: held for a person
+        held = import_mail(
+            session,
+            mail.as_bytes(),
+            source="test",
+            uid="1",
+            received_at=None,
+            now=oslo(2020, 4, 2, 10),
+        ).message
+        assert held.status == "held" and held.id is not None
+        held_id = held.id
+    with session_scope(engine) as session:
+        assign(
+            session,
+            held_id,
+            process_id=SEED_ID,
+            step_id="innspill-oppdrag",
+            participant_id="tromso-sekretariat",
+            by="kari",
+            now=oslo(2020, 4, 2, 11),
+        )
+    report = convert_pending(engine, now=DAY_ONE, clock=wall, limit=100, tools=Tools())
+    assert report.failed == []
+    rows = {r.source_kind: r for r in copies(engine) if r.source_key.startswith(f"{SEED_ID}/")}
+    answer = rows[SourceKind.ANSWER]
+    assert answer.source_key == f"{SEED_ID}/innspill-oppdrag/tromso-sekretariat/1"
+    assert answer.original_type == "message/rfc822"
+    page = " ".join(pdf_text(answer.data or b"").split())
+    assert "Fra Postmottak Tromsø <postmottak@tromso.byvekst.example>" in page
+    assert "Avsender Sekretariatet for byvekstavtalen i Tromsø" in page
+    assert "Kanal E-post, registrert av kari" in page and "Message-ID <held-1@" in page
+    assert "tromso.docx" in page and "bør være partsnøytralt" in page
+    attached = rows[SourceKind.ANSWER_FILE]
+    assert "Vedlagt." in pdf_text(attached.data or b"") and attached.tool

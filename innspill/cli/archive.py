@@ -38,8 +38,10 @@ def convert(
 ) -> None:
     """Make the archival copies that are missing: each sent letter and each answer as a PDF/A
     page, the compilation from its HTML, DOCX and ODT through LibreOffice, a PDF that is not
-    PDF/A through Ghostscript. The tick does the same after sending, a batch at a time; a
-    conversion that fails is recorded with why and shown by `innspill status`."""
+    PDF/A through Ghostscript. The served tick (`innspill serve`) does the same after sending, a
+    batch at a time; `innspill tick` does not, so run this after it where ticks come from cron.
+    A conversion that fails is recorded with why, shown by `innspill status`, and not tried
+    again until --retry-failed."""
     from innspill.archival.convert import convert_pending
     from innspill.archival.office import Tools
 

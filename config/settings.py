@@ -120,10 +120,10 @@ class Settings(BaseSettings):
     imap_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the IMAP server.")
     archive_batch: int = Field(
         100,
-        ge=1,
+        ge=0,
         le=10_000,
-        description="Archival copies (PDF/A) a tick makes at most, after sending; "
-        "`innspill archive convert --limit N` makes N.",
+        description="Archival copies (PDF/A) a served tick makes at most, after sending (0: "
+        "none; run `innspill archive convert` instead). Also `archive convert`'s default.",
     )
     archive_soffice: str = Field(
         "soffice", description="LibreOffice's program, which converts DOCX and ODT to PDF/A."

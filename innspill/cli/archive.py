@@ -9,6 +9,9 @@ import typer
 from innspill.cli.common import AtOption, app, instant, open_engine, wall_clock
 from innspill.config.settings import get_settings
 
+#: How many copies `archive convert` makes when neither --limit nor INNSPILL_ARCHIVE_BATCH says.
+DEFAULT_LIMIT = 100
+
 archive_app = typer.Typer(
     help="The round on the record: archival copies (PDF/A-2b) of every letter, answer and "
     "document.",
@@ -24,7 +27,8 @@ def convert(
         typer.Option(
             "--limit",
             min=1,
-            help="Make at most this many copies (default: INNSPILL_ARCHIVE_BATCH, 100).",
+            help="Make at most this many copies (default: INNSPILL_ARCHIVE_BATCH, or 100 when "
+            "that is 0).",
         ),
     ] = None,
     retry_failed: Annotated[
@@ -50,7 +54,7 @@ def convert(
         open_engine(),
         now=instant(at),
         clock=wall_clock,
-        limit=limit or s.archive_batch,
+        limit=limit or s.archive_batch or DEFAULT_LIMIT,
         tools=Tools.from_settings(s),
         retry_failed=retry_failed,
         process_id=process,

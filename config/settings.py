@@ -118,6 +118,22 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_folder: str = Field("INBOX", description="The folder read for new replies.")
     imap_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the IMAP server.")
+    archive_batch: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Archival copies (PDF/A) a served tick makes at most, after sending (0: "
+        "none; run `innspill archive convert` instead). Also `archive convert`'s default.",
+    )
+    archive_soffice: str = Field(
+        "soffice", description="LibreOffice's program, which converts DOCX and ODT to PDF/A."
+    )
+    archive_ghostscript: str = Field(
+        "gs", description="Ghostscript's program, which converts a PDF that is not PDF/A."
+    )
+    archive_timeout: float = Field(
+        120.0, gt=0, description="Seconds one conversion (LibreOffice, Ghostscript) may take."
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

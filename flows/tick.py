@@ -12,6 +12,7 @@ from prefect.utilities.annotations import quote
 
 from innspill.engine import tick_process
 from innspill.errors import RunFailed
+from innspill.flows.archive import archive_copies
 from innspill.flows.runtime import database, explain, parse_at, settings, transport, wall_clock
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
@@ -155,9 +156,14 @@ async def tick_flow(at: str | None = None) -> dict[str, object]:
         raise
     except Exception as exc:
         raise RunFailed(f"sending failed: {explain(exc)}") from exc
+    try:  # after sending: a tick that queued many letters sends them first
+        archived = await archive_copies(now)
+    except Exception as exc:
+        failures.append(f"archival copies: {explain(exc)}")
+        archived = {}
     if failures:
         raise RunFailed(
             f"{len(failures)} of {len(work)} steps failed, the others were sent; "
             f"first: {failures[0]}"
         )
-    return {"steps": steps, "mail": sent}
+    return {"steps": steps, "mail": sent, "archive": archived}

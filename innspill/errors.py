@@ -69,3 +69,7 @@ class RunFailed(InnspillError):
 
 class TickConflict(InnspillError):
     """A tick's write broke a constraint that a concurrent tick cannot explain."""
+
+
+class ConversionFailed(InnspillError):
+    """A document could not be made into PDF/A; the text says why (recorded, then shown)."""

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
 from innspill.models.answer import Answer
+from innspill.models.archival import ArchivalCopy, CopyStatus, SourceKind
 from innspill.models.attachment import FileContent, StepAttachment
 from innspill.models.calendar_reply import CalendarReply
 from innspill.models.deadline import DeadlineChange
@@ -24,8 +25,10 @@ __all__ = [
     "AccessToken",
     "Answer",
     "AnswerAttachment",
+    "ArchivalCopy",
     "Attendance",
     "CalendarReply",
+    "CopyStatus",
     "DashboardSession",
     "DeadlineChange",
     "Document",
@@ -40,6 +43,7 @@ __all__ = [
     "Process",
     "Role",
     "SignInAttempt",
+    "SourceKind",
     "Step",
     "StepAttachment",
     "TokenPurpose",

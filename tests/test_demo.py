@@ -80,6 +80,11 @@ def test_a_demo_folder_is_run_again_replacing_only_the_demos_own_files(tmp_path:
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)  # --json prints the summary only, no closing lines
     assert summary["messages"]["total"] == len(emls)
+    # The round ends with an archival copy (PDF/A) of every letter sent and every answer.
+    copies = summary["archival_copies"]
+    assert copies["failed"] == []
+    assert copies["by_kind"]["letter"] == summary["messages"]["by_status"]["sent"] == len(emls)
+    assert copies["by_kind"]["answer"] == summary["answers"]["total"]
     assert (root / "mine.txt").read_text() == "my notes"
     assert (root / "mail" / "notes.txt").read_text() == "about the mail"
     assert (root / "documents" / "my-draft.docx").read_bytes() == b"my draft"
@@ -148,6 +153,7 @@ def test_the_demo_through_prefect_prints_no_server_noise(tmp_path: Path) -> None
     assert "Traceback" not in output
     assert "Done in" in result.stdout
     assert "was removed, with its database and 103 .eml files." in result.stdout
+    assert "Archival copies (PDF/A-2b): letter 103, answer 16, document 4" in result.stdout
     assert not list(tmp_path.glob("innspill-demo-*"))
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 def _lines(output: str) -> dict[str, str]:
     """{check name: its line} from doctor's output."""
-    names = ("database", "secret key", "processes", "smtp", "imap", "prefect")
+    names = ("database", "secret key", "processes", "smtp", "imap", "prefect", "archive")
     found = {}
     for line in output.splitlines():
         for name in names:
@@ -95,6 +95,10 @@ def test_everything_ok_against_real_servers(
     assert "TLS, AUTH as innspill, NOOP answered; nothing sent" in lines["smtp"]
     assert "logged in as 'doctor', folder exists" in lines["imap"]
     assert "reachable" in lines["prefect"]
+    assert (
+        "converters found: LibreOffice /" in lines["archive"]
+        and "Ghostscript /" in lines["archive"]
+    )
     assert recorder.sessions == []  # nothing was sent
     assert "All checks passed." in result.stdout
 
@@ -111,6 +115,7 @@ def test_each_wrong_setting_fails_its_own_line(tmp_path, authority, database_url
             smtp_password="not-the-password",
             imap_folder="Nowhere",
             PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api",
+            INNSPILL_ARCHIVE_SOFFICE=str(tmp_path / "no-soffice"),
         )
         assert run_innspill("init", env=env, cwd=tmp_path).returncode == 0
         result = run_innspill("doctor", env=env, cwd=tmp_path)
@@ -122,7 +127,8 @@ def test_each_wrong_setting_fails_its_own_line(tmp_path, authority, database_url
     assert lines["smtp"].startswith("FAIL") and "login as 'innspill' refused (535" in lines["smtp"]
     assert lines["imap"].startswith("FAIL") and "no such folder" in lines["imap"]
     assert lines["prefect"].startswith("FAIL") and "PREFECT_API_URL" in lines["prefect"]
-    assert "3 check(s) failed: smtp, imap, prefect." in result.stdout
+    assert lines["archive"].startswith("FAIL") and "not found: LibreOffice" in lines["archive"]
+    assert "4 check(s) failed: smtp, imap, prefect, archive." in result.stdout
     assert recorder.sessions == []
 
 

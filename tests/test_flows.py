@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from innspill.config.settings import get_settings
-from tests.conftest import SEED_FILES, load_seed
+from innspill.pdfa.identify import pdfa_problems
+from tests.conftest import load_seed
 
 pytestmark = pytest.mark.prefect
 
@@ -50,14 +51,16 @@ def test_tick_flow_runs_each_open_step_and_sends_once(flow_env, monkeypatch):
     assert set(result["steps"]) == {"byvekstavtaler-sekretariat-2020/innspill-oppdrag"}
     assert len(flow_env.received) == 9
     assert len({tuple(r.rcpt_tos) for r in flow_env.received}) == 9
-    assignment = (SEED_FILES / "oppdrag.md").read_bytes()
     for received in flow_env.received:
         files = [p for p in received.message.iter_attachments()]
-        assert [p.get_filename() for p in files] == ["oppdrag.md"]
-        assert files[0].get_content_type() == "text/markdown"
-        assert files[0].get_payload(decode=True) == assignment
+        assert [p.get_filename() for p in files] == ["oppdrag.pdf"]  # made from oppdrag.md
+        assert files[0].get_content_type() == "application/pdf"
+        assert pdfa_problems(files[0].get_payload(decode=True)) == []
+    # After sending, the tick's last task made the archival copies: nine letters, oppdrag.pdf.
+    assert result["archive"] == {"made": 10, "failed": 0}
     again = asyncio.run(tick_flow(at="2020-03-30T09:45"))
     assert again["mail"]["sent"] == 0
+    assert again["archive"] == {"made": 0, "failed": 0}
     assert len(flow_env.received) == 9
 
 

@@ -17,7 +17,8 @@ from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import SmtpTransport
 from innspill.process.loading import get_definition
 from innspill.process.workdays import OSLO, is_working_day, local_datetime
-from tests.conftest import SEED_FILES, SEED_ID, TEST_DATABASE, load_seed, new_database
+from tests.conftest import SEED_ID, TEST_DATABASE, load_seed, new_database
+from tests.pdf_text import pdf_text
 from tests.smtp_sink import SmtpSink
 
 TICK_HOURS = (1, 7, 9, 10, 13, 16, 19, 22)  # through nights and weekends too
@@ -113,7 +114,7 @@ def test_day_one_sends_each_secretariat_one_invitation_with_both_steps_and_the_a
         for who in demo.ANSWERS["innspill-oppdrag"]
     }
     assert set(on_day_one) == secretariats
-    assignment = (SEED_FILES / "oppdrag.md").read_bytes()
+    assignments = set()
     for address, messages in on_day_one.items():
         assert len(messages) == 1, address
         (message,) = messages
@@ -124,8 +125,11 @@ def test_day_one_sends_each_secretariat_one_invitation_with_both_steps_and_the_a
         ):
             assert f"{title} – frist mandag {deadline}" in text
         (attached,) = message.message.iter_attachments()
-        assert attached.get_filename() == "oppdrag.md"
-        assert attached.get_payload(decode=True) == assignment
+        assert attached.get_filename() == "oppdrag.pdf"  # made from oppdrag.md at load
+        assert attached.get_content_type() == "application/pdf"
+        assignments.add(attached.get_payload(decode=True))
+    (assignment,) = assignments  # the same file to everyone
+    assert "Formålet med retningslinjene" in pdf_text(assignment)
 
 
 def test_nobody_is_reminded_after_answering(simulated):

@@ -36,11 +36,13 @@ from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
 from innspill.outbound.transport import SmtpTransport
+from innspill.pdfa.identify import pdfa_problems
 from innspill.process.attachments import MAX_ATTACHMENT_BYTES
 from innspill.process.definition import load_definition
 from innspill.process.loading import load_file
 from innspill.tokens import derive
 from tests.conftest import SEED, SEED_FILES, SEED_ID, copy_seed_files, oslo
+from tests.pdf_text import pdf_text
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 OUTGOING = Outgoing(
@@ -142,34 +144,39 @@ def test_load_stores_each_content_once_and_a_changed_file_as_new_content(
     (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
     path = seed_copy(tmp_path, SECOND_STEP)
     assignment = tmp_path / "oppdrag.md"
-    first = hashlib.sha256(assignment.read_bytes()).hexdigest()
     pdf = hashlib.sha256(PDF_BYTES).hexdigest()
     with session_scope(engine) as session:
         assert load_file(session, path, now=oslo(2020, 3, 27, 8)).outcome == "created"
     with session_scope(engine) as session:
-        # The assignment is attached to both steps: one content row, three links.
-        assert sorted(_contents(session)) == sorted(
-            [(first, assignment.stat().st_size), (pdf, len(PDF_BYTES))]
-        )
+        # The assignment (sent as the PDF made from its Markdown) is attached to both steps:
+        # one content row, three links.
+        contents = {r.sha256: r for r in session.exec(select(FileContent)).all()}
+        assert len(contents) == 2 and pdf in contents
+        (first,) = set(contents) - {pdf}
+        assert contents[first].content_type == "application/pdf"
+        assert pdfa_problems(contents[first].data) == []
+        assert "Formålet med retningslinjene" in pdf_text(contents[first].data)
         assert _links(session) == [
-            ("innspill-oppdrag", 0, "oppdrag.md", first),
+            ("innspill-oppdrag", 0, "oppdrag.pdf", first),
             ("innspill-retningslinjer", 0, "Høringsbrev.pdf", pdf),
-            ("innspill-retningslinjer", 1, "oppdrag.md", first),
+            ("innspill-retningslinjer", 1, "oppdrag.pdf", first),
         ]
-    with session_scope(engine) as session:  # the same files again: nothing changes
+    with session_scope(engine) as session:  # the same files again: the same PDF, no change
         assert load_file(session, path, now=oslo(2020, 3, 27, 9)).outcome == "unchanged"
     assignment.write_bytes(assignment.read_bytes() + b"\nEndret 27. mars.\n")
-    second = hashlib.sha256(assignment.read_bytes()).hexdigest()
     with session_scope(engine) as session:
         report = load_file(session, path, now=oslo(2020, 3, 27, 10))
     assert report.outcome == "updated"
     assert report.changes == [
-        "attachment oppdrag.md of innspill-oppdrag: new content",
-        "attachment oppdrag.md of innspill-retningslinjer: new content",
+        "attachment oppdrag.pdf of innspill-oppdrag: new content",
+        "attachment oppdrag.pdf of innspill-retningslinjer: new content",
     ]
     with session_scope(engine) as session:
-        assert {sha for sha, _ in _contents(session)} == {first, second, pdf}  # old one kept
+        shas = {sha for sha, _ in _contents(session)}
+        assert len(shas) == 3 and {first, pdf} < shas  # the old one is kept
+        (second,) = shas - {first, pdf}
         assert [link[3] for link in _links(session)] == [second, pdf, second]
+        assert "Endret 27. mars." in pdf_text(session.get(FileContent, second).data)
 
 
 # --- the combined invitation ----------------------------------------------------------------
@@ -205,13 +212,20 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
     message = received.message
     files = list(message.iter_attachments())
     assert [(p.get_filename(), p.get_content_type()) for p in files] == [
-        ("oppdrag.md", "text/markdown"),
+        ("oppdrag.pdf", "application/pdf"),
         ("Høringsbrev.pdf", "application/pdf"),
-        ("oppdrag.md", "text/markdown"),
+        ("oppdrag.pdf", "application/pdf"),
     ]
-    assignment = (folder / "oppdrag.md").read_bytes()
-    assert files[0].get_payload(decode=True) == assignment
+    # The assignment arrives as a PDF/A made from oppdrag.md: letterhead, reference, text.
+    assignment = files[0].get_payload(decode=True)
+    assert pdfa_problems(assignment) == []
+    text_of_pdf = " ".join(pdf_text(assignment).split())
+    assert "Statens vegvesen" in text_of_pdf and "Vår referanse 20/64758" in text_of_pdf
+    assert "Dato 30. mars 2020" in text_of_pdf and "Saksbehandler Kari Nordmann" in text_of_pdf
+    assert "Formålet med retningslinjene" in text_of_pdf and "**" not in text_of_pdf
+    assert files[2].get_payload(decode=True) == assignment
     assert files[1].get_payload(decode=True) == PDF_BYTES
+    assert (folder / "oppdrag.md").read_bytes().startswith(b"# Oppdrag")
     # The non-ASCII name as RFC 2231 in the raw header.
     assert b"attachment; filename*=utf-8''H%C3%B8ringsbrev.pdf\r\n" in received.data
     text = " ".join(message.get_body(preferencelist=("plain",)).get_content().split())
@@ -219,7 +233,7 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
     for title in ("Innspill til oppdraget", "Innspill til retningslinjer for sekretariatene"):
         assert title in text and title in html
     assert "tas opp som sak i styringsgruppen" in text  # the first step's intro
-    assert "Vedlagt: Høringsbrev.pdf, oppdrag.md" in text
+    assert "Vedlagt: Høringsbrev.pdf, oppdrag.pdf" in text
     with Session(engine) as session:
         rows = session.exec(
             select(OutboxMessage)
@@ -246,7 +260,7 @@ def test_a_second_tick_sends_nothing_and_reminders_stay_per_step(day_one, engine
     reminder = smtp.handler.to("sekretariat@bergen.byvekst.example")[-1]
     text = " ".join(reminder.text().split())
     assert "invitasjonen til «Innspill til oppdraget»" in text
-    assert "oppdrag.md var vedlagt invitasjonen" in text
+    assert "oppdrag.pdf var vedlagt invitasjonen" in text
     assert "oppdraget dere har fått fra oss" not in text
 
 
@@ -327,7 +341,7 @@ def _token(step: str, who: str = "bergen-sekretariat", purpose=TokenPurpose.FORM
 def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
     form: TestClient, day_one
 ) -> None:
-    _, folder = day_one
+    _ = day_one
     token = _token("innspill-retningslinjer")
     page = form.get(f"/svar/{token}")
     assert page.status_code == 200
@@ -343,10 +357,12 @@ def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
         "attachment; filename=\"H_ringsbrev.pdf\"; filename*=utf-8''H%C3%B8ringsbrev.pdf"
     )
     assert pdf.headers["cache-control"] == "no-store"
-    md = form.get(f"/svar/{token}/vedlegg/2")
-    assert md.content == (folder / "oppdrag.md").read_bytes()
-    assert md.headers["content-type"] == "text/markdown; charset=utf-8"
-    assert md.headers["content-disposition"] == 'attachment; filename="oppdrag.md"'
+    assert "oppdrag.pdf" in page.text and "oppdrag.md" not in page.text
+    assignment = form.get(f"/svar/{token}/vedlegg/2")
+    assert pdfa_problems(assignment.content) == []
+    assert "Formålet med retningslinjene" in pdf_text(assignment.content)
+    assert assignment.headers["content-type"] == "application/pdf"
+    assert assignment.headers["content-disposition"] == 'attachment; filename="oppdrag.pdf"'
     # Nothing without a valid form token: not a made-up one, not a reply token, not past the end.
     assert form.get(f"/svar/{'a' * 32}/vedlegg/1").status_code == 404
     reply_token = _token("innspill-retningslinjer", purpose=TokenPurpose.REPLY)
@@ -358,7 +374,7 @@ def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
 
 
 def test_a_step_without_files_lists_none(form: TestClient) -> None:
-    # innspill-oppdrag carries only oppdrag.md; kristiansand's form lists it alone.
+    # innspill-oppdrag carries only oppdrag.md (as oppdrag.pdf); kristiansand's form lists it.
     token = _token("innspill-oppdrag", "kristiansand-sekretariat")
     page = form.get(f"/svar/{token}")
     assert page.text.count(f"/svar/{token}/vedlegg/") == 1

@@ -72,7 +72,30 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(_guard("smtp", lambda: _smtp(settings)))
     checks.append(_guard("imap", lambda: _imap(settings)))
     checks.append(_guard("prefect", lambda: _prefect(settings)))
+    checks.append(_guard("archive", lambda: _archive(settings)))
     return checks
+
+
+def _archive(settings: Settings) -> Check:
+    """The converters the archival copies need (docs/archive.md): found on this machine."""
+    import shutil
+
+    found: list[str] = []
+    missing: list[str] = []
+    for name, program in (
+        ("LibreOffice", settings.archive_soffice),
+        ("Ghostscript", settings.archive_ghostscript),
+    ):
+        where = shutil.which(program)
+        (found if where else missing).append(f"{name} {where or program}")
+    if missing:
+        return Check(
+            "archive",
+            False,
+            f"not found: {', '.join(missing)}; archival copies that need them fail until it is "
+            "installed (see docs/deploying.md)",
+        )
+    return Check("archive", True, f"converters found: {', '.join(found)}")
 
 
 def _guard(name: str, check: Callable[[], Check]) -> Check:

@@ -174,6 +174,11 @@ def _print_status(s: ProcessStatus) -> None:
     for failed in s.failures:
         hint = "" if failed.resent else f"; when fixed: innspill resend {failed.id}"
         typer.secho(f"  FAILED: {failed} (message #{failed.id}{hint})", fg=typer.colors.RED)
+    typer.echo(f"  archival copies (PDF/A): {s.archival_copies} made")
+    for copy in s.archive_failures:
+        typer.secho(f"  ARCHIVAL COPY FAILED: {copy}", fg=typer.colors.RED)
+    if s.archive_failures:
+        typer.echo("  when fixed: innspill archive convert --retry-failed")
 
 
 def _print_step(step: StepStatus) -> None:

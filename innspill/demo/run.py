@@ -14,11 +14,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from innspill.archival.convert import convert_pending
+from innspill.archival.office import Tools
 from innspill.demo.scenario import ANSWERS, happenings
 from innspill.documents.store import latest
 from innspill.engine import tick
 from innspill.models import (
     Answer,
+    ArchivalCopy,
     Attendance,
     Event,
     InboundMessage,
@@ -84,7 +87,23 @@ def run_day(engine: Engine, transport: Transport, day: date) -> int:
 def run(engine: Engine, transport: Transport) -> int:
     """The whole round without Prefect (the same functions the flow calls)."""
     setup(engine)
-    return sum(run_day(engine, transport, day) for day in days())
+    sent = sum(run_day(engine, transport, day) for day in days())
+    archive_all(engine)
+    return sent
+
+
+def archive_all(engine: Engine, *, tools: Tools | None = None) -> int:
+    """The archival copy (PDF/A) of every letter, answer and document of the round, made
+    batch after batch as the ticks would, at the end of the simulated period; how many."""
+    now = local_datetime(END, time(18, 0))
+    made = 0
+    while True:
+        report = convert_pending(
+            engine, now=now, clock=lambda: now, limit=100, tools=tools or Tools()
+        )
+        made += report.made
+        if report.handled == 0:
+            return made
 
 
 @dataclass
@@ -118,6 +137,9 @@ def report(engine: Engine, mail: str) -> DemoResult:
         treatments = session.exec(select(Treatment)).all()
         attendance = session.exec(select(Attendance)).all()
         inbound = session.exec(select(InboundMessage).order_by(col(InboundMessage.id))).all()
+        copies = session.exec(
+            select(ArchivalCopy.source_kind, ArchivalCopy.status, ArchivalCopy.error)
+        ).all()
     names = {p.id: p.area or p.name for p in definition.participants}
     rows: list[tuple[datetime, str]] = []
     for m in messages:
@@ -181,6 +203,10 @@ def report(engine: Engine, mail: str) -> DemoResult:
         },
         "treatment": dict(Counter(str(t.state) for t in treatments))
         | {"no news": len(definition.audience("oversendelse")) - len(treatments)},
+        "archival_copies": {
+            "by_kind": dict(Counter(str(kind) for kind, status, _ in copies if status == "done")),
+            "failed": [f"{kind}: {error}" for kind, status, error in copies if status == "failed"],
+        },
         "mail": mail,
     }
     return DemoResult(definition.id, mail, timeline, summary)
@@ -226,6 +252,9 @@ def summary_text(result: DemoResult) -> str:
             f"  {n:3d}  {why}"
             for why, n in sorted(s["reminders_skipped"].items(), key=lambda kv: -kv[1])
         ],
+        "Archival copies (PDF/A-2b): "
+        + (", ".join(f"{k} {v}" for k, v in s["archival_copies"]["by_kind"].items()) or "none")
+        + "".join(f"\n  FAILED {line}" for line in s["archival_copies"]["failed"]),
         f"Mail: {result.mail}",
     ]
     return "\n".join(lines)

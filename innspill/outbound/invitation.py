@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +16,7 @@ from innspill.outbound.mime import Attachment, message_id_for
 from innspill.planning.actions import Action
 from innspill.process.attachments import step_files
 from innspill.process.definition import ProcessDefinition, RequestStep
+from innspill.process.schema import sent_name
 from innspill.tokens import TokenKey
 
 
@@ -31,7 +31,7 @@ def invitation_part(
         "intro": step.intro,
         "themes": definition.themes_of(step),
         "deadline": action.deadline,
-        "attachments": [PurePosixPath(name).name for name in step.attachments],
+        "attachments": [sent_name(name) for name in step.attachments],
         "reply_to": reply_to,
         "answer_url": answer_url,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from jinja2 import (
@@ -17,6 +17,7 @@ from jinja2 import (
 from jinja2.filters import do_wordwrap
 
 from innspill.process import nbformat
+from innspill.process.schema import sent_name
 from innspill.tokens import TOKEN_PATTERN
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "email_templates"
@@ -52,7 +53,7 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbdate_short=nbformat.nbdate_short,
         nbweekday=nbformat.nbweekday,
         nbtime=nbformat.nbtime,
-        basename=lambda path: PurePosixPath(str(path)).name,  # an attachment's file name
+        basename=sent_name,  # an attachment's file name, as sent (oppdrag.md goes as oppdrag.pdf)
     )
     return env
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from innspill.errors import UnknownProcess
 from innspill.events import record_event
 from innspill.models import DeadlineChange, Participant, Process, Step
+from innspill.process.assignment import rendered
 from innspill.process.attachments import StepFile, read_step_files, store_step_files
 from innspill.process.definition import (
     ProcessDefinition,
@@ -193,7 +194,7 @@ def store_definition(
     report = _store(session, definition, source=source, now=now, by=by)
     if files is None:
         return report
-    changed = store_step_files(session, definition, files, now=now)
+    changed = store_step_files(session, definition, rendered(definition, files), now=now)
     if changed and report.outcome == "unchanged":
         record_event(session, definition.id, now, "process_updated", detail="; ".join(changed))
         return LoadReport(definition.id, "updated", changed)

@@ -31,6 +31,20 @@ OneLine = Annotated[
     Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"),
     AfterValidator(check_header_value),
 ]
+#: Attachments written as text are sent as a PDF made from them (innspill.process.assignment):
+#: raw Markdown is a file a municipality's mail program cannot open.
+RENDERED_SUFFIXES = (".md", ".txt")
+
+
+def sent_name(path: str) -> str:
+    """The file name an attachment is sent under: its own, or with .pdf for text and Markdown."""
+    name = PurePosixPath(str(path)).name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and f".{suffix.lower()}" in RENDERED_SUFFIXES:
+        return f"{stem}.pdf"
+    return name
+
+
 Address = Annotated[EmailStr, AfterValidator(check_header_value)]
 # A file sent with a step's invitation, relative to the process file: forward slashes, no
 # quotes or control characters (the name reaches a MIME header).
@@ -131,10 +145,11 @@ class RequestStep(_Step):
     @field_validator("attachments")
     @classmethod
     def _distinct_names(cls, value: list[str]) -> list[str]:
-        names = [PurePosixPath(v).name for v in value]
+        names = [sent_name(v) for v in value]
         if len(set(names)) != len(names):
             raise ValueError(
-                "two attachments have the same file name; the invitation carries them by name"
+                "two attachments have the same file name as sent (text and Markdown go as "
+                "NAME.pdf); the invitation carries them by name"
             )
         return value
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from innspill.process.workdays import end_of_day
+from innspill.status.archive import ArchiveFailure
 
 #: The English wording of each status phrase; the dashboard has a bokmål one per code.
 ENGLISH = {
@@ -140,6 +141,8 @@ class ProcessStatus:
     next_deadline: str | None = None  # the current step's deadline, unless it has passed
     days_left: int | None = None
     progress_step: str | None = None  # the step whose counts tell how far the process is
+    archival_copies: int = 0  # archival copies (PDF/A) made of its letters, answers, documents
+    archive_failures: list[ArchiveFailure] = field(default_factory=list)  # each with why
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

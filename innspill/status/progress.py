@@ -11,6 +11,7 @@ from innspill.models import MessageStatus
 from innspill.process.deadlines import extensions, step_deadlines
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import OSLO
+from innspill.status.archive import archive_statuses
 from innspill.status.facts import Facts, load_facts
 from innspill.status.model import ProcessStatus, StepState, StepStatus
 from innspill.status.steps import Context, step_audiences, step_status
@@ -82,12 +83,19 @@ def process_statuses(
     """The status of these processes at `now`, in their order, from a fixed number of queries.
 
     Without `detail` the steps have their states, deadlines, counts and notes but no
-    participants or bodies (what the overview needs, cheaply).
+    participants, bodies or archival copies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
-    return [
-        _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
-    ]
+    # The archival copies are part of the detail (the process page, `status`), not the overview.
+    archive = archive_statuses(session, definitions if detail else ())
+    statuses = []
+    for pid, d in definitions.items():
+        status = _process_status(d, facts[pid], now=now, detail=detail)
+        if pid in archive:
+            status.archival_copies = archive[pid].made
+            status.archive_failures = archive[pid].failures
+        statuses.append(status)
+    return statuses
 
 
 def process_status(

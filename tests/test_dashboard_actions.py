@@ -142,7 +142,10 @@ def test_extend_the_deadline_for_everyone_warns_about_a_holiday(admin: TestClien
         "Ny frist for «Innspill til retningslinjer for sekretariatene» for alle deltakerne: "
         "21. mai 2020." in shown
     )
-    warning = "Merk: 21. mai 2020 er en helligdag (Kristi himmelfartsdag), ikke en arbeidsdag."
+    warning = (
+        "Merk: 21. mai 2020 er en helligdag (Kristi himmelfartsdag), ikke en arbeidsdag. "
+        "Fristen forlenges derfor til fredag 22. mai 2020, og meldingene til deltakerne sier det."
+    )
     assert warning in shown
     # what the ticks will send: the news to everyone invited, at the next tick
     assert "Dette sendes som følge av det, hvis ingen gjør noe mer:" in shown
@@ -160,7 +163,10 @@ def test_extend_the_deadline_for_everyone_warns_about_a_holiday(admin: TestClien
     event = last_event(db, "deadline_changed")
     assert event.actor == ADMIN and "Flere ba om mer tid." in event.detail
     step = status_of(db).step("innspill-retningslinjer")
-    assert step is not None and step.deadline == "2020-05-21"
+    assert step is not None and (step.deadline, step.written_deadline) == (
+        "2020-05-22",
+        "2020-05-21",
+    )
 
 
 def test_extend_one_participants_deadline_from_their_page(admin: TestClient, db: Session):

@@ -178,7 +178,7 @@ def extend_deadline(
     db.commit()
     who = f"for {name_of(definition, participant)}" if participant else "for alle deltakerne"
     notice = f"Ny frist for «{_title(definition, step_id)}» {who}: {labels.fmt_date(new)}."
-    if warning := action_texts.not_a_working_day(new):
+    if warning := action_texts.not_a_working_day(new, definition):
         notice += " " + warning
     next_up = forecast_of(db, definition, now, participant=participant or None, step=step_id)
     return done(request, target(process_id, back, participant), notice, next_up)

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import date
 
 from innspill.dashboard.labels import fmt_date
+from innspill.process.deadlines import in_effect
+from innspill.process.definition import ProcessDefinition
+from innspill.process.nbformat import nbweekday as fmt_weekday
 from innspill.process.workdays import holiday_name, why_not_working_day
 
 TREATMENT_STATES = {
@@ -29,6 +32,7 @@ SKIP_REASONS = {
     "the draft is on the body's agenda": "utkastet er satt på sakskartet",
     "already treated": "alt behandlet",
     "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
+    "the step has closed": "steget tar ikke lenger imot innspill",
 }
 
 
@@ -108,15 +112,25 @@ def refusal(message: str) -> str:
     return f"Det ble ikke lagret: {message}"
 
 
-def not_a_working_day(day: date) -> str:
-    """A warning when `day` is not a working day (from `why_not_working_day`), or ""."""
+def not_a_working_day(day: date, definition: ProcessDefinition) -> str:
+    """A note when a new deadline is not a working day (from `why_not_working_day`): which day
+    it runs to (innspill.process.deadlines), or that the process keeps it; else ""."""
     if why_not_working_day(day) is None:
         return ""
     name = holiday_name(day)
     what = (
         f"en helligdag ({name})" if name else ("en lørdag" if day.weekday() == 5 else "en søndag")
     )
-    return f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag."
+    effective = in_effect(definition, day)
+    if effective == day:
+        return (
+            f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Prosessen holder fristen "
+            "slik den er satt; innspill neste arbeidsdag er for sent."
+        )
+    return (
+        f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Fristen forlenges derfor til "
+        f"{fmt_weekday(effective)}, og meldingene til deltakerne sier det."
+    )
 
 
 def parse_day(text: str, label: str) -> date:

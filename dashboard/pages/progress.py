@@ -16,6 +16,7 @@ from innspill.dashboard.pages.chart import AnswerChart, answer_chart
 from innspill.dashboard.pages.groups import RoleGroup, by_role
 from innspill.dashboard.pages.queries import load_definitions
 from innspill.process.definition import MeetingStep, Participant, ProcessDefinition, RequestStep
+from innspill.process.nbformat import day_off
 from innspill.status import (
     ParticipantStatus,
     Phrase,
@@ -112,8 +113,11 @@ def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
     deadline = as_date(step.deadline)
     if isinstance(spec, RequestStep):
         dates = f"{fmt_date(spec.opens)} – {fmt_date(deadline)}"
-        if deadline != spec.deadline:
+        written = as_date(step.written_deadline) or deadline
+        if written != spec.deadline:
             dates += f" (endret fra {fmt_date(spec.deadline)})"
+        if step.written_deadline and written:
+            dates += f" ({fmt_date(written)} er {day_off(written)}: fristen forlenges)"
         return dates
     if isinstance(spec, MeetingStep):
         return f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"

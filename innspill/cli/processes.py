@@ -251,8 +251,15 @@ def extend(
             )
     except InnspillError as exc:
         raise fail(str(exc)) from None
+    from innspill.process.deadlines import in_effect
     from innspill.process.workdays import why_not_working_day
 
     if why := why_not_working_day(new):
-        typer.secho(f"warning: {new} is a {why}, not a working day", fg=typer.colors.YELLOW)
+        effective = in_effect(definition, new)
+        then = (
+            f"the deadline runs to the next working day, {effective}"
+            if effective != new
+            else 'kept as written ([process] holiday_deadlines = "as_written")'
+        )
+        typer.secho(f"warning: {new} is a {why}, not a working day; {then}", fg=typer.colors.YELLOW)
     typer.echo(f"Deadline of {step} set to {new} for {participant or 'everyone'}.")

@@ -52,6 +52,7 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbdate_short=nbformat.nbdate_short,
         nbweekday=nbformat.nbweekday,
         nbtime=nbformat.nbtime,
+        day_off=nbformat.day_off,
         basename=lambda path: PurePosixPath(str(path)).name,  # an attachment's file name
     )
     return env

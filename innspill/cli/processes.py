@@ -228,7 +228,9 @@ def extend(
 ) -> None:
     """Change a deadline for everyone, or extend it for one participant.
 
-    The next tick tells those affected (who have not answered) and plans reminders anew.
+    The next tick tells those affected (who have not answered) and plans reminders anew. A
+    deadline on a weekend or public holiday runs to the next working day, unless the process
+    file says holiday_deadlines = "as_written".
     """
     from innspill.models.db import session_scope
     from innspill.process.deadlines import change_deadline

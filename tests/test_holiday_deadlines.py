@@ -18,10 +18,12 @@ from sqlmodel import Session, col, select
 from innspill.config.settings import Settings
 from innspill.dashboard.pages.progress import timeline_entry
 from innspill.demo.scenario import reply_mail
+from innspill.documents.store import register_draft
 from innspill.errors import DefinitionError, InnspillError
 from innspill.inbound.intake import import_mail
 from innspill.models import Answer, InboundMessage, InboundStatus
 from innspill.models.db import session_scope
+from innspill.outbound.remind import ReminderRefused, remind_now
 from innspill.process.deadlines import change_deadline, deadline_book, in_effect
 from innspill.process.definition import (
     ProcessDefinition,
@@ -42,7 +44,7 @@ from tests.conftest import (
     tick_and_send,
 )
 from tests.smtp_sink import Received, SmtpSink
-from tests.test_after_deadline import messages, msg, text
+from tests.test_after_deadline import draft_bytes, messages, msg, text
 
 OPPDRAG, RETNINGSLINJER = "innspill-oppdrag", "innspill-retningslinjer"
 SEED_TEXT = SEED.read_text(encoding="utf-8")
@@ -360,3 +362,47 @@ def test_extend_from_the_command_line_says_what_happens_to_a_holiday(
         "2020-05-22",
         "2020-05-21",
     )
+
+
+def test_no_overdue_reminder_asks_for_answers_once_the_draft_has_gone_out(
+    engine: Engine, settings: Settings, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    """Even with `closes` at the process's end, the overdue reminders stop when the draft built
+    on the answers has been circulated, and a reminder by hand is refused."""
+    source = SEED_TEXT.replace(
+        "deadline = 2020-06-01\nreminders = { before = [7, 2], overdue_every = 3, overdue_max = 2",
+        "deadline = 2020-06-01\ncloses = 2020-06-30\n"
+        "reminders = { before = [7, 2], overdue_every = 3, overdue_max = 4",
+    )
+    assert "overdue_max = 4" in source
+    load_seed(engine, write(tmp_path, source))
+    for day in ((3, 30), (6, 3), (6, 8)):
+        tick_and_send(engine, settings, oslo(2020, *day, 9))
+    assert len(to(smtp, "overdue", "tromso", RETNINGSLINJER)) == 2  # 3 and 8 June
+    assert "til og med 30. juni 2020" in text(to(smtp, "overdue", "tromso", RETNINGSLINJER)[-1])
+
+    draft = tmp_path / "utkast.docx"
+    draft.write_bytes(draft_bytes())
+    with session_scope(engine) as session:
+        register_draft(
+            session,
+            get_definition(session, SEED_ID),
+            "oversendelse",
+            draft,
+            now=oslo(2020, 6, 10, 10),
+        )
+    report, _ = tick_and_send(engine, settings, oslo(2020, 6, 11, 9))  # the third was due
+    assert ("tromso-sekretariat", "the draft has been circulated") in {
+        (a.participant_id, a.skip_reason) for a in report.skipped if a.kind == "overdue"
+    }
+    assert len(to(smtp, "overdue", "tromso", RETNINGSLINJER)) == 2
+    with session_scope(engine) as session, pytest.raises(ReminderRefused) as caught:
+        remind_now(
+            session,
+            get_definition(session, SEED_ID),
+            RETNINGSLINJER,
+            "tromso-sekretariat",
+            now=oslo(2020, 6, 12, 10),
+            by="test",
+        )
+    assert "has been circulated" in str(caught.value)

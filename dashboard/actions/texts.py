@@ -33,6 +33,7 @@ SKIP_REASONS = {
     "already treated": "alt behandlet",
     "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
     "the step has closed": "steget tar ikke lenger imot innspill",
+    "the draft has been circulated": "utkastet er sendt til behandling",
 }
 
 

@@ -21,6 +21,7 @@ from innspill.models import MessageStatus, OutboxMessage
 from innspill.outbound.addressing import Outgoing
 from innspill.outbound.resend import queue
 from innspill.planning.actions import MANUAL, Action, ActionKind
+from innspill.planning.planner import draft_circulated
 from innspill.planning.state import load_state
 from innspill.process.deadlines import closes_on
 from innspill.process.definition import ProcessDefinition, RequestStep
@@ -89,6 +90,12 @@ def remind_now(
     if now >= end_of_day(min(closes, definition.process.ends)):
         raise ReminderRefused(
             f"step '{step_id}' closed on {closes}: answers are no longer taken", "closed"
+        )
+    if draft_circulated(definition, step, state):
+        raise ReminderRefused(
+            f"the draft built on the answers to '{step_id}' has been circulated: answers are no "
+            "longer asked for",
+            "closed",
         )
     answered = state.answered_at.get(pair)
     if answered is not None and answered <= now:

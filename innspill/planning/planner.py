@@ -98,6 +98,7 @@ class _Request:
     written: date | None  # the deadline as written, when it moved (a weekend or holiday)
     closes: date  # the last day the participant's answer is taken
     answered: bool
+    drafted: bool  # a draft built on the answers has gone to the bodies that treat it
     sendable: bool  # inside the send window now
     skip: str | None  # why nothing at all goes to this participant, if so
     messages: list[Recorded]
@@ -133,6 +134,16 @@ class _Request:
         return "a reminder was sent by hand today" if manual else None
 
 
+def draft_circulated(definition: ProcessDefinition, step: RequestStep, state: ProcessState) -> bool:
+    """Whether a draft has been registered for a circulation step after `step`: the drafters
+    have finished with its answers, so no overdue reminder asks for them any more."""
+    ids = [s.id for s in definition.steps]
+    later = definition.steps[ids.index(step.id) + 1 :]
+    return any(
+        state.documents.get((s.id, "draft")) for s in later if isinstance(s, CirculationStep)
+    )
+
+
 def _request(
     definition: ProcessDefinition,
     step: RequestStep,
@@ -159,6 +170,7 @@ def _request(
         written=state.written_deadlines.get(pair),
         closes=state.closes.get(pair) or closes_on(definition, step, deadline),
         answered=answered_at is not None and answered_at <= now,
+        drafted=draft_circulated(definition, step, state),
         sendable=in_send_window(now, step.reminders.send_time),
         skip=skip,
         messages=state.messages.get(pair, []),
@@ -275,6 +287,7 @@ def _overdue(request: _Request, invitation: Recorded) -> list[Action]:
         blocker=request.skip
         or request.answered_reason
         or ("the step has closed" if request.now >= end_of_day(request.closes) else None)
+        or ("the draft has been circulated" if request.drafted else None)
         or request.reminded_today,
         invited_at=invitation.created_at,
         sendable=request.sendable,

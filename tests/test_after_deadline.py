@@ -237,7 +237,11 @@ def treat(engine: Engine, area: str, state: TreatmentState, at: datetime) -> Non
             participant_id=f"{area}-styringsgruppe",
             state=state,
             now=at,
-            meeting_date=at.date() + timedelta(days=7) if state != TreatmentState.PENDING else None,
+            # on the agenda of a meeting a week on; treated at a meeting that day
+            meeting_date={
+                TreatmentState.ON_AGENDA: at.date() + timedelta(days=7),
+                TreatmentState.TREATED: at.date(),
+            }.get(state),
             decided_on=at.date() if state == TreatmentState.TREATED else None,
             decision="Utkastet tas til orientering." if state == TreatmentState.TREATED else "",
         )

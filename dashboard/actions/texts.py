@@ -94,6 +94,56 @@ REFUSALS: list[tuple[str, Callable[[re.Match[str]], str]]] = [
         lambda m: "Behandlet: fyll inn datoen for behandlingen og vedtaket.",
     ),
     (
+        r"the meeting '[^']+' starts (\S+) at (\S+): .*",
+        lambda m: (
+            f"Møtet begynner {_d(m[1])} kl. {m[2]}. Oppmøte kan registreres når møtet har begynt."
+        ),
+    ),
+    (
+        r"the meeting '[^']+' was cancelled.*",
+        lambda m: "Møtet er avlyst, så det er ikke noe oppmøte å registrere.",
+    ),
+    (
+        r"the draft has not been sent to '[^']+' yet.*",
+        lambda m: (
+            "Utkastet er ikke sendt til deltakeren ennå. Behandlingen kan registreres når "
+            "utkastet er sendt."
+        ),
+    ),
+    (
+        r"the meeting date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
+        lambda m: (
+            f"Møtedatoen ({_d(m[1])}) er før utkastet ble sendt til deltakeren ({_d(m[2])}). "
+            "Rett datoen."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is after today .*",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er fram i tid. Registrer vedtaket når det "
+            "er fattet."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er før utkastet ble sendt til deltakeren "
+            f"({_d(m[2])}). Rett datoen."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is before the meeting it is on the agenda of \((\S+)\).*",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er før møtet saken står på sakskartet til "
+            f"({_d(m[2])}). Rett datoen, eller sett saken på sakskartet med den nye møtedatoen "
+            "først."
+        ),
+    ),
+    (
+        r"received (\S+), before step '[^']+' opened \((\S+)\).*",
+        lambda m: f"Datoen svaret kom ({_d(m[1])}) er før steget åpnet ({_d(m[2])}).",
+    ),
+    (
         r"(?:process '[^']+' has no step|no step) '([^']+)'.*",
         lambda m: f"Prosessen har ikke steget «{m[1]}». Last inn siden på nytt.",
     ),

@@ -21,7 +21,7 @@ from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
 from innspill.process.loading import get_definition
-from innspill.process.workdays import end_of_day
+from innspill.process.workdays import OSLO, end_of_day
 from innspill.tokens import resolve
 
 if TYPE_CHECKING:
@@ -193,6 +193,12 @@ def accept(
         row.reason = (
             f"received after the step closed ({closes.isoformat()}); if it should count, "
             "register it by hand: innspill answer add"
+        )
+        return
+    if row.received_at.astimezone(OSLO).date() < step.opens:
+        row.reason = (
+            f"received before the step opened ({step.opens}): it cannot answer a request that "
+            "had not been made"
         )
         return
     texts = split_by_themes(parsed.text, definition.themes_of(step))

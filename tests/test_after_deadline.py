@@ -491,12 +491,30 @@ def test_compile_command_writes_the_files_and_the_tick_sends_that_version(
 
 
 def read_ics(r: Received) -> tuple[Calendar, str]:
-    files = attachments(msg(r))
-    (name,) = [n for n in files if n.endswith(".ics")]
-    content_type, data = files[name]
-    assert content_type == "text/calendar"
-    part = next(p for p in msg(r).iter_attachments() if p.get_filename() == name)
-    return Calendar.from_ical(data), str(part.get_param("method"))
+    """The calendar of a meeting message, as mail programs find it (iMIP, RFC 6047): the
+    text/calendar part with its method beside the text and HTML in the multipart/alternative
+    (no file name: it is the invitation itself), and the same bytes as an .ics file."""
+    message = msg(r)
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, *files = message.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, html, inline = alternative.iter_parts()
+    assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert inline.get_content_type() == "text/calendar"
+    assert inline.get_content_disposition() is None and inline.get_filename() is None
+    assert inline.get_content_charset() == "utf-8"
+    data = inline.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    (ics,) = [f for f in files if f.get_filename() == "invitasjon.ics"]
+    assert (ics.get_content_type(), ics.get_content_disposition()) == (
+        "application/ics",
+        "attachment",
+    )
+    assert ics.get_payload(decode=True) == data
+    calendar = Calendar.from_ical(data)
+    method = str(inline.get_param("method"))
+    assert str(calendar["METHOD"]) == method
+    return calendar, method
 
 
 def the_event(calendar: Calendar):  # type: ignore[no-untyped-def]
@@ -539,7 +557,24 @@ def test_meeting_invitation_update_and_cancel_with_one_uid(
         assert start.astimezone(UTC) == datetime(2020, 6, 9, 7, 0, tzinfo=UTC)
         assert end.astimezone(UTC) == datetime(2020, 6, 9, 10, 30, tzinfo=UTC)
         assert str(event["ATTENDEE"]) == f"mailto:{r.rcpt_tos[0]}"
-        assert str(event["LOCATION"]) == "Videomøte"
+        # The place and the video link, where Outlook shows them (it does not show URL).
+        link = "https://mote.vegvesen.example/halvdagsmote"
+        assert str(event["LOCATION"]) == f"Videomøte – {link}"
+        assert str(event["URL"]) == link
+        # Norwegian throughout: the texts say their language; no English COMMENT anywhere.
+        assert {event[name].params["LANGUAGE"] for name in ("SUMMARY", "DESCRIPTION")} == {"nb"}
+        assert str(event["DESCRIPTION"]).splitlines() == [
+            "Innspill til retningslinjer for sekretariatene for byvekstavtalene "
+            "(vår ref. 20/64758)",
+            "",
+            f"Videolenke: {link}",
+            "",
+            "Saksliste:",
+            "1. Velkommen og gjennomgang av sammenstillingen",
+            "2. Drøfting av innspillene tema for tema",
+            "3. Videre prosess fram mot utkast til retningslinjer",
+        ]
+        assert not [c for c in calendar.walk() if "COMMENT" in c]
         uids[r.rcpt_tos[0]] = str(event["UID"])
         assert uids[r.rcpt_tos[0]] == uid_for(r.rcpt_tos[0])
     assert len(set(uids.values())) == len(MEETING_AUDIENCE)

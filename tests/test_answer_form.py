@@ -290,9 +290,11 @@ def test_the_page_shows_the_participants_own_answer_form(app: FastAPI, client: T
     assert "Bergen" not in page.text
     assert "Innspill til retningslinjer for sekretariatene for byvekstavtalene" in page.text
     assert "20/64758" in page.text
+    # 1 June, Whit Monday, runs to Tuesday 2 June: the form says the day and why
+    assert "Fristtirsdag 2. juni 2020" in page.text  # the term, then its value
     assert (
-        "tirsdag 2. juni 2020. Fristen var satt til 1. juni 2020, men det er andre "
-        "pinsedag, og da forlenges fristen til neste arbeidsdag."
+        "Fristen var satt til 1. juni 2020, men det er andre pinsedag, og da forlenges "
+        "fristen til neste arbeidsdag."
     ) in page.text
     assert "Ikke sendt ennå" in page.text
     assert page.buttons == ["Send innspill"]

@@ -225,7 +225,7 @@ def test_whit_monday_runs_to_tuesday_then_the_step_closes_the_day_the_drafters_s
     assert not kristiansand.late and kristiansand.deadline == "2020-06-02"
     entry = timeline_entry(get_definition_of(engine), step)
     assert entry.dates == (
-        "30. mars 2020 – 2. juni 2020 (1. juni 2020 er andre pinsedag: fristen forlenges)"
+        "30. mars 2020 – 2. juni 2020 (satt til 1. juni 2020, som er andre pinsedag: forlenget)"
     )
 
     # 3 June, 09.00: the compilation, and the first overdue reminders, which welcome a late

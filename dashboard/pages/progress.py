@@ -114,11 +114,10 @@ def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
     if isinstance(spec, RequestStep):
         dates = f"{fmt_date(spec.opens)} – {fmt_date(deadline)}"
         written = as_date(step.written_deadline) or deadline
-        if written != spec.deadline:
-            dates += f" (endret fra {fmt_date(spec.deadline)})"
-        if step.written_deadline and written:
-            dates += f" ({fmt_date(written)} er {day_off(written)}: fristen forlenges)"
-        return dates
+        notes = [f"endret fra {fmt_date(spec.deadline)}"] if written != spec.deadline else []
+        if step.written_deadline and written:  # a weekend or holiday: innspill.process.deadlines
+            notes.append(f"satt til {fmt_date(written)}, som er {day_off(written)}: forlenget")
+        return dates + (f" ({'; '.join(notes)})" if notes else "")
     if isinstance(spec, MeetingStep):
         return f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"
     return f"Frist {fmt_date(deadline)}" if deadline else ""

@@ -353,6 +353,8 @@ def test_extend_from_the_command_line_says_what_happens_to_a_holiday(
     said = ok(cli("extend", SEED_ID, RETNINGSLINJER, "2020-05-21", "--reason", "Tid.", *at))
     assert "2020-05-21 is a public holiday (Kristi himmelfartsdag), not a working day" in said
     assert "the deadline runs to the next working day, 2020-05-22" in said
+    shown = ok(cli("status", "--at", "2020-04-20T11:00"))
+    assert "deadline set to 2020-05-21, not a working day: it runs to 2020-05-22" in shown
     with Session(engine) as session:
         status = process_status(
             session, get_definition(session, SEED_ID), now=oslo(2020, 4, 20, 11)

@@ -215,9 +215,10 @@ def remind(
 ) -> None:
     """Queue a reminder for one participant now, whatever the schedule.
 
-    Refused if they have answered, the step is not open, or they are not invited yet. After
-    their deadline it is an overdue reminder. A scheduled reminder due the same day is then
-    skipped (never two the same day). `innspill send` (or the next tick) sends it.
+    Refused if they have answered, the step is not open or has closed, they are not invited
+    yet, or they were already told of the deadline today (one reminder per participant and
+    day). After their deadline it is an overdue reminder. A scheduled reminder due the same
+    day is then skipped (never two the same day). `innspill send` (or the next tick) sends it.
     """
     from innspill.models.db import session_scope
     from innspill.outbound.compose import Outgoing

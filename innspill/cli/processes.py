@@ -187,6 +187,11 @@ def _print_step(step: StepStatus) -> None:
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
     )
+    if step.written_deadline:
+        typer.echo(
+            f"      deadline set to {step.written_deadline}, not a working day: it runs to "
+            f"{step.deadline}"
+        )
     if step.calendar_replies:
         r = step.calendar_replies
         typer.echo(

@@ -237,7 +237,11 @@ def treat(engine: Engine, area: str, state: TreatmentState, at: datetime) -> Non
             participant_id=f"{area}-styringsgruppe",
             state=state,
             now=at,
-            meeting_date=at.date() + timedelta(days=7) if state != TreatmentState.PENDING else None,
+            # on the agenda of a meeting a week on; treated at a meeting that day
+            meeting_date={
+                TreatmentState.ON_AGENDA: at.date() + timedelta(days=7),
+                TreatmentState.TREATED: at.date(),
+            }.get(state),
             decided_on=at.date() if state == TreatmentState.TREATED else None,
             decision="Utkastet tas til orientering." if state == TreatmentState.TREATED else "",
         )
@@ -354,22 +358,27 @@ def test_compilation_after_whit_monday_then_a_new_version_for_a_late_answer(
     answer(engine, "bergen", oslo(2020, 5, 25, 16, 5))
     answer(engine, "grenland", oslo(2020, 5, 28, 13, 15), themes=on_time["grenland"])
 
-    # The deadline, 1 June, is Whit Monday: nothing goes out that day, and the compilation
-    # waits for the first working day after it, at 09.00.
+    # The deadline, 1 June, is Whit Monday: it runs to Tuesday 2 June (domstolloven § 149),
+    # so an answer at 14.45 that day is on time, and the compilation waits for the first
+    # working day after that, 3 June, at 09.00.
     tick_and_send(engine, settings, oslo(2020, 6, 1, 12))
-    tick_and_send(engine, settings, oslo(2020, 6, 2, 8, 59))
+    tick_and_send(engine, settings, oslo(2020, 6, 2, 9))
+    answer(engine, "kristiansand", oslo(2020, 6, 2, 14, 45))
+    on_time["kristiansand"] = tuple(THEMES)
+    tick_and_send(engine, settings, oslo(2020, 6, 2, 15))
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 8, 59))
     assert documents(engine, "compilation") == []
     assert not messages(smtp, "compilation")
 
-    planned, _ = tick_and_send(engine, settings, oslo(2020, 6, 2, 9))
+    planned, _ = tick_and_send(engine, settings, oslo(2020, 6, 3, 9))
     assert [(a.step_id, a.version) for a in planned.compiled] == [(COMPILATION, 1)]
     (v1,) = documents(engine, "compilation")
-    assert v1.version == 1 and v1.note == "3 of 9 answered"
+    assert v1.version == 1 and v1.note == "4 of 9 answered"
     (mail,) = messages(smtp, "compilation")
     assert mail.rcpt_tos == [DRAFTER]
     assert msg(mail)["X-Innspill-Step"] == COMPILATION
     assert subject(mail).startswith("Sammenstilling") and "20/64758" in subject(mail)
-    assert "Av de 9 som ble bedt om innspill, har 3 svart." in " ".join(text(mail).split())
+    assert "Av de 9 som ble bedt om innspill, har 4 svart." in " ".join(text(mail).split())
     docx_data, html_data = compilation_attachments(mail)
     assert docx_data == v1.content and html_data.decode() == v1.html
 
@@ -379,7 +388,9 @@ def test_compilation_after_whit_monday_then_a_new_version_for_a_late_answer(
     assert_answers_in_their_themes(cells_of(tables), on_time)
     for title in THEMES.values():
         assert tables[title][0] == ["Deltaker", "Innspill", "Mottatt"]
-        assert len(tables[title]) == 1 + 3  # a row per participant who answered
+        assert len(tables[title]) == 1 + 4  # a row per participant who answered
+    on_time_row = next(r for r in tables["Organisering"] if "Kristiansand" in r[0])
+    assert "(etter fristen)" not in on_time_row[2] and "2. juni 2020 kl. 14.45" in on_time_row[2]
     assert "(ikke besvart for dette temaet)" in [row[1] for row in tables["Organisering"]]
 
     page = read_html(html_data)
@@ -388,17 +399,18 @@ def test_compilation_after_whit_monday_then_a_new_version_for_a_late_answer(
     assert [h for h in page.h2 if h in THEMES.values()] == list(THEMES.values())
     assert_answers_in_their_themes(page.cells, on_time)
 
-    # A late answer on 2 June at 14.45: the next tick makes version 2 and mails it too.
-    answer(engine, "kristiansand", oslo(2020, 6, 2, 14, 45))
-    tick_and_send(engine, settings, oslo(2020, 6, 2, 14, 44))
+    # A late answer on 3 June at 10.10 (the step closes that day): the next tick makes
+    # version 2 and mails it too.
+    answer(engine, "nedre-glomma", oslo(2020, 6, 3, 10, 10))
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 10, 9))
     assert len(documents(engine, "compilation")) == 1
-    planned, _ = tick_and_send(engine, settings, oslo(2020, 6, 2, 15))
+    planned, _ = tick_and_send(engine, settings, oslo(2020, 6, 3, 11))
     assert [a.version for a in planned.compiled] == [2]
     first, second = documents(engine, "compilation")
     assert (first.version, second.version) == (1, 2)
     assert first.content == v1.content and first.sha256 == hashlib.sha256(docx_data).hexdigest()
     assert first.created_at == v1.created_at and first.html == v1.html
-    assert second.note == "4 of 9 answered"
+    assert second.note == "5 of 9 answered"
     assert second.filename.endswith("-v2.docx") and first.filename.endswith("-v1.docx")
 
     mails = messages(smtp, "compilation")
@@ -407,14 +419,14 @@ def test_compilation_after_whit_monday_then_a_new_version_for_a_late_answer(
     docx2, html2 = compilation_attachments(mails[1])
     assert docx2 == second.content
     _, tables2 = docx_sections(docx2)
-    on_time_and_late = {**on_time, "kristiansand": tuple(THEMES)}
+    on_time_and_late = {**on_time, "nedre-glomma": tuple(THEMES)}
     assert_answers_in_their_themes(cells_of(tables2), on_time_and_late)
-    late_row = next(r for r in tables2["Organisering"] if "Kristiansand" in r[0])
-    assert "(etter fristen)" in late_row[2] and "2. juni 2020 kl. 14.45" in late_row[2]
+    late_row = next(r for r in tables2["Organisering"] if "Nedre Glomma" in r[0])
+    assert "(etter fristen)" in late_row[2] and "3. juni 2020 kl. 10.10" in late_row[2]
     assert_answers_in_their_themes(read_html(html2).cells, on_time_and_late)
 
     # No new answers: ticking again makes and sends nothing.
-    for moment in (oslo(2020, 6, 2, 15, 30), oslo(2020, 6, 3, 9), oslo(2020, 6, 4, 14)):
+    for moment in (oslo(2020, 6, 3, 15, 30), oslo(2020, 6, 4, 9), oslo(2020, 6, 5, 14)):
         planned, _ = tick_and_send(engine, settings, moment)
         assert planned.compiled == []
     assert len(documents(engine, "compilation")) == 2
@@ -467,8 +479,9 @@ def test_compile_command_writes_the_files_and_the_tick_sends_that_version(
     assert html_file.read_text(encoding="utf-8") == stored.html
     assert len(documents(engine, "compilation")) == 1
 
-    # The tick after the deadline sends that version and makes no other.
-    tick_and_send(engine, settings, oslo(2020, 6, 2, 9))
+    # The tick after the deadline (1 June, Whit Monday, runs to 2 June) sends that version
+    # and makes no other.
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 9))
     (mail,) = messages(smtp, "compilation")
     assert compilation_attachments(mail)[0] == stored.content
     assert len(documents(engine, "compilation")) == 1
@@ -478,12 +491,30 @@ def test_compile_command_writes_the_files_and_the_tick_sends_that_version(
 
 
 def read_ics(r: Received) -> tuple[Calendar, str]:
-    files = attachments(msg(r))
-    (name,) = [n for n in files if n.endswith(".ics")]
-    content_type, data = files[name]
-    assert content_type == "text/calendar"
-    part = next(p for p in msg(r).iter_attachments() if p.get_filename() == name)
-    return Calendar.from_ical(data), str(part.get_param("method"))
+    """The calendar of a meeting message, as mail programs find it (iMIP, RFC 6047): the
+    text/calendar part with its method beside the text and HTML in the multipart/alternative
+    (no file name: it is the invitation itself), and the same bytes as an .ics file."""
+    message = msg(r)
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, *files = message.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, html, inline = alternative.iter_parts()
+    assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert inline.get_content_type() == "text/calendar"
+    assert inline.get_content_disposition() is None and inline.get_filename() is None
+    assert inline.get_content_charset() == "utf-8"
+    data = inline.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    (ics,) = [f for f in files if f.get_filename() == "invitasjon.ics"]
+    assert (ics.get_content_type(), ics.get_content_disposition()) == (
+        "application/ics",
+        "attachment",
+    )
+    assert ics.get_payload(decode=True) == data
+    calendar = Calendar.from_ical(data)
+    method = str(inline.get_param("method"))
+    assert str(calendar["METHOD"]) == method
+    return calendar, method
 
 
 def the_event(calendar: Calendar):  # type: ignore[no-untyped-def]
@@ -526,7 +557,24 @@ def test_meeting_invitation_update_and_cancel_with_one_uid(
         assert start.astimezone(UTC) == datetime(2020, 6, 9, 7, 0, tzinfo=UTC)
         assert end.astimezone(UTC) == datetime(2020, 6, 9, 10, 30, tzinfo=UTC)
         assert str(event["ATTENDEE"]) == f"mailto:{r.rcpt_tos[0]}"
-        assert str(event["LOCATION"]) == "Videomøte"
+        # The place and the video link, where Outlook shows them (it does not show URL).
+        link = "https://mote.vegvesen.example/halvdagsmote"
+        assert str(event["LOCATION"]) == f"Videomøte – {link}"
+        assert str(event["URL"]) == link
+        # Norwegian throughout: the texts say their language; no English COMMENT anywhere.
+        assert {event[name].params["LANGUAGE"] for name in ("SUMMARY", "DESCRIPTION")} == {"nb"}
+        assert str(event["DESCRIPTION"]).splitlines() == [
+            "Innspill til retningslinjer for sekretariatene for byvekstavtalene "
+            "(vår ref. 20/64758)",
+            "",
+            f"Videolenke: {link}",
+            "",
+            "Saksliste:",
+            "1. Velkommen og gjennomgang av sammenstillingen",
+            "2. Drøfting av innspillene tema for tema",
+            "3. Videre prosess fram mot utkast til retningslinjer",
+        ]
+        assert not [c for c in calendar.walk() if "COMMENT" in c]
         uids[r.rcpt_tos[0]] = str(event["UID"])
         assert uids[r.rcpt_tos[0]] == uid_for(r.rcpt_tos[0])
     assert len(set(uids.values())) == len(MEETING_AUDIENCE)
@@ -586,9 +634,9 @@ def test_meeting_reminder_the_working_day_before_carries_the_latest_compilation(
     load_seed(engine)
     answer(engine, "bergen", oslo(2020, 5, 25, 16, 5))
     tick_and_send(engine, settings, oslo(2020, 5, 25, 9))  # the meeting invitations
-    tick_and_send(engine, settings, oslo(2020, 6, 2, 9))  # compilation version 1
-    answer(engine, "kristiansand", oslo(2020, 6, 2, 14, 45))
-    tick_and_send(engine, settings, oslo(2020, 6, 2, 15))  # version 2
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 9))  # compilation version 1
+    answer(engine, "kristiansand", oslo(2020, 6, 3, 10, 10))  # late, before the step closes
+    tick_and_send(engine, settings, oslo(2020, 6, 3, 11))  # version 2
     latest = documents(engine, "compilation")[-1]
     assert latest.version == 2
 
@@ -1055,21 +1103,23 @@ def round_2020(tmp_path_factory) -> Iterator[Round]:  # type: ignore[no-untyped-
 
 
 def test_round_compilation_not_started_then_done_with_its_version(round_2020: Round) -> None:
+    # The deadline, 1 June (Whit Monday), runs to 2 June: nothing is compiled before 3 June,
+    # and Kristiansand's answer of 2 June 14.45 is in version 1, on time.
     assert round_2020.step(on(6, 1, 14), COMPILATION).state == "not started"
-    step = round_2020.step(on(6, 2, 9), COMPILATION)
+    assert round_2020.step(on(6, 2, 9), COMPILATION).state == "not started"
+    step = round_2020.step(on(6, 3, 9), COMPILATION)
     assert step.state == "done"
-    assert step.note == "version 1 of 02.06.2020 09.00: 6 of 9 answered"
-    # Kristiansand's late answer (2 June 14.45) and Nedre Glomma's (4 June 10.10).
-    assert round_2020.step(on(6, 3, 9), COMPILATION).note.startswith("version 2 of 03.06.2020")
-    assert round_2020.step(on(6, 4, 14), COMPILATION).note == (
-        "version 3 of 04.06.2020 14.00: 8 of 9 answered"
+    assert step.note == "version 1 of 03.06.2020 09.00: 7 of 9 answered"
+    # Nedre Glomma's late answer (3 June 10.10, the day the step closes).
+    assert round_2020.step(on(6, 3, 14), COMPILATION).note == (
+        "version 2 of 03.06.2020 14.00: 8 of 9 answered"
     )
+    assert round_2020.step(on(6, 4, 14), COMPILATION).note.startswith("version 2 of")
     mails = messages(round_2020.smtp, "compilation")
-    assert [r.rcpt_tos for r in mails] == [[DRAFTER]] * 3
+    assert [r.rcpt_tos for r in mails] == [[DRAFTER]] * 2
     assert [sent_at(r) for r in mails] == [
-        datetime(2020, 6, 2, 9, tzinfo=OSLO),
         datetime(2020, 6, 3, 9, tzinfo=OSLO),
-        datetime(2020, 6, 4, 14, tzinfo=OSLO),
+        datetime(2020, 6, 3, 14, tzinfo=OSLO),
     ]
     _, tables = docx_sections(compilation_attachments(mails[-1])[0])
     assert any(
@@ -1088,13 +1138,13 @@ def test_round_meeting_not_started_open_then_done_with_attendance(round_2020: Ro
     assert done.bodies["tromso-sekretariat"] == "absent"
     assert done.bodies["bergen-sekretariat"] == "attended"
 
-    # The reminder the working day before carried the newest compilation (version 3).
+    # The reminder the working day before carried the newest compilation (version 2).
     reminders = messages(round_2020.smtp, "meeting_reminder")
     assert recipients(reminders) == sorted(MEETING_AUDIENCE)
     for r in reminders:
         assert sent_at(r) == datetime(2020, 6, 8, 9, tzinfo=OSLO)
         (name,) = attachments(msg(r))
-        assert name.endswith("-v3.docx")
+        assert name.endswith("-v2.docx")
     updated = [
         r for r in messages(round_2020.smtp, "meeting_invitation") if "Oppdatert" in subject(r)
     ]

@@ -28,7 +28,10 @@ from innspill.documents.store import compilation_input
 from innspill.inbound.answers import MAX_FILES, register_answer
 from innspill.models import Answer, AnswerAttachment, TokenPurpose
 from innspill.models.db import make_engine, session_scope
+from innspill.outbound.compose import message_context
 from innspill.outbound.templates import render
+from innspill.planning.actions import Action, ActionKind
+from innspill.process.deadlines import closes_on
 from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 from innspill.tokens import issue
@@ -45,8 +48,9 @@ from tests.hostile_corpus import zip_bomb
 
 STEP = "innspill-retningslinjer"  # deadline Monday 1 June 2020; the process ends 30 June
 OPEN = oslo(2020, 5, 4, 10)
-LAST_MINUTE = oslo(2020, 6, 1, 23, 59)
-CLOSED = oslo(2020, 6, 2, 0, 0)
+# The deadline is written as Monday 1 June 2020, Whit Monday: it runs to Tuesday 2 June.
+LAST_MINUTE = oslo(2020, 6, 2, 23, 59)
+CLOSED = oslo(2020, 6, 3, 0, 0)  # past the deadline: late answers until the step closes
 EXPIRED = oslo(2020, 7, 1, 9)
 THEMES = ["rolle", "kommunikasjon", "okonomi", "organisering"]
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -286,7 +290,12 @@ def test_the_page_shows_the_participants_own_answer_form(app: FastAPI, client: T
     assert "Bergen" not in page.text
     assert "Innspill til retningslinjer for sekretariatene for byvekstavtalene" in page.text
     assert "20/64758" in page.text
-    assert "mandag 1. juni 2020" in page.text
+    # 1 June, Whit Monday, runs to Tuesday 2 June: the form says the day and why
+    assert "Fristtirsdag 2. juni 2020" in page.text  # the term, then its value
+    assert (
+        "Fristen var satt til 1. juni 2020, men det er andre pinsedag, og da forlenges "
+        "fristen til neste arbeidsdag."
+    ) in page.text
     assert "Ikke sendt ennå" in page.text
     assert page.buttons == ["Send innspill"]
     assert page.scripts == 0
@@ -552,13 +561,13 @@ def test_after_the_deadline_a_late_answer_is_taken_and_marked_late(
     assert page.scripts == 0
 
     # The day after the deadline the form still takes the answer, and says it is late and
-    # until when (the step has no `closes`: the process's end, 30 June).
+    # until when (the step has no `closes`: the day the compilation is made, 3 June).
     at(CLOSED)
     page = get(client, token)
     assert page.forms == 1
     assert "etter-fristen" in page.ids
     assert "Fristen er ute, men dere kan fortsatt sende innspill." in page.text
-    assert "tirsdag 30. juni 2020" in page.text
+    assert "Skjemaet er åpent til og med onsdag 3. juni 2020." in page.text
     late = post(client, token, {"rolle": "Endret etter fristen."})
     assert late.status_code == 303
     versions = answers(app, participant)
@@ -617,7 +626,7 @@ def test_after_the_step_closes_the_answer_is_read_only(
     assert page.scripts == 0
     assert "Skjemaet er stengt." in page.text
     assert "Fristen er ute, men" not in page.text
-    assert "mandag 1. juni 2020" in page.text and "fredag 12. juni 2020" in page.text
+    assert "tirsdag 2. juni 2020" in page.text and "fredag 12. juni 2020" in page.text
     assert "Kari Nordmann" in page.text
     assert CONTACT in page.links
     # A form still open in a browser since before the step closed is refused.
@@ -657,29 +666,32 @@ def test_overdue_reminders_welcome_a_late_answer_until_the_step_closes(
     definition = ProcessDefinition.model_validate(tomllib.loads(SEED.read_text("utf-8")))
     step = definition.step(STEP)
     assert isinstance(step, RequestStep)
-    context = {
-        "process": definition.process,
-        "sender": definition.sender,
-        "participant": definition.audience(STEP)[0],
-        "step": step,
-        "themes": definition.themes_of(step),
-        "deadline": step.deadline,
-        "previous_deadline": None,
-        "letter_date": date(2020, 6, 4),
-        "working_days_left": None,
-        "overdue_number": 1,
-        "reply_to": definition.sender.email,
-    }
+    who = definition.audience(STEP)[0]
     for closes, deadline, shown in [
-        (None, step.deadline, "30. juni 2020"),  # default: the process's end
-        (date(2020, 6, 12), step.deadline, "12. juni 2020"),
+        # by default the step closes the day the compilation is made: the first working day
+        # after the deadline in effect (1 June, Whit Monday, runs to 2 June)
+        (None, date(2020, 6, 2), "3. juni 2020"),
+        (date(2020, 6, 12), date(2020, 6, 2), "12. juni 2020"),
         (date(2020, 6, 12), date(2020, 6, 19), "19. juni 2020"),  # extended past closes
     ]:
-        rendered = render(
-            "overdue",
-            language,
-            context | {"step": step.model_copy(update={"closes": closes}), "deadline": deadline},
+        edited = step.model_copy(update={"closes": closes})
+        changed = definition.model_copy(
+            update={"steps": [edited if s.id == STEP else s for s in definition.steps]}
         )
+        action = Action(
+            changed.id,
+            STEP,
+            who.id,
+            ActionKind.OVERDUE,
+            "1",
+            deadline,
+            overdue_number=1,
+            closes=closes_on(changed, edited, deadline),
+        )
+        context = message_context(
+            changed, action, now=oslo(2020, 6, 4, 9), reply_to=str(definition.sender.email)
+        )
+        rendered = render("overdue", language, context)
         assert welcome.format(closes=shown) in " ".join(rendered.text.split())
         assert welcome.format(closes=shown).replace(shown, f"<strong>{shown}</strong>") in (
             " ".join(rendered.html.split())

@@ -151,10 +151,10 @@ def test_status_json_shows_both_request_steps_open(cli, smtp):
     steps = {s["step"]: s for s in status["steps"]}
     for step_id, deadline in (
         ("innspill-oppdrag", "2020-04-27"),
-        ("innspill-retningslinjer", "2020-06-01"),
+        ("innspill-retningslinjer", "2020-06-02"),  # 1 June, Whit Monday, runs to 2 June
     ):
         step = steps[step_id]
-        assert step["state"] == "open"
+        assert step["state"] == "open" and step["deadline"] == deadline
         assert (step["expected"], step["answered"]) == (9, 0)
         assert len(step["participants"]) == 9
         assert all(p["invited"] for p in step["participants"])
@@ -162,6 +162,10 @@ def test_status_json_shows_both_request_steps_open(cli, smtp):
         assert {p["participant"] for p in step["participants"]} == {
             f"{area}-sekretariat" for area in SECRETARIATS
         }
+    assert (
+        steps["innspill-oppdrag"]["written_deadline"],
+        steps["innspill-retningslinjer"]["written_deadline"],
+    ) == (None, "2020-06-01")
     assert {steps[s]["state"] for s in ("sammenstilling", "halvdagsmote", "oversendelse")} == {
         "not started"
     }

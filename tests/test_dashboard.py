@@ -319,10 +319,12 @@ def test_overview_counts_down_to_the_next_deadline(client: TestClient, at, db: S
     at(oslo(2020, 4, 27, 8))
     row = page(client, "/").table("Alle prosesser").rows[0]
     assert row[table.column("Tid igjen")].text == "i dag"
-    at(oslo(2020, 4, 28, 8))  # the first deadline passed: the next one is 1 June
+    # The first deadline passed: the next one is written as 1 June, Whit Monday, and runs to
+    # Tuesday 2 June.
+    at(oslo(2020, 4, 28, 8))
     row = page(client, "/").table("Alle prosesser").rows[0]
-    assert row[table.column("Neste frist")].text == "1. juni 2020"
-    assert row[table.column("Tid igjen")].text == "om 34 dager"
+    assert row[table.column("Neste frist")].text == "2. juni 2020"
+    assert row[table.column("Tid igjen")].text == "om 35 dager"
 
 
 def test_process_timeline_follows_innspill_status(client: TestClient, db: Session) -> None:
@@ -392,16 +394,21 @@ def test_matrix_shows_each_participant_in_each_step(client: TestClient, db: Sess
     assert "Utsatt frist: 8. mai 2020" in grenland[first].text
     assert "Utsatt frist" not in grenland[second].text
 
+    # 1 June was Whit Monday: Kristiansand's answer on 2 June is on time, unreminded;
+    # Nedre Glomma's on 3 June is late, after the overdue reminder that morning.
     kristiansand = matrix.row("Sekretariatet for byvekstavtalen i Kristiansand")
-    assert kristiansand[second].text.startswith("Svar for sent 2. juni 2020 kl. 14.45")
-    assert "Purret 1 gang" in kristiansand[second].text
+    assert kristiansand[second].text.startswith("Svar i tide 2. juni 2020 kl. 14.45")
+    assert "Purret" not in kristiansand[second].text
+    nedre_glomma = matrix.row("Sekretariatet for byvekstavtalen i Nedre Glomma")
+    assert nedre_glomma[second].text.startswith("Svar for sent 3. juni 2020 kl. 10.10")
+    assert "Purret 1 gang" in nedre_glomma[second].text
 
     oslo_group = groups.row("Styringsgruppen for byvekstavtalen i Oslo og Akershus")
     assert oslo_group[circulation].text.startswith("Behandlet 17. juni 2020")
     nord_jaeren = groups.row("Styringsgruppen for byvekstavtalen i Nord-Jæren")
     assert nord_jaeren[circulation].text == "På sakskartet for møtet 27. august 2020"
     drafter = drafters.row("Vegdirektoratet, seksjon for byutvikling")
-    assert drafter[drafters.column("Sammenstilling")].text == "Mottatt 3 versjoner"
+    assert drafter[drafters.column("Sammenstilling")].text == "Mottatt 2 versjoner"
     assert drafter[drafters.column("Halvdagsmøte")].text == "Invitert (oppdatert 1 gang)"
 
     # every cell of a step the participant is in links to the participant's details
@@ -531,7 +538,7 @@ def test_messages_page_filters_and_pages(client: TestClient, db: Session) -> Non
     rows = page(
         client, f"/messages?process={SEED_ID}&kind=overdue&participant=tromso-sekretariat"
     ).table("Meldingslogg")
-    assert len(rows.rows) == tromso == 4
+    assert len(rows.rows) == tromso == 3
     sent = page(client, "/messages?status=failed")
     assert sent.tables == []  # none failed in the round
     assert client.get("/messages?kind=nonsense").status_code == 400

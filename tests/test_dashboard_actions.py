@@ -142,7 +142,10 @@ def test_extend_the_deadline_for_everyone_warns_about_a_holiday(admin: TestClien
         "Ny frist for «Innspill til retningslinjer for sekretariatene» for alle deltakerne: "
         "21. mai 2020." in shown
     )
-    warning = "Merk: 21. mai 2020 er en helligdag (Kristi himmelfartsdag), ikke en arbeidsdag."
+    warning = (
+        "Merk: 21. mai 2020 er en helligdag (Kristi himmelfartsdag), ikke en arbeidsdag. "
+        "Fristen forlenges derfor til fredag 22. mai 2020, og meldingene til deltakerne sier det."
+    )
     assert warning in shown
     # what the ticks will send: the news to everyone invited, at the next tick
     assert "Dette sendes som følge av det, hvis ingen gjør noe mer:" in shown
@@ -160,7 +163,10 @@ def test_extend_the_deadline_for_everyone_warns_about_a_holiday(admin: TestClien
     event = last_event(db, "deadline_changed")
     assert event.actor == ADMIN and "Flere ba om mer tid." in event.detail
     step = status_of(db).step("innspill-retningslinjer")
-    assert step is not None and step.deadline == "2020-05-21"
+    assert step is not None and (step.deadline, step.written_deadline) == (
+        "2020-05-22",
+        "2020-05-21",
+    )
 
 
 def test_extend_one_participants_deadline_from_their_page(admin: TestClient, db: Session):
@@ -336,34 +342,63 @@ def test_record_treatment_from_the_participant_page(admin: TestClient, db: Sessi
     assert "Behandlet: fyll inn datoen for behandlingen og vedtaket." in text_of(response.text)
     assert 'name="decided_on" type="date" value="2020-06-18"' in response.text
     decision = "Utkastet ble tatt til orientering."
+    # What cannot have happened yet is refused, with the reason in bokmål: a decision dated in
+    # the future, one before the draft was sent (20 April), one before the meeting it is on
+    # the agenda of (18 June).
+    for decided_on, said in [
+        (
+            "2020-06-19",
+            "Datoen for behandlingen (19. juni 2020) er fram i tid. Registrer vedtaket når det "
+            "er fattet.",
+        ),
+        (
+            "2020-04-17",
+            "Datoen for behandlingen (17. april 2020) er før utkastet ble sendt til deltakeren "
+            "(20. april 2020). Rett datoen.",
+        ),
+        (
+            "2020-04-20",
+            "Datoen for behandlingen (20. april 2020) er før møtet saken står på sakskartet til "
+            "(18. juni 2020).",
+        ),
+    ]:
+        data["csrf_token"] = token(admin, page)
+        refused = post(
+            admin, url, data | {"state": "treated", "decided_on": decided_on, "decision": decision}
+        )
+        assert refused.status_code == 400, decided_on
+        assert said in text_of(refused.text)
+    assert status_of(db).step("oversendelse").bodies[BODY].code == "on_agenda"  # type: ignore[union-attr, attr-defined]
+    # The meeting was moved to today, and decided today: the notice ends with one full stop.
+    response = post(admin, url, data | {"state": "on_agenda", "meeting_date": "2020-04-20"})
+    assert response.status_code == 303
     response = post(
-        admin, url, data | {"state": "treated", "decided_on": "2020-06-18", "decision": decision}
+        admin, url, data | {"state": "treated", "decided_on": "2020-04-20", "decision": decision}
     )
     assert response.status_code == 303
     bodies = status_of(db).step("oversendelse").bodies  # type: ignore[union-attr]
     assert bodies[BODY].code == "treated"  # type: ignore[attr-defined]
-    assert f"Behandlet 18. juni 2020: {decision}" in text_of(admin.get(page).text)
+    shown = text_of(admin.get(page).text)
+    assert f"Behandlet 20. april 2020: {decision}" in shown
+    title = "Utkast til retningslinjer – oversendelse til behandling i styringsgruppene"
+    assert f"«{title}»: Behandlet 20. april 2020: {decision} " in shown
+    assert ".." not in shown
 
 
-def test_record_attendance_from_the_process_page(admin: TestClient, db: Session):
+def test_attendance_before_the_meeting_is_refused(admin: TestClient, db: Session) -> None:
+    """In April, attendance at the meeting of 9 June cannot be known: refused, in bokmål (the
+    form itself, after the meeting: tests/test_impossible_actions.py)."""
     html = admin.get(PROCESS).text
     assert f'action="{PROCESS}/steps/halvdagsmote/attendance"' in html
     url = f"{PROCESS}/steps/halvdagsmote/attendance"
     data = {"csrf_token": csrf_of(html), "participant": BERGEN, "back": "process"}
-    response = post(admin, url, data | {"attended": "no"})
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == PROCESS
+    refused = post(admin, url, data | {"attended": "yes"})
+    assert refused.status_code == 400
     assert (
-        "Sekretariatet for byvekstavtalen i Bergen, «Halvdagsmøte om innspillene»: Deltok ikke."
-        in text_of(admin.get(PROCESS).text)
+        "Møtet begynner 9. juni 2020 kl. 09.00. Oppmøte kan registreres når møtet har begynt."
+        in text_of(refused.text)
     )
-    row = db.exec(select(Attendance).where(Attendance.participant_key == BERGEN)).one()
-    assert (row.attended, row.registered_by) == (False, ADMIN)
-    assert last_event(db, "attendance_registered").actor == ADMIN
-    # a body that was not invited to the meeting: refused, in bokmål
-    response = post(admin, url, data | {"participant": BODY, "attended": "yes"})
-    assert response.status_code == 400
-    assert "er ikke invitert til «halvdagsmote»" in text_of(response.text)
+    assert db.exec(select(Attendance)).all() == []
 
 
 # --- who may ----------------------------------------------------------------------------------

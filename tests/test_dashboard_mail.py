@@ -9,6 +9,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -57,6 +58,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     yield application
     application.state.engine.dispose()
     drop()
+
+
+def tmp_mail(app: FastAPI) -> Path:
+    return Path(app.state.settings.data_dir) / "mail"
 
 
 def signed_in(app: FastAPI, username: str) -> TestClient:
@@ -218,6 +223,11 @@ def test_remind_now_queues_a_reminder_recorded_with_the_user(
 
     twice = admin.post(f"{TRONDHEIM_PAGE}/remind", data={"csrf_token": token, "step": OPPDRAG})
     assert twice.status_code == 400 and "venter allerede" in twice.text
+    # Once it is sent, a second one the same day is refused: one per participant and day.
+    asyncio.run(dispatch(app.state.engine, CaptureTransport(tmp_mail(app)), now=LATER))
+    third = admin.post(f"{TRONDHEIM_PAGE}/remind", data={"csrf_token": token, "step": OPPDRAG})
+    assert third.status_code == 400
+    assert "Det sendes høyst én påminnelse per deltaker og dag" in " ".join(third.text.split())
     bad = admin.post(f"{TRONDHEIM_PAGE}/remind", data={"csrf_token": token, "step": "nope"})
     assert bad.status_code == 400 and "Steget finnes ikke" in bad.text
     unknown = admin.post(

@@ -196,6 +196,13 @@ def test_remind_now_queues_one_reminder_and_the_schedule_skips_that_day(
     assert reminder.rcpt_tos == [BERGEN_MAIL]
     assert reminder.subject.startswith("Påminnelse")
     assert "om 5 arbeidsdager" in " ".join(reminder.text().split())
+    # Sent, a second one the same day is refused, with the reason: one per participant and day.
+    again = " ".join(
+        failed(cli("remind", SEED_ID, OPPDRAG, BERGEN, "--at", "2020-04-20T15:00")).split()
+    )
+    assert (
+        "was sent a reminder today already (08.00): one reminder per participant and day" in again
+    )
 
     # At 09:00 the others get their scheduled reminder; Bergen's is skipped: one a day.
     report = tick(engine, now=oslo(2020, 4, 20, 9, 5))
@@ -204,6 +211,17 @@ def test_remind_now_queues_one_reminder_and_the_schedule_skips_that_day(
     assert any(
         a.participant_id == BERGEN and a.skip_reason == "a reminder was sent by hand today"
         for a in report.skipped
+    )
+    # Trondheim got the scheduled one at 09.00: a reminder by hand that day is refused too;
+    # the next day it is queued.
+    said = " ".join(
+        failed(
+            cli("remind", SEED_ID, OPPDRAG, "trondheim-sekretariat", "--at", "2020-04-20T10:00")
+        ).split()
+    )
+    assert "was sent a reminder today already (09.05)" in said
+    assert "queued" in ok(
+        cli("remind", SEED_ID, OPPDRAG, "trondheim-sekretariat", "--at", "2020-04-21T10:00")
     )
 
 

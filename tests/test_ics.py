@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar, Event
 
-from innspill.outbound.ics import meeting_ics
+from innspill.outbound.ics import meeting_ics, meeting_location
 from innspill.process.workdays import OSLO
 
 
@@ -139,3 +139,51 @@ def test_names_with_quotes_and_line_breaks_stay_in_their_parameter() -> None:
 def test_rejects_bad_input(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         invitation(**changes)
+
+
+def test_nothing_in_english_and_the_texts_say_their_language() -> None:
+    data = invitation(language="nn")
+    assert b"COMMENT" not in data  # icalendar's "This timezone only works from ..." is dropped
+    calendar, event = parse(data)
+    assert [c.name for c in calendar.subcomponents] == ["VTIMEZONE", "VEVENT"]
+    for name in ("SUMMARY", "DESCRIPTION", "LOCATION"):
+        assert event[name].params["LANGUAGE"] == "nn", name
+    assert b"SUMMARY;LANGUAGE=nn:Halvdagsm" in data
+
+
+def test_location_holds_the_place_and_the_video_link() -> None:
+    link = "https://mote.vegvesen.example/halvdagsmote"
+    assert meeting_location("Videomøte", link) == f"Videomøte – {link}"
+    assert meeting_location("Vegdirektoratet, møterom 1", None) == "Vegdirektoratet, møterom 1"
+    _, event = parse(invitation(location=meeting_location("Videomøte", link)))
+    assert str(event["LOCATION"]) == f"Videomøte – {link}"
+
+
+def test_the_calendar_entry_of_a_nynorsk_participant_is_in_nynorsk() -> None:
+    from innspill.outbound.step_parts import _meeting_ics
+    from innspill.planning.actions import Action, ActionKind
+    from innspill.process.definition import MeetingStep, load_definition
+    from tests.conftest import SEED
+
+    seed = load_definition(SEED)
+    people = [
+        p.model_copy(update={"language": "nn"}) if p.id == "bergen-sekretariat" else p
+        for p in seed.participants
+    ]
+    definition = seed.model_copy(update={"participants": people})
+    step = definition.step("halvdagsmote")
+    assert isinstance(step, MeetingStep)
+    action = Action(
+        definition.id, step.id, "bergen-sekretariat", ActionKind.MEETING_INVITATION, "1:x"
+    )
+    inline, attached = _meeting_ics(
+        definition, step, action, now=datetime(2020, 5, 25, 9, tzinfo=OSLO)
+    )
+    assert (inline.alternative, attached.alternative) == (True, False)
+    assert inline.params == (("method", "REQUEST"),) and inline.data == attached.data
+    _, event = parse(inline.data)
+    assert event["SUMMARY"].params["LANGUAGE"] == "nn"
+    description = str(event["DESCRIPTION"])
+    assert "Videolenkje: https://mote.vegvesen.example/halvdagsmote" in description
+    assert "Sakliste:\n1. Velkommen og gjennomgang av sammenstillingen" in description
+    assert "Saksliste" not in description and "Videolenke" not in description

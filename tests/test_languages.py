@@ -57,6 +57,7 @@ NN_PARTICIPANTS = {
     "trondheim-sekretariat",
     "grenland-sekretariat",
     "kristiansand-sekretariat",
+    "nedre-glomma-sekretariat",  # late on 3 June: the overdue reminder and the late receipt
     "bergen-styringsgruppe",
     "tromso-styringsgruppe",
     "vegdirektoratet-utredning",
@@ -269,9 +270,13 @@ def test_the_answer_form_is_in_the_participants_language(nn_app: FastAPI) -> Non
         assert (nn.lang, nb.lang) == ("nn", "nb")
         assert nn.buttons == ["Send innspel"] and nb.buttons == ["Send innspill"]
         assert "Ikkje sendt enno" in nn.text and "Ikke sendt ennå" in nb.text
-        # The deadline, 1 June 2020, was a Monday: "måndag" in nynorsk.
-        assert "til og med måndag 1. juni 2020" in nn.text
-        assert "til og med mandag 1. juni 2020" in nb.text
+        # The deadline, 1 June 2020, was Whit Monday: it runs to Tuesday, "tysdag" in nynorsk.
+        assert "til og med tysdag 2. juni 2020" in nn.text
+        assert "til og med tirsdag 2. juni 2020" in nb.text
+        assert (
+            "Fristen var sett til 1. juni 2020, men det er andre pinsedag, og då blir fristen "
+            "forlengd til neste arbeidsdag."
+        ) in nn.text
         assert "Innspel per tema" in nn.text
 
         token = _form_token(nn_app, "trondheim-sekretariat")

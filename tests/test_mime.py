@@ -107,3 +107,42 @@ def test_a_line_break_in_any_header_value_is_refused(field: str) -> None:
 
     with pytest.raises(HeaderInjection):
         message(**{field: "x\r\nBcc: someone@example.org"})
+
+
+def test_a_calendar_part_goes_beside_the_text_and_html_and_files_after_them() -> None:
+    """iMIP (RFC 6047) as Outlook and Google send it: multipart/mixed holding a
+    multipart/alternative of text, HTML and text/calendar; method=REQUEST (no file name),
+    then the files."""
+    ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:Halvdagsmøte\r\nEND:VCALENDAR\r\n".encode()
+    raw = message(
+        attachments=[
+            Attachment(
+                "invitasjon.ics",
+                'text/calendar; charset="utf-8"',
+                ics,
+                (("method", "REQUEST"),),
+                alternative=True,
+            ),
+            Attachment("invitasjon.ics", "application/ics", ics),
+        ]
+    )
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    alternative, attached = parsed.iter_parts()
+    kinds = [p.get_content_type() for p in alternative.iter_parts()]
+    assert kinds == ["text/plain", "text/html", "text/calendar"]
+    calendar = list(alternative.iter_parts())[2]
+    assert calendar.get_param("method") == "REQUEST" and calendar.get_content_charset() == "utf-8"
+    assert calendar["Content-Transfer-Encoding"] == "base64"
+    assert calendar.get_filename() is None and calendar.get_content_disposition() is None
+    assert calendar.get_payload(decode=True) == ics
+    assert (attached.get_filename(), attached.get_content_type()) == (
+        "invitasjon.ics",
+        "application/ics",
+    )
+    assert attached.get_payload(decode=True) == ics
+    # Without files there is no multipart/mixed at all.
+    only = message(attachments=[Attachment("x.ics", "text/calendar", ics, alternative=True)])
+    assert email.message_from_bytes(only, policy=default).get_content_type() == (
+        "multipart/alternative"
+    )

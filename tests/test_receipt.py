@@ -29,7 +29,10 @@ def context(participant_id: str, **overrides: object) -> dict[str, object]:
         "files": ["innspill.pdf"],
         "version": 1,
         "received_at": datetime(2020, 5, 25, 16, 5, tzinfo=OSLO),
-        "deadline": date(2020, 6, 1),
+        "deadline": date(2020, 6, 2),  # written as 1 June (Whit Monday): in effect
+        "written_deadline": date(2020, 6, 1),
+        "closes": date(2020, 6, 3),
+        "late": False,
         "channel": "email",
         "letter_date": date(2020, 5, 26),
         "reply_to": "byvekst-innspill@vegvesen.example",

@@ -36,12 +36,14 @@ from innspill.status import ProcessStatus, process_statuses
 from tests.conftest import SEED_ID, TEST_DATABASE, new_database
 from tests.test_dashboard import PASSWORD, USER, sign_in
 
-#: Before the first deadline; the day after it; the day of the compilation; the day after the
-#: draft's deadline; the end of the round.
+#: Before the first deadline; the day after it; the day the second deadline runs to (1 June,
+#: Whit Monday, as written); the day of the compilation; the day after the draft's deadline;
+#: the end of the round.
 DATES = [
     date(2020, 4, 1),
     date(2020, 4, 28),
     date(2020, 6, 2),
+    date(2020, 6, 3),
     date(2020, 6, 16),
     date(2020, 6, 30),
 ]
@@ -194,10 +196,16 @@ EXPECTED = {
     # extension: the first step is overdue (it is not kept open by Grenland's later deadline),
     # and the next deadline is the second step's.
     date(2020, 4, 28): (
-        ("innspill-retningslinjer", "open", "2020-06-01", "innspill-retningslinjer", None, 9),
+        ("innspill-retningslinjer", "open", "2020-06-02", "innspill-retningslinjer", None, 9),
         ["overdue", "open", "not started", "not started", "not started"],
     ),
+    # The deadline written as 1 June (Whit Monday) runs to Tuesday 2 June: still open that
+    # evening, nothing compiled yet; the meeting's invitations went out on 25 May.
     date(2020, 6, 2): (
+        ("innspill-retningslinjer", "open", "2020-06-02", "innspill-retningslinjer", None, 9),
+        ["overdue", "open", "not started", "open", "not started"],
+    ),
+    date(2020, 6, 3): (
         ("halvdagsmote", "open", "2020-06-09", "innspill-retningslinjer", None, 9),
         ["overdue", "overdue", "done", "open", "not started"],
     ),

@@ -14,6 +14,7 @@ from jinja2.exceptions import UndefinedError
 from innspill.outbound.invitation import invitation_part
 from innspill.outbound.templates import KINDS, Rendered, render
 from innspill.planning.actions import Action, ActionKind
+from innspill.process.deadlines import closes_on
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
 from innspill.process.nbformat import nbdate, nbweekday
 from innspill.process.workdays import OSLO
@@ -192,6 +193,8 @@ def context_for(
         "step": step,
         "themes": definition.themes_of(step),
         "deadline": step.deadline,
+        "written_deadline": None,  # a deadline on a working day: see the holiday tests
+        "closes": closes_on(definition, step, step.deadline),
         "previous_deadline": None,
         "letter_date": step.opens,
         "working_days_left": None,
@@ -501,6 +504,7 @@ def test_the_receipt_says_what_was_received_without_a_signature(
         files=["innspill.pdf"],
         version=1,
         received_at=datetime(2020, 4, 20, 10, 15, tzinfo=OSLO),
+        late=False,
         channel="email",
         answer_url="https://innspill.example/svar/abc",
     )

@@ -50,6 +50,11 @@ REFUSALS = {
     "invitation_failed": (
         "Invitasjonen til deltakeren feilet. Send den på nytt først (under «Meldinger som feilet»)."
     ),
+    "reminded_today": (
+        "Deltakeren har alt fått en påminnelse om fristen i dag (eller invitasjonen eller et "
+        "varsel om ny frist). Det sendes høyst én påminnelse per deltaker og dag; prøv igjen i "
+        "morgen."
+    ),
     "waiting": (
         "En påminnelse til deltakeren venter allerede på å bli sendt. Den går ut ved neste "
         "utsending."

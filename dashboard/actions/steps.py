@@ -118,8 +118,15 @@ def _recorded(
     (from the status model) when that says something else, e.g. that no draft was sent yet."""
     status = process_status(db, definition, now=now)
     where = progress.standing(definition, status, step_id, participant).text
-    notice = f"{name_of(definition, participant)}, «{_title(definition, step_id)}»: {recorded}."
-    return notice + (f" Status nå: {where}." if where and where != recorded else "")
+    notice = _sentence(
+        f"{name_of(definition, participant)}, «{_title(definition, step_id)}»: {recorded}"
+    )
+    return notice + (" " + _sentence(f"Status nå: {where}") if where and where != recorded else "")
+
+
+def _sentence(text: str) -> str:
+    """`text` ending with a full stop, never two: a decision is usually a sentence of its own."""
+    return text if text.rstrip().endswith((".", "!", "?")) else text + "."
 
 
 def _treatment_values(row: Treatment) -> dict[str, object]:
@@ -178,7 +185,7 @@ def extend_deadline(
     db.commit()
     who = f"for {name_of(definition, participant)}" if participant else "for alle deltakerne"
     notice = f"Ny frist for «{_title(definition, step_id)}» {who}: {labels.fmt_date(new)}."
-    if warning := action_texts.not_a_working_day(new):
+    if warning := action_texts.not_a_working_day(new, definition):
         notice += " " + warning
     next_up = forecast_of(db, definition, now, participant=participant or None, step=step_id)
     return done(request, target(process_id, back, participant), notice, next_up)

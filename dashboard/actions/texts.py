@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import date
 
 from innspill.dashboard.labels import fmt_date
+from innspill.process.deadlines import in_effect
+from innspill.process.definition import ProcessDefinition
+from innspill.process.nbformat import nbweekday as fmt_weekday
 from innspill.process.workdays import holiday_name, why_not_working_day
 
 TREATMENT_STATES = {
@@ -29,6 +32,8 @@ SKIP_REASONS = {
     "the draft is on the body's agenda": "utkastet er satt på sakskartet",
     "already treated": "alt behandlet",
     "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
+    "the step has closed": "steget tar ikke lenger imot innspill",
+    "the draft has been circulated": "utkastet er sendt til behandling",
 }
 
 
@@ -89,6 +94,56 @@ REFUSALS: list[tuple[str, Callable[[re.Match[str]], str]]] = [
         lambda m: "Behandlet: fyll inn datoen for behandlingen og vedtaket.",
     ),
     (
+        r"the meeting '[^']+' starts (\S+) at (\S+): .*",
+        lambda m: (
+            f"Møtet begynner {_d(m[1])} kl. {m[2]}. Oppmøte kan registreres når møtet har begynt."
+        ),
+    ),
+    (
+        r"the meeting '[^']+' was cancelled.*",
+        lambda m: "Møtet er avlyst, så det er ikke noe oppmøte å registrere.",
+    ),
+    (
+        r"the draft has not been sent to '[^']+' yet.*",
+        lambda m: (
+            "Utkastet er ikke sendt til deltakeren ennå. Behandlingen kan registreres når "
+            "utkastet er sendt."
+        ),
+    ),
+    (
+        r"the meeting date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
+        lambda m: (
+            f"Møtedatoen ({_d(m[1])}) er før utkastet ble sendt til deltakeren ({_d(m[2])}). "
+            "Rett datoen."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is after today .*",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er fram i tid. Registrer vedtaket når det "
+            "er fattet."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er før utkastet ble sendt til deltakeren "
+            f"({_d(m[2])}). Rett datoen."
+        ),
+    ),
+    (
+        r"the decision date (\S+) is before the meeting it is on the agenda of \((\S+)\).*",
+        lambda m: (
+            f"Datoen for behandlingen ({_d(m[1])}) er før møtet saken står på sakskartet til "
+            f"({_d(m[2])}). Rett datoen, eller sett saken på sakskartet med den nye møtedatoen "
+            "først."
+        ),
+    ),
+    (
+        r"received (\S+), before step '[^']+' opened \((\S+)\).*",
+        lambda m: f"Datoen svaret kom ({_d(m[1])}) er før steget åpnet ({_d(m[2])}).",
+    ),
+    (
         r"(?:process '[^']+' has no step|no step) '([^']+)'.*",
         lambda m: f"Prosessen har ikke steget «{m[1]}». Last inn siden på nytt.",
     ),
@@ -108,15 +163,25 @@ def refusal(message: str) -> str:
     return f"Det ble ikke lagret: {message}"
 
 
-def not_a_working_day(day: date) -> str:
-    """A warning when `day` is not a working day (from `why_not_working_day`), or ""."""
+def not_a_working_day(day: date, definition: ProcessDefinition) -> str:
+    """A note when a new deadline is not a working day (from `why_not_working_day`): which day
+    it runs to (innspill.process.deadlines), or that the process keeps it; else ""."""
     if why_not_working_day(day) is None:
         return ""
     name = holiday_name(day)
     what = (
         f"en helligdag ({name})" if name else ("en lørdag" if day.weekday() == 5 else "en søndag")
     )
-    return f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag."
+    effective = in_effect(definition, day)
+    if effective == day:
+        return (
+            f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Prosessen holder fristen "
+            "slik den er satt; innspill neste arbeidsdag er for sent."
+        )
+    return (
+        f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Fristen forlenges derfor til "
+        f"{fmt_weekday(effective)}, og meldingene til deltakerne sier det."
+    )
 
 
 def parse_day(text: str, label: str) -> date:

@@ -14,7 +14,7 @@ from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES
 from innspill.models import AccessToken, Answer, AnswerAttachment, TokenPurpose
 from innspill.process.attachments import step_file_sizes
-from innspill.process.deadlines import closes_on, effective_deadlines
+from innspill.process.deadlines import deadlines_in
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, Sender, Theme
 from innspill.process.loading import get_definition
 from innspill.process.workdays import end_of_day
@@ -49,7 +49,7 @@ class Opened:
     step: RequestStep
     participant: Participant
     themes: list[Theme]
-    deadline: date
+    deadline: date  # in effect (innspill.process.deadlines)
     closes: date  # late answers are taken until this day ends
     late: bool  # past the deadline: an answer saved now is marked late
     closed: bool  # past `closes`: read-only
@@ -58,6 +58,8 @@ class Opened:
     files: list[FileInfo] = field(default_factory=list)
     # The files we sent with the step's invitation (id = their number, from 1, in the link).
     step_files: list[FileInfo] = field(default_factory=list)
+    # The deadline as set, when it fell on a weekend or holiday and runs to `deadline`.
+    written_deadline: date | None = None
 
     @property
     def sender(self) -> Sender:
@@ -148,10 +150,11 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     participant = audience.get(row.participant_key)
     if participant is None:
         return INVALID
-    deadline = effective_deadlines(session, definition)[(step.id, participant.id)]
-    # One contract for late answers: taken until the step closes, even when a deadline was
-    # moved past the closing day.
-    closes = closes_on(definition, step, deadline)
+    # One contract for late answers (innspill.process.deadlines): taken until the step
+    # closes, even when a deadline was moved past the closing day.
+    book = deadlines_in(session, definition)
+    deadline = book.in_effect[(step.id, participant.id)]
+    closes = book.closes[(step.id, participant.id)]
     latest = _latest(session, row)
     texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
     return Opened(
@@ -161,6 +164,7 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         participant=participant,
         themes=definition.themes_of(step),
         deadline=deadline,
+        written_deadline=book.written.get((step.id, participant.id)),
         closes=closes,
         late=now >= end_of_day(deadline),
         closed=now >= end_of_day(closes),

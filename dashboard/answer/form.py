@@ -43,7 +43,7 @@ from innspill.dashboard.deps import get_db, get_now, templates
 from innspill.errors import InnspillError
 from innspill.inbound.answers import MAX_FILE_BYTES, MAX_FILES, attach_file, register_answer
 from innspill.models import Answer, AnswerAttachment
-from innspill.process.nbformat import nbdate
+from innspill.process.nbformat import day_off, nbdate
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
@@ -94,6 +94,16 @@ def _same(address: str, request: Request) -> bool:
 
 
 # --- pages ----------------------------------------------------------------------------------
+
+
+def _deadline_note(opened: Opened) -> str:
+    """Why the deadline in effect is later than the day set (a weekend or holiday), or ""."""
+    written = opened.written_deadline
+    if written is None:
+        return ""
+    return wording(opened.language)["deadline_moved"].format(
+        written=nbdate(written), day_off=day_off(written, opened.language)
+    )
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int) -> Response:
@@ -153,6 +163,7 @@ def form_page(
             f"{nbdate(opened.deadline)}",
             "closes_text": f"{WEEKDAYS[opened.language][opened.closes.weekday()]} "
             f"{nbdate(opened.closes)}",
+            "deadline_note": _deadline_note(opened),
             "action": f"/svar/{opened.token}",
             "csrf": "" if opened.closed else form_csrf(request, opened.token),
             "texts": opened.texts if texts is None else texts,

@@ -24,6 +24,10 @@ NB: Final = {
     "saved_receipt": "Dere får en kvittering på e-post.",
     "from": "Innspill fra",
     "deadline": "Frist",
+    "deadline_moved": (
+        "Fristen var satt til {written}, men det er {day_off}, og da forlenges fristen til "
+        "neste arbeidsdag."
+    ),
     "status": "Status",
     "sent": "Sendt {when}",
     "version": "(versjon {version})",
@@ -123,6 +127,10 @@ NN: Final = {
     "saved_receipt": "De får ei kvittering på e-post.",
     "from": "Innspel frå",
     "deadline": "Frist",
+    "deadline_moved": (
+        "Fristen var sett til {written}, men det er {day_off}, og då blir fristen forlengd til "
+        "neste arbeidsdag."
+    ),
     "status": "Status",
     "sent": "Sendt {when}",
     "version": "(versjon {version})",

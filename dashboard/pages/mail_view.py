@@ -105,7 +105,10 @@ def _filename(part: Message, index: int) -> str:
     name = param_text(part, "filename", header_name="content-disposition") or param_text(
         part, "name"
     )
-    return clean_filename(name) or f"vedlegg-{index + 1}"
+    # A calendar part has no name when it is the invitation itself (beside text and HTML, as
+    # our meeting invitations and Outlook's replies have it): saved, it should open as one.
+    suffix = ".ics" if part.get_content_type() == "text/calendar" else ""
+    return clean_filename(name) or f"vedlegg-{index + 1}{suffix}"
 
 
 def _leaves(msg: Message) -> tuple[list[Message], list[Message], list[Message], list[str]]:

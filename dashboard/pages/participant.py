@@ -22,6 +22,7 @@ from innspill.dashboard.pages.progress import (
 )
 from innspill.dashboard.pages.queries import MESSAGE_COLUMNS, MessageRow
 from innspill.models import Answer, DeadlineChange, OutboxMessage
+from innspill.process.deadlines import in_effect
 from innspill.process.definition import Participant, ProcessDefinition
 from innspill.status import (
     FailedMessage,
@@ -51,6 +52,7 @@ class DeadlineNote:
     reason: str
     changed_at: datetime
     everyone: bool
+    in_effect: date  # the deadline as set runs to this day when it is not a working day
 
 
 @dataclass
@@ -170,6 +172,7 @@ def _deadline_notes(
             c.reason,
             c.changed_at,
             c.participant_key is None,
+            in_effect(definition, c.deadline),
         )
         for c in session.scalars(
             select(DeadlineChange)

@@ -16,6 +16,7 @@ from innspill.dashboard.pages.chart import AnswerChart, answer_chart
 from innspill.dashboard.pages.groups import RoleGroup, by_role
 from innspill.dashboard.pages.queries import load_definitions
 from innspill.process.definition import MeetingStep, Participant, ProcessDefinition, RequestStep
+from innspill.process.nbformat import day_off
 from innspill.status import (
     ParticipantStatus,
     Phrase,
@@ -112,9 +113,11 @@ def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
     deadline = as_date(step.deadline)
     if isinstance(spec, RequestStep):
         dates = f"{fmt_date(spec.opens)} – {fmt_date(deadline)}"
-        if deadline != spec.deadline:
-            dates += f" (endret fra {fmt_date(spec.deadline)})"
-        return dates
+        written = as_date(step.written_deadline) or deadline
+        notes = [f"endret fra {fmt_date(spec.deadline)}"] if written != spec.deadline else []
+        if step.written_deadline and written:  # a weekend or holiday: innspill.process.deadlines
+            notes.append(f"satt til {fmt_date(written)}, som er {day_off(written)}: forlenget")
+        return dates + (f" ({'; '.join(notes)})" if notes else "")
     if isinstance(spec, MeetingStep):
         return f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"
     return f"Frist {fmt_date(deadline)}" if deadline else ""

@@ -121,7 +121,7 @@ def preview(
     from innspill.models.db import session_scope
     from innspill.outbound.templates import KINDS
     from innspill.planning.planner import Action, ActionKind
-    from innspill.process.deadlines import effective_deadlines
+    from innspill.process.deadlines import deadlines_in
     from innspill.process.loading import get_definition
 
     if kind not in KINDS:
@@ -132,7 +132,8 @@ def preview(
     try:
         with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
-            deadline = effective_deadlines(session, definition).get((step, participant))
+            book = deadlines_in(session, definition)
+            deadline = book.in_effect.get((step, participant))
         if deadline is None:
             raise InnspillError(
                 f"'{participant}' is not asked for input in step '{step}' of '{process}'"
@@ -147,6 +148,8 @@ def preview(
             previous_deadline=deadline if kind == "deadline_changed" else None,
             working_days_left=2 if kind == "reminder" else None,
             overdue_number=1 if kind == "overdue" else None,
+            written_deadline=book.written.get((step, participant)),
+            closes=book.closes.get((step, participant)),
         )
         row = outbox_row(definition, action, now=now, reply_to=get_settings().reply_to)
     except InnspillError as exc:
@@ -212,9 +215,10 @@ def remind(
 ) -> None:
     """Queue a reminder for one participant now, whatever the schedule.
 
-    Refused if they have answered, the step is not open, or they are not invited yet. After
-    their deadline it is an overdue reminder. A scheduled reminder due the same day is then
-    skipped (never two the same day). `innspill send` (or the next tick) sends it.
+    Refused if they have answered, the step is not open or has closed, they are not invited
+    yet, or they were already told of the deadline today (one reminder per participant and
+    day). After their deadline it is an overdue reminder. A scheduled reminder due the same
+    day is then skipped (never two the same day). `innspill send` (or the next tick) sends it.
     """
     from innspill.models.db import session_scope
     from innspill.outbound.compose import Outgoing

@@ -192,6 +192,11 @@ def _print_step(step: StepStatus) -> None:
     typer.echo(
         f"  {step.step:<28} {step.kind:<12} {step.deadline or '':<10}  {step.state}{counts}{note}"
     )
+    if step.written_deadline:
+        typer.echo(
+            f"      deadline set to {step.written_deadline}, not a working day: it runs to "
+            f"{step.deadline}"
+        )
     if step.calendar_replies:
         r = step.calendar_replies
         typer.echo(
@@ -233,7 +238,9 @@ def extend(
 ) -> None:
     """Change a deadline for everyone, or extend it for one participant.
 
-    The next tick tells those affected (who have not answered) and plans reminders anew.
+    The next tick tells those affected (who have not answered) and plans reminders anew. A
+    deadline on a weekend or public holiday runs to the next working day, unless the process
+    file says holiday_deadlines = "as_written".
     """
     from innspill.models.db import session_scope
     from innspill.process.deadlines import change_deadline
@@ -256,8 +263,15 @@ def extend(
             )
     except InnspillError as exc:
         raise fail(str(exc)) from None
+    from innspill.process.deadlines import in_effect
     from innspill.process.workdays import why_not_working_day
 
     if why := why_not_working_day(new):
-        typer.secho(f"warning: {new} is a {why}, not a working day", fg=typer.colors.YELLOW)
+        effective = in_effect(definition, new)
+        then = (
+            f"the deadline runs to the next working day, {effective}"
+            if effective != new
+            else 'kept as written ([process] holiday_deadlines = "as_written")'
+        )
+        typer.secho(f"warning: {new} is a {why}, not a working day; {then}", fg=typer.colors.YELLOW)
     typer.echo(f"Deadline of {step} set to {new} for {participant or 'everyone'}.")

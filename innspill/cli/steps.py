@@ -191,7 +191,10 @@ def attendance(
     absent: Annotated[bool, typer.Option("--absent", help="Did not attend.")] = False,
     at: AtOption = None,
 ) -> None:
-    """Register that a participant attended a meeting (or, with --absent, did not)."""
+    """Register that a participant attended a meeting (or, with --absent, did not).
+
+    Refused before the meeting has started (--at counts), and for a cancelled meeting.
+    """
     from innspill.documents.treatment import register_attendance
     from innspill.models.db import session_scope
     from innspill.process.loading import get_definition
@@ -225,7 +228,12 @@ def treatment(
     decision: Annotated[str, typer.Option(help="With treated: the decision.")] = "",
     at: AtOption = None,
 ) -> None:
-    """Record how far a body has come with the draft; reminders stop once it is on the agenda."""
+    """Record how far a body has come with the draft; reminders stop once it is on the agenda.
+
+    Refused until the draft has been sent to the body, and for dates that cannot be: a
+    decision after today, before the draft was sent or before the meeting it was on the
+    agenda of.
+    """
     from innspill.documents.treatment import set_treatment
     from innspill.models import TreatmentState
     from innspill.models.db import session_scope

@@ -51,7 +51,7 @@ ANSWERS: dict[str, dict[str, Moment | None]] = {
         "grenland-sekretariat": (date(2020, 5, 28), time(13, 15)),
         "nord-jaeren-sekretariat": (date(2020, 5, 29), time(11, 50)),
         "kristiansand-sekretariat": (date(2020, 6, 2), time(14, 45)),
-        "nedre-glomma-sekretariat": (date(2020, 6, 4), time(10, 10)),
+        "nedre-glomma-sekretariat": (date(2020, 6, 3), time(10, 10)),
         "tromso-sekretariat": None,
     },
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from innspill.process.definition import ProcessInfo, RequestStep, Sender, Theme
-from innspill.process.nbformat import nbdate, nbtime
+from innspill.process.nbformat import day_off, nbdate, nbtime
 from innspill.process.workdays import OSLO
 
 
@@ -41,6 +41,8 @@ class CompilationInput:
     deadline: date  # the deadline in effect for the whole step (after any change)
     # (name, date) of participants whose own deadline was extended past `deadline`
     extensions: list[tuple[str, date]] = field(default_factory=list)
+    # The step's deadline as set, when it fell on a weekend or holiday and runs to `deadline`.
+    written_deadline: date | None = None
 
 
 #: The theme id of text that names no theme (the same key `innspill.inbound.intake` stores).
@@ -177,12 +179,17 @@ def summary_lines(data: CompilationInput) -> list[str]:
     """The short summary in plain sentences, shared by the DOCX and the HTML page."""
     answers = latest(data.answers)
     total = len(answers) + len(data.missing)
-    lines = [f"Frist for innspill: {nbdate(data.deadline)}."]
-    if data.deadline != data.step.deadline:
-        lines[0] = (
-            f"Frist for innspill: {nbdate(data.deadline)} "
-            f"(endret fra {nbdate(data.step.deadline)})."
+    notes = []
+    if (data.written_deadline or data.deadline) != data.step.deadline:
+        notes.append(f"endret fra {nbdate(data.step.deadline)}")
+    if data.written_deadline:
+        written = data.written_deadline
+        notes.append(
+            f"satt til {nbdate(written)}, som er {day_off(written)}, og forlenget til neste "
+            "arbeidsdag"
         )
+    said = f" ({'; '.join(notes)})" if notes else ""
+    lines = [f"Frist for innspill: {nbdate(data.deadline)}{said}."]
     if data.extensions:
         lines.append(
             "Utsatt frist for "

@@ -22,8 +22,8 @@ from innspill.documents.compilation import (
 from innspill.documents.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from innspill.models import Answer, DeadlineChange, Document
-from innspill.process.deadlines import effective_deadlines
+from innspill.models import Answer, Document
+from innspill.process.deadlines import deadlines_in
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -69,7 +69,8 @@ def compilation_input(
     """Gather the latest answer of every participant of the source step, as of `now`."""
     source = definition.step(step.source)
     assert isinstance(source, RequestStep)
-    deadlines = effective_deadlines(session, definition)
+    book = deadlines_in(session, definition)
+    deadlines = book.in_effect
     rows = session.exec(
         select(Answer)
         .where(
@@ -82,7 +83,7 @@ def compilation_input(
     people = definition.audience(source.id)
     answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
     answered = {row.participant_key for row in rows}
-    deadline = _step_deadline(session, definition, source)
+    deadline = book.steps[source.id]
     return CompilationInput(
         process=definition.process,
         sender=definition.sender,
@@ -96,22 +97,10 @@ def compilation_input(
         extensions=[
             (p.name, own) for p in people if (own := deadlines[(source.id, p.id)]) > deadline
         ],
+        written_deadline=(
+            book.steps_written[source.id] if book.steps_written[source.id] != deadline else None
+        ),
     )
-
-
-def _step_deadline(session: Session, definition: ProcessDefinition, source: RequestStep) -> date:
-    """The deadline in effect for the whole step: its latest change, as the planner sees it."""
-    change = session.exec(
-        select(DeadlineChange)
-        .where(
-            DeadlineChange.process_id == definition.id,
-            DeadlineChange.step_key == source.id,
-            col(DeadlineChange.participant_key).is_(None),
-        )
-        .order_by(col(DeadlineChange.changed_at).desc(), col(DeadlineChange.id).desc())
-        .limit(1)
-    ).first()
-    return change.deadline if change is not None else source.deadline
 
 
 def _compiled_answers(

@@ -13,6 +13,7 @@ from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.models import Answer, AnswerAttachment
 from innspill.process.definition import ProcessDefinition, RequestStep
+from innspill.process.workdays import OSLO
 
 
 def register_answer(
@@ -37,6 +38,14 @@ def register_answer(
         )
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
+    received = at.astimezone(OSLO).date()
+    if received < step.opens:
+        # Nobody could answer a request that had not been made: a date typed wrong, or a
+        # held message from before the round assigned to it.
+        raise InnspillError(
+            f"received {received}, before step '{step_id}' opened ({step.opens}): an answer "
+            "cannot come before the request"
+        )
     themes = [t.id for t in definition.themes_of(step)]
     unknown = set(texts) - set(themes) - {""}  # "": text not written theme by theme
     if unknown:

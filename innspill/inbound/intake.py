@@ -18,10 +18,10 @@ from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.models.db import session_scope
-from innspill.process.deadlines import closes_on, effective_deadlines
+from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
 from innspill.process.loading import get_definition
-from innspill.process.workdays import end_of_day
+from innspill.process.workdays import OSLO, end_of_day
 from innspill.tokens import resolve
 
 if TYPE_CHECKING:
@@ -183,8 +183,9 @@ def accept(
         row.reason = f"step '{row.step_key}' takes no answers"
         return
     participant = row.participant_key or ""
-    deadline = effective_deadlines(session, definition).get((step.id, participant), step.deadline)
-    closes = closes_on(definition, step, deadline)
+    closes = deadlines_in(session, definition).closes.get((step.id, participant)) or closes_on(
+        definition, step, step.deadline
+    )
     # The same contract as the form: late answers are taken until the step closes. It counts
     # when the mail arrived (a fetch after an outage is not its fault); `now` when that is
     # earlier, as when a run acts as if at an earlier time (--at).
@@ -192,6 +193,12 @@ def accept(
         row.reason = (
             f"received after the step closed ({closes.isoformat()}); if it should count, "
             "register it by hand: innspill answer add"
+        )
+        return
+    if row.received_at.astimezone(OSLO).date() < step.opens:
+        row.reason = (
+            f"received before the step opened ({step.opens}): it cannot answer a request that "
+            "had not been made"
         )
         return
     texts = split_by_themes(parsed.text, definition.themes_of(step))

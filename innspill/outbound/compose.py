@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
+from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -32,7 +34,7 @@ from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,
 )
-from innspill.process.workdays import OSLO
+from innspill.process.workdays import OSLO, end_of_day
 from innspill.tokens import TokenKey
 
 
@@ -53,12 +55,40 @@ def message_context(
             invitation_part(definition, a, reply_to=reply_to) for a in (action, *action.carries)
         ],
         "deadline": action.deadline,
+        **deadline_facts(definition, action),
         "previous_deadline": action.previous_deadline,
         "letter_date": now.astimezone(OSLO).date(),
         "working_days_left": action.working_days_left,
         "overdue_number": action.overdue_number,
         "reply_to": reply_to,
     }
+
+
+def deadline_facts(definition: ProcessDefinition, action: Action) -> dict[str, Any]:
+    """What a letter says about the deadline besides its day in effect: the day as written
+    when it moved (a weekend or holiday), and the last day an answer is taken."""
+    step = definition.step(action.step_id)
+    assert isinstance(step, RequestStep)
+    closes = action.closes
+    if closes is None and action.deadline is not None:
+        closes = closes_on(definition, step, action.deadline)  # the file's dates: a preview
+    return {"written_deadline": action.written_deadline, "closes": closes}
+
+
+def _with_deadline_facts(session: Session, definition: ProcessDefinition, action: Action) -> Action:
+    """`action` with the written deadline and the closing day the planner gives its actions,
+    read from the database when it was made elsewhere (a resend, a manual reminder)."""
+    if action.closes is not None or action.deadline is None:
+        return action
+    book = deadlines_in(session, definition)
+    pair = (action.step_id, action.participant_id)
+    moved = book.in_effect.get(pair) == action.deadline
+    return replace(
+        action,
+        written_deadline=book.written.get(pair) if moved else None,
+        closes=book.closes.get(pair),
+        carries=tuple(_with_deadline_facts(session, definition, a) for a in action.carries),
+    )
 
 
 def outbox_row(
@@ -205,6 +235,7 @@ def _request_row(
     reply, suffix, url = addressed(
         session, definition, action, now=now, outgoing=outgoing, tokens=tokens
     )
+    action = _with_deadline_facts(session, definition, action)
     if action.kind == ActionKind.RECEIPT:
         context = receipt_context(session, definition, action, now=now, reply_to=reply)
     else:
@@ -258,5 +289,8 @@ def receipt_context(
         "version": answer.version,
         "received_at": answer.received_at.astimezone(OSLO),
         "deadline": action.deadline,
+        **deadline_facts(definition, action),
+        # After the deadline in effect: the receipt speaks of a late answer.
+        "late": action.deadline is not None and answer.received_at >= end_of_day(action.deadline),
         "channel": answer.channel,
     }

@@ -1,4 +1,10 @@
-"""Calendar invitations (iCalendar, RFC 5545/5546) for the meetings of a process."""
+"""Calendar invitations (iCalendar, RFC 5545/5546) for the meetings of a process.
+
+They travel as iMIP (RFC 6047): a `text/calendar; method=REQUEST` (or CANCEL) part beside the
+text and HTML of the letter, as Outlook and Google Calendar send theirs, so that mail programs
+show the meeting with accept and decline (innspill.outbound.mime); the same calendar is also
+attached as a file. Every text property is Norwegian (LANGUAGE=nb or nn): nothing in English.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +36,13 @@ def meeting_uid(process_id: str, step_id: str, participant_id: str, sender_email
     """
     domain = sender_email.rsplit("@", 1)[1]
     return f"{process_id}.{step_id}.{participant_id}@{domain}"
+
+
+def meeting_location(place: str, video_link: str | None) -> str:
+    """LOCATION: the place, and the video link after it when there is one. Outlook shows only
+    LOCATION (not URL) in the invitation, and Outlook, Google and Apple make a link there
+    clickable, so "Videomøte" alone would hide the way in."""
+    return f"{place} – {video_link}" if video_link else place
 
 
 def _text(value: str) -> str:
@@ -94,6 +107,7 @@ def meeting_ics(
     attendee_name: str,
     attendee_email: str,
     stamp: datetime,
+    language: str = "nb",
 ) -> bytes:
     """One meeting for one attendee: a REQUEST (new or changed) or a CANCEL, with its VTIMEZONE.
 
@@ -112,9 +126,10 @@ def meeting_ics(
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
     event = _event(uid=uid, sequence=sequence, stamp=stamp, start=local_start, end=local_end)
-    event.add("summary", vText(_line(summary)))
-    event.add("description", vText(_text(description)))
-    event.add("location", vText(_line(location)))
+    words = {"LANGUAGE": language}  # the texts' language tag (RFC 5545 3.2.10): nb or nn
+    event.add("summary", vText(_line(summary)), parameters=words)
+    event.add("description", vText(_text(description)), parameters=words)
+    event.add("location", vText(_line(location)), parameters=words)
     if url:
         event.add("url", _line(url))
     event.add("organizer", _address(organizer_name, organizer_email))
@@ -133,5 +148,9 @@ def meeting_ics(
     )
     if calendar.get_missing_tzids():
         raise RuntimeError(f"no VTIMEZONE could be made for {calendar.get_missing_tzids()}")
+    for timezone in calendar.walk("VTIMEZONE"):
+        # icalendar notes the years it covers in English ("This timezone only works from
+        # ..."); a participant's calendar may show it, and it says nothing they need.
+        timezone.pop("COMMENT", None)
     ical: bytes = calendar.to_ical()  # icalendar's to_ical has no return annotation
     return ical

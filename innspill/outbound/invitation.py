@@ -31,6 +31,7 @@ def invitation_part(
         "intro": step.intro,
         "themes": definition.themes_of(step),
         "deadline": action.deadline,
+        "written_deadline": action.written_deadline,  # when it moved: a weekend or holiday
         "attachments": [sent_name(name) for name in step.attachments],
         "reply_to": reply_to,
         "answer_url": answer_url,

@@ -20,9 +20,15 @@ MESSAGE_KINDS = tuple(kind.value for kind in ActionKind if kind != ActionKind.CO
 _NAME = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<language>[a-z]{2})\.(?P<part>subject\.txt|txt|html)$")
 
 
+#: Parts rendered from code rather than from a kind's template: the calendar entry's text.
+CODE_PARTS = ("_calendar.{language}.txt",)
+
+
 def kind_templates(language: str) -> list[str]:
-    """The files every message kind needs in one language: subject, text and HTML part."""
-    return [f"{kind}.{language}.{part}" for kind in MESSAGE_KINDS for part in PARTS]
+    """The files every message kind needs in one language: subject, text and HTML part, and
+    the parts the code renders itself."""
+    kinds = [f"{kind}.{language}.{part}" for kind in MESSAGE_KINDS for part in PARTS]
+    return kinds + [part.format(language=language) for part in CODE_PARTS]
 
 
 def _references(folder: Path, name: str) -> Iterator[str]:

@@ -46,12 +46,18 @@ def message_id_for(key: str, domain: str) -> str:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file carried by a message. `params` go on its Content-Type (e.g. method=REQUEST)."""
+    """A file carried by a message. `params` go on its Content-Type (e.g. method=REQUEST).
+
+    `alternative`: not a file but another rendering of the message beside the text and the
+    HTML, in the multipart/alternative: the `text/calendar; method=REQUEST` part of a meeting
+    invitation (iMIP, RFC 6047), which is what mail programs show with accept and decline.
+    """
 
     filename: str
     content_type: str
     data: bytes
     params: tuple[tuple[str, str], ...] = ()
+    alternative: bool = False
 
 
 def encoded_words(value: str) -> str:
@@ -125,6 +131,14 @@ def _attachment_part(item: Attachment) -> bytes:
     return head.encode("ascii") + base64.encodebytes(item.data).replace(b"\n", b"\r\n")
 
 
+def _alternative_part(item: Attachment) -> bytes:
+    """A body part beside the text and HTML (no file name, no disposition), in base64 as
+    Outlook sends its own: a calendar's lines are UTF-8 and may be long."""
+    params = "".join(f"; {k}={v}" for k, v in item.params)
+    head = f"Content-Type: {item.content_type}{params}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    return head.encode("ascii") + base64.encodebytes(item.data).replace(b"\n", b"\r\n")
+
+
 def _multipart(subtype: str, boundary: str, parts: list[bytes]) -> bytes:
     out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode()]
     for part in parts:
@@ -148,7 +162,8 @@ def build_message(
     extra_headers: dict[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    """The message as bytes with CRLF: text and HTML as alternatives, then any attachments.
+    """The message as bytes with CRLF: text and HTML (and any alternative part, such as a
+    calendar invitation) as alternatives, then any attachments.
 
     Boundaries derive from the Message-ID, so the same message always has the same bytes.
     """
@@ -176,11 +191,18 @@ def build_message(
     }
     head = b"".join(_header(name, value) for name, value in headers.items())
     seed = hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    # The richest rendering comes last in a multipart/alternative (RFC 2046 5.1.4): the
+    # calendar part after the HTML, as Outlook and Google Calendar send an invitation.
     body = _multipart(
-        "alternative", f"=_alt_{seed}", [_text_part(text, "plain"), _text_part(html, "html")]
+        "alternative",
+        f"=_alt_{seed}",
+        [
+            _text_part(text, "plain"),
+            _text_part(html, "html"),
+            *(_alternative_part(a) for a in attachments if a.alternative),
+        ],
     )
-    if attachments:
-        body = _multipart(
-            "mixed", f"=_mix_{seed}", [body, *(_attachment_part(a) for a in attachments)]
-        )
+    files = [a for a in attachments if not a.alternative]
+    if files:
+        body = _multipart("mixed", f"=_mix_{seed}", [body, *(_attachment_part(a) for a in files)])
     return head + body

@@ -3,8 +3,10 @@
 Before the participant's deadline it is a reminder ("the deadline is in N working days"),
 after it an overdue reminder. Its natural key has the sequence `manual-1`, `manual-2`, ...
 so it never collides with a scheduled one; the planner skips a scheduled reminder due on a
-day a manual one was queued (innspill.planning.planner), so nobody gets two the same day.
-It is queued as pending: the next `send` sends it.
+day a manual one was queued (innspill.planning.planner), and a reminder by hand is refused on
+a day the participant was already told of the step's deadline (the invitation, a reminder,
+scheduled or by hand, or a deadline notice): one per participant and day. It is queued as
+pending: the next `send` sends it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,20 @@ from innspill.models import MessageStatus, OutboxMessage
 from innspill.outbound.addressing import Outgoing
 from innspill.outbound.resend import queue
 from innspill.planning.actions import MANUAL, Action, ActionKind
+from innspill.planning.planner import draft_circulated
 from innspill.planning.state import load_state
+from innspill.process.deadlines import closes_on
 from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.workdays import OSLO, end_of_day, is_working_day, local_datetime
+
+#: What a participant is told that reminds them of a step's deadline: after one of these the
+#: same day, a reminder by hand is refused (one per participant and day).
+TOLD = {
+    ActionKind.INVITATION.value,
+    ActionKind.REMINDER.value,
+    ActionKind.OVERDUE.value,
+    ActionKind.DEADLINE_CHANGED.value,
+}
 
 
 class ReminderRefused(InnspillError):
@@ -72,9 +85,18 @@ def remind_now(
         raise ReminderRefused(
             f"step '{step_id}' is not open yet (it opens {step.opens})", "not_open"
         )
-    closes = max(step.closes or definition.process.ends, step.deadline)
+    deadline = state.deadlines.get(pair, step.deadline)
+    closes = state.closes.get(pair) or closes_on(definition, step, deadline)
     if now >= end_of_day(min(closes, definition.process.ends)):
-        raise ReminderRefused(f"step '{step_id}' is closed: answers are no longer taken", "closed")
+        raise ReminderRefused(
+            f"step '{step_id}' closed on {closes}: answers are no longer taken", "closed"
+        )
+    if draft_circulated(definition, step, state):
+        raise ReminderRefused(
+            f"the draft built on the answers to '{step_id}' has been circulated: answers are no "
+            "longer asked for",
+            "closed",
+        )
     answered = state.answered_at.get(pair)
     if answered is not None and answered <= now:
         raise ReminderRefused(f"{who} has answered already: nothing to remind of", "answered")
@@ -119,10 +141,25 @@ def remind_now(
             "`innspill send` sends it",
             "waiting",
         )
-    deadline = state.deadlines.get(pair, step.deadline)
+    today = now.astimezone(OSLO).date()
+    earlier = next(
+        (
+            m
+            for m in reversed(sent)
+            if m.kind in TOLD and m.created_at.astimezone(OSLO).date() == today
+        ),
+        None,
+    )
+    if earlier is not None:
+        raise ReminderRefused(
+            f"{who} was sent a {earlier.kind.replace('_', ' ')} today already "
+            f"({earlier.created_at.astimezone(OSLO):%H.%M}): one reminder per participant and "
+            "day; try again tomorrow",
+            "reminded_today",
+        )
     number = 1 + sum(m.sequence.startswith(MANUAL) for m in sent)
     sequence = f"{MANUAL}{number}"
-    today = now.astimezone(OSLO).date()
+    written = state.written_deadlines.get(pair)
     if now < end_of_day(deadline):
         action = Action(
             definition.id,
@@ -132,6 +169,8 @@ def remind_now(
             sequence,
             deadline,
             working_days_left=working_days_until(today, deadline),
+            written_deadline=written,
+            closes=closes,
         )
     else:
         overdue = 1 + sum(m.kind == ActionKind.OVERDUE for m in sent)
@@ -143,6 +182,8 @@ def remind_now(
             sequence,
             deadline,
             overdue_number=overdue,
+            written_deadline=written,
+            closes=closes,
         )
     row = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing())
     record_event(

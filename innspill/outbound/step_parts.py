@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from innspill.documents.store import compilation_input, latest
 from innspill.models import Document, OutboxMessage
-from innspill.outbound.ics import meeting_ics, meeting_uid
+from innspill.outbound.ics import meeting_ics, meeting_location, meeting_uid
 from innspill.outbound.mime import Attachment
+from innspill.outbound.templates import environment
 from innspill.planning.actions import Action, ActionKind
 from innspill.process.definition import (
     CirculationStep,
@@ -80,10 +81,11 @@ def meeting_parts(
     now: datetime,
     context: dict[str, Any],
 ) -> list[Attachment]:
-    """Add the meeting's revision to `context`; a reminder's compilation, or the calendar entry."""
+    """Add the meeting's revision to `context`; a reminder's compilation, or the calendar entry
+    (as the part mail programs show with accept and decline, and as a file)."""
     context["revision"] = action.revision or 1
     if action.kind != ActionKind.MEETING_REMINDER:
-        return [_meeting_ics(definition, step, action, now=now)]
+        return _meeting_ics(definition, step, action, now=now)
     compilation = (
         latest(session, definition.id, step.attach_compilation, "compilation")
         if step.attach_compilation
@@ -144,21 +146,33 @@ def _circulated_at(
     ).first()
 
 
+#: The calendar file's name; the same calendar is the message's text/calendar part.
+ICS_NAME = "invitasjon.ics"
+
+
 def _meeting_ics(
     definition: ProcessDefinition, step: MeetingStep, action: Action, *, now: datetime
-) -> Attachment:
+) -> list[Attachment]:
+    """The meeting's calendar for one participant: a text/calendar part with its method (what
+    Outlook, Gmail and Apple Mail show as an invitation to accept or decline, RFC 6047), and
+    the same bytes as an .ics file (application/ics, as Google Calendar attaches its own, so
+    that no client takes it for a second invitation)."""
     participant = definition.participant(action.participant_id)
     method: Literal["REQUEST", "CANCEL"] = (
         "CANCEL" if action.kind == ActionKind.MEETING_CANCEL else "REQUEST"
     )
-    description = "\n".join(f"{n}. {item}" for n, item in enumerate(step.agenda, 1))
+    description = (
+        environment()
+        .get_template(f"_calendar.{participant.language}.txt")
+        .render(process=definition.process, step=step)
+    )
     data = meeting_ics(
         uid=meeting_uid(definition.id, step.id, participant.id, str(definition.sender.email)),
         sequence=(action.revision or 1) - 1,
         method=method,
         summary=step.title,
-        description=description,
-        location=step.place,
+        description=description.strip(),
+        location=meeting_location(step.place, step.video_link),
         url=step.video_link,
         start=local_datetime(step.date, step.start).astimezone(OSLO),
         end=local_datetime(step.date, step.end).astimezone(OSLO),
@@ -167,5 +181,15 @@ def _meeting_ics(
         attendee_name=participant.name,
         attendee_email=str(participant.email),
         stamp=now,
+        language=participant.language,
     )
-    return Attachment("invitasjon.ics", "text/calendar; charset=utf-8", data, (("method", method),))
+    return [
+        Attachment(
+            ICS_NAME,
+            'text/calendar; charset="utf-8"',
+            data,
+            (("method", method),),
+            alternative=True,
+        ),
+        Attachment(ICS_NAME, "application/ics", data),
+    ]

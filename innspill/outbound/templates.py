@@ -53,6 +53,7 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbdate_short=nbformat.nbdate_short,
         nbweekday=nbformat.nbweekday,
         nbtime=nbformat.nbtime,
+        day_off=nbformat.day_off,
         basename=sent_name,  # an attachment's file name, as sent (oppdrag.md goes as oppdrag.pdf)
     )
     return env

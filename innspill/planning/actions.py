@@ -58,7 +58,10 @@ class Action:
     participant_id: str
     kind: ActionKind
     sequence: str
-    deadline: date | None = None  # the deadline a request-step message announces
+    deadline: date | None = None  # the deadline a request-step message announces (in effect)
+    # The deadline as written, when it fell on a weekend or holiday and runs to `deadline`.
+    written_deadline: date | None = None
+    closes: date | None = None  # the last day the participant's answer is taken
     skip_reason: str | None = None
     previous_deadline: date | None = None
     working_days_left: int | None = None
@@ -120,7 +123,10 @@ class DocumentRecord:
 class ProcessState:
     """What the planner needs to know of the database, keyed by (step id, participant id)."""
 
-    deadlines: dict[tuple[str, str], date] = field(default_factory=dict)
+    deadlines: dict[tuple[str, str], date] = field(default_factory=dict)  # in effect
+    # As written, where the deadline in effect is later (it fell on a weekend or holiday).
+    written_deadlines: dict[tuple[str, str], date] = field(default_factory=dict)
+    closes: dict[tuple[str, str], date] = field(default_factory=dict)  # last day answers count
     answered_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
     answers: dict[str, list[AnswerRecord]] = field(default_factory=dict)  # by step id
     messages: dict[tuple[str, str], list[Recorded]] = field(default_factory=dict)

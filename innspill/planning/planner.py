@@ -25,6 +25,7 @@ from innspill.planning.actions import (
 from innspill.planning.after_deadline import plan_circulation, plan_compilation, plan_meeting
 from innspill.planning.combine import combine_invitations, opening_group
 from innspill.planning.due import first_working_day, latest_due
+from innspill.process.deadlines import closes_on
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -93,8 +94,11 @@ class _Request:
     step: RequestStep
     participant_id: str
     now: datetime
-    deadline: date  # the participant's own, extended or not
+    deadline: date  # the participant's own in effect, extended or not
+    written: date | None  # the deadline as written, when it moved (a weekend or holiday)
+    closes: date  # the last day the participant's answer is taken
     answered: bool
+    drafted: bool  # a draft built on the answers has gone to the bodies that treat it
     sendable: bool  # inside the send window now
     skip: str | None  # why nothing at all goes to this participant, if so
     messages: list[Recorded]
@@ -107,6 +111,8 @@ class _Request:
             kind,
             sequence,
             self.deadline,
+            written_deadline=self.written,
+            closes=self.closes,
             **extra,
         )
 
@@ -128,6 +134,16 @@ class _Request:
         return "a reminder was sent by hand today" if manual else None
 
 
+def draft_circulated(definition: ProcessDefinition, step: RequestStep, state: ProcessState) -> bool:
+    """Whether a draft has been registered for a circulation step after `step`: the drafters
+    have finished with its answers, so no overdue reminder asks for them any more."""
+    ids = [s.id for s in definition.steps]
+    later = definition.steps[ids.index(step.id) + 1 :]
+    return any(
+        state.documents.get((s.id, "draft")) for s in later if isinstance(s, CirculationStep)
+    )
+
+
 def _request(
     definition: ProcessDefinition,
     step: RequestStep,
@@ -138,6 +154,7 @@ def _request(
 ) -> _Request:
     pair = (step.id, participant_id)
     answered_at = state.answered_at.get(pair)
+    deadline = state.deadlines.get(pair, step.deadline)
     if participant_id in state.failing_addresses:
         skip: str | None = "the participant's address is failing (bounced)"
     elif now >= end_of_day(definition.process.ends):
@@ -149,8 +166,11 @@ def _request(
         step=step,
         participant_id=participant_id,
         now=now,
-        deadline=state.deadlines.get(pair, step.deadline),
+        deadline=deadline,
+        written=state.written_deadlines.get(pair),
+        closes=state.closes.get(pair) or closes_on(definition, step, deadline),
         answered=answered_at is not None and answered_at <= now,
+        drafted=draft_circulated(definition, step, state),
         sendable=in_send_window(now, step.reminders.send_time),
         skip=skip,
         messages=state.messages.get(pair, []),
@@ -264,7 +284,11 @@ def _overdue(request: _Request, invitation: Recorded) -> list[Action]:
             overdue_number=k,
             skip_reason=reason,
         ),
-        blocker=request.skip or request.answered_reason or request.reminded_today,
+        blocker=request.skip
+        or request.answered_reason
+        or ("the step has closed" if request.now >= end_of_day(request.closes) else None)
+        or ("the draft has been circulated" if request.drafted else None)
+        or request.reminded_today,
         invited_at=invitation.created_at,
         sendable=request.sendable,
         label="overdue reminder no.",

@@ -16,8 +16,7 @@ from sqlmodel import Session, col, select
 
 from innspill.models import DeadlineChange
 from innspill.planning.forecast import Planned, forecast
-from innspill.planning.state import load_state
-from innspill.process.deadlines import deadlines_of
+from innspill.planning.state import load_state, with_deadlines
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import PlannedLoad, plan_load
 
@@ -45,7 +44,7 @@ def preview_load(
             .where(DeadlineChange.process_id == definition.id)
             .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
         ).all()
-        state.deadlines = deadlines_of(definition, [*stored, *planned.deadline_changes])
+        with_deadlines(state, definition, [*stored, *planned.deadline_changes])
     after = forecast(definition, state, now)
     before = (
         forecast(planned.old, load_state(session, planned.old), now)

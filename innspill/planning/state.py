@@ -24,7 +24,7 @@ from innspill.planning.actions import (
     Recorded,
     resend_number,
 )
-from innspill.process.deadlines import deadlines_of
+from innspill.process.deadlines import deadline_book
 from innspill.process.definition import ProcessDefinition
 
 
@@ -63,7 +63,7 @@ def _read_states(
         .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
     ).all():
         changes[change.process_id].append(change)
-    states = {d.id: ProcessState(deadlines=deadlines_of(d, changes[d.id])) for d in definitions}
+    states = {d.id: with_deadlines(ProcessState(), d, changes[d.id]) for d in definitions}
     for pid, step_key, participant_key, version, received_at in session.execute(
         sa_select(
             col(Answer.process_id),
@@ -138,6 +138,17 @@ def _read_states(
     ).all():
         states[pid].failing_addresses.add(key)
     return states
+
+
+def with_deadlines(
+    state: ProcessState, definition: ProcessDefinition, changes: Sequence[DeadlineChange]
+) -> ProcessState:
+    """`state` with the deadlines in effect after `changes` (in the order made), as written
+    where they moved, and the days the steps close (innspill.process.deadlines)."""
+    book = deadline_book(definition, [(c.step_key, c.participant_key, c.deadline) for c in changes])
+    state.deadlines, state.written_deadlines = book.in_effect, book.written
+    state.closes = book.closes
+    return state
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
 from innspill.process.attachments import read_step_files
+from innspill.process.deadlines import in_effect
 from innspill.process.schema import (
     CirculationStep,
     CompilationStep,
@@ -151,6 +152,16 @@ def _request_problems(
                 f"{step.deadline} is after the process ends ({definition.process.ends})",
             )
         )
+    elif (effective := in_effect(definition, step.deadline)) > definition.process.ends:
+        problems.append(
+            Problem(
+                file,
+                f"{where}.deadline",
+                f"{step.deadline} is not a working day and runs to {effective}, after the "
+                f"process ends ({definition.process.ends}); choose an earlier deadline or a "
+                "later end",
+            )
+        )
     return problems
 
 
@@ -240,7 +251,8 @@ def definition_hash(definition: ProcessDefinition) -> str:
 
 
 def date_warnings(definition: ProcessDefinition) -> list[str]:
-    """Deadlines and meetings that fall on a weekend or public holiday: allowed, but odd."""
+    """Deadlines and meetings that fall on a weekend or public holiday: allowed, but odd. For a
+    request step's deadline, what will happen: it runs to the next working day, or is kept."""
     warnings = []
     for index, step in enumerate(definition.steps):
         for field in ("opens", "deadline", "date", "due"):
@@ -248,8 +260,25 @@ def date_warnings(definition: ProcessDefinition) -> list[str]:
             if isinstance(value, date):
                 reason = why_not_working_day(value)
                 if reason:
-                    warnings.append(
+                    warning = (
                         f"steps[{index}].{field} ({step.id}): {value.isoformat()} is a {reason}, "
                         "not a working day"
                     )
+                    if field == "deadline" and isinstance(step, RequestStep):
+                        warning += _holiday_deadline(definition, value)
+                    warnings.append(warning)
     return warnings
+
+
+def _holiday_deadline(definition: ProcessDefinition, day: date) -> str:
+    """What happens to a request deadline on a day that is not a working day."""
+    effective = in_effect(definition, day)
+    if effective == day:
+        return (
+            '; it is kept as written ([process] holiday_deadlines = "as_written"): an answer '
+            "on the next working day is late"
+        )
+    return (
+        f"; the deadline runs to the next working day, {effective.isoformat()}, and the letters "
+        f'say so (set [process] holiday_deadlines = "as_written" to keep {day.isoformat()})'
+    )

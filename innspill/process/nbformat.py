@@ -39,3 +39,34 @@ def nbweekday(day: date) -> str:
 def nbtime(value: time | datetime) -> str:
     """`kl. 09.00`."""
     return f"kl. {value.hour:02d}.{value.minute:02d}"
+
+
+#: Public holidays (by the `holidays` package's Norwegian name) as a letter names them in
+#: running text; a name not listed is written as the package gives it, first letter lower case.
+HOLIDAYS = {
+    "nb": {
+        "Arbeidernes dag": "arbeidernes dag (1. mai)",
+        "Grunnlovsdag": "grunnlovsdagen (17. mai)",
+        "Kristi himmelfartsdag": "Kristi himmelfartsdag",
+    },
+    "nn": {
+        "Arbeidernes dag": "arbeidarane sin dag (1. mai)",
+        "Grunnlovsdag": "grunnlovsdagen (17. mai)",
+        "Kristi himmelfartsdag": "Kristi himmelfartsdag",
+    },
+}
+WEEKEND = {"nb": ("en lørdag", "en søndag"), "nn": ("ein laurdag", "ein sundag")}
+
+
+def day_off(day: date, language: str = "nb") -> str:
+    """Why `day` is not a working day, as a letter says it in `language` (nb or nn): "andre
+    pinsedag", "en lørdag"; "" for a working day."""
+    from innspill.process.workdays import holiday_name
+
+    language = language if language in WEEKEND else "nb"
+    name = holiday_name(day)
+    if name:
+        return HOLIDAYS[language].get(name) or name[:1].lower() + name[1:]
+    if day.weekday() >= 5:
+        return WEEKEND[language][day.weekday() - 5]
+    return ""

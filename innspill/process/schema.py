@@ -247,6 +247,9 @@ class ProcessInfo(_Strict):
     reference: Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}$")]
     language: Language = "nb"
     ends: date
+    # A participant's deadline on a weekend or public holiday runs to the next working day
+    # (as domstolloven § 149 has it for deadlines in days); "as_written" keeps the written day.
+    holiday_deadlines: Literal["next_working_day", "as_written"] = "next_working_day"
 
 
 class ProcessDefinition(_Strict):

@@ -38,6 +38,7 @@ def why_not_working_day(day: date) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def next_working_day(day: date) -> date:
     """`day` itself if it is a working day, else the first working day after it."""
     while not is_working_day(day):

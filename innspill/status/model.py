@@ -109,6 +109,9 @@ class StepStatus:
     date: str | None  # the date in the process file (deadline, due or meeting day)
     state: str
     deadline: str | None = None  # the effective one: after changes for the whole step
+    # of a request step: the deadline as set, when it fell on a weekend or public holiday and
+    # runs to `deadline` (innspill.process.deadlines)
+    written_deadline: str | None = None
     days_left: int | None = None  # to `deadline`, in days from today (negative: passed)
     answered: int = 0  # answered, or for a circulation treated
     expected: int = 0

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from innspill.models import MessageStatus
-from innspill.process.deadlines import extensions, step_deadlines
+from innspill.process.deadlines import extensions, step_deadlines, step_deadlines_written
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import OSLO
 from innspill.status.archive import archive_statuses
@@ -44,11 +44,12 @@ def _process_status(
         definition,
         facts,
         step_deadlines(definition, facts.changes),
-        extensions(facts.changes),
+        extensions(definition, facts.changes),
         step_audiences(definition),
         now,
         now.astimezone(OSLO).date(),
         detail,
+        step_deadlines_written(definition, facts.changes),
     )
     steps = [step_status(ctx, step) for step in definition.steps]
     messages = ({s.value: 0 for s in MessageStatus} if detail else {}) | facts.messages

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from innspill.models import Treatment, TreatmentState
-from innspill.process.deadlines import participant_deadline
+from innspill.process.deadlines import compile_day, participant_deadline
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -16,7 +16,7 @@ from innspill.process.definition import (
     RequestStep,
 )
 from innspill.process.definition import Participant as Member
-from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
+from innspill.process.workdays import OSLO, end_of_day, local_datetime
 from innspill.rsvp import count_replies
 from innspill.status.facts import Facts
 from innspill.status.model import ParticipantStatus, Phrase, StepState, StepStatus, is_late
@@ -34,6 +34,7 @@ class Context:
     now: datetime
     today: date
     detail: bool
+    steps_written: dict[str, date]  # request step -> its own deadline as set
 
     def deadline(self, step_id: str, participant: str) -> date:
         own = self.step_deadlines[step_id]
@@ -115,6 +116,8 @@ def _request_status(ctx: Context, step: RequestStep, status: StepStatus) -> date
         if (step.id, who) not in ctx.facts.extended_answered and ctx.now < end_of_day(deadline)
     )
     past_own = ctx.now >= end_of_day(own)
+    if ctx.steps_written[step.id] != own:
+        status.written_deadline = ctx.steps_written[step.id].isoformat()
     status.overdue = unanswered - status.waiting if past_own else 0
     status.state = _request_state(ctx, step, status, past_own=past_own)
     return own
@@ -145,7 +148,7 @@ def _compilation_status(ctx: Context, step: CompilationStep, status: StepStatus)
     source = ctx.definition.step(step.source)
     # the planner compiles on the first working day after the source's deadline
     base = ctx.step_deadlines.get(source.id) if ctx.audiences[source.id] else None
-    compile_day = add_working_days(base, 1) if base else None
+    made = compile_day(base) if base else None
     versions = ctx.facts.documents.get((step.id, "compilation"), [])
     if ctx.detail:
         _compilation_bodies(ctx, step, status)
@@ -158,12 +161,12 @@ def _compilation_status(ctx: Context, step: CompilationStep, status: StepStatus)
             made=last.created_at.astimezone(OSLO),
             summary=last.note,
         )
-    elif compile_day is not None and ctx.now >= local_datetime(compile_day, step.send_time):
+    elif made is not None and ctx.now >= local_datetime(made, step.send_time):
         status.state = StepState.OVERDUE
         status.note = Phrase("nothing_to_compile")
     else:
         status.state = StepState.NOT_STARTED
-    return step.due or compile_day
+    return step.due or made
 
 
 def _meeting_body(invitations: int, attended: bool | None) -> Phrase:

@@ -155,8 +155,12 @@ def test_a_case_officer_acts_on_the_round(page: Any, base_url: str, tmp_path: Pa
     assert "for alle deltakerne: 21. mai 2020." in said
     assert "er en helligdag (Kristi himmelfartsdag), ikke en arbeidsdag" in said
     assert "Endret frist til Sekretariatet for byvekstavtalen i Bergen" in said
+    assert "Fristen forlenges derfor til fredag 22. mai 2020" in said
     timeline = page.get_by_role("table", name="Stegene i prosessen, i rekkefølge")
-    assert "21. mai 2020 (endret fra 1. juni 2020)" in timeline.inner_text()
+    assert (
+        "22. mai 2020 (endret fra 1. juni 2020; satt til 21. mai 2020, som er Kristi "
+        "himmelfartsdag: forlenget)" in " ".join(timeline.inner_text().split())
+    )
     check(page, "02-process-deadline-saved", problems, axe=False)  # as 01 + notice (06)
 
     # 2. a letter from Tromsø, with the letter itself as a PDF
@@ -193,7 +197,8 @@ def test_a_case_officer_acts_on_the_round(page: Any, base_url: str, tmp_path: Pa
     submit(page, section, "Lagre ny frist")
     assert "for Sekretariatet for byvekstavtalen i Tromsø: 4. mai 2020." in notice(page)
 
-    # 4. Grenland's steering group put the draft on its agenda
+    # 4. Grenland's steering group put the draft (sent this morning) on its agenda; a decision
+    # dated on that meeting day is refused: it has not happened yet
     page.goto(f"{base_url}{PROCESS}/participants/grenland-styringsgruppe")
     section = page.locator("section.act-step", has_text="Utkast til retningslinjer")
     section.get_by_text("Registrer behandlingen i").click()
@@ -202,8 +207,18 @@ def test_a_case_officer_acts_on_the_round(page: Any, base_url: str, tmp_path: Pa
     submit(page, section, "Lagre behandlingen")
     assert "På sakskartet for møtet 18. juni 2020." in notice(page)
     check(page, "06-treatment-saved", problems)
+    section = page.locator("section.act-step", has_text="Utkast til retningslinjer")
+    section.get_by_text("Registrer behandlingen i").click()
+    section.get_by_role("radio", name="Behandlet").check()
+    section.get_by_label("Dato for behandlingen").fill("2020-06-18")
+    section.get_by_label("Vedtak").fill("Styringsgruppen slutter seg til utkastet.")
+    submit(page, section, "Lagre behandlingen")
+    assert "Datoen for behandlingen (18. juni 2020) er fram i tid." in (
+        page.get_by_role("alert").inner_text()
+    )
+    check(page, "06b-treatment-refused", problems, axe=False)
 
-    # 5. Bergen did not come to the meeting (from the process page)
+    # 5. Bergen's attendance at the meeting of 9 June: refused in April (from the process page)
     page.goto(base_url + PROCESS)
     section = page.locator("section.act-step", has_text="Halvdagsmøte om innspillene")
     section.get_by_text("Registrer oppmøte").click()
@@ -211,8 +226,11 @@ def test_a_case_officer_acts_on_the_round(page: Any, base_url: str, tmp_path: Pa
     section.get_by_label("Deltaker").select_option(label=bergen)
     section.get_by_role("radio", name="Møtte ikke").check()
     submit(page, section, "Lagre oppmøtet")
-    assert "«Halvdagsmøte om innspillene»: Deltok ikke." in notice(page)
-    check(page, "07-attendance-saved", problems, axe=False)
+    assert (
+        "Møtet begynner 9. juni 2020 kl. 09.00. Oppmøte kan registreres når møtet har begynt."
+        in page.get_by_role("alert").inner_text()
+    )
+    check(page, "07-attendance-refused", problems, axe=False)
 
     assert not problems, "WCAG 2.1 A/AA violations or overflow:\n" + "\n".join(
         f"  {where}:\n" + "\n".join(f"    - {line}" for line in lines)

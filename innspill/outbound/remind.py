@@ -144,7 +144,7 @@ def remind_now(
             deadline,
             overdue_number=overdue,
         )
-    row = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+    row = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing(), by=by)
     record_event(
         session,
         definition.id,

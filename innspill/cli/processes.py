@@ -50,6 +50,22 @@ def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")
         f"{file}: valid. Process '{definition.id}', {len(definition.participants)} participants, "
         f"{len(definition.steps)} steps."
     )
+    _say_journal(definition)
+
+
+def _say_journal(definition: ProcessDefinition) -> None:
+    """Whose journal the round's numbers come from, or that it keeps none."""
+    from innspill.cli.journal import keeps_no_numbers
+
+    archive = definition.archive
+    if archive is None:
+        typer.secho(keeps_no_numbers(definition.id), fg=typer.colors.YELLOW)
+        return
+    typer.echo(
+        f"Journal: {archive.creator} (org.nr. {archive.organisation_number}), case "
+        f"{definition.process.reference}, document numbers from {archive.first_document_number}"
+        + (f", class {archive.class_code}" if archive.class_code else "")
+    )
 
 
 @app.command()
@@ -100,6 +116,7 @@ def load(
     typer.echo(f"{report.process_id}: {report.outcome}")
     for change in report.changes:
         typer.echo(f"  {change}")
+    _say_journal(definition)
 
 
 def _dry_run(definition: ProcessDefinition, *, source: str, now: datetime) -> None:
@@ -159,6 +176,11 @@ def status(
 def _print_status(s: ProcessStatus) -> None:
     typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
     typer.echo(f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items()))
+    if s.journal.keeps_numbers:
+        last = f", last {s.journal.last}" if s.journal.last else ""
+        typer.echo(f"  journal: {s.journal.entries} entries{last} (innspill journal {s.process})")
+    else:
+        typer.echo("  journal: keeps no journal numbers (no [archive] section)")
     current = s.step(s.current_step)
     if current is None:
         typer.echo("  every step is done")

@@ -136,7 +136,7 @@ def render_row(
         "recipient": str(participant.email),
         "subject": subject,
         "deadline": action.deadline,
-        "raw": build_message(**parts),
+        "raw": build_message(**parts),  # a pending letter's: with SLOT, see below
         "status": MessageStatus.PENDING.value,
         "attempts": 0,
         "last_error": None,
@@ -145,10 +145,11 @@ def render_row(
         "sent_at": None,
         "carried_by": None,
     }
-    if pending:
+    if pending:  # raw None: stored without its number (not NULL) the insert would fail
         row[PENDING] = PendingLetter(
             row["raw"], parts, title=rendered.subject, name=participant.name
         )
+        row["raw"] = None
     return row
 
 

@@ -31,8 +31,8 @@ SLOT = "\ue000dokumentnummer\ue001"
 #: What a preview shows for the number it does not have yet: `20/64758-…`.
 UNNUMBERED = "…"
 ENCODED_SLOT = binascii.b2a_qp(SLOT.encode(), istext=True)  # as quoted-printable writes it
-#: The key of an outbox row's values that holds its PendingLetter until it is numbered; an
-#: insert that forgets to number it fails on the unknown column instead of sending SLOT.
+#: The key of an outbox row's values that holds its PendingLetter until it is numbered (its
+#: `raw` is None till then: an insert that forgets to number it fails on raw's NOT NULL).
 PENDING = "pending_letter"
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from innspill.journal.read import JournalSummary
 from innspill.process.workdays import end_of_day
 
 #: The English wording of each status phrase; the dashboard has a bokmål one per code.
@@ -140,6 +141,8 @@ class ProcessStatus:
     next_deadline: str | None = None  # the current step's deadline, unless it has passed
     days_left: int | None = None
     progress_step: str | None = None  # the step whose counts tell how far the process is
+    # whether the process keeps journal numbers, how many entries, the last document number
+    journal: JournalSummary = field(default_factory=lambda: JournalSummary(False, 0, None))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

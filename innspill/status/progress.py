@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from innspill.journal.read import JournalSummary, summaries
 from innspill.models import MessageStatus
 from innspill.process.deadlines import extensions, step_deadlines
 from innspill.process.definition import ProcessDefinition
@@ -37,7 +38,12 @@ def progress_step(steps: list[StepStatus], current: StepStatus | None) -> StepSt
 
 
 def _process_status(
-    definition: ProcessDefinition, facts: Facts, *, now: datetime, detail: bool
+    definition: ProcessDefinition,
+    facts: Facts,
+    *,
+    now: datetime,
+    detail: bool,
+    journal: JournalSummary,
 ) -> ProcessStatus:
     ctx = Context(
         definition,
@@ -69,6 +75,7 @@ def _process_status(
         next_deadline=current.deadline if current and upcoming else None,
         days_left=current.days_left if current and upcoming else None,
         progress_step=counted.step if counted else None,
+        journal=journal,
     )
 
 
@@ -85,8 +92,11 @@ def process_statuses(
     participants or bodies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
+    keeps = {pid: d.archive is not None for pid, d in definitions.items()}
+    journals = summaries(session, keeps, list(definitions))
     return [
-        _process_status(d, facts[pid], now=now, detail=detail) for pid, d in definitions.items()
+        _process_status(d, facts[pid], now=now, detail=detail, journal=journals[pid])
+        for pid, d in definitions.items()
     ]
 
 

@@ -107,7 +107,9 @@ def test_the_process_journal_lists_every_entry_with_its_links(
     made = next(r for r in table.rows if r[5].text.startswith("Sammenstilling av innspill"))
     assert made[3].text == "Organinternt" and made[6].links[0][0].startswith("/documents/")
     assert client.get(made[6].links[0][0]).status_code == 200
-    assert client.get(f"/processes/{SEED_ID}").text.count(f'href="{JOURNAL}"') == 1
+    process = client.get(f"/processes/{SEED_ID}").text
+    assert process.count(f'href="{JOURNAL}"') == 1
+    assert "Journal</dt><dd>120 journalposter, siste 20/64758-125</dd>" in process
     assert client.get("/processes/ingen/journal").status_code == 404
 
 

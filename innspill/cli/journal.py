@@ -68,12 +68,14 @@ def journal(
 
 
 def _line(e: EntryView) -> str:
+    from innspill.process.workdays import OSLO
+
     who = "to" if e.correspondent_role == "recipient" else "from"
     state = ""
     if e.dispatch is not None:
         state = f"  [{DISPATCH[e.dispatch]}"
         if e.sent_at is not None:
-            state += f" {e.sent_at.isoformat(timespec='minutes')}"
+            state += f" {e.sent_at.astimezone(OSLO):%Y-%m-%d %H:%M}"
         state += f": {e.error}]" if e.error else "]"
     return (
         f"{e.reference:<14} {e.journal_number:<10} {e.journal_date}  "

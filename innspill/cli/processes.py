@@ -15,6 +15,7 @@ from innspill.errors import DefinitionError, InnspillError
 if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast
     from datetime import datetime
 
+    from innspill.journal.read import JournalSummary
     from innspill.process.definition import ProcessDefinition
     from innspill.status import ProcessStatus, StepStatus
 
@@ -176,11 +177,8 @@ def status(
 def _print_status(s: ProcessStatus) -> None:
     typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
     typer.echo(f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items()))
-    if s.journal.keeps_numbers:
-        last = f", last {s.journal.last}" if s.journal.last else ""
-        typer.echo(f"  journal: {s.journal.entries} entries{last} (innspill journal {s.process})")
-    else:
-        typer.echo("  journal: keeps no journal numbers (no [archive] section)")
+    if s.journal is not None:
+        _print_journal(s.process, s.journal)
     current = s.step(s.current_step)
     if current is None:
         typer.echo("  every step is done")
@@ -196,6 +194,14 @@ def _print_status(s: ProcessStatus) -> None:
     for failed in s.failures:
         hint = "" if failed.resent else f"; when fixed: innspill resend {failed.id}"
         typer.secho(f"  FAILED: {failed} (message #{failed.id}{hint})", fg=typer.colors.RED)
+
+
+def _print_journal(process: str, journal: JournalSummary) -> None:
+    if not journal.keeps_numbers:
+        typer.echo("  journal: keeps no journal numbers (no [archive] section)")
+        return
+    last = f", last {journal.last}" if journal.last else ""
+    typer.echo(f"  journal: {journal.entries} entries{last} (innspill journal {process})")
 
 
 def _print_step(step: StepStatus) -> None:

@@ -142,7 +142,8 @@ class ProcessStatus:
     days_left: int | None = None
     progress_step: str | None = None  # the step whose counts tell how far the process is
     # whether the process keeps journal numbers, how many entries, the last document number
-    journal: JournalSummary = field(default_factory=lambda: JournalSummary(False, 0, None))
+    # (with detail only: the overview does not show it and asks the database less)
+    journal: JournalSummary | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

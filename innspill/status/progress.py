@@ -43,7 +43,7 @@ def _process_status(
     *,
     now: datetime,
     detail: bool,
-    journal: JournalSummary,
+    journal: JournalSummary | None,
 ) -> ProcessStatus:
     ctx = Context(
         definition,
@@ -92,10 +92,12 @@ def process_statuses(
     participants or bodies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
-    keeps = {pid: d.archive is not None for pid, d in definitions.items()}
-    journals = summaries(session, keeps, list(definitions))
+    journals: dict[str, JournalSummary] = {}
+    if detail:
+        keeps = {pid: d.archive is not None for pid, d in definitions.items()}
+        journals = summaries(session, keeps, list(definitions))
     return [
-        _process_status(d, facts[pid], now=now, detail=detail, journal=journals[pid])
+        _process_status(d, facts[pid], now=now, detail=detail, journal=journals.get(pid))
         for pid, d in definitions.items()
     ]
 

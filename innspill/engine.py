@@ -38,6 +38,7 @@ NATURAL_KEYS = {
     ("outboxmessage", ("message_id",)),
     ("event", ("key",)),
     ("document", ("process_id", "step_key", "kind", "version")),
+    ("journal_entry", ("source", "source_key")),  # a letter's entry, written before its row
     ("accesstoken", ("token_hash",)),
     # Two ticks under the same key insert the same token; under different keys this key
     # collides too, which the secret check at the start of every attempt tells apart.

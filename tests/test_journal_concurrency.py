@@ -142,3 +142,35 @@ def test_a_tick_that_fails_after_taking_numbers_gives_them_back(
     rows = entries(engine)
     assert len(rows) == 40
     assert_gapless(rows)
+
+
+def test_ticks_without_tokens_collide_on_the_journal_and_try_again(
+    pg: tuple[str, Engine],
+) -> None:
+    """Without a secret key no tokens are written, so the first row two ticks of the same
+    letters both write is the journal entry: the loser must plan again, not stop."""
+    import threading
+
+    _, engine = pg
+    load(engine, 300)
+    queued: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def run() -> None:
+        start.wait()
+        try:
+            queued.append(len(tick(engine, now=NOW).queued))
+        except BaseException as exc:  # reported below, with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert sorted(queued) == [0, 0, 300]
+    rows = entries(engine)
+    assert len(rows) == 300
+    assert_gapless(rows)

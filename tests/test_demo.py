@@ -80,6 +80,12 @@ def test_a_demo_folder_is_run_again_replacing_only_the_demos_own_files(tmp_path:
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)  # --json prints the summary only, no closing lines
     assert summary["messages"]["total"] == len(emls)
+    # every mail is a journaled letter but the compilation's (it shows the compilation's number)
+    journal = summary["journal"]
+    assert journal["first"] == "20/64758-6"  # the seed's [archive] first_document_number
+    assert (
+        journal["by_source"]["letter"] == len(emls) - summary["messages"]["by_kind"]["compilation"]
+    )
     assert (root / "mine.txt").read_text() == "my notes"
     assert (root / "mail" / "notes.txt").read_text() == "about the mail"
     assert (root / "documents" / "my-draft.docx").read_bytes() == b"my draft"

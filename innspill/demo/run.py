@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from innspill.demo.scenario import ANSWERS, happenings
 from innspill.documents.store import latest
 from innspill.engine import tick
+from innspill.journal.read import process_journal
 from innspill.models import (
     Answer,
     Attendance,
@@ -118,6 +119,7 @@ def report(engine: Engine, mail: str) -> DemoResult:
         treatments = session.exec(select(Treatment)).all()
         attendance = session.exec(select(Attendance)).all()
         inbound = session.exec(select(InboundMessage).order_by(col(InboundMessage.id))).all()
+        journal = process_journal(session, definition.id)
     names = {p.id: p.area or p.name for p in definition.participants}
     rows: list[tuple[datetime, str]] = []
     for m in messages:
@@ -181,6 +183,12 @@ def report(engine: Engine, mail: str) -> DemoResult:
         },
         "treatment": dict(Counter(str(t.state) for t in treatments))
         | {"no news": len(definition.audience("oversendelse")) - len(treatments)},
+        "journal": {
+            "entries": len(journal),
+            "first": journal[0].reference if journal else None,
+            "last": journal[-1].reference if journal else None,
+            "by_source": dict(Counter(e.source for e in journal)),
+        },
         "mail": mail,
     }
     return DemoResult(definition.id, mail, timeline, summary)
@@ -221,6 +229,9 @@ def summary_text(result: DemoResult) -> str:
         "Compilations: " + ("; ".join(s["compilations"]) or "none"),
         "Half-day meeting: {attended} attended, {absent} absent".format(**s["meeting_attendance"]),
         "Treatment of the draft: " + ", ".join(f"{k} {v}" for k, v in s["treatment"].items()),
+        "Journal: {entries} entries, {first} to {last} (".format(**s["journal"])
+        + ", ".join(f"{k} {v}" for k, v in s["journal"]["by_source"].items())
+        + ")",
         "Reminders skipped, and why:",
         *[
             f"  {n:3d}  {why}"

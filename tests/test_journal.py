@@ -207,6 +207,35 @@ def test_every_letter_and_receipt_carries_its_own_number_gaplessly(
     )
 
 
+def test_a_nynorsk_participant_gets_the_numbers_in_nynorsk(
+    engine: Engine, settings: Settings, smtp: SmtpSink
+) -> None:
+    seed = load_definition(SEED)
+    people = [
+        p.model_copy(update={"language": "nn"}) if p.id == BERGEN else p for p in seed.participants
+    ]
+    store(engine, seed.model_copy(update={"participants": people}), NOW - timedelta(hours=2))
+    tick_and_send(engine, settings, NOW)
+    with session_scope(engine) as session:
+        register_answer(
+            session,
+            get_definition(session, SEED_ID),
+            step_id=OPPDRAG,
+            participant_id=BERGEN,
+            texts={"rolle": "Sekretariatet bør vere partsnøytralt."},
+            at=oslo(2020, 4, 2, 14),
+            channel="form",
+        )
+    tick_and_send(engine, settings, oslo(2020, 4, 3, 9, 5))
+    invitation, receipt = smtp.handler.to(BERGEN_MAIL)
+    assert "Behandlande eining" in parts(invitation)[0]
+    assert our_references(invitation) == ["20/64758-7"] * 2
+    assert our_references(receipt) == ["20/64758-16"] * 2
+    text, html = parts(receipt)
+    assert "Innspelet er journalført med vår referanse 20/64758-15." in text
+    assert "Innspelet er journalført med vår referanse 20/64758-15." in html
+
+
 def test_compilations_and_drafts_are_journaled_and_show_their_number(engine: Engine) -> None:
     store(engine, load_definition(SEED), NOW - timedelta(hours=2))
     made = oslo(2020, 6, 2, 9)

@@ -29,6 +29,10 @@ from tests.postfix_sink import PostfixSink, need_smtp_sink
 from tests.test_concurrency import cli_env, run_together
 from tests.test_crash import big_process
 
+# PostgreSQL whatever the suite's backend (SQLite has one writer: nothing runs side by side),
+# so it runs in one pass of scripts/check.
+pytestmark = pytest.mark.single_pass
+
 PARTICIPANTS = 1200
 FIRST = 6  # the first document number the process file gives
 NOW = oslo(2020, 3, 30, 9, 30)

@@ -39,6 +39,18 @@ TARGET_NOOP = 0.5  # s, no-op tick in-process at 200 x 50
 TARGET_HELP = 1.0  # s, `innspill --help`
 
 
+#: Each process keeps a journal (numbers in every letter, innspill.journal) unless
+#: --no-journal: the realistic path, and the one whose cost is to watch.
+ARCHIVE = [
+    "[archive]",
+    'creator = "Eksempeletaten"',
+    'organisation_number = "974760673"',
+    "first_document_number = 2",
+    "",
+]
+JOURNAL = True
+
+
 def definition_toml(process_id: str, participants: int) -> str:
     """A process file with one request step and `participants` participants."""
     lines = [
@@ -58,6 +70,7 @@ def definition_toml(process_id: str, participants: int) -> str:
         'signature_title = "Direktør"',
         'address_lines = ["Postboks 0000", "0000 EKSEMPEL"]',
         "",
+        *(ARCHIVE if JOURNAL else []),
     ]
     for n in range(1, participants + 1):
         lines += [
@@ -162,9 +175,9 @@ def raw_insert_baseline(engine: Any) -> tuple[float, int]:
     """Seconds to executemany the same outbox, event and token rows again (rolled back)."""
     from sqlalchemy import delete, insert, select
 
-    from innspill.models import AccessToken, Event, OutboxMessage
+    from innspill.models import AccessToken, Event, JournalEntry, OutboxMessage
 
-    tables = [OutboxMessage.__table__, Event.__table__, AccessToken.__table__]
+    tables = [t.__table__ for t in (OutboxMessage, Event, AccessToken, JournalEntry)]
     with engine.connect() as conn:
         rows = {}
         for table in tables:
@@ -261,14 +274,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--no-journal", action="store_true", help="processes without [archive]: no numbers"
+    )
     args = parser.parse_args(argv)
+    global JOURNAL
+    JOURNAL = not args.no_journal
     # Stopped with SIGTERM, still drop the PostgreSQL schema (the `finally` in database()).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     big = (1, 1000) if args.quick else (1, 10_000)
     wide = (20, 50) if args.quick else (200, 50)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
 
-    print(f"bench.scale{' --quick' if args.quick else ''}: {os.cpu_count()} cores")
+    journal = "with journal numbers" if JOURNAL else "without a journal (--no-journal)"
+    print(f"bench.scale{' --quick' if args.quick else ''}: {os.cpu_count()} cores, {journal}")
     for backend in backends:
         print(f"\n== {backend}")
         for processes, participants in (big, wide):

@@ -27,6 +27,7 @@ from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
+from innspill.dashboard.pages import journal as journal_pages
 from innspill.dashboard.pages import message_view, process_pages, routes
 from innspill.models.db import make_engine, migrate
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.pages)  # documents and answer files to download
     app.include_router(documents.actions)
     app.include_router(mail_actions.router)  # resend a failed message, remind one now
+    app.include_router(journal_pages.router)  # a process's journal, the public journal
 
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, _: NotSignedIn) -> Response:

@@ -20,6 +20,7 @@ from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
+from innspill.outbound.numbering import number_letters
 from innspill.outbound.unrenderable import carrier_failed, compose_or_fail, failed_event
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
@@ -37,6 +38,7 @@ NATURAL_KEYS = {
     ("outboxmessage", ("message_id",)),
     ("event", ("key",)),
     ("document", ("process_id", "step_key", "kind", "version")),
+    ("journal_entry", ("source", "source_key")),  # a letter's entry, written before its row
     ("accesstoken", ("token_hash",)),
     # Two ticks under the same key insert the same token; under different keys this key
     # collides too, which the secret check at the start of every attempt tells apart.
@@ -205,6 +207,8 @@ def _record(
         # Core inserts in chunks: the ORM unit of work held every rendered message (and its
         # bytes) of a large tick in memory until commit.
         if messages:
+            # the letters' numbers, a block per chunk, locked until this tick commits
+            messages[:] = number_letters(session, definition, messages, now=now)
             session.execute(insert(OutboxMessage), messages)
         if events:
             session.execute(insert(Event), events)
@@ -338,7 +342,8 @@ def _tick_in_short_transactions(
         with write_transaction(engine) as conn:
             missing = _unrecorded(engine, todo, conn=conn)
             messages = [rows[a.key] for a in missing if a.sends]
-            if messages:
+            if messages:  # numbered under the write lock: a block for the chunk
+                messages = number_letters(conn, definition, messages, now=now)
                 conn.execute(insert(OutboxMessage), messages)
             events = [
                 failed_event(definition, a, now=now, reason=reasons[a.key])

@@ -15,6 +15,7 @@ from innspill.models.inbound import (
     TokenPurpose,
 )
 from innspill.models.installation import Installation
+from innspill.models.journal import JournalCounter, JournalEntry
 from innspill.models.outbox import MessageStatus, OutboxMessage
 from innspill.models.process import Participant, Process, Step
 from innspill.models.signin import DashboardSession, SignInAttempt
@@ -37,6 +38,8 @@ __all__ = [
     "InboundMessage",
     "InboundStatus",
     "Installation",
+    "JournalCounter",
+    "JournalEntry",
     "MessageStatus",
     "OutboxMessage",
     "Participant",

@@ -84,7 +84,7 @@ def test_the_demo_round_ends_with_an_archival_copy_of_everything(engine, tmp_pat
     print(f"\n{made} archival copies of the demo round in {seconds:.1f} s")
     assert made == len(rows) and all(r.status == CopyStatus.DONE for r in rows)
     assert {k for kind, k in by_key if kind == SourceKind.LETTER} == {m.key for m in sent}
-    assert len(sent) == 103
+    assert len(sent) == 100
     answer_keys = {f"{a.process_id}/{a.step_key}/{a.participant_key}/{a.version}" for a in answers}
     assert {k for kind, k in by_key if kind == SourceKind.ANSWER} == answer_keys
     assert len({k for kind, k in by_key if kind == SourceKind.DOCUMENT}) == len(documents)

@@ -85,6 +85,12 @@ def test_a_demo_folder_is_run_again_replacing_only_the_demos_own_files(tmp_path:
     assert copies["failed"] == []
     assert copies["by_kind"]["letter"] == summary["messages"]["by_status"]["sent"] == len(emls)
     assert copies["by_kind"]["answer"] == summary["answers"]["total"]
+    # every mail is a journaled letter but the compilation's (it shows the compilation's number)
+    journal = summary["journal"]
+    assert journal["first"] == "20/64758-6"  # the seed's [archive] first_document_number
+    assert (
+        journal["by_source"]["letter"] == len(emls) - summary["messages"]["by_kind"]["compilation"]
+    )
     assert (root / "mine.txt").read_text() == "my notes"
     assert (root / "mail" / "notes.txt").read_text() == "about the mail"
     assert (root / "documents" / "my-draft.docx").read_bytes() == b"my draft"

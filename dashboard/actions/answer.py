@@ -100,7 +100,7 @@ async def register_letter(
         if not texts and not posted.files:
             raise InnspillError("the answer is empty")
         answer = await run_in_threadpool(
-            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin
+            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin, now
         )
     except (ValueError, InnspillError) as exc:
         db.rollback()
@@ -133,6 +133,7 @@ def _save_answer(
     files: list[tuple[str, bytes]],
     at: datetime,
     admin: User,
+    now: datetime,
 ) -> int:
     """`innspill answer add`'s two calls, in one transaction: the version, then its files."""
     answer = register_answer(
@@ -144,6 +145,7 @@ def _save_answer(
         at=at,
         channel="registered",
         registered_by=admin.username,
+        now=max(now, at),  # journaled today, for a letter that came days ago
     )
     for filename, data in files:
         attach_file(db, answer, filename=filename, data=data)

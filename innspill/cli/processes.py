@@ -15,6 +15,7 @@ from innspill.errors import DefinitionError, InnspillError
 if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast
     from datetime import datetime
 
+    from innspill.journal.read import JournalSummary
     from innspill.process.definition import ProcessDefinition
     from innspill.status import ProcessStatus, StepStatus
 
@@ -49,6 +50,22 @@ def validate(file: Annotated[Path, typer.Argument(help="A process file (TOML).")
     typer.echo(
         f"{file}: valid. Process '{definition.id}', {len(definition.participants)} participants, "
         f"{len(definition.steps)} steps."
+    )
+    _say_journal(definition)
+
+
+def _say_journal(definition: ProcessDefinition) -> None:
+    """Whose journal the round's numbers come from, or that it keeps none."""
+    from innspill.cli.journal import keeps_no_numbers
+
+    archive = definition.archive
+    if archive is None:
+        typer.secho(keeps_no_numbers(definition.id), fg=typer.colors.YELLOW)
+        return
+    typer.echo(
+        f"Journal: {archive.creator} (org.nr. {archive.organisation_number}), case "
+        f"{definition.process.reference}, document numbers from {archive.first_document_number}"
+        + (f", class {archive.class_code}" if archive.class_code else "")
     )
 
 
@@ -100,6 +117,7 @@ def load(
     typer.echo(f"{report.process_id}: {report.outcome}")
     for change in report.changes:
         typer.echo(f"  {change}")
+    _say_journal(definition)
 
 
 def _dry_run(definition: ProcessDefinition, *, source: str, now: datetime) -> None:
@@ -159,6 +177,8 @@ def status(
 def _print_status(s: ProcessStatus) -> None:
     typer.secho(f"{s.process}  {s.title} (Vår referanse: {s.reference})", bold=True)
     typer.echo(f"  as of {s.at}; messages: " + ", ".join(f"{k} {v}" for k, v in s.messages.items()))
+    if s.journal is not None:
+        _print_journal(s.process, s.journal)
     current = s.step(s.current_step)
     if current is None:
         typer.echo("  every step is done")
@@ -179,6 +199,14 @@ def _print_status(s: ProcessStatus) -> None:
         typer.secho(f"  ARCHIVAL COPY FAILED: {copy}", fg=typer.colors.RED)
     if s.archive_failures:
         typer.echo("  when fixed: innspill archive convert --retry-failed")
+
+
+def _print_journal(process: str, journal: JournalSummary) -> None:
+    if not journal.keeps_numbers:
+        typer.echo("  journal: keeps no journal numbers (no [archive] section)")
+        return
+    last = f", last {journal.last}" if journal.last else ""
+    typer.echo(f"  journal: {journal.entries} entries{last} (innspill journal {process})")
 
 
 def _print_step(step: StepStatus) -> None:

@@ -19,6 +19,7 @@ from innspill.archival.office import Tools
 from innspill.demo.scenario import ANSWERS, happenings
 from innspill.documents.store import latest
 from innspill.engine import tick
+from innspill.journal.read import process_journal
 from innspill.models import (
     Answer,
     ArchivalCopy,
@@ -140,6 +141,7 @@ def report(engine: Engine, mail: str) -> DemoResult:
         copies = session.exec(
             select(ArchivalCopy.source_kind, ArchivalCopy.status, ArchivalCopy.error)
         ).all()
+        journal = process_journal(session, definition.id)
     names = {p.id: p.area or p.name for p in definition.participants}
     rows: list[tuple[datetime, str]] = []
     for m in messages:
@@ -207,6 +209,12 @@ def report(engine: Engine, mail: str) -> DemoResult:
             "by_kind": dict(Counter(str(kind) for kind, status, _ in copies if status == "done")),
             "failed": [f"{kind}: {error}" for kind, status, error in copies if status == "failed"],
         },
+        "journal": {
+            "entries": len(journal),
+            "first": journal[0].reference if journal else None,
+            "last": journal[-1].reference if journal else None,
+            "by_source": dict(Counter(e.source for e in journal)),
+        },
         "mail": mail,
     }
     return DemoResult(definition.id, mail, timeline, summary)
@@ -247,6 +255,9 @@ def summary_text(result: DemoResult) -> str:
         "Compilations: " + ("; ".join(s["compilations"]) or "none"),
         "Half-day meeting: {attended} attended, {absent} absent".format(**s["meeting_attendance"]),
         "Treatment of the draft: " + ", ".join(f"{k} {v}" for k, v in s["treatment"].items()),
+        "Journal: {entries} entries, {first} to {last} (".format(**s["journal"])
+        + ", ".join(f"{k} {v}" for k, v in s["journal"]["by_source"].items())
+        + ")",
         "Reminders skipped, and why:",
         *[
             f"  {n:3d}  {why}"

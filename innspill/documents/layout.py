@@ -43,6 +43,8 @@ class CompilationInput:
     extensions: list[tuple[str, date]] = field(default_factory=list)
     # The step's deadline as set, when it fell on a weekend or holiday and runs to `deadline`.
     written_deadline: date | None = None
+    # its document number in the case (20/64758-31), when the process keeps a journal
+    document_reference: str | None = None
 
 
 #: The theme id of text that names no theme (the same key `innspill.inbound.intake` stores).
@@ -169,7 +171,7 @@ def title(data: CompilationInput) -> str:
 
 def _meta_lines(data: CompilationInput) -> list[str]:
     return [
-        f"Vår referanse: {data.process.reference}",
+        f"Vår referanse: {data.document_reference or data.process.reference}",
         f"Dato: {nbdate(data.made_at.astimezone(OSLO).date())}",
         f"Versjon {data.version}",
     ]
@@ -281,7 +283,7 @@ def layout(data: CompilationInput) -> Layout:
         process_title=clean(data.process.title),
         organisation=clean(data.sender.organisation),
         unit=clean(data.sender.unit),
-        reference=clean(data.process.reference),
+        reference=clean(data.document_reference or data.process.reference),
         made_at=data.made_at,
         made_on=nbdate(data.made_at.astimezone(OSLO).date()),
         version=data.version,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from innspill.documents.compilation import (
 from innspill.documents.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.errors import InnspillError
 from innspill.events import record_event
+from innspill.journal.numbers import Number
+from innspill.journal.record import record_document, take_document_number
 from innspill.models import Answer, Document
 from innspill.process.deadlines import deadlines_in
 from innspill.process.definition import (
@@ -160,6 +163,9 @@ def make_compilation(
         raise InnspillError(
             f"nobody has answered step '{step.source}' yet: there is nothing to compile"
         )
+    number = take_document_number(session, definition, now=now)  # the document shows it
+    if number is not None:
+        data = replace(data, document_reference=number.reference)
     content = build_docx(data)
     document = Document(
         process_id=definition.id,
@@ -176,7 +182,14 @@ def make_compilation(
         created_at=now,
         created_by=by,
     )
-    return _store(session, document, "compilation_made", f"version {version}: {document.note}")
+    return _store(
+        session,
+        definition,
+        document,
+        number,
+        "compilation_made",
+        f"version {version}: {document.note}",
+    )
 
 
 def register_draft(
@@ -250,7 +263,8 @@ def store_draft(
         created_by=by,
     )
     detail = f"version {version}: {name}" + (f" ({note.strip()})" if note.strip() else "")
-    return _store(session, document, "draft_registered", detail)
+    number = take_document_number(session, definition, now=now)
+    return _store(session, definition, document, number, "draft_registered", detail)
 
 
 def _draft_type(content: bytes, where: Path | str) -> str:
@@ -267,10 +281,19 @@ def _draft_type(content: bytes, where: Path | str) -> str:
     return content_type
 
 
-def _store(session: Session, document: Document, event: str, detail: str) -> Document:
-    """Keep a new version and log it."""
+def _store(
+    session: Session,
+    definition: ProcessDefinition,
+    document: Document,
+    number: Number | None,
+    event: str,
+    detail: str,
+) -> Document:
+    """Keep a new version, journal it (with the numbers it was made with) and log it."""
     session.add(document)
     session.flush()
+    if number is not None:
+        record_document(session, definition, document, number)
     record_event(
         session,
         document.process_id,

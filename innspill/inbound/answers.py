@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from innspill.documents.files import inspect, safe_filename
 from innspill.errors import InnspillError
 from innspill.events import record_event
+from innspill.journal.record import record_answer
 from innspill.models import Answer, AnswerAttachment
 from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.workdays import OSLO
@@ -26,8 +27,10 @@ def register_answer(
     at: datetime,
     channel: str = "registered",
     registered_by: str = "",
+    now: datetime | None = None,
 ) -> Answer:
-    """Store a new version of a participant's answer to a request step."""
+    """Store a new version of a participant's answer to a request step, and journal it (when
+    the process keeps a journal) as registered at `now` (default: `at`, when it came)."""
     try:
         step = definition.step(step_id)
     except KeyError:
@@ -73,6 +76,7 @@ def register_answer(
         text_json=json.dumps(texts, ensure_ascii=False),
     )
     session.add(answer)
+    record_answer(session, definition, answer, now=now or at)
     record_event(
         session,
         definition.id,

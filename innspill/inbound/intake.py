@@ -217,6 +217,7 @@ def accept(
         at=row.received_at,
         channel="email",
         registered_by=by,
+        now=max(now, row.received_at),  # journaled when taken in (not before it came)
     )
     refused = list(parsed.rejected_files)
     for index, item in enumerate(parsed.files):

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from innspill.journal.record import ANSWER, answer_key, reference_of
 from innspill.models import (
     Answer,
     AnswerAttachment,
@@ -23,6 +24,7 @@ from innspill.outbound.addressing import issue_tokens as issue_tokens
 from innspill.outbound.addressing import plus_address as plus_address
 from innspill.outbound.invitation import carried_row, invitation_part, invitation_parts
 from innspill.outbound.mime import Attachment, build_message, message_id_for
+from innspill.outbound.numbering import PENDING, SLOT, UNNUMBERED, PendingLetter
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
@@ -104,6 +106,8 @@ def request_values(
     """The outbox values of a request step's message, without tokens (a preview, say)."""
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
+    if definition.archive is not None:  # a preview is not written, so it gets no number
+        context["our_reference"] = f"{definition.process.reference}-{UNNUMBERED}"
     return render_row(definition, action, now=now, reply_to=reply, context=context)
 
 
@@ -124,11 +128,15 @@ def render_row(
     """
     sender = definition.sender
     participant = definition.participant(action.participant_id)
+    # A letter of its own in a process with a journal gets its number when it is written
+    # (outbound.numbering); one that shows another's number (a compilation's) has it set.
+    pending = definition.archive is not None and "our_reference" not in context
+    context.setdefault("our_reference", SLOT if pending else definition.process.reference)
     rendered = render(action.kind.value, participant.language, context)
     subject = rendered.subject + subject_suffix
     domain = str(sender.email).rsplit("@", 1)[1]
     message_id = message_id_for(action.key, domain)
-    raw = build_message(
+    parts: dict[str, Any] = dict(
         sender_name=f"{sender.organisation}, {sender.unit}",
         sender_address=str(sender.email),
         recipient_name=participant.name,
@@ -146,7 +154,7 @@ def render_row(
         },
         attachments=attachments,
     )
-    return {
+    row: dict[str, Any] = {
         "key": action.key,
         "process_id": definition.id,
         "step_key": action.step_id,
@@ -158,7 +166,7 @@ def render_row(
         "recipient": str(participant.email),
         "subject": subject,
         "deadline": action.deadline,
-        "raw": raw,
+        "raw": build_message(**parts),  # a pending letter's: with SLOT, see below
         "status": MessageStatus.PENDING.value,
         "attempts": 0,
         "last_error": None,
@@ -167,6 +175,12 @@ def render_row(
         "sent_at": None,
         "carried_by": None,
     }
+    if pending:  # raw None: stored without its number (not NULL) the insert would fail
+        row[PENDING] = PendingLetter(
+            row["raw"], parts, title=rendered.subject, name=participant.name
+        )
+        row["raw"] = None
+    return row
 
 
 def _base_context(
@@ -293,4 +307,10 @@ def receipt_context(
         # After the deadline in effect: the receipt speaks of a late answer.
         "late": action.deadline is not None and answer.received_at >= end_of_day(action.deadline),
         "channel": answer.channel,
+        # the answer's document number, when the process keeps a journal
+        "answer_reference": reference_of(
+            session,
+            ANSWER,
+            answer_key(definition.id, step.id, answer.participant_key, answer.version),
+        ),
     }

@@ -185,7 +185,7 @@ def remind_now(
             written_deadline=written,
             closes=closes,
         )
-    row = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+    row = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing(), by=by)
     record_event(
         session,
         definition.id,

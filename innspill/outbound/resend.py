@@ -20,6 +20,7 @@ from innspill.events import record_event
 from innspill.models import MessageStatus, OutboxMessage, Participant
 from innspill.outbound.addressing import Outgoing
 from innspill.outbound.compose import compose
+from innspill.outbound.numbering import number_letters
 from innspill.outbound.unrenderable import reason_of
 from innspill.planning.actions import Action, ActionKind, original_sequence, resend_number
 from innspill.process.definition import ProcessDefinition
@@ -148,8 +149,10 @@ def queue(
     *,
     now: datetime,
     outgoing: Outgoing,
+    by: str = "",
 ) -> OutboxMessage:
-    """Render `action`'s message and store it as pending; refuse it if it cannot be rendered."""
+    """Render `action`'s message and store it as pending (journaled, by `by`, when the process
+    keeps a journal); refuse it if it cannot be rendered."""
     try:
         values = compose(session, definition, action, now=now, outgoing=outgoing)
     except DBAPIError:
@@ -159,7 +162,8 @@ def queue(
             f"the message still {reason_of(exc)}; correct the process file and load it again",
             "unrenderable",
         ) from exc
-    session.execute(insert(OutboxMessage), [values])
+    rows = number_letters(session, definition, [values], now=now, by=by)
+    session.execute(insert(OutboxMessage), rows)
     return session.exec(select(OutboxMessage).where(OutboxMessage.key == action.key)).one()
 
 
@@ -208,7 +212,7 @@ def resend(
     number = 1 + max(resend_number(r.sequence) for r in siblings)
     sequence = f"{original_sequence(row.sequence)}-r{number}"
     action = action_of(session, row, sequence)
-    new = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing())
+    new = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing(), by=by)
     record_event(
         session,
         row.process_id,

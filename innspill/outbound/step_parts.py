@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from innspill.documents.store import compilation_input, latest
+from innspill.journal.record import COMPILATION, document_key, reference_of
 from innspill.models import Document, OutboxMessage
 from innspill.outbound.ics import meeting_ics, meeting_location, meeting_uid
 from innspill.outbound.mime import Attachment
@@ -56,6 +57,12 @@ def compilation_parts(
     """Add what a compilation's message tells to `context`; the document, as file and HTML."""
     document = stored_document(session, definition, step.id, "compilation", action.version)
     data = compilation_input(session, definition, step, now=now, version=document.version)
+    # The mail is how the compilation reaches its (internal) readers, not a letter of its
+    # own: it shows the compilation's document number (innspill.journal).
+    key = document_key(definition.id, step.id, COMPILATION, document.version)
+    context["our_reference"] = (
+        reference_of(session, COMPILATION, key) or definition.process.reference
+    )
     context.update(
         source_step=data.step,
         version=document.version,

@@ -24,6 +24,7 @@ from innspill.process.definition import (
 from innspill.process.header_values import STORED
 from innspill.process.update_checks import (
     check_update,
+    describe_archive_change,
     describe_meeting_changes,
     describe_other_changes,
     refuse_past_meetings,
@@ -177,6 +178,7 @@ def plan_load(
             changes.append(f"deadline of {step.id}: {before.deadline} -> {step.deadline}")
     changes += describe_meeting_changes(old, definition)
     changes += describe_other_changes(old, definition)
+    changes += describe_archive_change(old, definition)
     return PlannedLoad(definition.id, "updated", changes, deadline_changes, old)
 
 

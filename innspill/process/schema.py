@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from innspill.process.archive import ArchiveSection
 from innspill.process.header_values import check_header_value
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
@@ -260,6 +261,7 @@ class ProcessDefinition(_Strict):
     participants: list[Participant] = Field(min_length=1)
     themes: list[Theme] = []
     steps: list[Step] = Field(min_length=1)
+    archive: ArchiveSection | None = None  # None: the round keeps no journal numbers
 
     @model_validator(mode="before")
     @classmethod

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from innspill.errors import ChangeRefused
-from innspill.models import Answer, OutboxMessage, Process
+from innspill.models import Answer, JournalEntry, OutboxMessage, Process
 from innspill.process.definition import MeetingStep, ProcessDefinition, RequestStep
 from innspill.process.header_values import STORED
 from innspill.process.workdays import OSLO
@@ -61,6 +61,7 @@ def check_update(session: Session, old: ProcessDefinition, new: ProcessDefinitio
             f"reference changed ({old.process.reference} -> {new.process.reference}) "
             "after messages were sent with it"
         )
+    problems += _archive_problems(session, old, new)
     if problems:
         raise ChangeRefused(
             f"the update of process '{pid}' is refused; it would rewrite what has already "
@@ -70,6 +71,36 @@ def check_update(session: Session, old: ProcessDefinition, new: ProcessDefinitio
             "process (with a new [process] id)."
         )
     return []
+
+
+def _archive_problems(
+    session: Session, old: ProcessDefinition, new: ProcessDefinition
+) -> list[str]:
+    """The [archive] section is fixed once numbers were taken from it: they are in letters
+    already sent and in the body's journal. Before that it may be added, changed or removed."""
+    if old.archive == new.archive:
+        return []
+    issued = session.exec(
+        select(func.count()).select_from(JournalEntry).where(JournalEntry.process_id == new.id)
+    ).one()
+    if not issued:
+        return []
+    what = "removed" if new.archive is None else "changed"
+    return [
+        f"the [archive] section was {what}, but {issued} journal entries have numbers from it "
+        "(in letters already sent); it cannot change once numbers are issued"
+    ]
+
+
+def describe_archive_change(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Say whether the round starts or stops keeping journal numbers with this load."""
+    if old.archive == new.archive:
+        return []
+    if old.archive is None:
+        return ["[archive] added: from now on letters, answers and documents get journal numbers"]
+    if new.archive is None:
+        return ["[archive] removed: the round keeps no journal numbers"]
+    return ["[archive] changed"]
 
 
 def describe_meeting_changes(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from innspill.journal.read import JournalSummary
 from innspill.process.workdays import end_of_day
 from innspill.status.archive import ArchiveFailure
 
@@ -146,6 +147,9 @@ class ProcessStatus:
     progress_step: str | None = None  # the step whose counts tell how far the process is
     archival_copies: int = 0  # archival copies (PDF/A) made of its letters, answers, documents
     archive_failures: list[ArchiveFailure] = field(default_factory=list)  # each with why
+    # whether the process keeps journal numbers, how many entries, the last document number
+    # (with detail only: the overview does not show it and asks the database less)
+    journal: JournalSummary | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from innspill.journal.read import JournalSummary, summaries
 from innspill.models import MessageStatus
 from innspill.process.deadlines import extensions, step_deadlines, step_deadlines_written
 from innspill.process.definition import ProcessDefinition
@@ -38,7 +39,12 @@ def progress_step(steps: list[StepStatus], current: StepStatus | None) -> StepSt
 
 
 def _process_status(
-    definition: ProcessDefinition, facts: Facts, *, now: datetime, detail: bool
+    definition: ProcessDefinition,
+    facts: Facts,
+    *,
+    now: datetime,
+    detail: bool,
+    journal: JournalSummary | None,
 ) -> ProcessStatus:
     ctx = Context(
         definition,
@@ -71,6 +77,7 @@ def _process_status(
         next_deadline=current.deadline if current and upcoming else None,
         days_left=current.days_left if current and upcoming else None,
         progress_step=counted.step if counted else None,
+        journal=journal,
     )
 
 
@@ -87,11 +94,16 @@ def process_statuses(
     participants, bodies or archival copies (what the overview needs, cheaply).
     """
     facts = load_facts(session, definitions, now=now, detail=detail)
-    # The archival copies are part of the detail (the process page, `status`), not the overview.
+    # The archival copies and the journal are part of the detail (the process page, `status`),
+    # not the overview.
     archive = archive_statuses(session, definitions if detail else ())
+    journals: dict[str, JournalSummary] = {}
+    if detail:
+        keeps = {pid: d.archive is not None for pid, d in definitions.items()}
+        journals = summaries(session, keeps, list(definitions))
     statuses = []
     for pid, d in definitions.items():
-        status = _process_status(d, facts[pid], now=now, detail=detail)
+        status = _process_status(d, facts[pid], now=now, detail=detail, journal=journals.get(pid))
         if pid in archive:
             status.archival_copies = archive[pid].made
             status.archive_failures = archive[pid].failures

@@ -1,7 +1,7 @@
 """archival copies (PDF/A) of letters, answers, documents and files
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 15:00:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import innspill.models.types
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'  # written on 0011; re-chained after 0012 when the helpers' branches were merged
 branch_labels = None
 depends_on = None
 

@@ -121,6 +121,7 @@ def preview(
     from innspill.models.db import session_scope
     from innspill.outbound.templates import KINDS
     from innspill.planning.planner import Action, ActionKind
+    from innspill.process.deadline_reasons import change_in_effect
     from innspill.process.deadlines import effective_deadlines
     from innspill.process.loading import get_definition
 
@@ -133,6 +134,7 @@ def preview(
         with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
             deadline = effective_deadlines(session, definition).get((step, participant))
+            change = change_in_effect(session, definition, step, participant) if deadline else None
         if deadline is None:
             raise InnspillError(
                 f"'{participant}' is not asked for input in step '{step}' of '{process}'"
@@ -148,7 +150,13 @@ def preview(
             working_days_left=2 if kind == "reminder" else None,
             overdue_number=1 if kind == "overdue" else None,
         )
-        row = outbox_row(definition, action, now=now, reply_to=get_settings().reply_to)
+        row = outbox_row(
+            definition,
+            action,
+            now=now,
+            reply_to=get_settings().reply_to,
+            deadline_change=change if kind != "invitation" else None,
+        )
     except InnspillError as exc:
         raise fail(str(exc)) from None
     import email

@@ -25,6 +25,7 @@ from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
+from innspill.process.deadline_reasons import ChangeInEffect, change_in_effect
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -35,9 +36,17 @@ from innspill.process.definition import (
 from innspill.process.workdays import OSLO
 from innspill.tokens import TokenKey
 
+#: Messages that say why the deadline is what it is, when a change set it.
+TOLD_WHY = {ActionKind.DEADLINE_CHANGED, ActionKind.REMINDER, ActionKind.OVERDUE}
+
 
 def message_context(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str,
+    deadline_change: ChangeInEffect | None = None,
 ) -> dict[str, Any]:
     """The template context for an action (see email_templates/ for the names used)."""
     step = definition.step(action.step_id)
@@ -58,22 +67,40 @@ def message_context(
         "working_days_left": action.working_days_left,
         "overdue_number": action.overdue_number,
         "reply_to": reply_to,
+        # the change that set this deadline and why (notices and reminders say it)
+        "deadline_change": deadline_change,
     }
 
 
 def outbox_row(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+    deadline_change: ChangeInEffect | None = None,
 ) -> OutboxMessage:
     """Render a request step's message (invitation, reminders, notices); nothing is written."""
-    return OutboxMessage(**request_values(definition, action, now=now, reply_to=reply_to))
+    return OutboxMessage(
+        **request_values(
+            definition, action, now=now, reply_to=reply_to, deadline_change=deadline_change
+        )
+    )
 
 
 def request_values(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+    deadline_change: ChangeInEffect | None = None,
 ) -> dict[str, Any]:
     """The outbox values of a request step's message, without tokens (a preview, say)."""
     reply = reply_to or str(definition.sender.email)
-    context = message_context(definition, action, now=now, reply_to=reply)
+    context = message_context(
+        definition, action, now=now, reply_to=reply, deadline_change=deadline_change
+    )
     return render_row(definition, action, now=now, reply_to=reply, context=context)
 
 
@@ -208,7 +235,12 @@ def _request_row(
     if action.kind == ActionKind.RECEIPT:
         context = receipt_context(session, definition, action, now=now, reply_to=reply)
     else:
-        context = message_context(definition, action, now=now, reply_to=reply)
+        change = None
+        if action.kind in TOLD_WHY:
+            change = change_in_effect(session, definition, action.step_id, action.participant_id)
+        context = message_context(
+            definition, action, now=now, reply_to=reply, deadline_change=change
+        )
     context["answer_url"] = url
     attachments: list[Attachment] = []
     if action.kind == ActionKind.INVITATION:

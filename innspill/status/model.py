@@ -76,10 +76,16 @@ class FailedMessage:
     error: str
     at: str
     resent: bool = False  # sent again since (`innspill resend`): nothing left to do for it
+    # An invitation carried inside another message (innspill.planning.combine): that
+    # message's number; `error` is why it failed. Resending either sends it with every part.
+    carried_by: int | None = None
 
     def __str__(self) -> str:
         again = " (sent again)" if self.resent else ""
-        return f"{self.kind} to {self.recipient or '(no address)'}: {self.error}{again}"
+        inside = ""
+        if self.carried_by:
+            inside = f"sent inside message #{self.carried_by}, which failed: "
+        return f"{self.kind} to {self.recipient or '(no address)'}: {inside}{self.error}{again}"
 
 
 @dataclass

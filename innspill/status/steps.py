@@ -77,7 +77,9 @@ def _participant_status(ctx: Context, step: RequestStep, person: Member) -> Part
         name=person.name,
         deadline=deadline.isoformat(),
         extended=deadline > ctx.step_deadlines[step.id],  # later than everyone's: their own
-        invited=ctx.sent(step.id, person.id, "invitation") > 0,
+        # invited once the invitation (or the message carrying it) was sent, not before, and
+        # not when it failed
+        invited=ctx.facts.delivered[(step.id, person.id, "invitation")] > 0,
         reminders=ctx.sent(step.id, person.id, "reminder"),
         overdue_reminders=ctx.sent(step.id, person.id, "overdue"),
         answered_at=first.astimezone(OSLO).isoformat() if first else None,

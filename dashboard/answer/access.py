@@ -102,7 +102,8 @@ def _latest(session: Session, row: AccessToken) -> Answer | None:
             Answer.step_key == row.step_key,
             Answer.participant_key == row.participant_key,
         )
-        .order_by(col(Answer.version).desc())
+        # the version that counts: received last (a held message assigned later may be older)
+        .order_by(col(Answer.received_at).desc(), col(Answer.version).desc())
     ).first()
 
 
@@ -153,7 +154,8 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     # moved past the closing day.
     closes = closes_on(definition, step, deadline)
     latest = _latest(session, row)
-    texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
+    # what they typed (before greetings and signatures were cleaned away), to go on from
+    texts: dict[str, str] = json.loads(latest.raw_json or latest.text_json) if latest else {}
     return Opened(
         token=token,
         definition=definition,

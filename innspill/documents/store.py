@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from innspill.documents.compilation import (
     GENERAL,
     GENERAL_TITLE,
+    AnswerFile,
     CompilationInput,
     CompiledAnswer,
     build_docx,
@@ -22,8 +23,8 @@ from innspill.documents.compilation import (
 from innspill.documents.files import DOCX, EXTENSIONS, PDF, sniff
 from innspill.errors import InnspillError
 from innspill.events import record_event
-from innspill.models import Answer, DeadlineChange, Document
-from innspill.process.deadlines import effective_deadlines
+from innspill.models import Answer, AnswerAttachment, DeadlineChange, Document
+from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import (
     CirculationStep,
     CompilationStep,
@@ -80,7 +81,9 @@ def compilation_input(
         .order_by(col(Answer.participant_key), col(Answer.version))
     ).all()
     people = definition.audience(source.id)
-    answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
+    answers = _compiled_answers(
+        session, rows, people, deadlines=deadlines, definition=definition, source=source
+    )
     answered = {row.participant_key for row in rows}
     deadline = _step_deadline(session, definition, source)
     return CompilationInput(
@@ -114,31 +117,107 @@ def _step_deadline(session: Session, definition: ProcessDefinition, source: Requ
     return change.deadline if change is not None else source.deadline
 
 
+def current_answer(
+    session: Session, process_id: str, step_id: str, participant_id: str
+) -> Answer | None:
+    """The version that counts: the one received last (then the one registered last)."""
+    return session.exec(
+        select(Answer)
+        .where(
+            Answer.process_id == process_id,
+            Answer.step_key == step_id,
+            Answer.participant_key == participant_id,
+        )
+        .order_by(col(Answer.received_at).desc(), col(Answer.version).desc())
+    ).first()
+
+
+def newest(rows: Sequence[Answer]) -> dict[str, Answer]:
+    """Each participant's version that counts: the one received last (then registered last).
+
+    Never the one registered last: a held message assigned later may have come earlier."""
+    out: dict[str, Answer] = {}
+    for row in rows:
+        best = out.get(row.participant_key)
+        if best is None or (row.received_at, row.version) > (best.received_at, best.version):
+            out[row.participant_key] = row
+    return out
+
+
 def _compiled_answers(
+    session: Session,
     rows: Sequence[Answer],
     people: list[Participant],
     *,
     deadlines: Mapping[tuple[str, str], date],
-    step_id: str,
+    definition: ProcessDefinition,
+    source: RequestStep,
 ) -> list[CompiledAnswer]:
-    """The newest version of each person's answer; late when that version came after the
-    person's own deadline (a text changed after the deadline is late text for the drafter)."""
-    newest: dict[str, Answer] = {}
-    for row in rows:  # ordered by participant and version
-        newest[row.participant_key] = row
-    return [
-        CompiledAnswer(
-            participant_id=person.id,
-            participant_name=person.name,
-            area=person.area,
-            received_at=latest.received_at,
-            late=latest.received_at >= end_of_day(deadlines[(step_id, person.id)]),
-            version=latest.version,
-            texts=json.loads(latest.text_json),
+    """The version that counts of each person's answer, with its files; late when it came
+    after the person's own deadline (a text changed after the deadline is late text for the
+    drafter), and marked when it was registered after the step closed."""
+    counting = newest(rows)
+    files = answer_files(session, [a.id for a in counting.values() if a.id is not None])
+    out = []
+    for person in people:
+        answer = counting.get(person.id)
+        if answer is None:
+            continue
+        deadline = deadlines[(source.id, person.id)]
+        closes = closes_on(definition, source, deadline)
+        registered = answer.registered_at or answer.received_at
+        own = files.get(answer.id or 0, [])
+        out.append(
+            CompiledAnswer(
+                participant_id=person.id,
+                participant_name=person.name,
+                area=person.area,
+                received_at=answer.received_at,
+                late=answer.received_at >= end_of_day(deadline),
+                version=answer.version,
+                texts=json.loads(answer.text_json),
+                attachments=tuple(AnswerFile(f.filename, f.content_type, f.size) for f in own),
+                closed_before=closes if registered >= end_of_day(closes) else None,
+            )
         )
-        for person in people
-        if (latest := newest.get(person.id)) is not None
+    return out
+
+
+def compiled_files(
+    session: Session, definition: ProcessDefinition, step: CompilationStep, *, at: datetime
+) -> list[tuple[Participant, AnswerAttachment]]:
+    """The files of the answers a compilation made `at` includes, participant by participant
+    in the order of the process file."""
+    source = definition.step(step.source)
+    rows = session.exec(
+        select(Answer).where(
+            Answer.process_id == definition.id,
+            Answer.step_key == source.id,
+            Answer.received_at <= at,
+        )
+    ).all()
+    counting = newest(rows)
+    files = answer_files(session, [a.id for a in counting.values() if a.id is not None])
+    return [
+        (person, f)
+        for person in definition.audience(source.id)
+        if person.id in counting
+        for f in files.get(counting[person.id].id or 0, [])
     ]
+
+
+def answer_files(session: Session, answer_ids: list[int]) -> dict[int, list[AnswerAttachment]]:
+    """The files of these answer versions, in the order they came, by answer id."""
+    out: dict[int, list[AnswerAttachment]] = {}
+    if not answer_ids:
+        return out
+    for row in session.exec(
+        select(AnswerAttachment)
+        .where(col(AnswerAttachment.answer_id).in_(answer_ids))
+        .order_by(col(AnswerAttachment.id))
+    ).all():
+        out.setdefault(row.answer_id, []).append(row)
+    return out
 
 
 def _themes(

@@ -34,6 +34,7 @@ from innspill.dashboard.answer.upload import FIELD_PREFIX, TooLarge, file_proble
 from innspill.dashboard.deps import require_admin
 from innspill.errors import InnspillError
 from innspill.inbound.answers import attach_file, register_answer
+from innspill.inbound.assignment import registration_notes
 from innspill.inbound.intake import GENERAL
 from innspill.models import User
 from innspill.process.definition import ProcessDefinition, RequestStep
@@ -99,8 +100,8 @@ async def register_letter(
             raise ValueError(" ".join(problems))
         if not texts and not posted.files:
             raise InnspillError("the answer is empty")
-        answer = await run_in_threadpool(
-            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin
+        answer, notes = await run_in_threadpool(
+            _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin, now
         )
     except (ValueError, InnspillError) as exc:
         db.rollback()
@@ -116,7 +117,11 @@ async def register_letter(
         f"Svaret fra {name} på «{step.title}» er registrert som versjon {answer} "
         f"(mottatt {labels.fmt_date(at)}"
         + (f", {files} vedlegg" if files else "")
-        + "). Det teller med i status og i neste sammenstilling."
+        + (
+            "). Det teller med i status og i neste sammenstilling."
+            if not notes
+            else "). " + " ".join(notes)
+        )
     )
     next_up = await run_in_threadpool(
         forecast_of, db, definition, now, participant=participant, step=None
@@ -133,8 +138,10 @@ def _save_answer(
     files: list[tuple[str, bytes]],
     at: datetime,
     admin: User,
-) -> int:
-    """`innspill answer add`'s two calls, in one transaction: the version, then its files."""
+    now: datetime,
+) -> tuple[int, list[str]]:
+    """`innspill answer add`'s two calls, in one transaction: the version, then its files;
+    with what the case officer should know about it (innspill.inbound.assignment)."""
     answer = register_answer(
         db,
         definition,
@@ -144,8 +151,11 @@ def _save_answer(
         at=at,
         channel="registered",
         registered_by=admin.username,
+        registered_at=max(at, now),
     )
     for filename, data in files:
         attach_file(db, answer, filename=filename, data=data)
+    db.flush()
+    notes = registration_notes(db, definition, answer, now=now)
     db.commit()
-    return answer.version
+    return answer.version, notes

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from innspill.documents.store import current_answer
 from innspill.models import (
     Answer,
     AnswerAttachment,
@@ -278,6 +279,8 @@ def receipt_context(
         )
     ).one()
     texts = json.loads(answer.text_json)
+    counting = current_answer(session, definition.id, step.id, action.participant_id)
+    superseded = counting if counting is not None and counting.id != answer.id else None
     files = session.exec(
         select(AnswerAttachment.filename).where(AnswerAttachment.answer_id == answer.id)
     ).all()
@@ -291,4 +294,6 @@ def receipt_context(
         "received_at": answer.received_at.astimezone(OSLO),
         "deadline": action.deadline,
         "channel": answer.channel,
+        # a version received before the one that counts (a held message assigned later)
+        "superseded_at": superseded.received_at.astimezone(OSLO) if superseded else None,
     }

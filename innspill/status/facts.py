@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, cast, distinct, func, literal, null, select, union_all
@@ -43,8 +43,9 @@ class Facts:
     answered: dict[str, int] = field(default_factory=dict)  # step -> participants who answered
     # (step, participant) of those with an extension of their own who have answered
     extended_answered: set[tuple[str, str]] = field(default_factory=set)
-    # (step, participant) -> first answer's time, number of versions (with detail only)
-    answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
+    # (step, participant) -> first answer's time, number of versions, and when the version
+    # that counts (received last) was received (with detail only)
+    answers: dict[tuple[str, str], tuple[datetime, int, datetime]] = field(default_factory=dict)
     # messages per (step, participant, kind); undelivered: those that failed (5xx);
     # delivered: those sent, a carried invitation when the message carrying it was sent
     sent: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -118,13 +119,23 @@ def _load_answers(
 ) -> None:
     """When each participant first answered each step by `now`, and how many versions."""
     group = (col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
-    for pid, step, who, first, versions in session.execute(
-        select(*group, func.min(col(Answer.received_at)), func.count())
+    for pid, step, who, first, versions, last in session.execute(
+        select(
+            *group,
+            func.min(col(Answer.received_at)),
+            func.count(),
+            func.max(col(Answer.received_at)),
+        )
         .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
         .group_by(*group)
     ).all():
         if pid in facts:
-            facts[pid].answers[(step, who)] = (first, versions)
+            facts[pid].answers[(step, who)] = (_aware(first), versions, _aware(last))
+
+
+def _aware(value: datetime) -> datetime:
+    # min() and max() may bypass the column type on some backends: naive UTC then.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _load_failing(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:

@@ -101,6 +101,8 @@ class ParticipantStatus:
     late: bool
     answer_versions: int
     address_failing: bool
+    # with several versions: when the one that counts (received last) was received
+    latest_at: str | None = None
     overdue: bool = False  # no answer, and their deadline has passed
     # this step's messages to them that failed and were not sent again, with why
     failed: list[FailedMessage] = field(default_factory=list)

@@ -33,7 +33,9 @@ def answer_add(
 ) -> None:
     """Register an answer that came by letter, phone or otherwise; it stops the reminders.
 
-    A second answer from the same participant is kept as a new version; the latest counts.
+    A second answer from the same participant is kept as a new version; the one received last
+    counts. The text is cleaned like a mailed reply's (greeting, sign-off and signature left
+    out); what was given is kept.
     """
     from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
     from innspill.inbound.assignment import registration_notes

@@ -146,7 +146,10 @@ def preview(
             ActionKind(kind),
             "preview",
             deadline,
-            previous_deadline=deadline if kind == "deadline_changed" else None,
+            # what a notice would say moved: from the file's date, when a change set it
+            previous_deadline=(change.original if change else deadline)
+            if kind == "deadline_changed"
+            else None,
             working_days_left=2 if kind == "reminder" else None,
             overdue_number=1 if kind == "overdue" else None,
         )

@@ -29,6 +29,9 @@ SKIP_REASONS = {
     "the draft is on the body's agenda": "utkastet er satt på sakskartet",
     "already treated": "alt behandlet",
     "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
+    "the invitation did not reach them (failed; resend it)": (
+        "invitasjonen kom ikke fram (den feilet; send den på nytt)"
+    ),
 }
 
 

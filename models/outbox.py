@@ -51,5 +51,14 @@ class OutboxMessage(SQLModel, table=True):
     # to expire, and another sender takes the message over. The last claimant stays recorded.
     claimed_by: str | None = Field(default=None, max_length=120)
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    # For a COMBINED row: the key of the message that carried it (its raw bytes are there).
+    # For a COMBINED row: the key of the message that carries it (its raw bytes are there).
+    # A resend of that message carries it again: the key is then the resend's.
     carried_by: str | None = Field(default=None, max_length=300)
+
+
+def delivery_status(status: str, carrier_status: str | None) -> str:
+    """Where a message stands for its recipient: a COMBINED row went (or failed, or waits)
+    inside its carrier, so it stands where the carrier stands; any other row, where it is."""
+    if status == MessageStatus.COMBINED and carrier_status is not None:
+        return carrier_status
+    return status

@@ -21,12 +21,15 @@ from innspill.documents.compilation import (
     GENERAL_TITLE,
     LATE,
     NOT_ANSWERED,
+    AnswerFile,
     CompilationInput,
     CompiledAnswer,
     build_docx,
     build_html,
     filename,
 )
+from innspill.documents.files import DOCX as DOCX_TYPE
+from innspill.documents.layout import ATTACHMENTS_NOTE
 from innspill.documents.store import make_compilation
 from innspill.inbound.intake import import_mail
 from innspill.models import Document
@@ -79,7 +82,10 @@ def make_input(definition: ProcessDefinition, *, answered: bool = True) -> Compi
                 "okonomi": "Oslo om økonomi.",
                 "organisering": "Oslo om organisering.",
             },
-            attachments=("innspill-oslo-akershus.pdf",),
+            attachments=(
+                AnswerFile("innspill-oslo-akershus.pdf", "application/pdf", 123_456),
+                AnswerFile("Vedlegg: kart.docx", DOCX_TYPE, 2_345_678),
+            ),
         ),
         CompiledAnswer(
             *who("bergen-sekretariat"),
@@ -185,7 +191,7 @@ def test_docx_headings_tables_and_rows(definition: ProcessDefinition) -> None:
     for title in titles:
         assert title in sections.before_first
 
-    assert len(document.tables) == len(data.themes)
+    assert len(document.tables) == len(data.themes) + 1  # and the files, under "Vedlegg"
     for theme in data.themes:
         (table,) = sections.tables[theme.title]
         assert table.style.name == "Table Grid"
@@ -233,10 +239,15 @@ def test_docx_toc_field_questions_summary_lists_and_header(definition: ProcessDe
 
     missing = sections.paragraphs["Ikke mottatt innspill fra"]
     assert missing == [name for _, name in data.missing]
-    attachments = sections.paragraphs["Vedlegg"]
-    assert attachments == [
-        "Sekretariatet for byvekstavtalen i Oslo og Akershus",
-        "innspill-oslo-akershus.pdf",
+    # Every file of every answer: who sent it, its name, type and size; the files travel
+    # beside the document (in the drafters' mail), which says so.
+    assert sections.paragraphs["Vedlegg"] == [ATTACHMENTS_NOTE]
+    (files,) = sections.tables["Vedlegg"]
+    oslo_name = "Sekretariatet for byvekstavtalen i Oslo og Akershus"
+    assert [[c.text for c in row.cells] for row in files.rows] == [
+        ["Deltaker", "Fil", "Type", "Størrelse"],
+        [oslo_name, "innspill-oslo-akershus.pdf", "PDF", "123 kB"],
+        [oslo_name, "Vedlegg: kart.docx", "Word (.docx)", "2,3 MB"],
     ]
 
     header = " ".join(p.text for p in document.sections[0].header.paragraphs)
@@ -402,9 +413,8 @@ def test_html_structure_tables_and_escaping(definition: ProcessDefinition) -> No
 
     # The script is text inside a cell, never an element.
     assert page.tags.get("script", 0) == 0
-    assert len(page.tables) == len(titles)
-    assert page.table_h2 == titles
-    for theme, table in zip(data.themes, page.tables, strict=True):
+    assert page.table_h2 == [*titles, "Vedlegg"]
+    for theme, table in zip(data.themes, page.tables[:-1], strict=True):
         assert theme.title in table.caption
         assert table.head == [("Deltaker", "col"), ("Innspill", "col"), ("Mottatt", "col")]
         assert len(table.rows) == len(data.answers)
@@ -425,7 +435,14 @@ def test_html_structure_tables_and_escaping(definition: ProcessDefinition) -> No
     assert "Bergen (2. juni 2020 kl. 14.45)" in summary
     missing = page.text_by_h2["Ikke mottatt innspill fra"]
     assert missing == [name for _, name in data.missing]
-    assert "innspill-oslo-akershus.pdf" in page.text_by_h2["Vedlegg"]
+    files = page.tables[-1]
+    assert files.head == [(c, "col") for c in ("Deltaker", "Fil", "Type", "Størrelse")]
+    assert files.rows[0] == [
+        "Sekretariatet for byvekstavtalen i Oslo og Akershus",
+        "innspill-oslo-akershus.pdf",
+        "PDF",
+        "123 kB",
+    ]
 
 
 def test_html_meta_lines_between_title_and_contents(definition: ProcessDefinition) -> None:

@@ -74,16 +74,16 @@ def test_a_message_that_cannot_be_rendered_fails_alone_and_is_resent_once_fixed(
     planned, sent = tick_and_send(engine, settings, NOW)
 
     # The 16 other invitations went out, two to a mail (both steps open on 30 March); Bergen's
-    # two are failed with the reason, no bytes: the one that was to carry the other, and the
-    # carried one with it.
+    # failed with the reason, no bytes: the one that was to carry the other is failed, and the
+    # carried one stays recorded as carried by it, so it shares its fate.
     assert len(planned.queued) == 16 and sent.sent == 8
     assert len(smtp.received) == 8
     assert all(BERGEN_MAIL not in r.rcpt_tos for r in smtp.received)
     bad = outbox(engine, participant_key=BERGEN)
-    assert [r["status"] for r in bad] == [MessageStatus.FAILED.value] * 2
+    assert [r["status"] for r in bad] == [MessageStatus.FAILED.value, MessageStatus.COMBINED.value]
+    assert bad[1]["carried_by"] == bad[0]["key"]
     assert all(r["raw"] == b"" and r["attempts"] == 0 for r in bad)
-    assert all("HeaderInjection" in r["last_error"] for r in bad)
-    assert all("\n" not in r["last_error"] for r in bad)
+    assert "HeaderInjection" in bad[0]["last_error"] and "\n" not in bad[0]["last_error"]
     assert {a.participant_id for a, _ in planned.failed} == {BERGEN}
     assert len(events(engine, "message_failed")) == 2
 
@@ -98,7 +98,12 @@ def test_a_message_that_cannot_be_rendered_fails_alone_and_is_resent_once_fixed(
     assert oppdrag is not None
     bergen = next(p for p in oppdrag.participants if p.participant == BERGEN)
     assert len(bergen.failed) == 1 and "line break" in bergen.failed[0].error
-    assert len(status.failures) == 2 and status.failed == 2
+    assert not bergen.invited
+    # The carried invitation is listed too, with the carrier's reason; one message failed.
+    assert len(status.failures) == 2 and status.failed == 1
+    assert status.failures[1].carried_by == status.failures[0].id
+    assert "line break" in status.failures[1].error
+    assert "sent inside message" in str(status.failures[1])
     text = ok(cli("status", SEED_ID, "--at", "2020-03-30T09:40"))
     assert "MESSAGE FAILED" in text
     failed_id = next(r["id"] for r in bad if r["step_key"] == OPPDRAG)

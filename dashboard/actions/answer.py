@@ -34,6 +34,7 @@ from innspill.dashboard.answer.upload import FIELD_PREFIX, TooLarge, file_proble
 from innspill.dashboard.deps import require_admin
 from innspill.errors import InnspillError
 from innspill.inbound.answers import attach_file, register_answer
+from innspill.inbound.assignment import registration_notes
 from innspill.inbound.intake import GENERAL
 from innspill.models import User
 from innspill.process.definition import ProcessDefinition, RequestStep
@@ -99,7 +100,7 @@ async def register_letter(
             raise ValueError(" ".join(problems))
         if not texts and not posted.files:
             raise InnspillError("the answer is empty")
-        answer = await run_in_threadpool(
+        answer, notes = await run_in_threadpool(
             _save_answer, db, definition, step_id, participant, texts, posted.files, at, admin, now
         )
     except (ValueError, InnspillError) as exc:
@@ -116,7 +117,11 @@ async def register_letter(
         f"Svaret fra {name} på «{step.title}» er registrert som versjon {answer} "
         f"(mottatt {labels.fmt_date(at)}"
         + (f", {files} vedlegg" if files else "")
-        + "). Det teller med i status og i neste sammenstilling."
+        + (
+            "). Det teller med i status og i neste sammenstilling."
+            if not notes
+            else "). " + " ".join(notes)
+        )
     )
     next_up = await run_in_threadpool(
         forecast_of, db, definition, now, participant=participant, step=None
@@ -134,8 +139,9 @@ def _save_answer(
     at: datetime,
     admin: User,
     now: datetime,
-) -> int:
-    """`innspill answer add`'s two calls, in one transaction: the version, then its files."""
+) -> tuple[int, list[str]]:
+    """`innspill answer add`'s two calls, in one transaction: the version, then its files;
+    with what the case officer should know about it (innspill.inbound.assignment)."""
     answer = register_answer(
         db,
         definition,
@@ -146,8 +152,11 @@ def _save_answer(
         channel="registered",
         registered_by=admin.username,
         now=max(now, at),  # journaled today, for a letter that came days ago
+        registered_at=max(at, now),
     )
     for filename, data in files:
         attach_file(db, answer, filename=filename, data=data)
+    db.flush()
+    notes = registration_notes(db, definition, answer, now=now)
     db.commit()
-    return answer.version
+    return answer.version, notes

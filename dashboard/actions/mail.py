@@ -10,6 +10,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from sqlmodel import select
 from starlette.responses import Response
 
 from innspill.dashboard import labels
@@ -122,6 +123,9 @@ def resend_message(
     except ResendRefused as exc:
         db.rollback()
         return _refused(request, "Meldingen ble ikke sendt på nytt", exc.code, str(exc), target)
+    carried = db.exec(select(OutboxMessage.step_key).where(OutboxMessage.carried_by == new.key))
+    titles = {s.id: s.title for s in definition.steps}
+    parts = [f"«{titles.get(step, step)}»" for step in carried.all()]
     db.commit()
     kind = labels.MESSAGE_KINDS.get(new.kind, new.kind).lower()
     notice = (
@@ -129,6 +133,10 @@ def resend_message(
         f"{new.id}; den som feilet, nr. {old.id}, står igjen i loggen). Den sendes ved neste "
         "utsending."
     )
+    if parts:
+        notice += (
+            f" Den har med seg invitasjonen til {' og '.join(parts)} også, som i den som feilet."
+        )
     lines = [_queued_line(definition, new)]
     lines += forecast(db, definition, now, participant=new.participant_key, limit=4)
     return done(request, target, notice, lines)

@@ -34,6 +34,9 @@ SKIP_REASONS = {
     "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
     "the step has closed": "steget tar ikke lenger imot innspill",
     "the draft has been circulated": "utkastet er sendt til behandling",
+    "the invitation did not reach them (failed; resend it)": (
+        "invitasjonen kom ikke fram (den feilet; send den på nytt)"
+    ),
 }
 
 

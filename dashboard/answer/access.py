@@ -104,7 +104,8 @@ def _latest(session: Session, row: AccessToken) -> Answer | None:
             Answer.step_key == row.step_key,
             Answer.participant_key == row.participant_key,
         )
-        .order_by(col(Answer.version).desc())
+        # the version that counts: received last (a held message assigned later may be older)
+        .order_by(col(Answer.received_at).desc(), col(Answer.version).desc())
     ).first()
 
 
@@ -156,7 +157,8 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     deadline = book.in_effect[(step.id, participant.id)]
     closes = book.closes[(step.id, participant.id)]
     latest = _latest(session, row)
-    texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
+    # what they typed (before greetings and signatures were cleaned away), to go on from
+    texts: dict[str, str] = json.loads(latest.raw_json or latest.text_json) if latest else {}
     return Opened(
         token=token,
         definition=definition,

@@ -290,7 +290,8 @@ def _save_in(
             Answer.step_key == step_id,
             Answer.participant_key == participant_id,
         )
-        .order_by(col(Answer.version).desc())
+        # the version that counts: received last (a held message assigned later may be older)
+        .order_by(col(Answer.received_at).desc(), col(Answer.version).desc())
     ).first()
     kept: list[AnswerAttachment] = []
     if previous is not None:

@@ -18,9 +18,11 @@ from innspill.dashboard.deps import current_user, render, require_admin
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view, queries
 from innspill.errors import InnspillError
+from innspill.inbound.assignment import AssignRefused, Preview, preview
 from innspill.inbound.intake import assign, dismiss
 from innspill.inbound.queue import listing
 from innspill.models import InboundMessage
+from innspill.process.loading import get_definition
 from innspill.status import process_statuses
 
 pages = APIRouter(dependencies=[Depends(current_user)])
@@ -105,6 +107,34 @@ def inbox(request: Request, db: Db, now: Now, alle: Annotated[bool, Query()] = F
     )
 
 
+def _preview(
+    db: Session, row: InboundMessage, chosen: dict[str, str], now: datetime
+) -> Preview | None:
+    """What assigning the message to the chosen step and participant would do, if both are
+    chosen and the choice is one the assignment could take."""
+    process_id, _, step_id = chosen.get("step", "").partition("/")
+    participant = chosen.get("participant", "")
+    if row.status != "held" or not (process_id and step_id and participant):
+        return None
+    try:
+        definition = get_definition(db, process_id)
+        if participant not in {p.id for p in definition.audience(step_id)}:
+            return None
+        return preview(db, row, definition, step_id=step_id, participant_id=participant, now=now)
+    except (InnspillError, KeyError):
+        return None
+
+
+def _material(shown: Preview) -> bool:
+    """Whether the assignment does more than make a first answer: then it is shown first."""
+    return bool(
+        shown.current is not None
+        or shown.confirm
+        or shown.registered_after_close
+        or shown.process_ended
+    )
+
+
 def _detail(
     request: Request,
     db: Session,
@@ -114,15 +144,21 @@ def _detail(
     error: str = "",
     chosen: dict[str, str] | None = None,
     status_code: int = 200,
+    notice: str = "",
 ) -> Response:
     steps, people = choices(db, now)
     default_step = f"{row.process_id}/{row.step_key}" if row.process_id and row.step_key else ""
+    chosen = chosen or {"step": default_step, "participant": _guess(row, people)}
+    shown = _preview(db, row, chosen, now)
     context: dict[str, Any] = {
         "row": row,
         "mail": mail_view.view(row.raw),
         "steps": steps,
         "people": people,
-        "chosen": chosen or {"step": default_step, "participant": _guess(row, people)},
+        "chosen": chosen,
+        "preview": shown,
+        "previewed": f"{chosen.get('step', '')}|{chosen.get('participant', '')}" if shown else "",
+        "notice": notice,
         "error": error,
         "now": now,
         "STATUSES": STATUSES,
@@ -192,6 +228,8 @@ def assign_message(
     csrf_token: CsrfToken = "",
     step: Annotated[str, Form(max_length=200)] = "",
     participant: Annotated[str, Form(max_length=100)] = "",
+    previewed: Annotated[str, Form(max_length=310)] = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     acting.check_csrf(request, csrf_token)
     row = _row(db, message_id)
@@ -200,6 +238,11 @@ def assign_message(
     if not (process_id and step_id and participant):
         error = "Velg både steg og deltaker."
         return _detail(request, db, row, now, error=error, chosen=chosen, status_code=400)
+    shown = _preview(db, row, chosen, now)
+    if shown is not None and _material(shown) and previewed != f"{step}|{participant}":
+        # Not seen for this choice yet: show what it would do, and do nothing.
+        notice = "Se over hva tildelingen gjør, og trykk «Gjør til svar» igjen."
+        return _detail(request, db, row, now, chosen=chosen, notice=notice)
     try:
         assign(
             db,
@@ -209,6 +252,13 @@ def assign_message(
             participant_id=participant,
             by=admin.username,
             now=now,
+            confirm=confirm == "1",
+        )
+    except AssignRefused as exc:
+        db.rollback()
+        error = f"{exc.norwegian} Kryss av i boksen ved knappen for å bekrefte."
+        return _detail(
+            request, db, _row(db, message_id), now, error=error, chosen=chosen, status_code=400
         )
     except (InnspillError, KeyError) as exc:
         db.rollback()
@@ -220,10 +270,11 @@ def assign_message(
     definition = queries.load_definitions(db, process_id)[process_id].definition
     name = next((p.name for p in definition.participants if p.id == participant), participant)
     title = next((s.title for s in definition.steps if s.id == step_id), step_id)
+    said = " ".join(shown.notes) if shown is not None and _material(shown) else ""
     return acting.done(
         request,
         "/inbox",
-        f"Melding nr. {message_id} er nå svaret fra {name} på «{title}».",
+        f"Melding nr. {message_id} er nå svaret fra {name} på «{title}». {said}".strip(),
         acting.upcoming(db, definition, now, participant=participant, limit=acting.NEXT_LINES),
     )
 

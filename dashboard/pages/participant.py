@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -22,8 +22,9 @@ from innspill.dashboard.pages.progress import (
 )
 from innspill.dashboard.pages.queries import MESSAGE_COLUMNS, MessageRow
 from innspill.models import Answer, DeadlineChange, OutboxMessage
-from innspill.process.deadlines import in_effect
-from innspill.process.definition import Participant, ProcessDefinition
+from innspill.process.deadlines import closes_on, in_effect
+from innspill.process.definition import Participant, ProcessDefinition, RequestStep
+from innspill.process.workdays import end_of_day
 from innspill.status import (
     FailedMessage,
     ProcessStatus,
@@ -31,6 +32,9 @@ from innspill.status import (
     is_late,
     process_status,
 )
+
+#: Registered this long after it was received: shown (it waited, held, for a person).
+LATER = timedelta(hours=1)
 
 
 @dataclass
@@ -43,6 +47,10 @@ class AnswerVersion:
     registered_by: str
     late: bool
     texts: list[tuple[str, str]]  # (theme title, text)
+    counts: bool = True  # the version that counts: received last
+    # registered later than received (a held message assigned by a person): when
+    registered_at: datetime | None = None
+    after_close: bool = False  # registered after the step had closed for them
 
 
 @dataclass
@@ -128,12 +136,13 @@ def _answer_versions(
         for p in s.participants
         if p.participant == key
     }
+    requests = {s.id: s for s in definition.steps if isinstance(s, RequestStep)}
     titles = {s.id: s.title for s in definition.steps}
     theme_titles = {t.id: t.title for t in definition.themes}
     theme_titles.setdefault(
         "", "Generelle merknader"
     )  # text that names no theme, as in the compilation
-    out = []
+    out: list[AnswerVersion] = []
     for a in session.scalars(
         select(Answer)
         .where(
@@ -141,10 +150,16 @@ def _answer_versions(
             col(Answer.participant_key) == key,
             col(Answer.received_at) <= now,  # as innspill.status counts them
         )
-        .order_by(col(Answer.step_key), col(Answer.version))
+        # in the order they were received, never registered (models.answer)
+        .order_by(col(Answer.step_key), col(Answer.received_at), col(Answer.version))
     ).all():
         texts = json.loads(a.text_json or "{}")
         deadline = deadlines.get(a.step_key)
+        registered = a.registered_at or a.received_at
+        step = requests.get(a.step_key)
+        closes = closes_on(definition, step, deadline) if step and deadline else None
+        if out and out[-1].step_id == a.step_key:
+            out[-1].counts = False  # a later one of the same step came after it
         out.append(
             AnswerVersion(
                 step_id=a.step_key,
@@ -155,6 +170,8 @@ def _answer_versions(
                 registered_by=a.registered_by,
                 late=deadline is not None and is_late(a.received_at, deadline),
                 texts=[(theme_titles.get(t, t), text) for t, text in texts.items()],
+                registered_at=registered if registered - a.received_at > LATER else None,
+                after_close=closes is not None and registered >= end_of_day(closes),
             )
         )
     return out

@@ -135,7 +135,8 @@ def _answer_lines(ps: ParticipantStatus) -> tuple[list[Text], str]:
     when = fmt_datetime(ps.answered_at)
     lines = [Text(f"Svar for sent {when}" if ps.late else f"Svar i tide {when}")]
     if ps.answer_versions > 1:
-        lines.append(Text(f"{ps.answer_versions} versjoner"))
+        latest = f", gjeldende mottatt {fmt_datetime(ps.latest_at)}" if ps.latest_at else ""
+        lines.append(Text(f"{ps.answer_versions} versjoner{latest}"))
     return lines, "warn" if ps.late else "ok"
 
 

@@ -80,14 +80,52 @@ def inbox_assign(
     process: Annotated[str, typer.Argument(help="Process id.")],
     step: Annotated[str, typer.Argument(help="Request step id.")],
     participant: Annotated[str, typer.Argument(help="Participant id.")],
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Assign it although it is an auto-reply or a delivery report, or came after "
+            "the step closed (refused without).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what it would do; change nothing.")
+    ] = False,
     at: AtOption = None,
 ) -> None:
-    """Make a held message that participant's answer (after checking who really sent it)."""
-    from innspill.inbound.intake import assign
-    from innspill.models.db import session_scope
+    """Make a held message that participant's answer (after checking who really sent it).
 
+    First says what it would replace: the participant's answer that counts now (its version,
+    when it came and its first lines). A message received before that answer becomes an
+    earlier version and the answer still counts: versions count by when they were received,
+    never by when they were assigned.
+    """
+    from innspill.inbound.assignment import AssignRefused, preview
+    from innspill.inbound.intake import assign
+    from innspill.models import InboundMessage
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition
+
+    now = instant(at)
+    notes: list[str] = []
     try:
         with session_scope(open_engine()) as session:
+            row = session.get(InboundMessage, message)
+            if row is not None:
+                shown = preview(
+                    session,
+                    row,
+                    get_definition(session, process),
+                    step_id=step,
+                    participant_id=participant,
+                    now=now,
+                )
+                notes = shown.notes
+                if dry_run:
+                    for line in [*shown.confirm, *notes]:
+                        typer.echo(line)
+                    typer.echo("(dry run: nothing was changed)")
+                    return
             assign(
                 session,
                 message,
@@ -95,10 +133,19 @@ def inbox_assign(
                 step_id=step,
                 participant_id=participant,
                 by=get_settings().operator,
-                now=instant(at),
+                now=now,
+                confirm=confirm,
             )
+    except AssignRefused as exc:
+        for line in notes:
+            typer.echo(line)
+        raise fail(f"{exc.norwegian} (--confirm)") from None
+    except KeyError:
+        raise fail(f"'{process}' has no step '{step}'") from None
     except InnspillError as exc:
         raise fail(str(exc)) from None
+    for line in notes:
+        typer.echo(line)
     typer.echo(f"Message {message} is now the answer of {participant} to {step}.")
 
 

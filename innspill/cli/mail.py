@@ -121,6 +121,7 @@ def preview(
     from innspill.models.db import session_scope
     from innspill.outbound.templates import KINDS
     from innspill.planning.planner import Action, ActionKind
+    from innspill.process.deadline_reasons import change_in_effect
     from innspill.process.deadlines import deadlines_in
     from innspill.process.loading import get_definition
 
@@ -134,6 +135,7 @@ def preview(
             definition = get_definition(session, process)
             book = deadlines_in(session, definition)
             deadline = book.in_effect.get((step, participant))
+            change = change_in_effect(session, definition, step, participant) if deadline else None
         if deadline is None:
             raise InnspillError(
                 f"'{participant}' is not asked for input in step '{step}' of '{process}'"
@@ -145,13 +147,22 @@ def preview(
             ActionKind(kind),
             "preview",
             deadline,
-            previous_deadline=deadline if kind == "deadline_changed" else None,
+            # what a notice would say moved: from the file's date, when a change set it
+            previous_deadline=(change.original if change else deadline)
+            if kind == "deadline_changed"
+            else None,
             working_days_left=2 if kind == "reminder" else None,
             overdue_number=1 if kind == "overdue" else None,
             written_deadline=book.written.get((step, participant)),
             closes=book.closes.get((step, participant)),
         )
-        row = outbox_row(definition, action, now=now, reply_to=get_settings().reply_to)
+        row = outbox_row(
+            definition,
+            action,
+            now=now,
+            reply_to=get_settings().reply_to,
+            deadline_change=change if kind != "invitation" else None,
+        )
     except InnspillError as exc:
         raise fail(str(exc)) from None
     import email

@@ -261,7 +261,10 @@ def extend(
     participant: Annotated[
         str | None, typer.Option(help="Extend for this participant only; default: everyone.")
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the event log).")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(help="Why: said in the notice and the reminders that follow, and logged."),
+    ] = "",
     at: AtOption = None,
 ) -> None:
     """Change a deadline for everyone, or extend it for one participant.

@@ -33,9 +33,12 @@ def answer_add(
 ) -> None:
     """Register an answer that came by letter, phone or otherwise; it stops the reminders.
 
-    A second answer from the same participant is kept as a new version; the latest counts.
+    A second answer from the same participant is kept as a new version; the one received last
+    counts. The text is cleaned like a mailed reply's (greeting, sign-off and signature left
+    out); what was given is kept.
     """
     from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+    from innspill.inbound.assignment import registration_notes
     from innspill.inbound.intake import GENERAL
     from innspill.models.db import session_scope
     from innspill.process.loading import get_definition
@@ -52,6 +55,7 @@ def answer_add(
                 f"--text '{item}' is not THEME=TEXT, for example --text rolle='Vi mener ...'"
             )
         texts[theme.strip()] = value
+    now = instant(at)
     try:
         with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
@@ -61,7 +65,7 @@ def answer_add(
                 step_id=step,
                 participant_id=participant,
                 texts=texts or {GENERAL: "(se vedlegg)"},
-                at=instant(at),
+                at=now,
                 channel="registered",
                 registered_by=by or get_settings().operator,
             )
@@ -71,9 +75,13 @@ def answer_add(
                 except OSError as exc:
                     raise InnspillError(f"cannot read {path}: {exc.strerror}") from None
                 attach_file(session, answer, filename=path.name, data=data)
+            session.flush()
+            notes = registration_notes(session, definition, answer, now=now)
     except InnspillError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"Answer from {participant} to {step} registered (version {answer.version}).")
+    for note in notes:  # after the step closed, or older than the answer that counts
+        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW)
 
 
 @app.command("compile")

@@ -17,7 +17,10 @@ from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
 from innspill.documents.layout import (
+    ATTACHMENT_COLUMNS,
     ATTACHMENTS,
+    ATTACHMENTS_NOTE,
+    CLOSED,
     COLUMNS,
     CONTENTS,
     LATE,
@@ -185,6 +188,8 @@ def _row_xml(row: Row) -> str:
         when.append(f"<w:p>{_runs_xml(LATE, bold=True)}</w:p>")
     if row.version > 1:
         when.append(f"<w:p>{_runs_xml(f'versjon {row.version}')}</w:p>")
+    if row.closed:
+        when.append(f"<w:p>{_runs_xml(CLOSED.format(day=row.closed), italic=True)}</w:p>")
     return (
         "<w:tr>"
         + _cell_xml(_TWIPS[0], row.who)
@@ -214,6 +219,39 @@ def _theme_table(document: Document, theme: ThemeSection) -> Table:
     tbl = table._tbl
     for tr in list(holder):
         tbl.append(tr)
+    return table
+
+
+_FILE_WIDTHS = (Cm(4.5), Cm(6.0), Cm(3.5), Cm(2.0))
+
+
+def _attachment_table(document: Document, page: Layout) -> Table:
+    """Every file of every answer: who sent it, its name, type and size."""
+    table: Table = document.add_table(rows=1, cols=len(ATTACHMENT_COLUMNS))
+    table.style = "Table Grid"
+    table.autofit = False
+    for cell, heading, width in zip(
+        table.rows[0].cells, ATTACHMENT_COLUMNS, _FILE_WIDTHS, strict=True
+    ):
+        cell.width = width
+        _fill_cell(cell, [heading], bold=True)
+    _repeat_header(table)
+    twips = [w.twips for w in _FILE_WIDTHS]
+    rows = "".join(
+        "<w:tr>"
+        + "".join(
+            _cell_xml(width, [text])
+            for width, text in zip(
+                twips, (files.participant, line.name, line.kind, line.size), strict=True
+            )
+        )
+        + "</w:tr>"
+        for files in page.attachments
+        for line in files.files
+    )
+    holder = parse_xml(f'<w:tbl xmlns:w="{_W_NS}">{rows}</w:tbl>')
+    for tr in list(holder):
+        table._tbl.append(tr)
     return table
 
 
@@ -274,10 +312,9 @@ def _body(document: Document, page: Layout) -> None:
     out.para(ATTACHMENTS, "Heading 1")
     if not page.attachments:
         out.para(NO_ATTACHMENTS)
-    for files in page.attachments:
-        out.para(files.participant, bold=True)
-        for name in files.names:
-            out.para(name, "List Bullet")
+    else:
+        out.para(ATTACHMENTS_NOTE)
+        _attachment_table(document, page)
     out.para(MISSING, "Heading 1")
     if not page.missing:
         out.para(NONE_MISSING)

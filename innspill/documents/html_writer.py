@@ -40,4 +40,7 @@ def build_html(data: CompilationInput) -> str:
         none_missing=words.NONE_MISSING,
         not_answered=words.NOT_ANSWERED,
         late=words.LATE,
+        closed=words.CLOSED,
+        attachments_note=words.ATTACHMENTS_NOTE,
+        attachment_columns=words.ATTACHMENT_COLUMNS,
     )

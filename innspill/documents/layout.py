@@ -13,17 +13,29 @@ from innspill.process.workdays import OSLO
 
 
 @dataclass(frozen=True)
+class AnswerFile:
+    """A file that came with an answer, as the compilation lists it (the bytes travel beside
+    the document: innspill.outbound.step_parts attaches them to the drafters' mail)."""
+
+    name: str
+    content_type: str
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
 class CompiledAnswer:
-    """One participant's (latest) answer to the request step."""
+    """One participant's answer to the request step: the version that counts."""
 
     participant_id: str
     participant_name: str
     area: str | None
     received_at: datetime  # aware
     late: bool
-    version: int  # a participant may answer again; the latest version counts
+    version: int  # a participant may answer again; the one received last counts
     texts: dict[str, str]  # theme id -> text (may lack some themes)
-    attachments: tuple[str, ...] = ()  # file names
+    attachments: tuple[AnswerFile, ...] = ()
+    # registered after the step had closed (a held message assigned late, say): the day it closed
+    closed_before: date | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ GENERAL = ""
 GENERAL_TITLE = "Generelle merknader"
 NOT_ANSWERED = "(ikke besvart for dette temaet)"
 LATE = "(etter fristen)"
+#: Under the time of an answer registered after the step closed (a held message assigned late).
+CLOSED = "(registrert etter at innspillsrunden ble stengt {day})"
 COLUMNS = ("Deltaker", "Innspill", "Mottatt")
 CONTENTS = "Innhold"
 SUMMARY = "Sammendrag"
@@ -59,6 +73,18 @@ ATTACHMENTS = "Vedlegg"
 MISSING = "Ikke mottatt innspill fra"
 NO_ANSWERS = "Ingen innspill er mottatt."
 NO_ATTACHMENTS = "Ingen vedlegg er mottatt."
+ATTACHMENT_COLUMNS = ("Deltaker", "Fil", "Type", "Størrelse")
+ATTACHMENTS_NOTE = (
+    "Filene følger som vedlegg til e-posten som sammenstillingen sendes til utrederne med; "
+    "navnet på hver fil begynner der med deltakerens navn. De kan også lastes ned fra "
+    "dashbordet, på siden til hver deltaker."
+)
+#: What kind of file each type is, in words a reader knows.
+TYPE_NAMES = {
+    "application/pdf": "PDF",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (.docx)",
+    "application/vnd.oasis.opendocument.text": "OpenDocument-tekst (.odt)",
+}
 NONE_MISSING = "Innspill er mottatt fra alle deltakerne."
 
 # Characters XML 1.0 forbids (lxml refuses them) and HTML treats as errors; answers pasted
@@ -78,6 +104,7 @@ class Row:
     received: str  # `2. juni 2020 kl. 14.45`
     late: bool
     version: int  # shown when above 1
+    closed: str = ""  # `30. juni 2020` when registered after the step closed that day
 
 
 @dataclass(frozen=True)
@@ -91,11 +118,20 @@ class ThemeSection:
 
 
 @dataclass(frozen=True)
+class FileLine:
+    """One file in the list of attachments: its name, type and size in words."""
+
+    name: str
+    kind: str  # "PDF", "Word (.docx)", ...
+    size: str  # "120 kB", "1,4 MB"
+
+
+@dataclass(frozen=True)
 class Files:
     """The files one participant sent with the answer."""
 
     participant: str
-    names: tuple[str, ...]
+    files: tuple[FileLine, ...]
 
 
 @dataclass(frozen=True)
@@ -136,14 +172,28 @@ def when(moment: datetime) -> str:
     return f"{nbdate(local.date())} {nbtime(local)}"
 
 
+def size_label(size: int) -> str:
+    """`950 byte`, `120 kB`, `1,4 MB`: a file's size as a Norwegian reader writes it."""
+    if size < 1000:
+        return f"{size} byte"
+    if size < 1_000_000:
+        return f"{round(size / 1000)} kB"
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
+
+
+def file_line(file: AnswerFile) -> FileLine:
+    kind = TYPE_NAMES.get(file.content_type, file.content_type)
+    return FileLine(clean(file.name), kind, size_label(file.size))
+
+
 def latest(answers: Sequence[CompiledAnswer]) -> list[CompiledAnswer]:
-    """One answer per participant, the latest version, in the order the engine gave them."""
+    """One answer per participant, the one received last, in the order the engine gave them."""
     best: dict[str, CompiledAnswer] = {}
     for answer in answers:
         current = best.get(answer.participant_id)
-        if current is None or (answer.version, answer.received_at) > (
-            current.version,
+        if current is None or (answer.received_at, answer.version) > (
             current.received_at,
+            current.version,
         ):
             best[answer.participant_id] = answer
     # Keep the first position of each participant so that a new version does not reorder rows.
@@ -251,6 +301,7 @@ def _row(answer: CompiledAnswer, theme: Theme) -> Row:
         received=when(local),
         late=answer.late,
         version=answer.version,
+        closed=nbdate(answer.closed_before) if answer.closed_before else "",
     )
 
 
@@ -293,7 +344,7 @@ def layout(data: CompilationInput) -> Layout:
         themes=themes,
         answered=bool(answers),
         attachments=tuple(
-            Files(clean(a.participant_name), tuple(clean(n) for n in a.attachments))
+            Files(clean(a.participant_name), tuple(file_line(f) for f in a.attachments))
             for a in answers
             if a.attachments
         ),

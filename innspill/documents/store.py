@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 from innspill.documents.compilation import (
     GENERAL,
     GENERAL_TITLE,
+    AnswerFile,
     CompilationInput,
     CompiledAnswer,
     build_docx,
@@ -25,7 +26,7 @@ from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.journal.numbers import Number
 from innspill.journal.record import record_document, take_document_number
-from innspill.models import Answer, Document
+from innspill.models import Answer, AnswerAttachment, Document
 from innspill.process.deadlines import deadlines_in
 from innspill.process.definition import (
     CirculationStep,
@@ -84,7 +85,9 @@ def compilation_input(
         .order_by(col(Answer.participant_key), col(Answer.version))
     ).all()
     people = definition.audience(source.id)
-    answers = _compiled_answers(rows, people, deadlines=deadlines, step_id=source.id)
+    answers = _compiled_answers(
+        session, rows, people, deadlines=deadlines, closes=book.closes, step_id=source.id
+    )
     answered = {row.participant_key for row in rows}
     deadline = book.steps[source.id]
     return CompilationInput(
@@ -106,31 +109,107 @@ def compilation_input(
     )
 
 
+def current_answer(
+    session: Session, process_id: str, step_id: str, participant_id: str
+) -> Answer | None:
+    """The version that counts: the one received last (then the one registered last)."""
+    return session.exec(
+        select(Answer)
+        .where(
+            Answer.process_id == process_id,
+            Answer.step_key == step_id,
+            Answer.participant_key == participant_id,
+        )
+        .order_by(col(Answer.received_at).desc(), col(Answer.version).desc())
+    ).first()
+
+
+def newest(rows: Sequence[Answer]) -> dict[str, Answer]:
+    """Each participant's version that counts: the one received last (then registered last).
+
+    Never the one registered last: a held message assigned later may have come earlier."""
+    out: dict[str, Answer] = {}
+    for row in rows:
+        best = out.get(row.participant_key)
+        if best is None or (row.received_at, row.version) > (best.received_at, best.version):
+            out[row.participant_key] = row
+    return out
+
+
 def _compiled_answers(
+    session: Session,
     rows: Sequence[Answer],
     people: list[Participant],
     *,
     deadlines: Mapping[tuple[str, str], date],
+    closes: Mapping[tuple[str, str], date],
     step_id: str,
 ) -> list[CompiledAnswer]:
-    """The newest version of each person's answer; late when that version came after the
-    person's own deadline (a text changed after the deadline is late text for the drafter)."""
-    newest: dict[str, Answer] = {}
-    for row in rows:  # ordered by participant and version
-        newest[row.participant_key] = row
-    return [
-        CompiledAnswer(
-            participant_id=person.id,
-            participant_name=person.name,
-            area=person.area,
-            received_at=latest.received_at,
-            late=latest.received_at >= end_of_day(deadlines[(step_id, person.id)]),
-            version=latest.version,
-            texts=json.loads(latest.text_json),
+    """The version that counts of each person's answer, with its files; late when it came
+    after the person's own deadline (a text changed after the deadline is late text for the
+    drafter), and marked when it was registered after the step closed."""
+    counting = newest(rows)
+    files = answer_files(session, [a.id for a in counting.values() if a.id is not None])
+    out = []
+    for person in people:
+        answer = counting.get(person.id)
+        if answer is None:
+            continue
+        deadline = deadlines[(step_id, person.id)]
+        last_day = closes[(step_id, person.id)]
+        registered = answer.registered_at or answer.received_at
+        own = files.get(answer.id or 0, [])
+        out.append(
+            CompiledAnswer(
+                participant_id=person.id,
+                participant_name=person.name,
+                area=person.area,
+                received_at=answer.received_at,
+                late=answer.received_at >= end_of_day(deadline),
+                version=answer.version,
+                texts=json.loads(answer.text_json),
+                attachments=tuple(AnswerFile(f.filename, f.content_type, f.size) for f in own),
+                closed_before=last_day if registered >= end_of_day(last_day) else None,
+            )
         )
-        for person in people
-        if (latest := newest.get(person.id)) is not None
+    return out
+
+
+def compiled_files(
+    session: Session, definition: ProcessDefinition, step: CompilationStep, *, at: datetime
+) -> list[tuple[Participant, AnswerAttachment]]:
+    """The files of the answers a compilation made `at` includes, participant by participant
+    in the order of the process file."""
+    source = definition.step(step.source)
+    rows = session.exec(
+        select(Answer).where(
+            Answer.process_id == definition.id,
+            Answer.step_key == source.id,
+            Answer.received_at <= at,
+        )
+    ).all()
+    counting = newest(rows)
+    files = answer_files(session, [a.id for a in counting.values() if a.id is not None])
+    return [
+        (person, f)
+        for person in definition.audience(source.id)
+        if person.id in counting
+        for f in files.get(counting[person.id].id or 0, [])
     ]
+
+
+def answer_files(session: Session, answer_ids: list[int]) -> dict[int, list[AnswerAttachment]]:
+    """The files of these answer versions, in the order they came, by answer id."""
+    out: dict[int, list[AnswerAttachment]] = {}
+    if not answer_ids:
+        return out
+    for row in session.exec(
+        select(AnswerAttachment)
+        .where(col(AnswerAttachment.answer_id).in_(answer_ids))
+        .order_by(col(AnswerAttachment.id))
+    ).all():
+        out.setdefault(row.answer_id, []).append(row)
+    return out
 
 
 def _themes(

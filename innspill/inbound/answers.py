@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from innspill.documents.files import inspect, safe_filename
 from innspill.errors import InnspillError
 from innspill.events import record_event
+from innspill.inbound.cleaning import cleaned_texts
 from innspill.journal.record import record_answer
 from innspill.models import Answer, AnswerAttachment
 from innspill.process.definition import ProcessDefinition, RequestStep
@@ -27,10 +28,18 @@ def register_answer(
     at: datetime,
     channel: str = "registered",
     registered_by: str = "",
+    registered_at: datetime | None = None,
+    clean: bool = True,
     now: datetime | None = None,
 ) -> Answer:
-    """Store a new version of a participant's answer to a request step, and journal it (when
-    the process keeps a journal) as registered at `now` (default: `at`, when it came)."""
+    """Store a new version of a participant's answer to a request step, received `at`, and
+    journal it (when the process keeps a journal) as registered at `now` (default: `at`).
+
+    `registered_at` is when it became an answer (by default `at`; later for a held message
+    assigned by a person). With `clean` (the form, by hand) each theme's text is cleaned like
+    a mailed reply's and the text as given is kept beside it; a mailed reply's text comes
+    cleaned already (innspill.inbound.text.reply_text).
+    """
     try:
         step = definition.step(step_id)
     except KeyError:
@@ -58,6 +67,9 @@ def register_answer(
         )
     if not any(text.strip() for text in texts.values()):
         raise InnspillError("the answer is empty: give the text for at least one theme")
+    given = texts
+    if clean:
+        texts = cleaned_texts(texts)
     latest = session.exec(
         select(func.max(Answer.version)).where(
             Answer.process_id == definition.id,
@@ -71,9 +83,11 @@ def register_answer(
         participant_key=participant_id,
         version=(latest or 0) + 1,
         received_at=at,
+        registered_at=registered_at or at,
         channel=channel,
         registered_by=registered_by,
         text_json=json.dumps(texts, ensure_ascii=False),
+        raw_json=json.dumps(given, ensure_ascii=False) if texts != given else "",
     )
     session.add(answer)
     record_answer(session, definition, answer, now=now or at)

@@ -15,6 +15,7 @@ from innspill.config.settings import Settings
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
+from innspill.inbound.assignment import Preview, check, preview
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.models.db import session_scope
@@ -176,8 +177,13 @@ def accept(
     *,
     by: str,
     now: datetime,
+    assigned: bool = False,
 ) -> None:
-    """Make the message an answer of row.participant_key to row.step_key, with its files."""
+    """Make the message an answer of row.participant_key to row.step_key, with its files.
+
+    `assigned`: a person decided it (innspill inbox assign, after the checks in
+    innspill.inbound.assignment): it becomes an answer now, even after the step closed.
+    """
     step = definition.step(row.step_key or "")
     if not isinstance(step, RequestStep):
         row.reason = f"step '{row.step_key}' takes no answers"
@@ -189,7 +195,7 @@ def accept(
     # The same contract as the form: late answers are taken until the step closes. It counts
     # when the mail arrived (a fetch after an outage is not its fault); `now` when that is
     # earlier, as when a run acts as if at an earlier time (--at).
-    if min(row.received_at, now) >= end_of_day(closes):
+    if not assigned and min(row.received_at, now) >= end_of_day(closes):
         row.reason = (
             f"received after the step closed ({closes.isoformat()}); if it should count, "
             "register it by hand: innspill answer add"
@@ -218,6 +224,8 @@ def accept(
         channel="email",
         registered_by=by,
         now=max(now, row.received_at),  # journaled when taken in (not before it came)
+        registered_at=now if assigned else row.received_at,
+        clean=False,  # reply_text cleaned it already
     )
     refused = list(parsed.rejected_files)
     for index, item in enumerate(parsed.files):
@@ -243,8 +251,14 @@ def assign(
     participant_id: str,
     by: str,
     now: datetime,
+    confirm: bool = False,
 ) -> InboundMessage:
-    """An administrator's decision: this held message is that participant's answer."""
+    """An administrator's decision: this held message is that participant's answer.
+
+    An auto-reply, a delivery report or a message that came after the step closed needs
+    `confirm` (innspill.inbound.assignment says why, in bokmål); the event log records what
+    the assignment did to the participant's answer.
+    """
     row = session.get(InboundMessage, message_id)
     if row is None:
         raise InnspillError(f"no incoming message {message_id}")
@@ -259,8 +273,12 @@ def assign(
     definition = get_definition(session, process_id)
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
+    shown = preview(
+        session, row, definition, step_id=step_id, participant_id=participant_id, now=now
+    )
+    check(shown, confirm=confirm)
     row.process_id, row.step_key, row.participant_key = process_id, step_id, participant_id
-    accept(session, row, parse_mail(row.raw), definition, by=by, now=now)
+    accept(session, row, parse_mail(row.raw), definition, by=by, now=now, assigned=True)
     if _status(row) != InboundStatus.ACCEPTED:
         raise InnspillError(f"message {message_id} could not be made an answer: {row.reason}")
     row.status = InboundStatus.ASSIGNED
@@ -271,10 +289,26 @@ def assign(
         "inbound_assigned",
         step=step_id,
         participant=participant_id,
-        detail=f"message {message_id}",
+        detail=f"message {message_id}" + _what_it_did(shown, confirmed=confirm),
         by=by,
     )
     return row
+
+
+def _what_it_did(shown: Preview, *, confirmed: bool) -> str:
+    """The assignment's effect on the participant's answer, for the event log."""
+    parts = []
+    if shown.current is not None:
+        parts.append(
+            f"replaces version {shown.current.version}"
+            if shown.becomes_latest
+            else f"received before version {shown.current.version}, which still counts"
+        )
+    if shown.registered_after_close:
+        parts.append(f"after the step closed ({shown.closes.isoformat()})")
+    if confirmed and shown.needs_confirmation:
+        parts.append(f"confirmed ({shown.kind})")
+    return f": {'; '.join(parts)}" if parts else ""
 
 
 def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> InboundMessage:

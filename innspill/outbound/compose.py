@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from innspill.documents.store import current_answer
 from innspill.journal.record import ANSWER, answer_key, reference_of
 from innspill.models import (
     Answer,
@@ -28,6 +29,7 @@ from innspill.outbound.numbering import PENDING, SLOT, UNNUMBERED, PendingLetter
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
+from innspill.process.deadline_reasons import ChangeInEffect, change_in_effect
 from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import (
     CirculationStep,
@@ -39,9 +41,17 @@ from innspill.process.definition import (
 from innspill.process.workdays import OSLO, end_of_day
 from innspill.tokens import TokenKey
 
+#: Messages that say why the deadline is what it is, when a change set it.
+TOLD_WHY = {ActionKind.DEADLINE_CHANGED, ActionKind.REMINDER, ActionKind.OVERDUE}
+
 
 def message_context(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str,
+    deadline_change: ChangeInEffect | None = None,
 ) -> dict[str, Any]:
     """The template context for an action (see email_templates/ for the names used)."""
     step = definition.step(action.step_id)
@@ -63,6 +73,8 @@ def message_context(
         "working_days_left": action.working_days_left,
         "overdue_number": action.overdue_number,
         "reply_to": reply_to,
+        # the change that set this deadline and why (notices and reminders say it)
+        "deadline_change": deadline_change,
     }
 
 
@@ -94,18 +106,34 @@ def _with_deadline_facts(session: Session, definition: ProcessDefinition, action
 
 
 def outbox_row(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+    deadline_change: ChangeInEffect | None = None,
 ) -> OutboxMessage:
     """Render a request step's message (invitation, reminders, notices); nothing is written."""
-    return OutboxMessage(**request_values(definition, action, now=now, reply_to=reply_to))
+    return OutboxMessage(
+        **request_values(
+            definition, action, now=now, reply_to=reply_to, deadline_change=deadline_change
+        )
+    )
 
 
 def request_values(
-    definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
+    definition: ProcessDefinition,
+    action: Action,
+    *,
+    now: datetime,
+    reply_to: str | None = None,
+    deadline_change: ChangeInEffect | None = None,
 ) -> dict[str, Any]:
     """The outbox values of a request step's message, without tokens (a preview, say)."""
     reply = reply_to or str(definition.sender.email)
-    context = message_context(definition, action, now=now, reply_to=reply)
+    context = message_context(
+        definition, action, now=now, reply_to=reply, deadline_change=deadline_change
+    )
     if definition.archive is not None:  # a preview is not written, so it gets no number
         context["our_reference"] = f"{definition.process.reference}-{UNNUMBERED}"
     return render_row(definition, action, now=now, reply_to=reply, context=context)
@@ -253,7 +281,12 @@ def _request_row(
     if action.kind == ActionKind.RECEIPT:
         context = receipt_context(session, definition, action, now=now, reply_to=reply)
     else:
-        context = message_context(definition, action, now=now, reply_to=reply)
+        change = None
+        if action.kind in TOLD_WHY:
+            change = change_in_effect(session, definition, action.step_id, action.participant_id)
+        context = message_context(
+            definition, action, now=now, reply_to=reply, deadline_change=change
+        )
     context["answer_url"] = url
     attachments: list[Attachment] = []
     if action.kind == ActionKind.INVITATION:
@@ -291,6 +324,8 @@ def receipt_context(
         )
     ).one()
     texts = json.loads(answer.text_json)
+    counting = current_answer(session, definition.id, step.id, action.participant_id)
+    superseded = counting if counting is not None and counting.id != answer.id else None
     files = session.exec(
         select(AnswerAttachment.filename).where(AnswerAttachment.answer_id == answer.id)
     ).all()
@@ -313,4 +348,6 @@ def receipt_context(
             ANSWER,
             answer_key(definition.id, step.id, answer.participant_key, answer.version),
         ),
+        # a version received before the one that counts (a held message assigned later)
+        "superseded_at": superseded.received_at.astimezone(OSLO) if superseded else None,
     }

@@ -111,17 +111,8 @@ def remind_now(
         raise ReminderRefused(
             f"{who} has not been invited yet: the invitation goes out first", "not_invited"
         )
-    statuses = set(
-        session.exec(
-            select(OutboxMessage.status).where(
-                OutboxMessage.process_id == definition.id,
-                OutboxMessage.step_key == step.id,
-                OutboxMessage.participant_key == participant_id,
-                OutboxMessage.kind == ActionKind.INVITATION.value,
-            )
-        ).all()
-    )
-    if statuses == {MessageStatus.FAILED}:
+    invitation = next(m for m in sent if m.kind == ActionKind.INVITATION)
+    if invitation.failed:  # failed for good, or went inside a message that did
         raise ReminderRefused(
             f"the invitation to {who} failed: send it again first (`innspill resend`)",
             "invitation_failed",

@@ -3,11 +3,17 @@
 The same message (kind, step, participant, what it announced) is rendered anew for the
 participant's current address, under a new natural key (its sequence plus `-r1`, `-r2`, ...)
 and so a new Message-ID, and queued as pending: the next `send` sends it. The failed row stays
-as it is; the status model links the two by their keys (innspill.status.facts).
+as it is; the status model links the two by their keys (innspill.status.sent).
+
+An invitation that carried others (steps opening the same day, innspill.planning.combine) is
+sent again with every part it carried, and only those: the carried rows then point at the new
+message (`carried_by`), so they count as sent when it is sent, and fail if it fails. Asking to
+resend a carried invitation resends the message that carried it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy import insert
@@ -23,7 +29,7 @@ from innspill.outbound.compose import compose
 from innspill.outbound.numbering import number_letters
 from innspill.outbound.unrenderable import reason_of
 from innspill.planning.actions import Action, ActionKind, original_sequence, resend_number
-from innspill.process.definition import ProcessDefinition
+from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.loading import get_definition
 
 ANNOUNCING = {"invitation", "reminder", "overdue", "deadline_changed"}
@@ -167,6 +173,51 @@ def queue(
     return session.exec(select(OutboxMessage).where(OutboxMessage.key == action.key)).one()
 
 
+def _carrier_of(session: Session, row: OutboxMessage) -> OutboxMessage:
+    """What to send again for `row`: for a carried invitation, the message that carried it
+    (it is sent again with every part); else `row` itself."""
+    if row.status != MessageStatus.COMBINED or not row.carried_by:
+        return row
+    carrier = session.exec(select(OutboxMessage).where(OutboxMessage.key == row.carried_by)).first()
+    if carrier is None or carrier.status != MessageStatus.FAILED:
+        sent = f"#{carrier.id} ({carrier.status})" if carrier else "that is no longer stored"
+        raise ResendRefused(
+            f"message #{row.id} ({row.kind} to {row.recipient}) went inside message {sent}, "
+            "which has not failed: only a failed one is resent",
+            "not_failed",
+        )
+    if any(
+        r.id is not None and carrier.id is not None and r.id > carrier.id
+        for r in _siblings(session, carrier)
+    ):
+        # Sent again before resends carried their parts (the carried row would point at the
+        # resend): this part never went out, so it is sent on its own.
+        return row
+    return carrier
+
+
+def _carried(
+    session: Session, definition: ProcessDefinition, row: OutboxMessage
+) -> list[OutboxMessage]:
+    """The invitations `row` carried that still belong to the process: the same participant
+    still asked in a request step of it."""
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.carried_by == row.key,
+            OutboxMessage.status == MessageStatus.COMBINED,
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    steps = {s.id for s in definition.steps if isinstance(s, RequestStep)}
+    return [
+        r
+        for r in rows
+        if r.step_key in steps
+        and r.participant_key in {p.id for p in definition.audience(r.step_key)}
+    ]
+
+
 def resend(
     session: Session,
     ref: str | int,
@@ -176,9 +227,10 @@ def resend(
     outgoing: Outgoing | None = None,
 ) -> tuple[OutboxMessage, OutboxMessage]:
     """Queue a failed message again for the participant's current address: (failed, new)."""
-    row = find_message(session, ref)
+    row = _carrier_of(session, find_message(session, ref))
     label = f"message #{row.id} ({row.kind} to {row.recipient or 'no address'})"
-    if row.status != MessageStatus.FAILED:
+    alone = row.status == MessageStatus.COMBINED  # a part whose carrier went again without it
+    if row.status != MessageStatus.FAILED and not alone:
         raise ResendRefused(
             f"{label} is {row.status}, not failed: only a failed one is resent", "not_failed"
         )
@@ -212,7 +264,15 @@ def resend(
     number = 1 + max(resend_number(r.sequence) for r in siblings)
     sequence = f"{original_sequence(row.sequence)}-r{number}"
     action = action_of(session, row, sequence)
+    carried = [] if alone else _carried(session, definition, row)
+    if carried:
+        parts = tuple(action_of(session, c, c.sequence) for c in carried)
+        action = replace(action, carries=parts)
     new = queue(session, definition, action, now=now, outgoing=outgoing or Outgoing(), by=by)
+    for part in carried:  # they go inside the new message now, and stand where it stands
+        part.carried_by = new.key
+        session.add(part)
+    also = "".join(f", carrying #{c.id} ({c.step_key})" for c in carried)
     record_event(
         session,
         row.process_id,
@@ -221,7 +281,7 @@ def resend(
         step=row.step_key,
         participant=row.participant_key,
         detail=f"{row.kind} #{row.id} {row.message_id} sent again as #{new.id} {new.message_id} "
-        f"to {new.recipient}",
+        f"to {new.recipient}{also}",
         by=by,
     )
     return row, new

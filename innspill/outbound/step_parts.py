@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from innspill.documents.store import compilation_input, latest
+from innspill.documents.store import compilation_input, compiled_files, latest
 from innspill.journal.record import COMPILATION, document_key, reference_of
 from innspill.models import Document, OutboxMessage
 from innspill.outbound.ics import meeting_ics, meeting_location, meeting_uid
@@ -73,10 +73,43 @@ def compilation_parts(
         deadline=data.deadline,
     )
     html_name = document.filename.rsplit(".", 1)[0] + ".html"
+    files, left = _answer_files(session, definition, step, made=document.created_at)
+    context.update(answer_files=[f.filename for f in files], answer_files_left=left)
     return [
         as_attachment(document),
         Attachment(html_name, "text/html; charset=utf-8", (document.html or "").encode()),
+        *files,
     ]
+
+
+#: At most this much of the participants' files goes with one compilation's mail (they are
+#: base64-encoded, a third larger, and relays commonly refuse mail over 25-35 MB).
+MAX_FILES_IN_MAIL = 15 * 1024 * 1024
+
+
+def _answer_files(
+    session: Session, definition: ProcessDefinition, step: CompilationStep, *, made: datetime
+) -> tuple[list[Attachment], list[str]]:
+    """The files of the compiled answers, byte for byte, each named after its participant
+    ("Bergen - innspill.pdf"); those over MAX_FILES_IN_MAIL in all are named, not attached."""
+    attached: list[Attachment] = []
+    left: list[str] = []
+    used: set[str] = set()
+    total = 0
+    for person, row in compiled_files(session, definition, step, at=made):
+        name = f"{person.area or person.name} - {row.filename}"
+        stem, dot, ext = name.rpartition(".")
+        n = 1
+        while name.casefold() in used:
+            n += 1
+            name = f"{stem} ({n}).{ext}" if dot else f"{name} ({n})"
+        used.add(name.casefold())
+        if total + row.size > MAX_FILES_IN_MAIL:
+            left.append(name)
+            continue
+        total += row.size
+        attached.append(Attachment(name, row.content_type, row.data))
+    return attached, left
 
 
 def meeting_parts(

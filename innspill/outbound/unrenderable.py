@@ -65,12 +65,13 @@ def carrier_failed(
     now: datetime,
 ) -> tuple[dict[str, Any], str | None]:
     """A carried invitation shares its carrier's fate: when the message that was to carry it
-    could not be rendered, it is failed too (never shown as invited), with the reason."""
+    could not be rendered, it stays recorded as carried by that failed message (so it counts
+    as failed, never as invited: models.outbox.delivery_status), and the reason is reported.
+    Resending the carrier carries it again (innspill.outbound.resend)."""
     carrier = row.get("carried_by")
     if not carrier or carrier not in failed:
         return row, None
-    reason = f"the invitation meant to carry it failed: {failed[carrier]}"[:MAX_REASON]
-    return failed_row(definition, action, now=now, reason=reason), reason
+    return row, f"the invitation meant to carry it failed: {failed[carrier]}"[:MAX_REASON]
 
 
 def failed_row(

@@ -99,6 +99,9 @@ class Recorded:
     sequence: str
     created_at: datetime
     deadline: date | None
+    # It never reached them: failed for good (its carrier, for a carried invitation), and
+    # not sent again since, or every resend failed too.
+    failed: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,25 @@ INVITE_BEFORE = 10
 
 
 def answers_basis(state: ProcessState, step_id: str, now: datetime) -> tuple[str, int]:
-    """A fingerprint of the answer versions received by `now`, and how many there are."""
+    """A fingerprint of the answers a compilation at `now` shows, and how many versions have
+    been received by then.
+
+    Each participant's versions up to the one that counts (received last): a version that
+    came before it but was registered after it (a held message assigned later) changes
+    nothing the drafters see, so it makes no new compilation. Without such versions this is
+    every version received, as it always was, so stored fingerprints stay valid.
+    """
+    received = [a for a in state.answers.get(step_id, []) if a.received_at <= now]
+    counting: dict[str, tuple[datetime, int]] = {}
+    for a in received:
+        mine = (a.received_at, a.version)
+        counting[a.participant_id] = max(counting.get(a.participant_id, mine), mine)
     versions = sorted(
         f"{a.participant_id}:{a.version}"
-        for a in state.answers.get(step_id, [])
-        if a.received_at <= now
+        for a in received
+        if a.version <= counting[a.participant_id][1]
     )
-    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16], len(versions)
+    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16], len(received)
 
 
 def plan_compilation(

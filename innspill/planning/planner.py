@@ -8,7 +8,7 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -35,13 +35,10 @@ from innspill.process.definition import (
 )
 from innspill.process.workdays import OSLO, add_working_days, end_of_day, local_datetime
 
-#: Messages that tell a participant their deadline (a receipt repeats it but announces nothing).
-ANNOUNCING = {
-    ActionKind.INVITATION,
-    ActionKind.REMINDER,
-    ActionKind.OVERDUE,
-    ActionKind.DEADLINE_CHANGED,
-}
+#: Messages that tell a participant which deadline holds and why: the invitation and the
+#: deadline notices. A reminder names the deadline too, but never that it moved or why, so
+#: it never stands in for a notice (a manual reminder sent after a change used to).
+TELLING = {ActionKind.INVITATION, ActionKind.DEADLINE_CHANGED}
 
 __all__ = [
     "Action",
@@ -190,6 +187,9 @@ def _plan_request(
     invitation = next((m for m in request.messages if m.kind == ActionKind.INVITATION), None)
     if invitation is None:
         return out + _invitation(request)
+    if invitation.failed and request.skip is None:
+        # They never got it: no reminder or notice refers to it until it is sent again.
+        request = replace(request, skip="the invitation did not reach them (failed; resend it)")
     changed = _deadline_changed(request)
     if changed is not None:
         # Reminders wait until the participant has been told of the new deadline.
@@ -220,9 +220,9 @@ def _invitation(request: _Request) -> list[Action]:
 
 
 def _deadline_changed(request: _Request) -> list[Action] | None:
-    """A notice when the deadline differs from the last one announced; None if it does not."""
+    """A notice when the deadline differs from the last one told; None if it does not."""
     announced = next(
-        (m.deadline for m in reversed(request.messages) if m.deadline and m.kind in ANNOUNCING),
+        (m.deadline for m in reversed(request.messages) if m.deadline and m.kind in TELLING),
         None,
     )
     if announced is None or announced == request.deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -13,15 +14,18 @@ from innspill.models import (
     DeadlineChange,
     Document,
     Event,
+    MessageStatus,
     OutboxMessage,
     Participant,
     Treatment,
 )
+from innspill.models.outbox import delivery_status
 from innspill.planning.actions import (
     AnswerRecord,
     DocumentRecord,
     ProcessState,
     Recorded,
+    original_sequence,
     resend_number,
 )
 from innspill.process.deadlines import deadline_book
@@ -112,17 +116,20 @@ def _read_states(
             col(OutboxMessage.sequence),
             col(OutboxMessage.created_at),
             col(OutboxMessage.deadline),
+            col(OutboxMessage.status),
+            col(OutboxMessage.carried_by),
         )
         .where(col(OutboxMessage.process_id).in_(ids))
         .order_by(col(OutboxMessage.id))
     ).all()
-    for pid, key, step_key, participant_key, kind, sequence, created_at, deadline in rows:
+    lost = _undelivered(rows)
+    for pid, key, step_key, participant_key, kind, sequence, created_at, deadline, *_ in rows:
         state = states[pid]
         state.recorded_keys.add(key)
         if resend_number(sequence):
             continue  # a failed message sent again: the planner counts the original once
         state.messages.setdefault((step_key, participant_key), []).append(
-            Recorded(kind, sequence, created_at, deadline)
+            Recorded(kind, sequence, created_at, deadline, failed=key in lost)
         )
     for pid, key in session.exec(
         select(Event.process_id, Event.key).where(
@@ -149,6 +156,23 @@ def with_deadlines(
     state.deadlines, state.written_deadlines = book.in_effect, book.written
     state.closes = book.closes
     return state
+
+
+def _undelivered(rows: Sequence[Any]) -> set[str]:
+    """The keys of the messages that never reached their recipient: failed for good, and
+    every resend of them failed too. A carried invitation stands where its carrier stands
+    (models.outbox.delivery_status), so it fails with it and arrives with its resend."""
+    status = {row.key: row.status for row in rows}
+
+    def group(row: Any) -> tuple[str, ...]:
+        base = original_sequence(row.sequence)
+        return (row.process_id, row.step_key, row.participant_key, row.kind, base)
+
+    reached: dict[tuple[str, ...], bool] = {}
+    for row in rows:
+        own = delivery_status(row.status, status.get(row.carried_by or ""))
+        reached[group(row)] = reached.get(group(row), False) or own != MessageStatus.FAILED
+    return {row.key for row in rows if not reached[group(row)]}
 
 
 def _aware(value: datetime | str) -> datetime:

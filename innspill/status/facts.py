@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, distinct, func, literal, null, select, text, union_all
+from sqlalchemy import String, cast, distinct, func, literal, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -17,17 +17,14 @@ from innspill.models import (
     Attendance,
     DeadlineChange,
     Document,
-    MessageStatus,
-    OutboxMessage,
     Participant,
     Treatment,
 )
-from innspill.planning.actions import original_sequence, resend_number
 from innspill.process.deadlines import DeadlineChangeRow
-from innspill.process.definition import CirculationStep, MeetingStep, ProcessDefinition
-from innspill.process.workdays import OSLO, end_of_day, local_datetime
+from innspill.process.definition import ProcessDefinition
 from innspill.rsvp import latest_replies
 from innspill.status.model import FailedMessage
+from innspill.status.sent import load_failed_messages, load_sent, load_state_messages
 
 
 @dataclass(frozen=True)
@@ -46,11 +43,14 @@ class Facts:
     answered: dict[str, int] = field(default_factory=dict)  # step -> participants who answered
     # (step, participant) of those with an extension of their own who have answered
     extended_answered: set[tuple[str, str]] = field(default_factory=set)
-    # (step, participant) -> first answer's time, number of versions (with detail only)
-    answers: dict[tuple[str, str], tuple[datetime, int]] = field(default_factory=dict)
-    # messages per (step, participant, kind); undelivered: those that failed (5xx)
+    # (step, participant) -> first answer's time, number of versions, and when the version
+    # that counts (received last) was received (with detail only)
+    answers: dict[tuple[str, str], tuple[datetime, int, datetime]] = field(default_factory=dict)
+    # messages per (step, participant, kind); undelivered: those that failed (5xx);
+    # delivered: those sent, a carried invitation when the message carrying it was sent
     sent: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     undelivered: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    delivered: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     messages: dict[str, int] = field(default_factory=dict)
     failed_messages: list[str] = field(default_factory=list)
     failures: list[FailedMessage] = field(default_factory=list)
@@ -119,207 +119,23 @@ def _load_answers(
 ) -> None:
     """When each participant first answered each step by `now`, and how many versions."""
     group = (col(Answer.process_id), col(Answer.step_key), col(Answer.participant_key))
-    for pid, step, who, first, versions in session.execute(
-        select(*group, func.min(col(Answer.received_at)), func.count())
+    for pid, step, who, first, versions, last in session.execute(
+        select(
+            *group,
+            func.min(col(Answer.received_at)),
+            func.count(),
+            func.max(col(Answer.received_at)),
+        )
         .where(_of(Answer.process_id, ids), col(Answer.received_at) <= now)
         .group_by(*group)
     ).all():
         if pid in facts:
-            facts[pid].answers[(step, who)] = (first, versions)
+            facts[pid].answers[(step, who)] = (_aware(first), versions, _aware(last))
 
 
-def _load_sent(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
-    """Every message kind sent per step and participant, and counts by delivery status."""
-    group = (
-        col(OutboxMessage.process_id),
-        col(OutboxMessage.step_key),
-        col(OutboxMessage.participant_key),
-        col(OutboxMessage.kind),
-        col(OutboxMessage.status),
-    )
-    for pid, step, who, kind, status, n in session.execute(
-        select(*group, func.count()).where(_of(OutboxMessage.process_id, ids)).group_by(*group)
-    ).all():
-        if pid in facts:
-            f = facts[pid]
-            f.sent[(step, who, kind)] += n
-            f.messages[status] = f.messages.get(status, 0) + n
-            if kind == "meeting_invitation":
-                f.invited.add(step)
-            if status == MessageStatus.FAILED:
-                f.undelivered[(step, who, kind)] += n
-
-
-def _under(prefix: str, kind: str, *, ranged: bool, n: int) -> tuple[str, dict[str, str]]:
-    """SQL for outbox keys of one step (`prefix` = "process/step/") and one kind, and its values.
-
-    The key is process/step/participant/kind/sequence (innspill.planning.actions) and ids
-    hold no "/". Where keys compare bytewise (SQLite) the range seeks in the unique key index;
-    elsewhere a collation may not order "/" so, and LIKE alone decides.
-    """
-    values = {f"p{n}": _escaped(prefix) + "%/" + _escaped(kind) + "/%"}
-    sql = f"key LIKE :p{n} ESCAPE '!'"
-    if ranged:
-        values |= {f"lo{n}": prefix, f"hi{n}": prefix[:-1] + "0"}  # "0" is the byte after "/"
-        sql = f"key >= :lo{n} AND key < :hi{n} AND {sql}"
-    return sql, values
-
-
-def _escaped(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
-#: SQL text, not SQLAlchemy expressions: building and caching 100 subqueries cost more than
-#: running them.
-OUTBOX = OutboxMessage.__tablename__
-
-
-def _load_state_messages(
-    session: Session,
-    facts: dict[str, Facts],
-    definitions: Mapping[str, ProcessDefinition],
-    *,
-    now: datetime,
-) -> None:
-    """Without detail: only what the steps' states need from the outbox, by its key index.
-
-    Its rows hold every message's bytes, and reading them made the overview ten times
-    slower: whether a meeting not yet held has invitations out (one index seek each), the
-    drafts sent to each body once a circulation's deadline has passed, and what failed.
-    """
-    ranged = session.get_bind().dialect.name == "sqlite"
-    _load_invited(session, facts, definitions, now=now, ranged=ranged)
-    _load_circulated(session, facts, definitions, now=now, ranged=ranged)
-    _load_failures(session, facts)
-
-
-def _load_invited(
-    session: Session,
-    facts: dict[str, Facts],
-    definitions: Mapping[str, ProcessDefinition],
-    *,
-    now: datetime,
-    ranged: bool,
-) -> None:
-    """Which meetings not yet held have invitations out: one EXISTS probe each, one query."""
-    meetings = [
-        (pid, s.id)
-        for pid, d in definitions.items()
-        for s in d.steps
-        if isinstance(s, MeetingStep) and not s.cancelled and now < local_datetime(s.date, s.end)
-    ]
-    if not meetings:
-        return
-    probes: list[str] = []
-    values: dict[str, str] = {}
-    for n, (pid, step) in enumerate(meetings):
-        sql, more = _under(f"{pid}/{step}/", "meeting_invitation", ranged=ranged, n=n)
-        # only constants in the text: every value is a bound parameter
-        probes.append(f"EXISTS (SELECT 1 FROM {OUTBOX} WHERE {sql})")  # noqa: S608
-        values |= more
-    found = session.execute(text("SELECT " + ", ".join(probes)), values).one()
-    for (pid, step), invited in zip(meetings, found, strict=True):
-        if invited:
-            facts[pid].invited.add(step)
-
-
-def _load_circulated(
-    session: Session,
-    facts: dict[str, Facts],
-    definitions: Mapping[str, ProcessDefinition],
-    *,
-    now: datetime,
-    ranged: bool,
-) -> None:
-    """The drafts sent to each body of the circulations whose deadline has passed."""
-    circulations = [
-        (pid, s.id)
-        for pid, d in definitions.items()
-        for s in d.steps
-        if isinstance(s, CirculationStep) and now >= end_of_day(s.deadline)
-    ]
-    if not circulations:
-        return
-    ors: list[str] = []
-    values: dict[str, str] = {}
-    for n, (pid, step) in enumerate(circulations):
-        sql, more = _under(f"{pid}/{step}/", "circulation", ranged=ranged, n=n)
-        ors.append(f"({sql})")
-        values |= more
-    query = text(f"SELECT key FROM {OUTBOX} WHERE " + " OR ".join(ors))  # noqa: S608
-    for key in session.execute(query, values).scalars():
-        pid, step, who, kind, _ = key.split("/", 4)
-        facts[pid].sent[(step, who, kind)] += 1
-
-
-def _load_failures(session: Session, facts: dict[str, Facts]) -> None:
-    """What failed, per step, participant and kind (by the status index: a few rows)."""
-    failed = (
-        col(OutboxMessage.process_id),
-        col(OutboxMessage.step_key),
-        col(OutboxMessage.participant_key),
-        col(OutboxMessage.kind),
-    )
-    for pid, step, who, kind, n in session.execute(
-        select(*failed, func.count())
-        .where(col(OutboxMessage.status) == MessageStatus.FAILED.value)
-        .group_by(*failed)
-    ).all():
-        if pid in facts:
-            f = facts[pid]
-            f.undelivered[(step, who, kind)] += n
-            f.messages[MessageStatus.FAILED] = f.messages.get(MessageStatus.FAILED, 0) + n
-
-
-def _load_failed_messages(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
-    """Every failed message in full, and whether it was sent again since."""
-    o = OutboxMessage
-    failed = session.execute(
-        select(
-            col(o.id),
-            col(o.process_id),
-            col(o.step_key),
-            col(o.participant_key),
-            col(o.kind),
-            col(o.sequence),
-            col(o.message_id),
-            col(o.recipient),
-            col(o.last_error),
-            col(o.created_at),
-        )
-        .where(_of(o.process_id, ids), col(o.status) == MessageStatus.FAILED.value)
-        .order_by(col(o.id))
-    ).all()
-    if not failed:
-        return
-    # Resends are few: their sequences end in -r1, -r2 ... (innspill.outbound.resend).
-    latest: dict[tuple[str, str, str, str, str], int] = {}
-    for pid, step, who, kind, sequence in session.execute(
-        select(
-            col(o.process_id), col(o.step_key), col(o.participant_key), col(o.kind), col(o.sequence)
-        ).where(_of(o.process_id, ids), col(o.sequence).like("%-r%"))
-    ).all():
-        n = resend_number(sequence)
-        if n:
-            base = (pid, step, who, kind, original_sequence(sequence))
-            latest[base] = max(latest.get(base, 0), n)
-    for row_id, pid, step, who, kind, sequence, mid, recipient, error, at in failed:
-        if pid not in facts:
-            continue
-        base = (pid, step, who, kind, original_sequence(sequence))
-        message = FailedMessage(
-            id=row_id,
-            message_id=mid,
-            step=step,
-            participant=who,
-            kind=kind,
-            recipient=recipient,
-            error=error or "",
-            at=at.astimezone(OSLO).isoformat(),
-            resent=latest.get(base, 0) > resend_number(sequence),
-        )
-        facts[pid].failures.append(message)
-        facts[pid].failed_messages.append(str(message))
+def _aware(value: datetime) -> datetime:
+    # min() and max() may bypass the column type on some backends: naive UTC then.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _load_failing(session: Session, facts: dict[str, Facts], ids: list[str]) -> None:
@@ -390,10 +206,10 @@ def load_facts(
     _load_answered(session, facts, ids, now=now)
     if detail:
         _load_answers(session, facts, ids, now=now)
-        _load_sent(session, facts, ids)
-        _load_failed_messages(session, facts, ids)
+        load_sent(session, facts, ids)
+        load_failed_messages(session, facts, ids)
     else:
-        _load_state_messages(session, facts, definitions, now=now)
+        load_state_messages(session, facts, definitions, now=now)
     _load_failing(session, facts, ids)
     _load_documents(session, facts, ids, now=now)
     _load_meetings_and_treatments(session, facts, ids)

@@ -78,10 +78,16 @@ class FailedMessage:
     error: str
     at: str
     resent: bool = False  # sent again since (`innspill resend`): nothing left to do for it
+    # An invitation carried inside another message (innspill.planning.combine): that
+    # message's number; `error` is why it failed. Resending either sends it with every part.
+    carried_by: int | None = None
 
     def __str__(self) -> str:
         again = " (sent again)" if self.resent else ""
-        return f"{self.kind} to {self.recipient or '(no address)'}: {self.error}{again}"
+        inside = ""
+        if self.carried_by:
+            inside = f"sent inside message #{self.carried_by}, which failed: "
+        return f"{self.kind} to {self.recipient or '(no address)'}: {inside}{self.error}{again}"
 
 
 @dataclass
@@ -97,6 +103,8 @@ class ParticipantStatus:
     late: bool
     answer_versions: int
     address_failing: bool
+    # with several versions: when the one that counts (received last) was received
+    latest_at: str | None = None
     overdue: bool = False  # no answer, and their deadline has passed
     # this step's messages to them that failed and were not sent again, with why
     failed: list[FailedMessage] = field(default_factory=list)

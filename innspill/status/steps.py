@@ -72,18 +72,21 @@ def _file_date(step: object) -> date | None:
 
 def _participant_status(ctx: Context, step: RequestStep, person: Member) -> ParticipantStatus:
     deadline = ctx.deadline(step.id, person.id)
-    first, versions = ctx.facts.answers.get((step.id, person.id), (None, 0))
+    first, versions, last = ctx.facts.answers.get((step.id, person.id), (None, 0, None))
     return ParticipantStatus(
         participant=person.id,
         name=person.name,
         deadline=deadline.isoformat(),
         extended=deadline > ctx.step_deadlines[step.id],  # later than everyone's: their own
-        invited=ctx.sent(step.id, person.id, "invitation") > 0,
+        # invited once the invitation (or the message carrying it) was sent, not before, and
+        # not when it failed
+        invited=ctx.facts.delivered[(step.id, person.id, "invitation")] > 0,
         reminders=ctx.sent(step.id, person.id, "reminder"),
         overdue_reminders=ctx.sent(step.id, person.id, "overdue"),
         answered_at=first.astimezone(OSLO).isoformat() if first else None,
         late=first is not None and is_late(first, deadline),
         answer_versions=versions,
+        latest_at=last.astimezone(OSLO).isoformat() if last and versions > 1 else None,
         address_failing=person.id in ctx.facts.failing,
         overdue=first is None and ctx.now >= end_of_day(deadline),
         failed=[

@@ -16,6 +16,7 @@ from innspill.models.inbound import (
 from innspill.models.installation import Installation
 from innspill.models.outbox import MessageStatus, OutboxMessage
 from innspill.models.process import Participant, Process, Step
+from innspill.models.sender import RelayPace, RelayUsage, SenderProcess
 from innspill.models.signin import DashboardSession, SignInAttempt
 from innspill.models.treatment import Attendance, Treatment, TreatmentState
 from innspill.models.user import Role, User
@@ -38,7 +39,10 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Process",
+    "RelayPace",
+    "RelayUsage",
     "Role",
+    "SenderProcess",
     "SignInAttempt",
     "Step",
     "StepAttachment",

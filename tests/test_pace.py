@@ -283,3 +283,54 @@ def test_the_daily_limit_pauses_a_send_and_the_rest_waits(
     assert report.paused and "daily limit of 5 recipients is reached" in report.paused
     assert report.stopped is None and len(smtp.received) == 5
     assert [r["status"] for r in outbox(engine)].count(MessageStatus.PENDING.value) == 4
+
+
+def test_the_message_page_shows_the_queue_and_when_the_last_leaves(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from innspill.config.settings import Settings
+    from innspill.dashboard.app import create_app
+    from innspill.dashboard.auth import create_user
+    from innspill.dashboard.deps import get_now
+    from innspill.models import Role
+    from innspill.models.db import session_scope
+    from tests.test_dashboard import csrf_of
+
+    load_seed(engine)
+    tick(engine, now=SEED_NOW)
+    with session_scope(engine) as session:
+        create_user(
+            session, "kari", "riktig hest batteri stift", now=datetime.now(UTC), role=Role.ADMIN
+        )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        smtp_host="relay.example",
+        smtp_rate="3/min",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = create_app(settings)
+    app.dependency_overrides[get_now] = lambda: SEED_NOW  # 09:05
+    try:
+        client = TestClient(app)
+        token = csrf_of(client.get("/login").text)
+        client.post(
+            "/login",
+            data={
+                "username": "kari",
+                "password": "riktig hest batteri stift",
+                "csrf_token": token,
+                "next": "/",
+            },
+        )
+        page = client.get("/messages").text
+    finally:
+        app.state.engine.dispose()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    # Nine messages at three a minute: the last leaves 8 x 20 s after 09.05.
+    assert (
+        "Utboksen: 9 meldinger venter på å bli sendt nå. Tempo: 3 meldinger i minuttet. "
+        "Med dette tempoet går den siste ut ca. 30. mars 2020 kl. 09.07."
+    ) in text

@@ -140,7 +140,10 @@ def _outcomes(report: DispatchReport) -> str:
         "left to another sender (lease ran out)": report.expired + report.lost,
     }
     parts += [f"{n} {what}" for what, n in extra.items() if n]
-    pace = f"; pace now {report.pace * 60:.4g}/min" if report.pace else ""
+    pace = ""
+    if report.pace:
+        lowered = " (lowered: the relay asked to slow down)" if report.pace_lowered else ""
+        pace = f" at {max(1, round(report.pace * 60))} a minute{lowered}"
     return ", ".join(parts) + f" of {report.claimed} claimed{pace}"
 
 

@@ -41,6 +41,7 @@ class DispatchReport:
     stopped: str | None = None  # why sending stopped early, if it did
     paused: str | None = None  # why sending waits (the daily limit, a relay that refuses)
     pace: float | None = None  # the pace at the end, messages a second (None: unpaced)
+    pace_lowered: bool = False  # below the configured pace: the relay asked to slow down
     errors: list[str] = field(default_factory=list)
 
     @property

@@ -224,6 +224,7 @@ async def dispatch(
             if pacer is not None:
                 await pacer.close()
                 report.paused, report.pace = pacer.stop, pacer.rate
+                report.pace_lowered = pacer.rate is not None and pacer.rate != pacer.limits.rate
             await asyncio.to_thread(_finish, engine, me.name)
     if report.expired:
         report.errors.append(

@@ -66,6 +66,7 @@ class PaceNow:
     lowered: bool
     note: str | None
     sent_today: int
+    oldest: datetime | None = None  # the oldest hour the daily count holds
 
 
 def _hour(at: datetime) -> datetime:
@@ -224,13 +225,14 @@ def pace_now(engine: Engine, relay: str, limits: Limits, *, at: datetime) -> Pac
     with engine.connect() as conn:
         row = conn.execute(select(pace).where(pace.c.relay == relay)).one_or_none()
         rate, lowered = effective_rate(row, limits.rate, at)
-        used = used_today(conn, relay, at)[0] if limits.daily is not None else 0
+        used, oldest = used_today(conn, relay, at) if limits.daily is not None else (0, None)
     return PaceNow(
         rate,
         row.next_at if row is not None else None,
         lowered,
         row.note if row is not None and lowered else None,
         used,
+        oldest,
     )
 
 
@@ -242,8 +244,10 @@ def last_leaves(queued: int, now: PaceNow, limits: Limits, *, at: datetime) -> d
     if limits.daily is not None:
         left_today = max(limits.daily - now.sent_today, 0)
         if queued > left_today:
+            # As `reserve` sees it: the count frees up when its oldest hour falls out.
             days = math.ceil((queued - left_today) / limits.daily)
-            start = max(start, at + days * DAY)
+            frees = (now.oldest or _hour(at)) + DAY + timedelta(hours=1)
+            start = max(start, frees + (days - 1) * DAY)
             queued = queued - left_today - (days - 1) * limits.daily
     if now.rate is None:
         return start

@@ -132,7 +132,7 @@ def assert_each_once(engine: Engine, sink: ThrottlingSink, expected: int) -> Non
 def test_three_senders_keep_the_rate_together_and_send_every_message_once(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    messages, per_minute = 2000, 2000
+    messages, per_minute = 2000, 3000  # 40 s: the logic is the one of 30 a minute
     rate = per_minute / 60
     load_big_process(engine, messages)
     assert len(tick(engine, now=NOW).queued) == messages

@@ -100,9 +100,23 @@ def _row(conn: Connection, relay: str) -> Any:
         query = query.with_for_update()
     row = conn.execute(query).one_or_none()
     if row is None:
-        conn.execute(insert(pace).values(relay=relay))
+        # Two senders may meet a new relay at once: the second one's insert does nothing.
+        conn.execute(_insert_new(conn.dialect.name, pace).values(relay=relay))
         row = conn.execute(query).one()
     return row
+
+
+def _insert_new(dialect: str, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect's words."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)
 
 
 def used_today(conn: Connection, relay: str, at: datetime) -> tuple[int, datetime | None]:

@@ -54,7 +54,11 @@ def tick(
 
 @app.command("send")
 def send_command(at: AtOption = None) -> None:
-    """Send the messages waiting in the outbox (tick does this too)."""
+    """Send the messages waiting in the outbox (tick does this too).
+
+    Claims of a sender that died on this host are taken at once; those another sender holds
+    are said, with when its lease ends. INNSPILL_SMTP_RATE and INNSPILL_SMTP_DAILY_LIMIT are
+    kept together with every other sender."""
     _send(open_engine(), instant(at))
 
 

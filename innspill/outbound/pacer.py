@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +19,9 @@ from innspill.process.workdays import OSLO
 
 #: Slow-downs in a row, with nothing accepted between them, before a dispatch gives up for now.
 GIVE_UP_AFTER = 20
+#: A slot this far behind the clock (the sender was held up) is not used: sending all such
+#: slots at once would be a burst the relay never agreed to.
+LATE = timedelta(seconds=1)
 
 
 def _quota(note: str) -> bool:
@@ -62,6 +65,18 @@ class Pacer:
         if not self.active:
             self.handed += 1
             return True
+        late = []
+        while self.slots and self.clock() - self.slots[0] > LATE:
+            late.append(self.slots.popleft())
+        if late and self.counted_at is not None:
+            await asyncio.to_thread(
+                pace.give_back,
+                self.engine,
+                self.relay,
+                self.limits,
+                late,
+                counted_at=self.counted_at,
+            )
         if not self.slots:
             at = self.clock()
             slots, self.rate = await asyncio.to_thread(

@@ -136,8 +136,8 @@ def test_three_senders_keep_the_rate_together_and_send_every_message_once(
     rate = per_minute / 60
     load_big_process(engine, messages)
     assert len(tick(engine, now=NOW).queued) == messages
-    # The relay refuses more than 10 % over the rate in any six seconds.
-    with ThrottlingSink(limit=int(rate * 6 * 1.1), window=6) as sink:
+    # The relay refuses more than 10 % over the rate in any ten seconds.
+    with ThrottlingSink(limit=int(rate * 10 * 1.1), window=10) as sink:
         env = cli_env(tmp_path, database_url, sink.port, INNSPILL_SMTP_RATE=f"{per_minute}/min")
         started = time.monotonic()
         outputs = run_together([["send"]] * 3, env, tmp_path)
@@ -147,13 +147,13 @@ def test_three_senders_keep_the_rate_together_and_send_every_message_once(
     held = (len(times) - 1) / (times[-1] - times[0])
     print(
         f"\n3 senders, {messages} messages at {per_minute}/min: {held * 60:.0f}/min held over "
-        f"{times[-1] - times[0]:.1f} s (all three processes: {took:.1f} s); most in 6 s: "
-        f"{sink.handler.most_in(6)} (rate: {rate * 6:.0f}); refused {sink.handler.refused}; "
+        f"{times[-1] - times[0]:.1f} s (all three processes: {took:.1f} s); most in 10 s: "
+        f"{sink.handler.most_in(10)} (rate: {rate * 10:.0f}); refused {sink.handler.refused}; "
         f"sent by each {[c['sent'] for c in counts]}"
     )
     assert abs(held - rate) <= 0.1 * rate, f"the pace was {held * 60:.0f}/min"
     assert sink.handler.refused == 0
-    assert sink.handler.most_in(6) <= rate * 6 * 1.1
+    assert sink.handler.most_in(10) <= rate * 10 * 1.1
     assert all(c["sent"] > 0 for c in counts), "a sender got no share"
     assert sum(c["sent"] for c in counts) == messages
     assert all(c["sent"] == c["claimed"] for c in counts)

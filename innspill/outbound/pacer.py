@@ -21,7 +21,7 @@ from innspill.process.workdays import OSLO
 GIVE_UP_AFTER = 20
 #: A slot this far behind the clock (the sender was held up) is not used: sending all such
 #: slots at once would be a burst the relay never agreed to.
-LATE = timedelta(seconds=1)
+LATE = timedelta(seconds=0.5)
 
 
 def _quota(note: str) -> bool:

@@ -43,7 +43,8 @@ REMINDER_SEQUENCE = f"{DEADLINE.isoformat()}/-2"
 CONNECTIONS = 8
 CHUNK = 1000  # rows per bulk insert in the "rows" path
 
-TARGET_VS_AIOSMTPLIB = 0.7
+TARGET_VS_AIOSMTPLIB = 0.9  # send+mark (issue 19)
+TARGET_END_TO_END_VS_AIOSMTPLIB = 0.6
 TARGET_VS_SMTPLIB = 1.5
 TARGET_RSS_MB = 300
 
@@ -402,8 +403,8 @@ def _time_dispatch_parts(timers: Timers) -> None:
     import innspill.outbound.outbox as outbox
     from innspill.outbound.transport import SmtpTransport
 
-    timers.wrap(outbox, "_claim", "claims (_claim, in a thread: overlaps)")
-    timers.wrap(outbox, "_store", "store marks + events (_store, in a thread: overlaps)")
+    timers.wrap(outbox, "claim_in", "claims (claim_in, in the writer thread: overlaps)")
+    timers.wrap(outbox, "store_in", "store marks + events (store_in, writer thread: overlaps)")
     timers.wrap_async(SmtpTransport, "send_all", "SMTP sending (transport.send_all)")
 
 
@@ -704,6 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sink", choices=("auto", "smtp-sink", "aiosmtpd"), default="auto")
     parser.add_argument(
+        "--no-kill", action="store_true", help="skip the kill test (duplicates after a kill)"
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=3,
@@ -814,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         ("send+mark / aiosmtplib", rate_send / rate_aio, TARGET_VS_AIOSMTPLIB),
         ("send+mark / smtplib loop", rate_send / rate_smtplib, TARGET_VS_SMTPLIB),
-        ("end to end / aiosmtplib", rate_total / rate_aio, TARGET_VS_AIOSMTPLIB),
+        ("end to end / aiosmtplib", rate_total / rate_aio, TARGET_END_TO_END_VS_AIOSMTPLIB),
         ("end to end / smtplib loop", rate_total / rate_smtplib, TARGET_VS_SMTPLIB),
     ]
     for name, ratio, target in checks:
@@ -850,6 +854,16 @@ def main(argv: list[str] | None = None) -> int:
         ours["dispatch_parts"],
         "rest (between pages: last flush, start-up)",
     )
+    binary = smtp_sink_path()
+    if args.no_kill:
+        return 0
+    print()
+    if binary is None:
+        print("kill test NOT RUN: it counts copies at Postfix's smtp-sink, which is not installed")
+        return 0
+    from bench.kill import describe, kill_test
+
+    print(describe(kill_test(min(messages, 3000), binary)), flush=True)
     return 0
 
 

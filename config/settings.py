@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         description="How long a sender holds the messages it claimed; a sender that dies leaves "
         "them to another after this.",
     )
+    smtp_rate: str | None = Field(
+        None,
+        description="The relay's pace, shared by every sender: messages per second, minute or "
+        "hour, e.g. 30/min (Exchange Online). Unset: as fast as the relay accepts.",
+    )
+    smtp_daily_limit: int | None = Field(
+        None,
+        ge=1,
+        description="Recipients the relay takes in 24 hours, shared by every sender, e.g. 10000 "
+        "(Exchange Online). Unset: no limit.",
+    )
     public_url: str | None = Field(
         None,
         description="Where participants reach the dashboard's answer form, e.g. "
@@ -135,6 +146,19 @@ class Settings(BaseSettings):
         120.0, gt=0, description="Seconds one conversion (LibreOffice, Ghostscript) may take."
     )
 
+    @field_validator("smtp_rate")
+    @classmethod
+    def _rate_parses(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            per_second(value)  # refuse a typo at start, not at the first message
+            return value.strip()
+        return None
+
+    @property
+    def smtp_rate_per_second(self) -> float | None:
+        """INNSPILL_SMTP_RATE as messages a second (None: unset)."""
+        return per_second(self.smtp_rate) if self.smtp_rate else None
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
@@ -202,6 +226,25 @@ class Settings(BaseSettings):
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+_PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0}
+_PER["hour"] = 3600.0
+
+
+def per_second(rate: str) -> float:
+    """'30/min' (or '2/s', '1000/h') as messages a second."""
+    count, _, unit = rate.strip().partition("/")
+    try:
+        number = float(count.replace(",", "").replace("_", "").strip())
+    except ValueError:
+        number = 0.0
+    seconds = _PER.get(unit.strip().lower())
+    if seconds is None or not number > 0 or number == float("inf"):
+        raise ValueError(
+            f"'{rate}' is not a rate; write messages per s, min or h, for example 30/min"
+        )
+    return number / seconds
 
 
 def _networks(value: str) -> tuple[IPNetwork, ...]:

@@ -17,6 +17,7 @@ from innspill.flows.runtime import database, explain, parse_at, settings, transp
 from innspill.models.db import session_scope
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.outbox import dispatch
+from innspill.outbound.pace import Limits
 from innspill.planning.planner import Action, plan
 from innspill.planning.state import load_states
 from innspill.process.definition import ProcessDefinition
@@ -109,19 +110,27 @@ async def send_outbox(now: datetime) -> dict[str, object]:
         transport(),
         now=now,
         max_attempts=s.smtp_max_attempts,
-        clock=wall_clock,  # leases run on the wall clock, also when `at` simulates a time
+        clock=wall_clock,  # leases and the relay's pace run on the wall clock, also under `at`
         lease=timedelta(seconds=s.smtp_lease_seconds),
+        pace=Limits.from_settings(s),
     )
     logger = get_run_logger()
     for error in report.errors[:20]:
         logger.warning("mail: %s", error)
+    if report.paused:
+        logger.warning("mail: sending paused: %s; the next tick goes on", report.paused)
     if report.stopped:
         # Raised, so the task retries and a run that could not send shows as failed.
         raise RunFailed(
             f"sending stopped: {report.stopped}; the messages stay in the outbox for the next "
             f"tick or `innspill send`; check INNSPILL_SMTP_* and the relay"
         )
-    return {"sent": report.sent, "deferred": report.deferred, "failed": report.failed}
+    return {
+        "sent": report.sent,
+        "deferred": report.deferred,
+        "failed": report.failed,
+        "slowed": report.throttled,
+    }
 
 
 @flow(name="tick", persist_result=False)

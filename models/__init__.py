@@ -18,6 +18,7 @@ from innspill.models.installation import Installation
 from innspill.models.journal import JournalCounter, JournalEntry
 from innspill.models.outbox import MessageStatus, OutboxMessage
 from innspill.models.process import Participant, Process, Step
+from innspill.models.sender import RelayPace, RelayUsage, SenderProcess
 from innspill.models.signin import DashboardSession, SignInAttempt
 from innspill.models.treatment import Attendance, Treatment, TreatmentState
 from innspill.models.user import Role, User
@@ -44,7 +45,10 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Process",
+    "RelayPace",
+    "RelayUsage",
     "Role",
+    "SenderProcess",
     "SignInAttempt",
     "SourceKind",
     "Step",

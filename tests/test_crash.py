@@ -1,10 +1,11 @@
 """Kill the sender mid-send: nothing is lost, and only the messages in flight arrive twice.
 
 `innspill send` (a real process) sends 3,000 outbox messages to Postfix's smtp-sink and is
-killed with SIGKILL once the sink has some but not all of them. The rows it had claimed stay
-`sending` until their lease runs out: a second `innspill send` at once leaves them alone, and
-one after the lease sends them. A connection sends its next message only once the last one is
-marked, so at most one message per connection (8) can arrive twice, with the same Message-ID.
+killed with SIGKILL once the sink has some but not all of them. Recorded as a sender of another
+machine, the rows it had claimed stay `sending` until their lease runs out: a second `innspill
+send` at once leaves them alone, and one after the lease sends them. A connection sends its
+next message only once the last one is marked, so at most one message per connection (8) can
+arrive twice, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from innspill.engine import tick
-from innspill.models import MessageStatus, OutboxMessage
+from innspill.models import MessageStatus, OutboxMessage, SenderProcess
 from innspill.models.db import session_scope
 from innspill.process.definition import parse_definition
 from innspill.process.loading import store_definition
@@ -80,6 +81,13 @@ def outbox(engine: Engine) -> dict[str, str]:
         return {
             row.message_id: row.status for row in conn.execute(select(t.c.message_id, t.c.status))
         }
+
+
+def on_another_machine(engine: Engine) -> None:
+    """Record every sender as one of another machine, where this host cannot see its pid."""
+    s = SenderProcess.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(update(s).values(host="elsewhere", scope="another-boot/1"))
 
 
 def send(database_url: str, port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -165,7 +173,9 @@ def test_killed_sender_loses_nothing_and_resends_only_what_was_in_flight(
         assert len(in_flight) <= CONCURRENCY
         assert MessageStatus.FAILED.value not in by_status
 
-        # A sender started at once leaves the dead sender's claims alone...
+        # Had it run on another machine (its claims tell; tests/test_senders.py kills one on
+        # this host, whose claims are taken at once), a sender started at once leaves them...
+        on_another_machine(engine)
         early = finish(send(database_url, sink.port, tmp_path))
         assert time.monotonic() - killed_at < LEASE, "the second send outlasted the lease"
         leased = {m for m, s in outbox(engine).items() if s == MessageStatus.SENDING.value}

@@ -195,10 +195,12 @@ def test_resend_sends_every_part_again_and_the_parts_follow_the_new_message(
         assert title in text
     assert "tas opp som sak i styringsgruppen" in text  # part 1's intro
     assert "Retningslinjene bør være omforent" in text  # part 2's intro
-    assert "mandag 27. april 2020" in text and "mandag 1. juni 2020" in text
+    assert "mandag 27. april 2020" in text and "tirsdag 2. juni 2020" in text  # 1 June: Whit Monday
     second = text.rindex("2. Innspill til retningslinjer for sekretariatene")
     assert "Økonomi og kostnadsstyring" in text[second:]  # the second part's own themes
-    assert [p.get_filename() for p in message.iter_attachments()] == ["oppdrag.md"]
+    assert [p.get_filename() for p in message.iter_attachments()] == [
+        "oppdrag.pdf"
+    ]  # made from oppdrag.md
     body = message.get_body(preferencelist=("plain",)).get_content()
     addresses = list(dict.fromkeys(PLUS.findall(body)))
     own = str(message["Reply-To"])
@@ -255,14 +257,15 @@ def test_a_deadline_moved_while_the_part_was_undelivered_is_told_once_it_arrives
     with session_scope(engine) as session:
         resend(session, part.id or 0, now=oslo(2020, 4, 2, 10), by="kari", outgoing=OUTGOING)
     send(engine, settings, oslo(2020, 4, 2, 10))
-    # The resent invitation repeats what the failed one said (1 June); the notice follows.
+    # The resent invitation repeats what the failed one said (2 June, where 1 June runs to);
+    # the notice follows.
     report = tick(engine, now=oslo(2020, 4, 3, 9, 5), outgoing=OUTGOING)
     notices = [a for a in report.queued if a.participant_id == BERGEN]
     assert [(a.step_id, a.kind.value) for a in notices] == [(RETNINGSLINJER, "deadline_changed")]
     send(engine, settings, oslo(2020, 4, 3, 9, 5))
     notice = smtp.handler.to(FIXED)[-1]
     said = " ".join(notice.text().split())
-    assert "utsatt fra 1. juni 2020 til fredag 12. juni 2020" in said
+    assert "utsatt fra 2. juni 2020 til fredag 12. juni 2020" in said  # from the day in effect
     assert "Styringsgruppen i Bergen møtes først 11. juni" in said
 
 

@@ -98,6 +98,7 @@ FilterText = Annotated[str | None, Query(max_length=100)]
 def messages(
     request: Request,
     db: Db,
+    now: Now,
     process: FilterText = None,
     kind: FilterText = None,
     status: FilterText = None,
@@ -128,7 +129,24 @@ def messages(
             "csv_url": "/messages.csv" + ("?" + urlencode(params) if params else ""),
             "filter": flt,
             "processes": queries.process_ids(db),
+            "queue": _queue(request, now),
         },
+    )
+
+
+def _queue(request: Request, now: datetime) -> Any:
+    """The outbox's queue and the relay's pace (the same as `innspill status` shows)."""
+    from innspill.outbound.pace import Limits
+    from innspill.outbound.queue import queue
+    from innspill.outbound.transport import transport_for
+
+    settings = request.app.state.settings
+    return queue(
+        request.app.state.engine,
+        now=now,
+        at=now,
+        relay=transport_for(settings).relay,
+        limits=Limits.from_settings(settings),
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # imported lazily at run time, so that --help stays fast
     from sqlalchemy import Engine
 
     from innspill.outbound.outbox import DispatchReport
+    from innspill.outbound.senders import Held
 
 
 @app.command()
@@ -53,17 +54,37 @@ def tick(
 
 @app.command("send")
 def send_command(at: AtOption = None) -> None:
-    """Send the messages waiting in the outbox (tick does this too)."""
+    """Send the messages waiting in the outbox (tick does this too).
+
+    Claims of a sender that died on this host are taken at once; those another sender holds
+    are said, with when its lease ends. INNSPILL_SMTP_RATE and INNSPILL_SMTP_DAILY_LIMIT are
+    kept together with every other sender."""
     _send(open_engine(), instant(at))
 
 
 def _send(engine: Engine, now: datetime) -> None:
-    from innspill.outbound.outbox import dispatch, pending_count
+    from innspill.outbound.outbox import (
+        dispatch,
+        held_by_others,
+        pending_count,
+        take_over_dead_senders,
+    )
+    from innspill.outbound.pace import Limits
     from innspill.outbound.transport import transport_for
 
     settings = get_settings()
     transport = transport_for(settings)
-    total = pending_count(engine, now=now)
+    # A dead sender's claims on this host are due at once; leases run on the wall clock
+    # even when --at simulates another time.
+    taken_over = take_over_dead_senders(engine)
+    total = pending_count(engine, now=now, at=wall_clock())
+    held = held_by_others(engine, at=wall_clock())
+    if taken_over:
+        typer.echo(
+            f"{taken_over} message(s) claimed by a sender that died on this host are due again."
+        )
+    if held:
+        typer.echo(_held_line(held))
     if not total:
         typer.echo(f"Nothing to send (mail is {transport.description}).")
         return
@@ -71,7 +92,8 @@ def _send(engine: Engine, now: datetime) -> None:
 
     def progress(report: DispatchReport) -> None:
         if sys.stderr.isatty():
-            typer.echo(f"\rsending {report.attempted}/{total}", nl=False, err=True)
+            shown = max(total, report.claimed)
+            typer.echo(f"\rsending {report.attempted}/{shown}", nl=False, err=True)
 
     report = asyncio.run(
         dispatch(
@@ -80,29 +102,64 @@ def _send(engine: Engine, now: datetime) -> None:
             now=now,
             max_attempts=settings.smtp_max_attempts,
             progress=progress,
-            # Leases run on the wall clock even when --at simulates another time.
             clock=wall_clock,
             lease=timedelta(seconds=settings.smtp_lease_seconds),
+            pace=Limits.from_settings(settings),
         )
     )
     if sys.stderr.isatty():
         typer.echo("", err=True)
     typer.echo(
-        f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed of {total} "
-        f"in {time.monotonic() - started:.1f} s; mail is {transport.description}."
+        f"{_outcomes(report)} in {time.monotonic() - started:.1f} s; "
+        f"mail is {transport.description}."
     )
     # The error that stopped sending is said once, below, not also as a message's error.
     said = [e for e in report.errors if not (report.stopped and e.endswith(f": {report.stopped}"))]
     for error in said[:20]:
         typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
+    left = pending_count(engine, now=now, at=wall_clock())
+    held = held_by_others(engine, at=wall_clock())
+    if held:
+        typer.echo(_held_line(held))
+    if report.paused:
+        typer.secho(
+            f"Sending paused: {report.paused}. {left} message(s) stay queued; nothing is lost.",
+            fg=typer.colors.YELLOW,
+        )
     if report.stopped:
-        left = total - report.attempted
         raise fail(
-            f"Sending stopped: {report.stopped}. {left} message(s) were not tried and stay "
-            "queued; nothing is lost. Check INNSPILL_SMTP_* and run `innspill send` again."
+            f"Sending stopped: {report.stopped}. {left} message(s) stay queued; nothing is "
+            "lost. Check INNSPILL_SMTP_* and run `innspill send` again."
         )
     if report.failed:
         raise fail(f"{report.failed} message(s) failed for good; see `innspill status`.")
+
+
+def _outcomes(report: DispatchReport) -> str:
+    """What became of every message this send claimed: the counts add up to the claims."""
+    parts = [f"{report.sent} sent", f"{report.deferred} deferred", f"{report.failed} failed"]
+    extra = {
+        "slowed down by the relay (queued again)": report.throttled,
+        "given back untried": report.given_back,
+        "left to another sender (lease ran out)": report.expired + report.lost,
+    }
+    parts += [f"{n} {what}" for what, n in extra.items() if n]
+    pace = ""
+    if report.pace:
+        lowered = " (lowered: the relay asked to slow down)" if report.pace_lowered else ""
+        pace = f" at {max(1, round(report.pace * 60))} a minute{lowered}"
+    return ", ".join(parts) + f" of {report.claimed} claimed{pace}"
+
+
+def _held_line(held: Held) -> str:
+    from innspill.process.workdays import OSLO
+
+    until = held.until.astimezone(OSLO).strftime("%Y-%m-%d %H:%M:%S")
+    who = "another sender" if held.holders == 1 else f"{held.holders} other senders"
+    return (
+        f"{held.count} message(s) are held by {who} until {until} (its lease); "
+        "if it stops, they are sent after that."
+    )
 
 
 @app.command()

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url
+from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url, wall_clock
 from innspill.config.settings import get_settings
 from innspill.errors import DefinitionError, InnspillError
 
 if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast
     from datetime import datetime
+
+    from sqlalchemy.engine import Engine
 
     from innspill.journal.read import JournalSummary
     from innspill.process.definition import ProcessDefinition
@@ -157,8 +159,9 @@ def status(
     from innspill.status import process_statuses
 
     now = instant(at)
+    engine = open_engine()
     try:
-        with session_scope(open_engine()) as session:
+        with session_scope(engine) as session:
             definitions = (
                 [get_definition(session, process)] if process else all_definitions(session)
             )
@@ -172,6 +175,26 @@ def status(
         typer.echo("No process is loaded. Load one with `innspill load FILE`.")
     for s in statuses:
         _print_status(s)
+    if statuses:
+        _print_queue(engine, now)
+
+
+def _print_queue(engine: Engine, now: datetime) -> None:
+    """The outbox's queue (for every process): due, held by a sender, and the pace."""
+    from innspill.outbound.pace import Limits
+    from innspill.outbound.queue import queue
+    from innspill.outbound.transport import transport_for
+
+    settings = get_settings()
+    state = queue(
+        engine,
+        now=now,
+        at=wall_clock(),
+        relay=transport_for(settings).relay,
+        limits=Limits.from_settings(settings),
+    )
+    for line in state.lines():
+        typer.echo(line)
 
 
 def _print_status(s: ProcessStatus) -> None:

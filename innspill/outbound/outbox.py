@@ -3,98 +3,92 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import socket
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from innspill.models import Event, MessageStatus, Participant
-from innspill.models.db import table_of
+from innspill.models.db import write_transaction
+from innspill.outbound import senders
 from innspill.outbound.claims import claim as _claim
-from innspill.outbound.claims import claimable, mark_other, mark_sent
+from innspill.outbound.claims import claim_in, claimable, release_in
 from innspill.outbound.claims import release as _release
+from innspill.outbound.marks import DispatchReport, Marking, SendWindows, backoff, store_in
+from innspill.outbound.pace import Limits
+from innspill.outbound.pacer import Pacer
 from innspill.outbound.transport import Outcome, Queued, Transport
+from innspill.outbound.writer import Writer
+
+__all__ = [
+    "LEASE",
+    "DispatchReport",
+    "_claim",
+    "_release",
+    "_store",
+    "backoff",
+    "dispatch",
+    "held_by_others",
+    "pending_count",
+    "sender_name",
+    "take_over_dead_senders",
+]
 
 CLAIM_PER_CONNECTION = 4  # a claim takes this many messages per SMTP connection
 MIN_CLAIM = 16  # and at least this many (the local capture has one "connection")
 LEASE = timedelta(minutes=5)
 
 
-@dataclass
-class DispatchReport:
-    """What one dispatch did."""
-
-    sent: int = 0
-    deferred: int = 0
-    failed: int = 0
-    lost: int = 0  # outcomes not stored: the claim had expired and another sender took over
-    stopped: str | None = None  # why sending stopped early, if it did
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def attempted(self) -> int:
-        return self.sent + self.deferred + self.failed
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait before the next attempt after `attempts` failed ones: 5 min, 15, 45 ... 12 h."""
-    return timedelta(minutes=min(5 * 3 ** max(attempts - 1, 0), 720))
-
-
 def sender_name() -> str:
     """Who claims: host:pid:random, unique per dispatch even across machines."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return senders.this_sender().name
 
 
-def pending_count(engine: Engine, *, now: datetime) -> int:
-    """Messages waiting to be sent at `now` (with those a dead sender left behind)."""
+def pending_count(engine: Engine, *, now: datetime, at: datetime | None = None) -> int:
+    """Messages waiting to be sent at `now` (with those whose lease ran out by `at`, the wall
+    clock; by default `now`)."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(claimable(now, now))).scalar_one())
+        query = select(func.count()).where(claimable(now, now if at is None else at))
+        return int(conn.execute(query).scalar_one())
+
+
+def take_over_dead_senders(engine: Engine) -> int:
+    """Give back the claims of senders on this host that no longer run; how many."""
+    with write_transaction(engine) as conn:
+        return senders.take_over_dead(conn, senders.this_sender())
+
+
+def held_by_others(engine: Engine, *, at: datetime) -> senders.Held | None:
+    """Messages another sender holds under a running lease (`at`: the wall clock)."""
+    with engine.connect() as conn:
+        return senders.held_by_others(conn, at=at)
 
 
 class _Claims:
-    """The transport's source: claims the next batch before the current one runs out."""
+    """The transport's source: claims the next batch (with a commit of marks) before the
+    current one runs out, and hands each message out at its slot of the relay's pace."""
 
     def __init__(
         self,
-        engine: Engine,
+        writer: Writer,
         *,
-        now: datetime,
         clock: Callable[[], datetime],
-        lease: timedelta,
         size: int,
-        me: str,
+        pacer: Pacer | None,
+        report: DispatchReport,
     ):
-        self.engine, self.now, self.clock, self.lease = engine, now, clock, lease
-        self.size, self.me = size, me
+        self.writer, self.clock, self.size, self.pacer = writer, clock, size, pacer
+        self.report = report
         self.rows: dict[int, dict[str, Any]] = {}  # every row claimed, for its mark
         self.buffer: deque[dict[str, Any]] = deque()
         self.next: asyncio.Future[list[dict[str, Any]]] | None = None
         self.exhausted = False
-        self.expired = 0
         self.lock = asyncio.Lock()
 
     def _start(self) -> None:
-        at = self.clock()
-        self.next = asyncio.ensure_future(
-            asyncio.to_thread(
-                _claim,
-                self.engine,
-                now=self.now,
-                at=at,
-                until=at + self.lease,
-                me=self.me,
-                size=self.size,
-            )
-        )
+        self.next = asyncio.ensure_future(self.writer.claim_rows(self.size))
 
     async def take(self) -> Queued | None:
         async with self.lock:
@@ -110,71 +104,41 @@ class _Claims:
                     if not batch:
                         self.exhausted = True
                         return None
+                    self.report.claimed += len(batch)
                     self.buffer.extend(batch)
                     self.rows.update((r["id"], r) for r in batch)
+                if self.pacer is not None and not await self.pacer.wait():
+                    self.exhausted = True  # the rest is given back at close
+                    return None
                 row = self.buffer.popleft()
                 if len(self.buffer) < self.size // CLAIM_PER_CONNECTION and self.next is None:
                     self._start()  # claim ahead, while the connections send
                 if row["lease_until"] <= self.clock():
                     # Held too long before its turn: another sender may have it by now.
-                    self.expired += 1
+                    self.report.expired += 1
                     continue
                 return Queued(
                     row["id"], row["sender"], row["recipient"], row["raw"], row["message_id"]
                 )
 
     async def close(self) -> None:
-        """Wait for a claim still running, then give back everything not tried."""
+        """Wait for a claim still running; count what was claimed and never tried."""
         if self.next is not None:
-            await asyncio.gather(self.next, return_exceptions=True)
+            done = await asyncio.gather(self.next, return_exceptions=True)
             self.next = None
-        await asyncio.to_thread(_release, self.engine, self.me)
+            if isinstance(done[0], list):
+                self.report.claimed += len(done[0])
+                self.report.given_back += len(done[0])
+        self.report.given_back += len(self.buffer)
+        self.buffer.clear()
 
 
-class _Marks:
-    """Stores outcomes as they come, in one transaction per batch of those waiting.
-
-    Each connection waits for its message's mark before it sends the next one, so the marks
-    still to be stored never exceed the number of connections: a crash repeats at most those.
-    """
-
-    def __init__(self, store: Callable[[list[Outcome]], None]):
-        self.store = store
-        self.waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
-        self.wake = asyncio.Event()
-        self.closing = False
-        self.broken: BaseException | None = None  # storing failed: nothing more may be sent
-
-    async def report(self, outcome: Outcome) -> None:
-        if self.broken is not None:
-            raise self.broken
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiting.append((outcome, future))
-        self.wake.set()
-        await future
-
-    async def run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            if not self.waiting:
-                if self.closing:
-                    return
-                continue
-            batch, self.waiting = self.waiting, []
-            try:
-                await asyncio.to_thread(self.store, [outcome for outcome, _ in batch])
-            except BaseException as exc:
-                self.broken = exc
-                for _, future in batch + self.waiting:
-                    future.set_exception(exc)
-                raise
-            for _, future in batch:
-                future.set_result(None)
-
-    def close(self) -> None:
-        self.closing = True
-        self.wake.set()
+def _claim_size(transport: Transport, limits: Limits | None, lease: timedelta) -> int:
+    size = max(MIN_CLAIM, transport.concurrency * CLAIM_PER_CONNECTION)
+    if limits is not None and limits.rate is not None:
+        # At a slow pace, claim no more than leaves well within the lease.
+        size = min(size, max(1, int(limits.rate * lease.total_seconds() / 8)))
+    return size
 
 
 async def dispatch(
@@ -186,153 +150,95 @@ async def dispatch(
     progress: Callable[[DispatchReport], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     lease: timedelta = LEASE,
+    pace: Limits | None = None,
 ) -> DispatchReport:
     """Send every message due at `now`, claiming a few at a time and marking each when accepted.
 
     Any number of senders may run at once: each claims rows (status `sending`, its name, a
     lease) before it sends them, so no message goes to two of them. A sender killed mid-send
-    leaves its claims to expire after `lease`; another then sends them with the same
-    Message-ID, so only the messages in flight at the crash (at most one per connection) can
-    arrive twice. `clock` tells when leases run out (the wall clock; by default `now`, which
-    suits a simulated clock with one sender).
+    leaves its claims: another sender on the same host takes them at once (the process is
+    gone), one elsewhere when the lease has run out; it sends them with the same Message-ID,
+    so only the messages in flight at the crash (at most one per connection) can arrive twice.
+    `clock` tells when leases run out and paces the relay (the wall clock; by default `now`,
+    which suits a simulated clock with one sender). `pace` (with a wall clock): the relay's
+    limits, kept together with every other sender; a relay's "slow down" then lowers the pace
+    instead of deferring the message. Retries keep their step's send window.
     """
     report = DispatchReport()
-    me = sender_name()
-    claims = _Claims(
-        engine,
-        now=now,
-        clock=clock or (lambda: now),
-        lease=lease,
-        size=max(MIN_CLAIM, transport.concurrency * CLAIM_PER_CONNECTION),
-        me=me,
+    tick = clock or (lambda: now)
+    me = senders.this_sender()
+    with write_transaction(engine) as conn:
+        report.taken_over = senders.take_over_dead(conn, me)
+        senders.register(conn, me, at=tick())
+    relay = getattr(transport, "relay", None)
+    pacer = None
+    if pace is not None and relay is not None:
+        pacer = Pacer(engine, relay, pace, clock=tick, concurrency=transport.concurrency)
+    how = Marking(
+        me.name,
+        now,
+        max_attempts=max_attempts,
+        retry_at=SendWindows(engine),
+        throttle_waits=pacer is not None,
     )
+    rows: dict[int, dict[str, Any]] = {}
 
-    def store(outcomes: list[Outcome]) -> None:
-        _store(
-            engine,
-            outcomes,
-            claims.rows,
-            now=now,
-            me=me,
-            max_attempts=max_attempts,
-            report=report,
-        )
-        if progress:
+    def write(outcomes: list[Outcome], size: int) -> list[dict[str, Any]]:
+        # A plain transaction: its first statement writes, so on SQLite it takes the write
+        # lock before reading anything (what BEGIN IMMEDIATE is for), without switching the
+        # connection to autocommit and back on every commit.
+        with engine.begin() as conn:
+            if outcomes:
+                store_in(conn, outcomes, rows, how, report)
+            claimed = []
+            if size:
+                at = tick()
+                claimed = claim_in(conn, now=now, at=at, until=at + lease, me=me.name, size=size)
+        if outcomes and progress:
             progress(report)
+        return claimed
 
-    marks = _Marks(store)
-    marking = asyncio.create_task(marks.run())
+    writer = Writer(write)
+    claims = _Claims(
+        writer, clock=tick, size=_claim_size(transport, pace, lease), pacer=pacer, report=report
+    )
+    claims.rows = rows
+
+    async def told(outcome: Outcome) -> None:
+        if pacer is not None:
+            if outcome.status == "throttled":
+                await pacer.slow_down(outcome.error or "")
+            elif outcome.status == "sent":
+                pacer.accepted()
+        await writer.report(outcome)
+
+    writing = asyncio.create_task(writer.run())
     try:
-        report.stopped = await transport.send_all(claims, marks.report)
+        report.stopped = await transport.send_all(claims, told)
     finally:
-        marks.close()
+        writer.close()
         try:
-            await marking
+            await writing
         finally:
             await claims.close()
-    if claims.expired:
+            if pacer is not None:
+                await pacer.close()
+                report.paused, report.pace = pacer.stop, pacer.rate
+                report.pace_lowered = pacer.rate is not None and pacer.rate != pacer.limits.rate
+            await asyncio.to_thread(_finish, engine, me.name)
+    if report.expired:
         report.errors.append(
-            f"{claims.expired} claimed message(s) were not sent: their lease ran out first "
+            f"{report.expired} claimed message(s) were not sent: their lease ran out first "
             "(another sender sends them; a longer INNSPILL_SMTP_LEASE_SECONDS avoids this)"
         )
     return report
 
 
-@cache
-def _event_insert() -> Any:
-    return insert(table_of(Event))
-
-
-def _retry_or_fail(
-    attempts: int, *, deferred: bool, now: datetime, max_attempts: int
-) -> tuple[MessageStatus, datetime]:
-    """A deferred message waits (backoff) while attempts remain; any other refusal has failed."""
-    if deferred and attempts < max_attempts:
-        return MessageStatus.PENDING, now + backoff(attempts)
-    return MessageStatus.FAILED, now
-
-
-def _mark_all(
-    conn: Any,
-    outcomes: list[Outcome],
-    rows: dict[int, dict[str, Any]],
-    *,
-    now: datetime,
-    me: str,
-    max_attempts: int,
-) -> tuple[set[int], dict[int, MessageStatus]]:
-    """Mark every outcome while its claim is ours: the ids stored, and each refusal's status."""
-    sent = [o.row_id for o in outcomes if o.status == "sent"]
-    stored = mark_sent(conn, sent, me=me, now=now)
-    final: dict[int, MessageStatus] = {}
-    for outcome in outcomes:
-        if outcome.status == "sent":
-            continue
-        attempts = rows[outcome.row_id]["attempts"] + 1  # exact: nobody else holds the row
-        status, next_at = _retry_or_fail(
-            attempts, deferred=outcome.status == "deferred", now=now, max_attempts=max_attempts
-        )
-        final[outcome.row_id] = status
-        stored |= mark_other(
-            conn, outcome.row_id, me=me, status=status.value, error=outcome.error, next_at=next_at
-        )
-    return stored, final
-
-
-def _event_kind(outcome: Outcome, final: dict[int, MessageStatus]) -> str:
-    """The event a stored outcome records."""
-    if outcome.status == "sent":
-        return "message_sent"
-    if final[outcome.row_id] == MessageStatus.PENDING:
-        return "message_deferred"
-    return "message_failed"
-
-
-def _count(report: DispatchReport, outcome: Outcome, row: dict[str, Any], kind: str) -> None:
-    """Add a stored outcome to the report."""
-    if kind == "message_sent":
-        report.sent += 1
-    elif kind == "message_deferred":
-        report.deferred += 1
-    else:
-        report.failed += 1
-    if outcome.error:
-        report.errors.append(f"{row['recipient']}: {outcome.error}")
-
-
-def _count_lost(report: DispatchReport, row: dict[str, Any]) -> None:
-    """Add an outcome not stored (the claim passed to another sender) to the report."""
-    report.lost += 1
-    report.errors.append(
-        f"{row['recipient']}: {row['message_id']} was taken over by another sender"
-    )
-
-
-def _event(row: dict[str, Any], outcome: Outcome, *, kind: str, now: datetime) -> dict[str, Any]:
-    """The event row of a stored outcome."""
-    return {
-        "process_id": row["process_id"],
-        "at": now,
-        "kind": kind,
-        "step_key": row["step_key"],
-        "participant_key": row["participant_key"],
-        "detail": f"{row['kind']} {row['message_id']}"
-        + (f": {outcome.error}" if outcome.error else ""),
-        "key": None,
-    }
-
-
-def _flag_refused(conn: Any, refused: list[dict[str, Any]]) -> None:
-    """The planner skips a failing address from now on, and status shows it."""
-    if not refused:
-        return
-    p = table_of(Participant)
-    conn.execute(
-        update(p)
-        .where(p.c.process_id == bindparam("b_process"), p.c.key == bindparam("b_key"))
-        .values(address_failing=True),
-        refused,
-    )
+def _finish(engine: Engine, me: str) -> None:
+    """Give back every claim not tried, and forget this sender."""
+    with write_transaction(engine) as conn:
+        release_in(conn, [me])
+        senders.unregister(conn, me)
 
 
 def _store(
@@ -345,29 +251,6 @@ def _store(
     max_attempts: int,
     report: DispatchReport,
 ) -> None:
-    """Record a batch of outcomes and their events in one transaction.
-
-    Every update is conditional on the claim still being ours (status `sending`, claimed by
-    `me`): an outcome whose claim expired and passed to another sender is not stored.
-    Attempts are counted by the database, never from a copy read earlier.
-    """
-    # A plain transaction: its first statement writes, so on SQLite it takes the write lock
-    # before reading anything (what BEGIN IMMEDIATE is for), without switching the
-    # connection to autocommit and back on every mark.
+    """Record a batch of outcomes and their events in one transaction (see marks.store_in)."""
     with engine.begin() as conn:
-        stored, final = _mark_all(conn, outcomes, rows, now=now, me=me, max_attempts=max_attempts)
-        events = []
-        refused = []
-        for outcome in outcomes:
-            row = rows[outcome.row_id]
-            if outcome.row_id not in stored:
-                _count_lost(report, row)
-                continue
-            kind = _event_kind(outcome, final)
-            _count(report, outcome, row, kind)
-            events.append(_event(row, outcome, kind=kind, now=now))
-            if outcome.address_refused:
-                refused.append({"b_process": row["process_id"], "b_key": row["participant_key"]})
-        if events:
-            conn.execute(_event_insert(), events)
-        _flag_refused(conn, refused)
+        store_in(conn, outcomes, rows, Marking(me, now, max_attempts=max_attempts), report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ class Queued:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one message: accepted, deferred (4xx, try again) or failed (5xx)."""
+    """What happened to one message: accepted, deferred (4xx, try again), failed (5xx), or
+    throttled (the relay asked to slow down: it waits for its turn at a lower pace)."""
 
     row_id: int
-    status: Literal["sent", "deferred", "failed"]
+    status: Literal["sent", "deferred", "failed", "throttled"]
     error: str | None = None
     address_refused: bool = False  # a 5xx for the recipient itself: the address is failing
 
@@ -54,6 +56,7 @@ class Transport(Protocol):
 
     description: str
     concurrency: int
+    relay: str | None  # whose pace to keep (host:port); None: no relay (the local capture)
 
     async def send_all(self, source: Source, report: Report) -> str | None:
         """Send; return an error text if the transport stopped early (untried ones stay)."""
@@ -64,6 +67,7 @@ class CaptureTransport:
     """Writes each message as an .eml file: the embedded default when no SMTP is set."""
 
     concurrency = 1
+    relay: str | None = None
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -89,6 +93,7 @@ class SmtpTransport:
         self.host = settings.smtp_host or "localhost"
         self.port = settings.resolved_smtp_port
         self.concurrency = settings.smtp_concurrency
+        self.relay: str | None = f"{self.host}:{self.port}"
         self.description = f"SMTP {self.host}:{self.port} ({settings.smtp_tls.value})"
 
     def _client(self) -> aiosmtplib.SMTP:
@@ -217,7 +222,29 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
+#: What relays say when they want fewer messages a minute (Exchange Online: "421 4.7.500 Server
+#: busy", "452 4.5.3 ... too many messages"), or none more today ("554 5.2.0 ...
+#: SubmissionQuotaExceededException"). A greylisting "try again later" alone is not it.
+SLOW_DOWN = re.compile(
+    r"\b4\.7\.500\b|server busy|too many (?:messages|mails|emails|connections|sessions|requests)"
+    r"|rate limit|(?:message|sending|submission) rate|throttl|slow down"
+    r"|(?:rate|limit)\s+(?:was\s+|has been\s+)?exceeded"
+    r"|exceeded\s+(?:the\s+)?\S*\s*(?:rate|limit)\b"
+    r"|SubmissionQuotaExceeded|sending quota",
+    re.IGNORECASE,
+)
+#: The codes a slow-down comes with; anything else is an ordinary refusal.
+SLOW_DOWN_CODES = frozenset({421, 450, 451, 452, 550, 554})
+
+
+def is_slow_down(code: int, error: str) -> bool:
+    """A relay's "slow down": a rate or quota refusal, not a refusal of the message."""
+    return code in SLOW_DOWN_CODES and SLOW_DOWN.search(error) is not None
+
+
 def _classified(row_id: int, code: int, error: str, *, recipient: bool = False) -> Outcome:
+    if is_slow_down(code, error):
+        return Outcome(row_id, "throttled", error)
     permanent = 500 <= code < 600
     return Outcome(row_id, "failed" if permanent else "deferred", error, permanent and recipient)
 

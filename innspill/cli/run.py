@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import app, fail, open_engine, safe_url
-from innspill.config.settings import get_settings, quiet_prefect
+from innspill.cli.common import app, fail, get_settings, open_engine, safe_url
 from innspill.errors import InnspillError
 
 if TYPE_CHECKING:
@@ -71,6 +70,8 @@ def _play_demo(where: DemoFolder, *, prefect: bool, as_json: bool, keep: bool) -
     started = time.monotonic()
     if prefect:
         say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
+        from innspill.config.settings import quiet_prefect
+
         quiet_prefect()
         from innspill.flows.demo import demo_flow, temporary_server
 

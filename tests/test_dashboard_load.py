@@ -205,6 +205,40 @@ def test_attachments_are_uploaded_beside_the_process_file(
     assert list(tmp_dirs.iterdir()) == []
 
 
+def test_an_attachment_outside_the_upload_is_refused_alike_whether_it_exists(
+    admin: TestClient, engine: Engine, tmp_path: Path, tmp_dirs: Path
+) -> None:
+    secret = tmp_path / "data" / "hemmelig.md"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text("HEMMELIG-INNHOLD", "utf-8")
+    pages = []
+    for target in (secret, tmp_path / "data" / "mangler.md"):
+        escape = "../" * 12 + str(target).lstrip("/")
+        for name in (escape, str(target)):
+            text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{name}"]')
+            response = upload(admin, text)
+            assert response.status_code == 400
+            assert "steps[0].attachments[0]" in response.text
+            assert "HEMMELIG-INNHOLD" not in response.text
+            pages.append(response.text.replace(name, "NAME"))
+    assert len(set(pages)) == 1  # the same page whether or not the file exists
+    assert "give the bare name of a file beside the process file" in pages[0]
+    assert events(engine, "process_updated") == []
+    assert list(tmp_dirs.iterdir()) == []
+
+
+def test_a_file_uploaded_under_a_decomposed_name_is_found_by_its_composed_name(
+    admin: TestClient,
+) -> None:
+    composed = "Høringsnotat å lese.md"
+    decomposed = "Høringsnotat a\u030a lese.md"
+    text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{composed}"]')
+    preview = upload(admin, text, extra=[(decomposed, b"# Notat\n")])
+    assert preview.status_code == 200, preview.text
+    carried = json.loads(base64.urlsafe_b64decode(hidden(preview.text, "upload")))
+    assert composed in carried["files"]
+
+
 def test_an_invalid_file_names_the_field_and_loads_nothing(
     admin: TestClient, engine: Engine, tmp_dirs: Path
 ) -> None:

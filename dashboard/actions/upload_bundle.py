@@ -15,11 +15,14 @@ import hashlib
 import hmac
 import json
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from innspill.process.attachments import bare_name_problem
 
 #: A process file of 1,000 participants is about 200 KB.
 MAX_PROCESS_FILE = 1024 * 1024
@@ -52,9 +55,13 @@ class Upload:
 
 
 def safe_name(filename: str) -> str:
-    """The file's own name (a browser may send a path); refused if it could leave the folder."""
+    """The file's own name (a browser may send a path), in Unicode NFC as a process file names
+    it (a Mac may send "å" as "a" and a combining ring); refused if it could leave the folder
+    or is not a name a process file can give (`innspill.process.attachments.bare_name_problem`).
+    """
     name = PureWindowsPath(PurePosixPath(filename).name).name.strip()
-    if not name or name in (".", "..") or name.startswith(".") or "\0" in name:
+    name = unicodedata.normalize("NFC", name)
+    if not name or bare_name_problem(name):
         raise BadUpload(f"Filnavnet «{filename}» kan ikke brukes. Gi filen et vanlig navn.")
     return name
 

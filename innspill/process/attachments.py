@@ -1,5 +1,11 @@
 """A step's attachments: read and checked from beside the process file, stored by content hash.
 
+A step names each file by its bare name, and the file must lie in the process file's own
+folder (from the dashboard: be uploaded with it). Anything that could reach another file (a
+folder, `..`, an absolute or `~` path, a link out of the folder, control characters, a name
+that is not what it looks like) is refused by its name alone, before the file system is asked,
+so the message is the same whether or not such a file exists.
+
 `read_step_files` checks every file a process file names (it exists, is not too large, has an
 allowed type) and is what `validate` runs; `store_step_files` keeps each distinct content once
 (by SHA-256) and points the step's link rows at it; `step_files` reads them back for a message
@@ -9,9 +15,11 @@ or the answer form. A content row is never changed: a reloaded file with new byt
 from __future__ import annotations
 
 import hashlib
+import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -50,8 +58,9 @@ class StepFile:
 
 
 def read_step_files(definition: ProcessDefinition, process_file: Path) -> list[StepFile]:
-    """Every step's attachments, read relative to the process file; DefinitionError lists
-    every file that is missing, too large or of a type not allowed."""
+    """Every step's attachments, read from beside the process file; DefinitionError lists
+    every name that is not bare and every file that is missing, too large or of a type not
+    allowed."""
     base = process_file.parent
     files: list[StepFile] = []
     problems: list[Problem] = []
@@ -72,20 +81,55 @@ def read_step_files(definition: ProcessDefinition, process_file: Path) -> list[S
     return files
 
 
+#: Said of every name that is not a bare file name, whatever is (or is not) on the disk.
+NOT_BARE = (
+    "give the bare name of a file beside the process file (no folder, '..', '~', absolute "
+    "path, hidden file, control character or blank at either end)"
+)
+
+
+def bare_name_problem(name: str) -> str | None:
+    """Why `name` is not a bare file name to look for beside the process file, or None.
+
+    Decided by the text alone, never by the file system. A name must be its own last path
+    component on POSIX and on Windows, and unchanged by Unicode NFC and by stripping blanks
+    (two names that look alike must not name two files).
+    """
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or name in (".", "..")
+        or name.startswith((".", "~"))
+        or name != name.strip()
+        or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+        or unicodedata.normalize("NFC", name) != name
+        or (len(name) > 1 and name[1] == ":")  # a Windows drive: C:oppdrag.pdf
+    ):
+        return NOT_BARE
+    return None
+
+
 def _read(base: Path, name: str, step_id: str) -> StepFile | str:
     """The file, or why it cannot be attached."""
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or name.startswith("~"):
-        return "give the path relative to the process file, not an absolute path"
-    suffix = relative.suffix.lower()
+    problem = bare_name_problem(name)
+    if problem:
+        return problem
+    suffix = Path(name).suffix.lower()
     content_type = TYPES.get(suffix)
     if content_type is None:
         allowed = ", ".join(sorted(TYPES))
         return f"files of type {suffix or '(no extension)'} cannot be attached (allowed: {allowed})"
-    path = base / relative
+    path = base / name
     try:
+        # A link may point only at a file in the same folder; where it points is judged by
+        # the link's text, so a link out of the folder is refused whether its target exists.
+        if path.is_symlink() and Path(os.path.realpath(path)).parent != Path(
+            os.path.realpath(base)
+        ):
+            return NOT_BARE + "; a link to a file elsewhere is not taken"
         if not path.is_file():
-            return f"no such file ({path}); put it beside the process file or correct the path"
+            return "no such file beside the process file; put it there (or upload it with the file)"
         size = path.stat().st_size
         if size > MAX_ATTACHMENT_BYTES:
             return (
@@ -98,7 +142,7 @@ def _read(base: Path, name: str, step_id: str) -> StepFile | str:
     problem = _content_problem(data, content_type, suffix)
     if problem:
         return problem
-    return StepFile(step_id, relative.name, content_type, data)
+    return StepFile(step_id, name, content_type, data)
 
 
 def _content_problem(data: bytes, content_type: str, suffix: str) -> str | None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
-from innspill.process.attachments import read_step_files
+from innspill.process.attachments import NOT_BARE, read_step_files
 from innspill.process.schema import (
     CirculationStep,
     CompilationStep,
@@ -204,6 +204,8 @@ def _problem(file: str, err: ErrorDetails) -> Problem:
         )
     elif err["type"] == "missing":
         message = "required field is missing"
+    elif err["type"] == "string_pattern_mismatch" and "attachments" in err["loc"]:
+        message = NOT_BARE  # a control character or a backslash
     return Problem(file, _location(err["loc"]), message)
 
 

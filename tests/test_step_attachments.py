@@ -42,6 +42,7 @@ from innspill.process.definition import load_definition
 from innspill.process.loading import load_file
 from innspill.tokens import derive
 from tests.conftest import SEED, SEED_FILES, SEED_ID, copy_seed_files, oslo
+from tests.hostile_corpus import docx, zip_bomb
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 OUTGOING = Outgoing(
@@ -177,6 +178,32 @@ def test_a_link_out_of_the_folder_is_refused_whether_its_target_exists(tmp_path:
     assert (first.field, second.field) == ("steps[0].attachments[0]", "steps[0].attachments[1]")
     assert first.message.replace("finnes", "mangler") == second.message
     assert "a link to a file elsewhere is not taken" in first.message
+
+
+@pytest.mark.parametrize("odt", [False, True])
+def test_a_zip_bomb_is_refused_as_a_draft_is(tmp_path: Path, cli, odt: bool) -> None:
+    name = "bombe.odt" if odt else "bombe.docx"
+    (tmp_path / name).write_bytes(zip_bomb(total_mb=300, odt=odt))
+    (tmp_path / "ekte.docx").write_bytes(docx())
+    path = seed_copy(
+        tmp_path, ('attachments = ["oppdrag.md"]', f'attachments = ["ekte.docx", "{name}"]')
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    (problem,) = caught.value.problems  # the real DOCX is taken
+    assert problem.field == "steps[0].attachments[1]"
+    assert "unpacks to 300 MB (at most 100 MB): refused as unsafe" in problem.message
+    result = cli("validate", str(path))
+    assert result.exit_code == 1 and "refused as unsafe" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_zip_that_is_no_document_is_refused_by_content(tmp_path: Path) -> None:
+    (tmp_path / "arkiv.docx").write_bytes(docx().replace(b"word/document.xml", b"word/other.xml"))
+    path = seed_copy(tmp_path, ('attachments = ["oppdrag.md"]', 'attachments = ["arkiv.docx"]'))
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    assert "the content is not a .docx file" in caught.value.problems[0].message
 
 
 def test_the_seed_validates_with_its_attachment(cli) -> None:

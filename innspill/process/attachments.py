@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from innspill.errors import DefinitionError, Problem
+from innspill.filetypes import DOCX, ODT, PDF, inspect
 from innspill.models import FileContent, StepAttachment
 from innspill.process.schema import ProcessDefinition, RequestStep
 
@@ -31,13 +32,13 @@ from innspill.process.schema import ProcessDefinition, RequestStep
 #: and base64 makes a file a third larger.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
-#: Allowed types by extension. PDF, DOCX and ODT are also checked by their first bytes (a
-#: renamed file is refused); text and Markdown must be UTF-8. The administrator's own files:
-#: what participants send in is checked more closely (innspill.documents.files).
+#: Allowed types by extension. PDF, DOCX and ODT are also told by their content, as drafts and
+#: answers are (innspill.filetypes: a renamed file and a ZIP bomb are refused); text and
+#: Markdown must be UTF-8.
 TYPES = {
-    ".pdf": "application/pdf",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".odt": "application/vnd.oasis.opendocument.text",
+    ".pdf": PDF,
+    ".docx": DOCX,
+    ".odt": ODT,
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
@@ -152,8 +153,10 @@ def _content_problem(data: bytes, content_type: str, suffix: str) -> str | None:
         except UnicodeDecodeError:
             return f"a {suffix} file must be UTF-8 text; save it as UTF-8"
         return None
-    magic = b"%PDF-" if suffix == ".pdf" else b"PK\x03\x04"  # DOCX and ODT are ZIP files
-    if not data.startswith(magic):
+    found, unsafe = inspect(data)
+    if unsafe is not None:
+        return f"the file {unsafe}"
+    if found != content_type:
         return f"the content is not a {suffix} file (is it renamed?)"
     return None
 

@@ -32,8 +32,8 @@ OneLine = Annotated[
     AfterValidator(check_header_value),
 ]
 Address = Annotated[EmailStr, AfterValidator(check_header_value)]
-# A file sent with a step's invitation, by its bare name beside the process file (the rest is
-# checked in innspill.process.attachments): no quotes or control characters (a MIME header).
+# A file sent with a step's invitation, relative to the process file: forward slashes, no
+# quotes or control characters (the name reaches a MIME header).
 AttachmentPath = Annotated[
     str,
     Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f\"\\]+$"),
@@ -123,8 +123,8 @@ class RequestStep(_Step):
     themes: list[Slug] | None = None
     reminders: ReminderPolicy = ReminderPolicy()
     # The step's own introduction, paragraph by paragraph (plain text, shown escaped in the
-    # invitation and on the answer form), and files sent with the invitation: bare names of
-    # files beside the process file, read and checked at load (innspill.process.attachments).
+    # invitation and on the answer form), and files sent with the invitation: paths relative
+    # to the process file, read and checked at load (see innspill.process.attachments).
     intro: list[Annotated[str, Field(min_length=1, max_length=5000)]] = []
     attachments: list[AttachmentPath] = []
 

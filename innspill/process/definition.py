@@ -215,6 +215,9 @@ def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError([Problem(file, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses per level of arrays and tables: [[[[...]]]]
+        message = "not valid TOML: arrays or tables nested too deeply (a process file needs a few)"
+        raise DefinitionError([Problem(file, "", message)]) from None
     try:
         definition = ProcessDefinition.model_validate(data)
     except ValidationError as exc:

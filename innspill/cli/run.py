@@ -179,6 +179,7 @@ def dashboard(
     import uvicorn
 
     from innspill.dashboard.app import create_app
+    from innspill.dashboard.serving.server import config
 
     settings = get_settings()
     open_engine().dispose()  # refuses a machine whose secret key the database does not know
@@ -189,6 +190,4 @@ def dashboard(
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
     typer.echo(f"Dashboard on http://{host}:{port}/ ({safe_url(settings.resolved_database_url)})")
-    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback peer
-    # as the client; the app trusts forwarded headers only from INNSPILL_TRUSTED_PROXIES.
-    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.Server(config(application, host=host, port=port)).run()

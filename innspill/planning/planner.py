@@ -8,7 +8,7 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -84,31 +84,38 @@ def plan(
     return combine_invitations(definition, [a for a in actions if a.key not in state.recorded_keys])
 
 
+#: The fields of the state that hold nothing of one participant in a request step: they are
+#: the step's or the process's, the same for every participant planned at once.
+_SHARED = {"recorded_keys", "documents", "treatments", "answers"}
+#: Participants' own fields the grouping reads directly (the common case, kept fast).
+_OWN = {"deadlines", "answered_at", "messages", "failing_addresses"}
+
+
 def _plan_request_step(
     definition: ProcessDefinition, step: RequestStep, state: ProcessState, now: datetime
 ) -> list[Action]:
     """Every participant's actions in a request step, planned once per group of participants
     whose own state in the step is the same.
 
-    The rules below read, of one participant, only their deadline, answer time, failing
-    address, messages and answers in the step (the rest of the state is the step's or the
-    process's, the same for all): participants alike in those get the same actions, under
-    their own ids. A round invites everyone at once, so thousands are a handful of groups:
-    the forecast of 8,000 participants (every working hour of ten days) went from 2.2 s to
-    0.4 s. A rule that comes to read more of a participant must add it to `alike`;
-    tests/test_planner_groups.py compares this with planning each participant alone.
+    A participant's own state is their answers in the step and every entry of the state
+    keyed by (step, participant) or by participant: the fields in `_OWN`, and any field the
+    state comes to have that is not `_SHARED`. Participants alike in it get the same actions,
+    under their own ids. A round invites everyone at once, so thousands are a handful of
+    groups: the forecast of 8,000 participants (every working hour of ten days) went from
+    2.2 s to 0.4 s. tests/test_planner_groups.py compares this with planning each alone.
     """
-    answers: dict[str, list[AnswerRecord]] = {}
+    by_participant: dict[str, list[AnswerRecord]] = {}
     for answer in state.answers.get(step.id, []):
-        answers.setdefault(answer.participant_id, []).append(answer)
+        by_participant.setdefault(answer.participant_id, []).append(answer)
     deadlines, answered_at, messages = state.deadlines, state.answered_at, state.messages
     failing = state.failing_addresses
+    others = [getattr(state, f.name) for f in fields(state) if f.name not in _SHARED | _OWN]
     planned: dict[tuple[Any, ...], list[Action]] = {}
     out: list[Action] = []
     for participant in definition.audience(step.id):
         key = participant.id
         pair = (step.id, key)
-        own = answers.get(key)
+        own = by_participant.get(key)
         sent = messages.get(pair)
         alike = (
             deadlines.get(pair),
@@ -116,6 +123,7 @@ def _plan_request_step(
             key in failing,
             tuple(sent) if sent else (),
             tuple((a.version, a.received_at) for a in own) if own else (),
+            *(_own_entry(other, pair, key) for other in others),
         )
         first = planned.get(alike)
         if first is None:
@@ -124,6 +132,16 @@ def _plan_request_step(
         elif first:
             out += [replace(a, participant_id=key) for a in first]
     return out
+
+
+def _own_entry(field: object, pair: tuple[str, str], key: str) -> Any:
+    """What a field of the state holds of one participant, in a form that can be compared."""
+    if isinstance(field, dict):
+        values = (field.get(pair), field.get(key))
+        return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+    if isinstance(field, set):
+        return key in field or pair in field
+    return field  # not per participant: the same for all
 
 
 @dataclass(frozen=True)

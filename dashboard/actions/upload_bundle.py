@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from innspill.process.attachments import bare_name_problem
 
-#: A process file of 1,000 participants is about 200 KB.
-MAX_PROCESS_FILE = 1024 * 1024
+#: A process file of 1,000 participants is about 200 KB; one of 8,000 about 1.4 MB.
+MAX_PROCESS_FILE = 4 * 1024 * 1024
 #: All files of one upload together (the hidden field carries them base64-encoded).
 MAX_TOTAL = 15 * 1024 * 1024
 MAX_FILES = 20
@@ -73,7 +73,8 @@ def build(process_file: tuple[str, bytes], attachments: list[tuple[str, bytes]])
     if not name.lower().endswith(".toml"):
         raise BadUpload(f"«{name}» er ikke en prosessfil. Velg en fil som slutter på .toml.")
     if len(data) > MAX_PROCESS_FILE:
-        raise BadUpload(f"«{name}» er større enn 1 MB. Er det riktig fil?")
+        limit = MAX_PROCESS_FILE // (1024 * 1024)
+        raise BadUpload(f"«{name}» er større enn {limit} MB. Er det riktig fil?")
     if len(attachments) > MAX_FILES:
         raise BadUpload(f"Du kan laste opp høyst {MAX_FILES} vedlegg om gangen.")
     files = {name: data}

@@ -20,13 +20,15 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING
 
 from innspill.errors import DefinitionError, Problem
 from innspill.filetypes import DOCX, ODT, PDF, inspect
-from innspill.models import FileContent, StepAttachment
 from innspill.process.schema import ProcessDefinition, RequestStep
+
+if TYPE_CHECKING:  # the database layer is imported by the functions that store and read:
+    # checking a process file (`innspill validate`) does without it
+    from sqlmodel import Session
 
 #: The largest file a step may carry: mail servers commonly refuse messages over 10-25 MB,
 #: and base64 makes a file a third larger.
@@ -165,6 +167,10 @@ def store_step_files(
     session: Session, definition: ProcessDefinition, files: list[StepFile], *, now: datetime
 ) -> list[str]:
     """Store new contents and point each step's links at them; say what changed."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     known = set(
         session.exec(
             select(FileContent.sha256).where(col(FileContent.sha256).in_({f.sha256 for f in files}))
@@ -220,6 +226,10 @@ def store_step_files(
 
 def step_files(session: Session, process_id: str, step_ids: list[str]) -> list[StepFile]:
     """The current attachments of these steps, in the order of the steps and the file."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     rows = session.exec(
         select(StepAttachment, FileContent)
         .join(FileContent, col(FileContent.sha256) == col(StepAttachment.sha256))
@@ -236,6 +246,10 @@ def step_files(session: Session, process_id: str, step_ids: list[str]) -> list[S
 
 def step_file_sizes(session: Session, process_id: str, step_id: str) -> list[tuple[str, int]]:
     """The name and size of each current attachment of a step, in order (without the bytes)."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     return [
         (name, size)
         for name, size in session.exec(

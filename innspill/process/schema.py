@@ -12,13 +12,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from innspill.process.addresses import email_address
 from innspill.process.header_values import check_header_value
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
@@ -31,7 +31,7 @@ OneLine = Annotated[
     Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"),
     AfterValidator(check_header_value),
 ]
-Address = Annotated[EmailStr, AfterValidator(check_header_value)]
+Address = Annotated[str, AfterValidator(email_address), AfterValidator(check_header_value)]
 # A file sent with a step's invitation, relative to the process file: forward slashes, no
 # quotes or control characters (the name reaches a MIME header).
 AttachmentPath = Annotated[

@@ -9,6 +9,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape as html_unescape
 from pathlib import Path
 
 import httpx
@@ -172,6 +173,25 @@ def test_an_edited_deadline_is_previewed_then_loaded_by_the_signed_in_user(
     again = upload(admin, edited)
     assert 'data-outcome="unchanged"' in again.text
     assert 'name="signature"' not in again.text
+
+
+def test_the_diff_shows_what_changed_and_not_the_rest(admin: TestClient) -> None:
+    edited = SEED_TEXT.replace("deadline = 2020-04-27", NEW_DEADLINE, 1).replace(
+        'name = "Sekretariatet for byvekstavtalen i Bergen"',
+        'name = "Sekretariatet for byvekstavtalen i Bergen og omegn"',
+    )
+    preview = upload(admin, edited)
+    assert preview.status_code == 200, preview.text
+    shown = re.search(r'<pre class="source-diff">(.*?)</pre>', preview.text, re.S)
+    assert shown
+    diff = html_unescape(shown[1]).splitlines()
+    assert "--- lastet inn" in diff and "+++ ny fil" in diff
+    assert '-      "deadline": "2020-04-27",' in diff and '+      "deadline": "2020-05-04",' in diff
+    assert '+      "name": "Sekretariatet for byvekstavtalen i Bergen og omegn",' in diff
+    text = "\n".join(diff)
+    # Of the 19 participants only Bergen's secretariat, of the steps only the one changed.
+    assert '"id": "bergen-sekretariat"' in text and '"id": "oslo-akershus-sekretariat"' not in text
+    assert "oversendelse" not in text and "halvdagsmote" not in text
 
 
 def test_a_new_process_is_loaded_from_an_upload(

@@ -113,19 +113,21 @@ def _plan_request_step(
     others = [getattr(state, f.name) for f in fields(state) if f.name not in _SHARED | _OWN]
     planned: dict[tuple[Any, ...], list[Action]] = {}
     out: list[Action] = []
-    for participant in definition.audience(step.id):
+    step_id = step.id
+    for participant in definition.audience(step_id):
         key = participant.id
-        pair = (step.id, key)
+        pair = (step_id, key)
         own = by_participant.get(key)
         sent = messages.get(pair)
-        alike = (
+        alike: tuple[Any, ...] = (
             deadlines.get(pair),
             answered_at.get(pair),
             key in failing,
             tuple(map(_recorded_fields, sent)) if sent else (),
             tuple((a.version, a.received_at) for a in own) if own else (),
-            *(_own_entry(other, pair, key) for other in others),
         )
+        if others:
+            alike += tuple(_own_entry(other, pair, key) for other in others)
         first = planned.get(alike)
         if first is None:
             first = planned[alike] = _plan_request(definition, step, key, state, now)

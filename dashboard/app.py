@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
 from innspill.dashboard.pages import journal as journal_pages
 from innspill.dashboard.pages import message_view, process_pages, routes
+from innspill.dashboard.serving.limits import BodyLimit
 from innspill.models.db import make_engine, migrate
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -66,6 +68,15 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class Dashboard(FastAPI):
+    """The app with the security headers and the body limits outside all of Starlette's own
+    layers, so that they hold for every response: a 413 sent before the session is read, and
+    even the 500 that Starlette's error middleware (the outermost layer otherwise) sends."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The dashboard for the database the settings name (migrated to the newest schema)."""
     settings = settings or get_settings()
@@ -78,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = Dashboard(
         title="innspill – fremdrift",
         docs_url=None,
         redoc_url=None,
@@ -98,7 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.dashboard_secure_cookie,
     )
-    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin_pages.router)  # sign in and out, /healthz
     app.include_router(routes.pages)
@@ -139,6 +149,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "error.html",
             {"title": titles.get(exc.status_code, "Feil"), "detail": detail},
             status_code=exc.status_code,
+        )
+
+    @app.exception_handler(DataError)  # PostgreSQL: a NUL in a form's text, say
+    @app.exception_handler(OverflowError)  # SQLite: a number past 2^63 - 1 in a form
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Ugyldig forespørsel",
+                "detail": "Skjemaet har en verdi som ikke kan lagres eller slås opp, "
+                "for eksempel et kontrolltegn eller et altfor stort tall.",
+            },
+            status_code=400,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.responses import Response
@@ -17,6 +18,12 @@ from innspill.dashboard.auth import csrf_token, signed_in
 from innspill.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+#: An id in an address (`/documents/{document_id}`, `/messages/{message_id}/resend`, ...):
+#: what fits the column (BIGINT on PostgreSQL, INTEGER on SQLite: both at most 2^63 - 1).
+#: Anything larger cannot even be looked up (SQLite's driver raises, PostgreSQL's refuses
+#: to compare), so it gets the 400 of any address with an invalid value.
+RowId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 
 
 def get_now() -> datetime:

@@ -9,6 +9,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape as html_unescape
 from pathlib import Path
 
 import httpx
@@ -174,6 +175,25 @@ def test_an_edited_deadline_is_previewed_then_loaded_by_the_signed_in_user(
     assert 'name="signature"' not in again.text
 
 
+def test_the_diff_shows_what_changed_and_not_the_rest(admin: TestClient) -> None:
+    edited = SEED_TEXT.replace("deadline = 2020-04-27", NEW_DEADLINE, 1).replace(
+        'name = "Sekretariatet for byvekstavtalen i Bergen"',
+        'name = "Sekretariatet for byvekstavtalen i Bergen og omegn"',
+    )
+    preview = upload(admin, edited)
+    assert preview.status_code == 200, preview.text
+    shown = re.search(r'<pre class="source-diff">(.*?)</pre>', preview.text, re.S)
+    assert shown
+    diff = html_unescape(shown[1]).splitlines()
+    assert "--- lastet inn" in diff and "+++ ny fil" in diff
+    assert '-      "deadline": "2020-04-27",' in diff and '+      "deadline": "2020-05-04",' in diff
+    assert '+      "name": "Sekretariatet for byvekstavtalen i Bergen og omegn",' in diff
+    text = "\n".join(diff)
+    # Of the 19 participants only Bergen's secretariat, of the steps only the one changed.
+    assert '"id": "bergen-sekretariat"' in text and '"id": "oslo-akershus-sekretariat"' not in text
+    assert "oversendelse" not in text and "halvdagsmote" not in text
+
+
 def test_a_new_process_is_loaded_from_an_upload(
     admin: TestClient, engine: Engine, tmp_dirs: Path
 ) -> None:
@@ -203,6 +223,40 @@ def test_attachments_are_uploaded_beside_the_process_file(
     carried = json.loads(base64.urlsafe_b64decode(payload))
     assert base64.b64decode(carried["files"]["vedlegg.pdf"]) == b"%PDF-1.4 test"
     assert list(tmp_dirs.iterdir()) == []
+
+
+def test_an_attachment_outside_the_upload_is_refused_alike_whether_it_exists(
+    admin: TestClient, engine: Engine, tmp_path: Path, tmp_dirs: Path
+) -> None:
+    secret = tmp_path / "data" / "hemmelig.md"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text("HEMMELIG-INNHOLD", "utf-8")
+    pages = []
+    for target in (secret, tmp_path / "data" / "mangler.md"):
+        escape = "../" * 12 + str(target).lstrip("/")
+        for name in (escape, str(target)):
+            text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{name}"]')
+            response = upload(admin, text)
+            assert response.status_code == 400
+            assert "steps[0].attachments[0]" in response.text
+            assert "HEMMELIG-INNHOLD" not in response.text
+            pages.append(response.text.replace(name, "NAME"))
+    assert len(set(pages)) == 1  # the same page whether or not the file exists
+    assert "give the bare name of a file beside the process file" in pages[0]
+    assert events(engine, "process_updated") == []
+    assert list(tmp_dirs.iterdir()) == []
+
+
+def test_a_file_uploaded_under_a_decomposed_name_is_found_by_its_composed_name(
+    admin: TestClient,
+) -> None:
+    composed = "Høringsnotat å lese.md"
+    decomposed = "Høringsnotat a\u030a lese.md"
+    text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{composed}"]')
+    preview = upload(admin, text, extra=[(decomposed, b"# Notat\n")])
+    assert preview.status_code == 200, preview.text
+    carried = json.loads(base64.urlsafe_b64decode(hidden(preview.text, "upload")))
+    assert composed in carried["files"]
 
 
 def test_an_invalid_file_names_the_field_and_loads_nothing(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import re
 from collections.abc import Iterator
 from email.policy import default
@@ -42,6 +43,7 @@ from innspill.process.definition import load_definition
 from innspill.process.loading import load_file
 from innspill.tokens import derive
 from tests.conftest import SEED, SEED_FILES, SEED_ID, copy_seed_files, oslo
+from tests.hostile_corpus import docx, zip_bomb
 from tests.pdf_text import pdf_text
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -68,7 +70,7 @@ def seed_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
 SECOND_STEP = (
     'id = "innspill-retningslinjer"\nkind = "request"\n',
     'id = "innspill-retningslinjer"\nkind = "request"\n'
-    'attachments = ["vedlegg/Høringsbrev.pdf", "oppdrag.md"]\n',
+    'attachments = ["Høringsbrev.pdf", "oppdrag.md"]\n',
 )
 
 
@@ -78,18 +80,17 @@ SECOND_STEP = (
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("vedlegg/mangler.pdf", None, "no such file"),
-        ("vedlegg/program.exe", b"MZ", "files of type .exe cannot be attached"),
-        ("vedlegg/omdøpt.pdf", b"just text", "the content is not a .pdf file"),
-        ("vedlegg/stor.pdf", b"%PDF-" + b"0" * MAX_ATTACHMENT_BYTES, "attachments may be at most"),
-        ("/etc/passwd.txt", None, "not an absolute path"),
+        ("mangler.pdf", None, "no such file beside the process file"),
+        ("program.exe", b"MZ", "files of type .exe cannot be attached"),
+        ("omdøpt.pdf", b"just text", "the content is not a .pdf file"),
+        ("stor.pdf", b"%PDF-" + b"0" * MAX_ATTACHMENT_BYTES, "attachments may be at most"),
+        ("/etc/passwd.txt", None, "give the bare name of a file beside the process file"),
     ],
 )
 def test_validate_names_the_file_the_step_and_the_field(
     tmp_path: Path, cli, name: str, content: bytes | None, expected: str
 ) -> None:
     if content is not None:
-        (tmp_path / "vedlegg").mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(content)
     path = seed_copy(
         tmp_path,
@@ -107,6 +108,104 @@ def test_validate_names_the_file_the_step_and_the_field(
     result = cli("validate", str(path))
     assert result.exit_code != 0
     assert f"{path}: steps[0].attachments[1]: '{name}' (step 'innspill-oppdrag')" in result.output
+
+
+#: Names that could reach a file outside the process file's folder, or look like another name.
+NOT_BARE = [
+    "../hemmelig.txt",
+    "../../../../../../etc/hostname.txt",
+    "vedlegg/oppdrag.md",
+    "./oppdrag.md",
+    "oppdrag.md/",
+    "/etc/hemmelig.txt",
+    "~/hemmelig.txt",
+    "~hemmelig.txt",
+    ".hemmelig.txt",
+    "..",
+    " oppdrag.md",
+    "oppdrag.md ",
+    "C:hemmelig.txt",
+    "H\u00f8ringsbrev.md".replace("\u00f8", "o\u0308"),  # NFD: not the name it shows
+    "opp\u202edm.txt",  # a right-to-left override hides the real extension
+    "oppdrag\x00.md",
+    "oppdrag\\..\\hemmelig.md",
+]
+
+
+@pytest.mark.parametrize("name", NOT_BARE)
+def test_a_name_that_is_not_bare_is_refused_alike_whether_the_file_exists(
+    tmp_path: Path, name: str
+) -> None:
+    messages = []
+    for exists in (False, True):
+        root = tmp_path / str(exists)
+        folder = root / "runde" / "prosess"
+        folder.mkdir(parents=True)
+        # The file the name would reach, wherever that is (never outside tmp_path).
+        if exists and "\x00" not in name:
+            target = (folder / name.lstrip("/~").removeprefix("C:")).resolve()
+            if root in target.parents and not target.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("hemmelig", "utf-8")
+        toml = f"attachments = [{json.dumps(name)}]"  # a TOML basic string, escapes and all
+        path = seed_copy(folder, ('attachments = ["oppdrag.md"]', toml))
+        with pytest.raises(DefinitionError) as caught:
+            load_definition(path)
+        (problem,) = caught.value.problems
+        assert problem.field == "steps[0].attachments[0]"
+        messages.append(problem.message)
+    assert messages[0] == messages[1]
+    assert "give the bare name of a file beside the process file" in messages[0]
+
+
+def test_a_link_out_of_the_folder_is_refused_whether_its_target_exists(tmp_path: Path) -> None:
+    outside = tmp_path / "utenfor"
+    outside.mkdir()
+    (outside / "hemmelig.md").write_text("hemmelig", "utf-8")
+    folder = tmp_path / "prosess"
+    folder.mkdir()
+    (folder / "finnes.md").symlink_to(outside / "hemmelig.md")
+    (folder / "mangler.md").symlink_to(outside / "mangler.md")
+    (folder / "lokal.md").symlink_to(folder / "oppdrag.md")  # inside the folder: taken
+    path = seed_copy(
+        folder,
+        (
+            'attachments = ["oppdrag.md"]',
+            'attachments = ["finnes.md", "mangler.md", "lokal.md"]',
+        ),
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    first, second = caught.value.problems
+    assert (first.field, second.field) == ("steps[0].attachments[0]", "steps[0].attachments[1]")
+    assert first.message.replace("finnes", "mangler") == second.message
+    assert "a link to a file elsewhere is not taken" in first.message
+
+
+@pytest.mark.parametrize("odt", [False, True])
+def test_a_zip_bomb_is_refused_as_a_draft_is(tmp_path: Path, cli, odt: bool) -> None:
+    name = "bombe.odt" if odt else "bombe.docx"
+    (tmp_path / name).write_bytes(zip_bomb(total_mb=300, odt=odt))
+    (tmp_path / "ekte.docx").write_bytes(docx())
+    path = seed_copy(
+        tmp_path, ('attachments = ["oppdrag.md"]', f'attachments = ["ekte.docx", "{name}"]')
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    (problem,) = caught.value.problems  # the real DOCX is taken
+    assert problem.field == "steps[0].attachments[1]"
+    assert "unpacks to 300 MB (at most 100 MB): refused as unsafe" in problem.message
+    result = cli("validate", str(path))
+    assert result.exit_code == 1 and "refused as unsafe" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_zip_that_is_no_document_is_refused_by_content(tmp_path: Path) -> None:
+    (tmp_path / "arkiv.docx").write_bytes(docx().replace(b"word/document.xml", b"word/other.xml"))
+    path = seed_copy(tmp_path, ('attachments = ["oppdrag.md"]', 'attachments = ["arkiv.docx"]'))
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path)
+    assert "the content is not a .docx file" in caught.value.problems[0].message
 
 
 def test_the_seed_validates_with_its_attachment(cli) -> None:
@@ -140,8 +239,7 @@ def test_load_stores_each_content_once_and_a_changed_file_as_new_content(
 ) -> None:
     import hashlib
 
-    (tmp_path / "vedlegg").mkdir()
-    (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
+    (tmp_path / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
     path = seed_copy(tmp_path, SECOND_STEP)
     assignment = tmp_path / "oppdrag.md"
     pdf = hashlib.sha256(PDF_BYTES).hexdigest()
@@ -185,8 +283,7 @@ def test_load_stores_each_content_once_and_a_changed_file_as_new_content(
 @pytest.fixture
 def day_one(tmp_path: Path, engine, smtp) -> Iterator[tuple[Settings, Path]]:
     """The seed (with a non-ASCII PDF on its second step) loaded, day one ticked and sent."""
-    (tmp_path / "vedlegg").mkdir()
-    (tmp_path / "vedlegg" / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
+    (tmp_path / "Høringsbrev.pdf").write_bytes(PDF_BYTES)
     path = seed_copy(tmp_path, SECOND_STEP)
     with session_scope(engine) as session:
         load_file(session, path, now=oslo(2020, 3, 27, 8))
@@ -468,7 +565,7 @@ def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
 
     text = SEED.read_text("utf-8").replace(
         'attachments = ["oppdrag.md"]',
-        'attachments = ["oppdrag.md", "annet/oppdrag.md"]',
+        'attachments = ["oppdrag.md", "oppdrag.md"]',
     )
     with pytest.raises(DefinitionError) as caught:
         parse_definition(text, file="p.toml")

@@ -156,17 +156,56 @@ def _examine(db: Session, upload: Upload, now: datetime, user: str) -> dict[str,
 
 
 def _diff(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
-    """The loaded definition against the new one, as text (the old TOML is not kept)."""
+    """The loaded definition against the new one, as text (the old TOML is not kept): the
+    parts that differ, and of the participants, themes and steps the ones that differ (the
+    whole of 8,000 participants took a third of a second to write out and compare)."""
+    before, after = _changed_parts(old.model_dump(mode="json"), new.model_dump(mode="json"))
 
-    def lines(d: ProcessDefinition) -> list[str]:
-        return json.dumps(d.model_dump(mode="json"), indent=2, ensure_ascii=False).splitlines()
+    def lines(part: dict[str, Any]) -> list[str]:
+        return json.dumps(part, indent=2, ensure_ascii=False).splitlines()
 
     out = list(
-        difflib.unified_diff(lines(old), lines(new), "lastet inn", "ny fil", n=2, lineterm="")
+        difflib.unified_diff(lines(before), lines(after), "lastet inn", "ny fil", n=2, lineterm="")
     )
     if len(out) > DIFF_LINES:
         out = [*out[:DIFF_LINES], f"… ({len(out) - DIFF_LINES} linjer til)"]
     return out
+
+
+def _changed_parts(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The top-level parts that differ; of a list of items with ids in the same order, only
+    the items that differ, added or removed."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for key in dict.fromkeys([*old, *new]):
+        was, now = old.get(key), new.get(key)
+        if was == now:
+            continue
+        was_items, now_items = _by_id(was), _by_id(now)
+        if was_items is None or now_items is None or _reordered(was_items, now_items):
+            before[key], after[key] = was, now
+            continue
+        ids = [
+            i
+            for i in dict.fromkeys([*was_items, *now_items])
+            if was_items.get(i) != now_items.get(i)
+        ]
+        before[key] = [was_items[i] for i in ids if i in was_items]
+        after[key] = [now_items[i] for i in ids if i in now_items]
+    return before, after
+
+
+def _by_id(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, list) or not all(isinstance(v, dict) and "id" in v for v in value):
+        return None
+    items = {str(v["id"]): v for v in value}
+    return items if len(items) == len(value) else None
+
+
+def _reordered(was: dict[str, Any], now: dict[str, Any]) -> bool:
+    """True when the items both have are in another order (then the whole list is shown)."""
+    both = set(was) & set(now)
+    return [i for i in was if i in both] != [i for i in now if i in both]
 
 
 def _load(

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from innspill.dashboard import labels
 from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, Upcoming, check_csrf, done
 from innspill.dashboard.actions.common import upcoming as forecast
-from innspill.dashboard.deps import render, require_admin
+from innspill.dashboard.deps import RowId, render, require_admin
 from innspill.errors import UnknownProcess
 from innspill.models import OutboxMessage
 from innspill.outbound.compose import Outgoing
@@ -95,7 +95,7 @@ def _participant_url(process_id: str, key: str) -> str:
 @router.post("/messages/{message_id}/resend")
 def resend_message(
     request: Request,
-    message_id: int,
+    message_id: RowId,
     db: Db,
     now: Now,
     admin: Admin,

@@ -15,14 +15,17 @@ import hashlib
 import hmac
 import json
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-#: A process file of 1,000 participants is about 200 KB.
-MAX_PROCESS_FILE = 1024 * 1024
+from innspill.process.attachments import bare_name_problem
+
+#: A process file of 1,000 participants is about 200 KB; one of 8,000 about 1.4 MB.
+MAX_PROCESS_FILE = 4 * 1024 * 1024
 #: All files of one upload together (the hidden field carries them base64-encoded).
 MAX_TOTAL = 15 * 1024 * 1024
 MAX_FILES = 20
@@ -52,9 +55,13 @@ class Upload:
 
 
 def safe_name(filename: str) -> str:
-    """The file's own name (a browser may send a path); refused if it could leave the folder."""
+    """The file's own name (a browser may send a path), in Unicode NFC as a process file names
+    it (a Mac may send "å" as "a" and a combining ring); refused if it could leave the folder
+    or is not a name a process file can give (`innspill.process.attachments.bare_name_problem`).
+    """
     name = PureWindowsPath(PurePosixPath(filename).name).name.strip()
-    if not name or name in (".", "..") or name.startswith(".") or "\0" in name:
+    name = unicodedata.normalize("NFC", name)
+    if not name or bare_name_problem(name):
         raise BadUpload(f"Filnavnet «{filename}» kan ikke brukes. Gi filen et vanlig navn.")
     return name
 
@@ -66,7 +73,8 @@ def build(process_file: tuple[str, bytes], attachments: list[tuple[str, bytes]])
     if not name.lower().endswith(".toml"):
         raise BadUpload(f"«{name}» er ikke en prosessfil. Velg en fil som slutter på .toml.")
     if len(data) > MAX_PROCESS_FILE:
-        raise BadUpload(f"«{name}» er større enn 1 MB. Er det riktig fil?")
+        limit = MAX_PROCESS_FILE // (1024 * 1024)
+        raise BadUpload(f"«{name}» er større enn {limit} MB. Er det riktig fil?")
     if len(attachments) > MAX_FILES:
         raise BadUpload(f"Du kan laste opp høyst {MAX_FILES} vedlegg om gangen.")
     files = {name: data}

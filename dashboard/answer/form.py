@@ -182,6 +182,16 @@ def form_page(
     )
 
 
+def too_large_page(request: Request) -> Response:
+    """413 for a body larger than the form takes (`serving.limits`, before anything is read),
+    in the participant's language when the token in the address is theirs."""
+    now = request.app.dependency_overrides.get(get_now, get_now)()
+    token = request.url.path.rsplit("/", 1)[-1]
+    opened = _open(request, token, now)
+    sender = opened.sender if isinstance(opened, Opened) else None
+    return refused_page(request, refusal(413, "too_large", opened.language, sender))
+
+
 def _open(request: Request, token: str, now: datetime) -> Opened | Refused:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         return open_token(session, token, now=now)

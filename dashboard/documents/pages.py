@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import func, select
 from sqlmodel import Session, col
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from innspill.dashboard.actions import common as acting
-from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now
-from innspill.dashboard.deps import current_user, render, require_admin
+from innspill.dashboard.actions.common import Admin, Db, Now
+from innspill.dashboard.deps import RowId, current_user, render, require_admin
 from innspill.dashboard.documents.downloads import download
 from innspill.dashboard.pages import progress
 from innspill.documents.store import MAX_DRAFT_BYTES, DraftRefused, store_draft
@@ -131,7 +133,7 @@ def process_context(db: Session, definition: ProcessDefinition, now: datetime) -
 
 
 @pages.get("/documents/{document_id}")
-def document_file(document_id: int, db: Db) -> Response:
+def document_file(document_id: RowId, db: Db) -> Response:
     row = db.get(Document, document_id)
     if row is None:
         raise HTTPException(404, f"Fant ikke dokument nr. {document_id}.")
@@ -139,7 +141,7 @@ def document_file(document_id: int, db: Db) -> Response:
 
 
 @pages.get("/answer-files/{file_id}")
-def answer_file(file_id: int, db: Db) -> Response:
+def answer_file(file_id: RowId, db: Db) -> Response:
     row = db.get(AnswerAttachment, file_id)
     if row is None:
         raise HTTPException(404, f"Fant ikke vedlegg nr. {file_id}.")
@@ -163,25 +165,51 @@ async def _read(upload: UploadFile | None) -> bytes | None:
     return None if len(data) > MAX_DRAFT_BYTES else data
 
 
+@dataclass
+class _DraftForm:
+    csrf_token: str
+    note: str
+    name: str
+    content: bytes | None  # None: over the limit
+
+
+async def _draft_form(request: Request) -> _DraftForm:
+    """The posted form, read here and not by FastAPI, so that the sign-in and role checks (the
+    router's dependencies) come before a byte of the upload is read."""
+    try:
+        form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
+    except MultiPartException:
+        raise HTTPException(
+            400, "Skjemaet kunne ikke leses. Last inn siden og prøv igjen."
+        ) from None
+    try:
+        upload = form.get("file")
+        upload = upload if isinstance(upload, UploadFile) and upload.filename else None
+        note = form.get("note")
+        return _DraftForm(
+            csrf_token=str(form.get("csrf_token") or ""),
+            note=note if isinstance(note, str) else "",
+            name=(upload.filename or "") if upload is not None else "",
+            content=await _read(upload),
+        )
+    finally:
+        await form.close()
+
+
 @actions.post("/processes/{process_id}/steps/{step_id}/drafts")
 async def add_draft(
-    request: Request,
-    process_id: str,
-    step_id: str,
-    db: Db,
-    now: Now,
-    admin: Admin,
-    csrf_token: CsrfToken = "",
-    note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
-    file: Annotated[UploadFile | None, File()] = None,
+    request: Request, process_id: str, step_id: str, db: Db, now: Now, admin: Admin
 ) -> Response:
-    acting.check_csrf(request, csrf_token)
+    posted = await _draft_form(request)
+    acting.check_csrf(request, posted.csrf_token)
     try:
         definition = get_definition(db, process_id)
     except UnknownProcess:
         raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
-    content = await _read(file)
-    name = (file.filename or "") if file is not None else ""
+    content, name, note = posted.content, posted.name, posted.note
+    if len(note) > MAX_NOTE_CHARS:
+        error = f"Merknaden er for lang (høyst {MAX_NOTE_CHARS} tegn)."
+        return _again(request, db, definition, now, step_id, note[:MAX_NOTE_CHARS], error)
     if content is None:
         return _again(request, db, definition, now, step_id, note, REFUSED["too_big"])
     if not content:

@@ -32,10 +32,15 @@ MESSAGE_HEADER = [
 ]
 
 
+#: What a spreadsheet may take as the start of a formula, also in full width (a spreadsheet
+#: may skip blanks before it, so they are looked past: " =1+1", "\t=1+1").
+FORMULA_START = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
 def _safe(value: object) -> str:
     """A cell a spreadsheet will not run as a formula (CSV injection)."""
     text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if text[:1] in ("\t", "\r", "\n") or text.lstrip()[:1] in FORMULA_START:
         return "'" + text
     return text
 

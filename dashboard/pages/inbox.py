@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from innspill.dashboard.actions import common as acting
 from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now
-from innspill.dashboard.deps import current_user, render, require_admin
+from innspill.dashboard.deps import RowId, current_user, render, require_admin
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view, queries
 from innspill.errors import InnspillError
@@ -168,12 +168,12 @@ def _detail(
 
 
 @pages.get("/inbox/{message_id}")
-def message(request: Request, message_id: int, db: Db, now: Now) -> Response:
+def message(request: Request, message_id: RowId, db: Db, now: Now) -> Response:
     return _detail(request, db, _row(db, message_id), now)
 
 
 @pages.get("/inbox/{message_id}/html")
-def message_html(message_id: int, db: Db) -> Response:
+def message_html(message_id: RowId, db: Db) -> Response:
     shown = mail_view.view(_row(db, message_id).raw)
     if shown.html is None:
         raise HTTPException(404, "Meldingen har ingen HTML-del.")
@@ -181,7 +181,7 @@ def message_html(message_id: int, db: Db) -> Response:
 
 
 @pages.get("/inbox/{message_id}/files/{index}")
-def message_file(message_id: int, index: int, db: Db) -> Response:
+def message_file(message_id: RowId, index: int, db: Db) -> Response:
     found = mail_view.attachment(_row(db, message_id).raw, index)
     if found is None:
         raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
@@ -189,7 +189,7 @@ def message_file(message_id: int, index: int, db: Db) -> Response:
 
 
 @pages.get("/inbox/{message_id}/melding.eml")
-def message_raw(message_id: int, db: Db) -> Response:
+def message_raw(message_id: RowId, db: Db) -> Response:
     return download(_row(db, message_id).raw, f"innkommende-{message_id}.eml")
 
 
@@ -221,7 +221,7 @@ def _norwegian(exc: InnspillError) -> str:
 @actions.post("/inbox/{message_id}/assign")
 def assign_message(
     request: Request,
-    message_id: int,
+    message_id: RowId,
     db: Db,
     now: Now,
     admin: Admin,
@@ -281,7 +281,7 @@ def assign_message(
 
 @actions.post("/inbox/{message_id}/dismiss")
 def dismiss_message(
-    request: Request, message_id: int, db: Db, now: Now, admin: Admin, csrf_token: CsrfToken = ""
+    request: Request, message_id: RowId, db: Db, now: Now, admin: Admin, csrf_token: CsrfToken = ""
 ) -> Response:
     acting.check_csrf(request, csrf_token)
     row = _row(db, message_id)

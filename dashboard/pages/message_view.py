@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from starlette.responses import Response
 
 from innspill.dashboard.actions.common import Db, Now
-from innspill.dashboard.deps import current_user, render
+from innspill.dashboard.deps import RowId, current_user, render
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view
 from innspill.models import OutboxMessage
@@ -28,14 +28,14 @@ def _message(db: Session, message_id: int) -> OutboxMessage:
 
 
 @router.get("/messages/{message_id}")
-def message(request: Request, message_id: int, db: Db, now: Now) -> Response:
+def message(request: Request, message_id: RowId, db: Db, now: Now) -> Response:
     row = _message(db, message_id)
     context = {"row": row, "mail": mail_view.view(row.raw), "now": now}
     return render(request, "message.html", context)
 
 
 @router.get("/messages/{message_id}/html")
-def message_html(message_id: int, db: Db) -> Response:
+def message_html(message_id: RowId, db: Db) -> Response:
     shown = mail_view.view(_message(db, message_id).raw)
     if shown.html is None:
         raise HTTPException(404, "Meldingen har ingen HTML-del.")
@@ -43,7 +43,7 @@ def message_html(message_id: int, db: Db) -> Response:
 
 
 @router.get("/messages/{message_id}/files/{index}")
-def message_file(message_id: int, index: int, db: Db) -> Response:
+def message_file(message_id: RowId, index: int, db: Db) -> Response:
     found = mail_view.attachment(_message(db, message_id).raw, index)
     if found is None:
         raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
@@ -51,5 +51,5 @@ def message_file(message_id: int, index: int, db: Db) -> Response:
 
 
 @router.get("/messages/{message_id}/melding.eml")
-def message_raw(message_id: int, db: Db) -> Response:
+def message_raw(message_id: RowId, db: Db) -> Response:
     return download(_message(db, message_id).raw, f"utgaaende-{message_id}.eml")

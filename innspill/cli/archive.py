@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, instant, open_engine, wall_clock
-from innspill.config.settings import get_settings
+from innspill.cli.common import AtOption, app, get_settings, instant, open_engine, wall_clock
 
 #: How many copies `archive convert` makes when neither --limit nor INNSPILL_ARCHIVE_BATCH says.
 DEFAULT_LIMIT = 100

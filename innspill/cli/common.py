@@ -9,10 +9,11 @@ import typer
 from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
-from innspill.config.settings import get_settings
-
-if TYPE_CHECKING:  # imported lazily at run time: the CLI starts faster without SQLAlchemy
+if TYPE_CHECKING:  # imported when a command runs: `innspill --help` starts in a fraction
+    # of a second without SQLAlchemy, pydantic-settings and the rest (tests/test_cli_start.py)
     from sqlalchemy import Engine
+
+    from innspill.config.settings import Settings
 
 
 class Commands(TyperGroup):
@@ -31,6 +32,13 @@ class Commands(TyperGroup):
                 raise
             typer.secho(message, err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from None
+
+
+def get_settings() -> Settings:
+    """The settings (one object, read once): pydantic-settings is imported on first use."""
+    from innspill.config.settings import get_settings as settings
+
+    return settings()
 
 
 def explain(exc: BaseException) -> str | None:

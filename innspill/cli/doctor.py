@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ssl
 from collections.abc import Callable
@@ -12,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from innspill.cli.common import app, safe_url
-from innspill.config.settings import Settings, get_settings
+from innspill.cli.common import app, get_settings, safe_url
 
 if TYPE_CHECKING:  # imported lazily at run time, so that --help stays fast
     from sqlalchemy import Engine
+
+    from innspill.config.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,8 @@ def _smtp(settings: Settings) -> Check:
             await client.noop()
         finally:
             await client.quit()
+
+    import asyncio
 
     try:
         asyncio.run(probe())

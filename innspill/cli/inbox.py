@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine
-from innspill.config.settings import get_settings
+from innspill.cli.common import AtOption, app, fail, get_settings, instant, open_engine
 from innspill.errors import InnspillError
 
 inbox_app = typer.Typer(

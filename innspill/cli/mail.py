@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from datetime import datetime, timedelta
@@ -10,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine, wall_clock
-from innspill.config.settings import get_settings
+from innspill.cli.common import AtOption, app, fail, get_settings, instant, open_engine, wall_clock
 from innspill.errors import InnspillError
 
 if TYPE_CHECKING:  # imported lazily at run time, so that --help stays fast
@@ -63,6 +61,8 @@ def send_command(at: AtOption = None) -> None:
 
 
 def _send(engine: Engine, now: datetime) -> None:
+    import asyncio
+
     from innspill.outbound.outbox import (
         dispatch,
         held_by_others,

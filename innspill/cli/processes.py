@@ -8,8 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine, safe_url, wall_clock
-from innspill.config.settings import get_settings
+from innspill.cli.common import (
+    AtOption,
+    app,
+    fail,
+    get_settings,
+    instant,
+    open_engine,
+    safe_url,
+    wall_clock,
+)
 from innspill.errors import DefinitionError, InnspillError
 
 if TYPE_CHECKING:  # the status module is imported when the command runs: --help stays fast

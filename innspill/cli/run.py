@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import app, fail, open_engine, safe_url
-from innspill.config.settings import get_settings, quiet_prefect
+from innspill.cli.common import app, fail, get_settings, open_engine, safe_url
 from innspill.errors import InnspillError
 
 if TYPE_CHECKING:
@@ -71,6 +70,8 @@ def _play_demo(where: DemoFolder, *, prefect: bool, as_json: bool, keep: bool) -
     started = time.monotonic()
     if prefect:
         say("Starting Prefect (a temporary local server; this takes 10 to 30 seconds) ...")
+        from innspill.config.settings import quiet_prefect
+
         quiet_prefect()
         from innspill.flows.demo import demo_flow, temporary_server
 
@@ -178,6 +179,7 @@ def dashboard(
     import uvicorn
 
     from innspill.dashboard.app import create_app
+    from innspill.dashboard.serving.server import config
 
     settings = get_settings()
     open_engine().dispose()  # refuses a machine whose secret key the database does not know
@@ -188,6 +190,4 @@ def dashboard(
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
     typer.echo(f"Dashboard on http://{host}:{port}/ ({safe_url(settings.resolved_database_url)})")
-    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback peer
-    # as the client; the app trusts forwarded headers only from INNSPILL_TRUSTED_PROXIES.
-    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.Server(config(application, host=host, port=port)).run()

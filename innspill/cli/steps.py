@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, fail, instant, open_engine
-from innspill.config.settings import get_settings
+from innspill.cli.common import AtOption, app, fail, get_settings, instant, open_engine
 from innspill.errors import InnspillError
 
 answer_app = typer.Typer(help="Answers (innspill) from participants.", no_args_is_help=True)

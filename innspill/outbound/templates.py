@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +19,6 @@ from jinja2.filters import do_wordwrap
 
 from innspill.process import nbformat
 from innspill.process.schema import sent_name
-from innspill.tokens import TOKEN_PATTERN
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "email_templates"
 KINDS = ("invitation", "reminder", "overdue", "deadline_changed")
@@ -77,10 +77,10 @@ def _wordwrap(
     # whitespace is. So a participant's token (32 characters, no whitespace) is wrapped as a
     # placeholder of the same length and put back: the paragraph with the reply address is
     # then one remembered result for the whole round, not a new textwrap per message.
-    tokens = _TOKEN.findall(s)
+    tokens = _token().findall(s)
     if not tokens:
         return _wrapped(environment, s, width, False, wrapstring, False)
-    shape = _wrapped(environment, _TOKEN.sub(_SLOT, s), width, False, wrapstring, False)
+    shape = _wrapped(environment, _token().sub(_SLOT, s), width, False, wrapstring, False)
     pieces = shape.split(_SLOT)
     out = [pieces[0]]
     for token, piece in zip(tokens, pieces[1:], strict=True):
@@ -88,7 +88,14 @@ def _wordwrap(
     return "".join(out)
 
 
-_TOKEN = TOKEN_PATTERN
+def _token() -> re.Pattern[str]:
+    """The tokens' pattern, imported when a message is rendered: `innspill validate` checks
+    the templates without the database layer that innspill.tokens brings in."""
+    from innspill.tokens import TOKEN_PATTERN
+
+    return TOKEN_PATTERN
+
+
 _SLOT = "\x00" * 32
 
 

@@ -8,8 +8,9 @@ simply computes other keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from innspill.planning.actions import (
@@ -72,8 +73,7 @@ def plan(
         if steps is not None and step.id not in steps:
             continue
         if isinstance(step, RequestStep):
-            for participant in definition.audience(step.id):
-                actions.extend(_plan_request(definition, step, participant.id, state, now))
+            actions.extend(_plan_request_step(definition, step, state, now))
         elif isinstance(step, CompilationStep):
             actions.extend(plan_compilation(definition, step, state, now))
         elif isinstance(step, MeetingStep):
@@ -81,6 +81,73 @@ def plan(
         elif isinstance(step, CirculationStep):
             actions.extend(plan_circulation(definition, step, state, now))
     return combine_invitations(definition, [a for a in actions if a.key not in state.recorded_keys])
+
+
+#: The fields of the state that hold nothing of one participant in a request step: they are
+#: the step's or the process's, the same for every participant planned at once.
+_SHARED = {"recorded_keys", "documents", "treatments", "answers"}
+#: Participants' own fields the grouping reads directly (the common case, kept fast).
+_OWN = {"deadlines", "answered_at", "messages", "failing_addresses"}
+
+
+def _plan_request_step(
+    definition: ProcessDefinition, step: RequestStep, state: ProcessState, now: datetime
+) -> list[Action]:
+    """Every participant's actions in a request step, planned once per group of participants
+    whose own state in the step is the same.
+
+    A participant's own state is their answers in the step and every entry of the state
+    keyed by (step, participant) or by participant: the fields in `_OWN`, and any field the
+    state comes to have that is not `_SHARED`. Participants alike in it get the same actions,
+    under their own ids. A round invites everyone at once, so thousands are a handful of
+    groups: the forecast of 8,000 participants (every working hour of ten days) went from
+    2.2 s to 0.4 s. tests/test_planner_groups.py compares this with planning each alone.
+    """
+    by_participant: dict[str, list[AnswerRecord]] = {}
+    for answer in state.answers.get(step.id, []):
+        by_participant.setdefault(answer.participant_id, []).append(answer)
+    deadlines, answered_at, messages = state.deadlines, state.answered_at, state.messages
+    failing = state.failing_addresses
+    others = [getattr(state, f.name) for f in fields(state) if f.name not in _SHARED | _OWN]
+    planned: dict[tuple[Any, ...], list[Action]] = {}
+    out: list[Action] = []
+    step_id = step.id
+    for participant in definition.audience(step_id):
+        key = participant.id
+        pair = (step_id, key)
+        own = by_participant.get(key)
+        sent = messages.get(pair)
+        alike: tuple[Any, ...] = (
+            deadlines.get(pair),
+            answered_at.get(pair),
+            key in failing,
+            tuple(map(_recorded_fields, sent)) if sent else (),
+            tuple((a.version, a.received_at) for a in own) if own else (),
+        )
+        if others:
+            alike += tuple(_own_entry(other, pair, key) for other in others)
+        first = planned.get(alike)
+        if first is None:
+            first = planned[alike] = _plan_request(definition, step, key, state, now)
+            out += first
+        elif first:
+            out += [replace(a, participant_id=key) for a in first]
+    return out
+
+
+#: A message's fields as a plain tuple, every field the record has (hashed in C: the records'
+#: own dataclass hash was a fifth of a forecast).
+_recorded_fields = attrgetter(*(f.name for f in fields(Recorded)))
+
+
+def _own_entry(field: object, pair: tuple[str, str], key: str) -> Any:
+    """What a field of the state holds of one participant, in a form that can be compared."""
+    if isinstance(field, dict):
+        values = (field.get(pair), field.get(key))
+        return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+    if isinstance(field, set):
+        return key in field or pair in field
+    return field  # not per participant: the same for all
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
 """A step's attachments: read and checked from beside the process file, stored by content hash.
 
+A step names each file by its bare name, and the file must lie in the process file's own
+folder (from the dashboard: be uploaded with it). Anything that could reach another file (a
+folder, `..`, an absolute or `~` path, a link out of the folder, control characters, a name
+that is not what it looks like) is refused by its name alone, before the file system is asked,
+so the message is the same whether or not such a file exists.
+
 `read_step_files` checks every file a process file names (it exists, is not too large, has an
 allowed type) and is what `validate` runs; `store_step_files` keeps each distinct content once
 (by SHA-256) and points the step's link rows at it; `step_files` reads them back for a message
@@ -9,27 +15,32 @@ or the answer form. A content row is never changed: a reloaded file with new byt
 from __future__ import annotations
 
 import hashlib
+import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-
-from sqlmodel import Session, col, select
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from innspill.errors import DefinitionError, Problem
-from innspill.models import FileContent, StepAttachment
+from innspill.filetypes import DOCX, ODT, PDF, inspect
 from innspill.process.schema import ProcessDefinition, RequestStep
+
+if TYPE_CHECKING:  # the database layer is imported by the functions that store and read:
+    # checking a process file (`innspill validate`) does without it
+    from sqlmodel import Session
 
 #: The largest file a step may carry: mail servers commonly refuse messages over 10-25 MB,
 #: and base64 makes a file a third larger.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
-#: Allowed types by extension. PDF, DOCX and ODT are also checked by their first bytes (a
-#: renamed file is refused); text and Markdown must be UTF-8. The administrator's own files:
-#: what participants send in is checked more closely (innspill.documents.files).
+#: Allowed types by extension. PDF, DOCX and ODT are also told by their content, as drafts and
+#: answers are (innspill.filetypes: a renamed file and a ZIP bomb are refused); text and
+#: Markdown must be UTF-8.
 TYPES = {
-    ".pdf": "application/pdf",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".odt": "application/vnd.oasis.opendocument.text",
+    ".pdf": PDF,
+    ".docx": DOCX,
+    ".odt": ODT,
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
@@ -50,8 +61,9 @@ class StepFile:
 
 
 def read_step_files(definition: ProcessDefinition, process_file: Path) -> list[StepFile]:
-    """Every step's attachments, read relative to the process file; DefinitionError lists
-    every file that is missing, too large or of a type not allowed."""
+    """Every step's attachments, read from beside the process file; DefinitionError lists
+    every name that is not bare and every file that is missing, too large or of a type not
+    allowed."""
     base = process_file.parent
     files: list[StepFile] = []
     problems: list[Problem] = []
@@ -72,20 +84,55 @@ def read_step_files(definition: ProcessDefinition, process_file: Path) -> list[S
     return files
 
 
+#: Said of every name that is not a bare file name, whatever is (or is not) on the disk.
+NOT_BARE = (
+    "give the bare name of a file beside the process file (no folder, '..', '~', absolute "
+    "path, hidden file, control character or blank at either end)"
+)
+
+
+def bare_name_problem(name: str) -> str | None:
+    """Why `name` is not a bare file name to look for beside the process file, or None.
+
+    Decided by the text alone, never by the file system. A name must be its own last path
+    component on POSIX and on Windows, and unchanged by Unicode NFC and by stripping blanks
+    (two names that look alike must not name two files).
+    """
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or name in (".", "..")
+        or name.startswith((".", "~"))
+        or name != name.strip()
+        or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+        or unicodedata.normalize("NFC", name) != name
+        or (len(name) > 1 and name[1] == ":")  # a Windows drive: C:oppdrag.pdf
+    ):
+        return NOT_BARE
+    return None
+
+
 def _read(base: Path, name: str, step_id: str) -> StepFile | str:
     """The file, or why it cannot be attached."""
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or name.startswith("~"):
-        return "give the path relative to the process file, not an absolute path"
-    suffix = relative.suffix.lower()
+    problem = bare_name_problem(name)
+    if problem:
+        return problem
+    suffix = Path(name).suffix.lower()
     content_type = TYPES.get(suffix)
     if content_type is None:
         allowed = ", ".join(sorted(TYPES))
         return f"files of type {suffix or '(no extension)'} cannot be attached (allowed: {allowed})"
-    path = base / relative
+    path = base / name
     try:
+        # A link may point only at a file in the same folder; where it points is judged by
+        # the link's text, so a link out of the folder is refused whether its target exists.
+        if path.is_symlink() and Path(os.path.realpath(path)).parent != Path(
+            os.path.realpath(base)
+        ):
+            return NOT_BARE + "; a link to a file elsewhere is not taken"
         if not path.is_file():
-            return f"no such file ({path}); put it beside the process file or correct the path"
+            return "no such file beside the process file; put it there (or upload it with the file)"
         size = path.stat().st_size
         if size > MAX_ATTACHMENT_BYTES:
             return (
@@ -98,7 +145,7 @@ def _read(base: Path, name: str, step_id: str) -> StepFile | str:
     problem = _content_problem(data, content_type, suffix)
     if problem:
         return problem
-    return StepFile(step_id, relative.name, content_type, data)
+    return StepFile(step_id, name, content_type, data)
 
 
 def _content_problem(data: bytes, content_type: str, suffix: str) -> str | None:
@@ -108,8 +155,10 @@ def _content_problem(data: bytes, content_type: str, suffix: str) -> str | None:
         except UnicodeDecodeError:
             return f"a {suffix} file must be UTF-8 text; save it as UTF-8"
         return None
-    magic = b"%PDF-" if suffix == ".pdf" else b"PK\x03\x04"  # DOCX and ODT are ZIP files
-    if not data.startswith(magic):
+    found, unsafe = inspect(data)
+    if unsafe is not None:
+        return f"the file {unsafe}"
+    if found != content_type:
         return f"the content is not a {suffix} file (is it renamed?)"
     return None
 
@@ -118,6 +167,10 @@ def store_step_files(
     session: Session, definition: ProcessDefinition, files: list[StepFile], *, now: datetime
 ) -> list[str]:
     """Store new contents and point each step's links at them; say what changed."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     known = set(
         session.exec(
             select(FileContent.sha256).where(col(FileContent.sha256).in_({f.sha256 for f in files}))
@@ -173,6 +226,10 @@ def store_step_files(
 
 def step_files(session: Session, process_id: str, step_ids: list[str]) -> list[StepFile]:
     """The current attachments of these steps, in the order of the steps and the file."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     rows = session.exec(
         select(StepAttachment, FileContent)
         .join(FileContent, col(FileContent.sha256) == col(StepAttachment.sha256))
@@ -189,6 +246,10 @@ def step_files(session: Session, process_id: str, step_ids: list[str]) -> list[S
 
 def step_file_sizes(session: Session, process_id: str, step_id: str) -> list[tuple[str, int]]:
     """The name and size of each current attachment of a step, in order (without the bytes)."""
+    from sqlmodel import col, select
+
+    from innspill.models import FileContent, StepAttachment
+
     return [
         (name, size)
         for name, size in session.exec(

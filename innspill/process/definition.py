@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
-from innspill.process.attachments import read_step_files
+from innspill.process.attachments import NOT_BARE, read_step_files
 from innspill.process.deadlines import in_effect
 from innspill.process.schema import (
     CirculationStep,
@@ -215,6 +215,8 @@ def _problem(file: str, err: ErrorDetails) -> Problem:
         )
     elif err["type"] == "missing":
         message = "required field is missing"
+    elif err["type"] == "string_pattern_mismatch" and "attachments" in err["loc"]:
+        message = NOT_BARE  # a control character or a backslash
     return Problem(file, _location(err["loc"]), message)
 
 
@@ -224,6 +226,9 @@ def parse_definition(text: str, *, file: str = "<text>") -> ProcessDefinition:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError([Problem(file, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses per level of arrays and tables: [[[[...]]]]
+        message = "not valid TOML: arrays or tables nested too deeply (a process file needs a few)"
+        raise DefinitionError([Problem(file, "", message)]) from None
     try:
         definition = ProcessDefinition.model_validate(data)
     except ValidationError as exc:

@@ -12,13 +12,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from innspill.process.addresses import email_address
 from innspill.process.archive import ArchiveSection
 from innspill.process.header_values import check_header_value
 
@@ -46,7 +46,7 @@ def sent_name(path: str) -> str:
     return name
 
 
-Address = Annotated[EmailStr, AfterValidator(check_header_value)]
+Address = Annotated[str, AfterValidator(email_address), AfterValidator(check_header_value)]
 # A file sent with a step's invitation, relative to the process file: forward slashes, no
 # quotes or control characters (the name reaches a MIME header).
 AttachmentPath = Annotated[

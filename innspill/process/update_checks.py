@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlmodel import Session, func, select
 
 from innspill.errors import ChangeRefused
-from innspill.models import Answer, JournalEntry, OutboxMessage, Process
+from innspill.models import Answer, JournalEntry, OutboxMessage
 from innspill.process.definition import MeetingStep, ProcessDefinition, RequestStep
-from innspill.process.header_values import STORED
 from innspill.process.workdays import OSLO
 
 
@@ -141,9 +140,15 @@ def describe_other_changes(old: ProcessDefinition, new: ProcessDefinition) -> li
 
 
 def refuse_past_meetings(
-    session: Session, definition: ProcessDefinition, *, source: str, now: datetime
+    session: Session,
+    definition: ProcessDefinition,
+    *,
+    before: ProcessDefinition | None,
+    source: str,
+    now: datetime,
 ) -> None:
-    """A meeting cannot be put in the past: not a new one, and not an announced one moved."""
+    """A meeting cannot be put in the past: not a new one, and not an announced one moved
+    (`before`: the loaded version, if any)."""
     today = now.astimezone(OSLO).date()
     announced = set(
         session.exec(
@@ -153,10 +158,6 @@ def refuse_past_meetings(
             )
         ).all()
     )
-    stored = session.exec(
-        select(Process.definition_json).where(Process.id == definition.id)
-    ).first()
-    before = ProcessDefinition.model_validate_json(stored, context=STORED) if stored else None
     for index, step in enumerate(definition.steps):
         if not isinstance(step, MeetingStep) or step.cancelled or step.date >= today:
             continue

@@ -86,6 +86,7 @@ def played_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from innspill.dashboard.app import create_app
     from innspill.dashboard.auth import create_user
     from innspill.dashboard.deps import get_now
+    from innspill.dashboard.serving.server import config as server_config
     from innspill.process.loading import get_definition
     from innspill.tokens import issue
 
@@ -127,7 +128,7 @@ def played_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             forms[(step, who)] = f"/svar/{token}"
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

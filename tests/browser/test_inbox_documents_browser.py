@@ -49,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     from innspill.dashboard.app import create_app
     from innspill.dashboard.auth import create_user
     from innspill.dashboard.deps import get_now
+    from innspill.dashboard.serving.server import config as server_config
 
     tmp = tmp_path_factory.mktemp("browser-inbox")
     url, drop = new_database(TEST_DATABASE, tmp)
@@ -78,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     )
     app.dependency_overrides[get_now] = lambda: NOW
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -41,6 +41,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from innspill.dashboard.app import create_app
     from innspill.dashboard.auth import create_user
     from innspill.dashboard.deps import get_now
+    from innspill.dashboard.serving.server import config as server_config
 
     tmp = tmp_path_factory.mktemp("browser-load")
     url, drop = new_database(TEST_DATABASE, tmp)
@@ -53,7 +54,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(Settings(data_dir=tmp / "data", database_url=url, _env_file=None))  # type: ignore[call-arg]
     app.dependency_overrides[get_now] = lambda: NOW
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

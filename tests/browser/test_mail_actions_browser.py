@@ -61,6 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     from innspill.dashboard.app import create_app
     from innspill.dashboard.auth import create_user
     from innspill.dashboard.deps import get_now
+    from innspill.dashboard.serving.server import config as server_config
 
     tmp: Path = tmp_path_factory.mktemp("browser-mail")
     url, drop = new_database(TEST_DATABASE, tmp)
@@ -73,7 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     app = create_app(Settings(data_dir=tmp / "data", database_url=url, _env_file=None))  # type: ignore[call-arg]
     app.dependency_overrides[get_now] = lambda: LATER
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

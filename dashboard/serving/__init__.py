@@ -1,0 +1,1 @@
+"""How the app meets HTTP: request bodies bounded per route, and the server's own settings."""

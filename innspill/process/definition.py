@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from innspill.errors import DefinitionError, Problem
 from innspill.process.attachments import read_step_files
 from innspill.process.schema import (
+    AttachmentRef,
     CirculationStep,
     CompilationStep,
     Language,
@@ -34,9 +35,12 @@ from innspill.process.schema import (
     Theme,
     TreatmentReminders,
 )
+from innspill.process.text_checks import untranslated_tables
+from innspill.process.texts import SHAPE_TAGS, Text
 from innspill.process.workdays import why_not_working_day
 
 __all__ = [
+    "AttachmentRef",
     "CirculationStep",
     "CompilationStep",
     "Language",
@@ -50,6 +54,7 @@ __all__ = [
     "Sender",
     "Slug",
     "Step",
+    "Text",
     "Theme",
     "TreatmentReminders",
     "date_warnings",
@@ -66,6 +71,7 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
         *_duplicates(file, "themes", ids=[t.id for t in definition.themes]),
         *_duplicates(file, "steps", ids=[s.id for s in definition.steps]),
         *_shared_addresses(definition, file),
+        *untranslated_tables(definition, file),
     ]
     kinds = {s.id: s.kind for s in definition.steps}
     for index, step in enumerate(definition.steps):
@@ -184,6 +190,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif part in {"request", "meeting", "compilation", "circulation"} and out.endswith("]"):
             continue  # the discriminator tag pydantic inserts; the user never wrote it
+        elif part in SHAPE_TAGS:
+            continue  # a text or a table of texts (innspill.process.texts): the same field
         else:
             out += f".{part}" if out else str(part)
     return out

@@ -6,39 +6,34 @@ import datetime
 from datetime import date, time
 from functools import cached_property
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
+    ModelWrapValidatorHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from innspill.process.fields import (
+    Address,
+    AttachmentPath,
+    AttachmentRef,
+    LocalOneLine,
+    LocalStr,
+    OneLine,
+    Paragraph,
+    Phone,
+    Slug,
+)
 from innspill.process.header_values import check_header_value
+from innspill.process.texts import Language, localized
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-# Every one-line text may reach a mail header (a name in To:, a title in Subject:, the place in
-# a calendar file): line breaks and control characters, also hidden in encoded words, are
-# refused here so that no tick ever meets them.
-OneLine = Annotated[
-    str,
-    Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"),
-    AfterValidator(check_header_value),
-]
-Address = Annotated[EmailStr, AfterValidator(check_header_value)]
-# A file sent with a step's invitation, relative to the process file: forward slashes, no
-# quotes or control characters (the name reaches a MIME header).
-AttachmentPath = Annotated[
-    str,
-    Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f\"\\]+$"),
-    AfterValidator(check_header_value),
-]
+__all__ = ["Address", "AttachmentPath", "AttachmentRef", "Language", "OneLine", "Slug"]
 
 
 class _Strict(BaseModel):
@@ -52,8 +47,9 @@ class Sender(_Strict):
     unit: OneLine
     email: Address
     case_officer: OneLine
+    phone: Phone | None = None  # the case officer's, in the signature block of every letter
     signature_name: OneLine
-    signature_title: OneLine
+    signature_title: LocalOneLine
     address_lines: list[OneLine] = []
 
 
@@ -66,14 +62,16 @@ class Participant(_Strict):
     email: Address
     language: Language = "nb"
     area: OneLine | None = None
+    # The participant's own case number for this matter: "Deres referanse" in the letter head.
+    their_reference: OneLine | None = None
 
 
 class Theme(_Strict):
     """A theme the input is asked for, with its guiding questions."""
 
     id: Slug
-    title: OneLine
-    questions: list[str] = []
+    title: LocalOneLine
+    questions: list[LocalStr] = []
 
 
 class ReminderPolicy(_Strict):
@@ -107,7 +105,7 @@ class TreatmentReminders(_Strict):
 
 class _Step(_Strict):
     id: Slug
-    title: OneLine
+    title: LocalOneLine
     audience: list[Slug] = Field(default_factory=lambda: ["secretariat"])
 
 
@@ -125,8 +123,8 @@ class RequestStep(_Step):
     # The step's own introduction, paragraph by paragraph (plain text, shown escaped in the
     # invitation and on the answer form), and files sent with the invitation: paths relative
     # to the process file, read and checked at load (see innspill.process.attachments).
-    intro: list[Annotated[str, Field(min_length=1, max_length=5000)]] = []
-    attachments: list[AttachmentPath] = []
+    intro: list[Paragraph] = []
+    attachments: list[AttachmentRef] = []
 
     @field_validator("attachments")
     @classmethod
@@ -171,7 +169,7 @@ class MeetingStep(_Step):
     end: time
     place: OneLine
     video_link: Annotated[str, AfterValidator(check_header_value)] | None = None
-    agenda: list[str] = []
+    agenda: list[LocalStr] = []
     invite: datetime.date | None = None  # invitations go out; default 10 working days before
     hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages
     cancelled: bool = False  # set to cancel: a CANCEL goes to everyone invited
@@ -228,7 +226,9 @@ class ProcessInfo(_Strict):
     """The process as a whole: its id, title and case reference."""
 
     id: Slug
-    title: OneLine
+    title: LocalOneLine
+    # The case as subjects name it, when the title is too long for them (default: the title).
+    short_title: LocalOneLine | None = None
     reference: Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}$")]
     language: Language = "nb"
     ends: date
@@ -258,6 +258,39 @@ class ProcessDefinition(_Strict):
             {"language": language, **p} if isinstance(p, dict) else p for p in participants
         ]
         return data
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _texts_in_process_language(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ProcessDefinition]
+    ) -> ProcessDefinition:
+        """Every table's string is the process's language (where the table gives it)."""
+        definition = handler(data)
+        rebased = definition._localized(definition.process.language)
+        rebased._views[definition.process.language] = rebased
+        return rebased
+
+    @cached_property
+    def _views(self) -> dict[str, ProcessDefinition]:
+        # Shared by the views (model_copy copies this reference), so each is made once.
+        return {}
+
+    def _localized(self, language: str) -> ProcessDefinition:
+        return ProcessDefinition.model_copy(
+            self,
+            update={
+                name: localized(getattr(self, name), language)
+                for name in ("process", "sender", "themes", "steps")
+            },
+        )
+
+    def in_language(self, language: str) -> ProcessDefinition:
+        """This definition with every text a participant reads in `language`, where the
+        file gives it (else in the process's language): for letters, forms, compilations."""
+        view = self._views.get(language)
+        if view is None:
+            view = self._views[language] = self._localized(language)
+        return view
 
     @property
     def id(self) -> str:

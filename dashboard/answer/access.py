@@ -148,6 +148,10 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     participant = audience.get(row.participant_key)
     if participant is None:
         return INVALID
+    # The form speaks the participant's language, the process file's texts included.
+    definition = definition.in_language(participant.language)
+    step = definition.step(step.id)
+    assert isinstance(step, RequestStep)
     deadline = effective_deadlines(session, definition)[(step.id, participant.id)]
     # One contract for late answers: taken until the step closes, even when a deadline was
     # moved past the closing day.

@@ -17,16 +17,19 @@ from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
+from innspill.inbound.placing import place
 from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
 from innspill.process.loading import get_definition
+from innspill.process.texts import variants
 from innspill.process.workdays import end_of_day
 from innspill.tokens import resolve
 
 if TYPE_CHECKING:
     from innspill.inbound.mailbox import Fetched, FetchReport
 from innspill.models import (
+    AccessToken,
     InboundMessage,
     InboundStatus,
     OutboxMessage,
@@ -51,7 +54,9 @@ def split_by_themes(text: str, themes: list[Theme]) -> dict[str, str]:
 
     Text before the first such line, or all of it when there is none, is kept as general text.
     """
-    titles = {t.title.casefold(): t.id for t in themes}
+    # A heading may be in any language the file gives the theme in: a nynorsk participant
+    # writes the nynorsk title they were sent.
+    titles = {title.casefold(): t.id for t in themes for title in variants(t.title)}
     heading = re.compile(r"^\s*(?:#+\s*|\d+[.)]\s*)?(.+?)\s*:?\s*$")
     sections: dict[str, list[str]] = {}
     current = GENERAL
@@ -155,17 +160,35 @@ def _quotes_our_message(session: Session, participant: Participant, raw: bytes) 
 
 
 def _answer(session: Session, row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
-    for token in parsed.tokens:
-        access = resolve(session, token, purpose=TokenPurpose.REPLY, now=now)
-        if access is not None:
-            break
-    else:
+    access = _reply_token(session, parsed, now=now)
+    if access is None:
         row.reason = "no valid token: unknown, expired, or for a process that has ended"
         return
     definition = get_definition(session, access.process_id)
-    row.process_id, row.step_key = access.process_id, access.step_key
-    row.participant_key = access.participant_key
-    accept(session, row, parsed, definition, by="e-post", now=now)
+    row.process_id, row.participant_key = access.process_id, access.participant_key
+    placed = place(
+        definition,
+        participant_id=access.participant_key,
+        step_id=access.step_key,
+        all_parts=access.purpose == TokenPurpose.PARTS,
+        text=parsed.text,
+    )
+    row.step_key = placed.step_id
+    if placed.step_id is None:
+        row.reason = placed.reason
+        return
+    accept(session, row, parsed, definition, by="e-post", now=now, text=placed.text)
+
+
+def _reply_token(session: Session, parsed: ParsedMail, *, now: datetime) -> AccessToken | None:
+    """The first token of the message that is a reply address: of a step, or of every part
+    of an invitation in several parts."""
+    for token in parsed.tokens:
+        for purpose in (TokenPurpose.REPLY, TokenPurpose.PARTS):
+            access = resolve(session, token, purpose=purpose, now=now)
+            if access is not None:
+                return access
+    return None
 
 
 def accept(
@@ -176,8 +199,10 @@ def accept(
     *,
     by: str,
     now: datetime,
+    text: str | None = None,
 ) -> None:
-    """Make the message an answer of row.participant_key to row.step_key, with its files."""
+    """Make the message an answer of row.participant_key to row.step_key, with its files
+    (`text`: the reply's text as placed, without the line naming its part)."""
     step = definition.step(row.step_key or "")
     if not isinstance(step, RequestStep):
         row.reason = f"step '{row.step_key}' takes no answers"
@@ -194,7 +219,7 @@ def accept(
             "register it by hand: innspill answer add"
         )
         return
-    texts = split_by_themes(parsed.text, definition.themes_of(step))
+    texts = split_by_themes(parsed.text if text is None else text, definition.themes_of(step))
     if not texts and not parsed.files:
         # Held: say why in the parser's own words (parts cut, too deep, files refused) when
         # it has any, not only that nothing was found.

@@ -72,9 +72,15 @@ def request_values(
     definition: ProcessDefinition, action: Action, *, now: datetime, reply_to: str | None = None
 ) -> dict[str, Any]:
     """The outbox values of a request step's message, without tokens (a preview, say)."""
+    definition = reader_view(definition, action)
     reply = reply_to or str(definition.sender.email)
     context = message_context(definition, action, now=now, reply_to=reply)
     return render_row(definition, action, now=now, reply_to=reply, context=context)
+
+
+def reader_view(definition: ProcessDefinition, action: Action) -> ProcessDefinition:
+    """The definition in the language of the action's participant: what their letter reads."""
+    return definition.in_language(definition.participant(action.participant_id).language)
 
 
 def render_row(
@@ -169,6 +175,7 @@ def compose(
 
     `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
     """
+    definition = reader_view(definition, action)
     if action.carrier is not None:
         return carried_row(definition, action, now=now)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:

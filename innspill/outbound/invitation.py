@@ -31,7 +31,10 @@ def invitation_part(
         "intro": step.intro,
         "themes": definition.themes_of(step),
         "deadline": action.deadline,
-        "attachments": [PurePosixPath(name).name for name in step.attachments],
+        # As the letter names them: `Forslag til oppdrag (oppdrag.md)`, or the file name.
+        "attachments": [
+            getattr(name, "label", None) or PurePosixPath(name).name for name in step.attachments
+        ],
         "reply_to": reply_to,
         "answer_url": answer_url,
     }

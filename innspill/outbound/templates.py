@@ -53,6 +53,9 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbweekday=nbformat.nbweekday,
         nbtime=nbformat.nbtime,
         basename=lambda path: PurePosixPath(str(path)).name,  # an attachment's file name
+        # An attachment as letters name it: its title and file name, or the file name.
+        label=lambda path: getattr(path, "label", None) or PurePosixPath(str(path)).name,
+        words=nbformat.in_words,  # `{{ n|words("nn") }}`: numbers under 13 as words
     )
     return env
 

@@ -111,3 +111,10 @@ def missing_translations(
         )
         for (path, language), who in sorted(lacking.items(), key=lambda i: order.get(i[0][0], 0))
     ]
+
+
+def readers_language(definition: ProcessDefinition, step_id: str) -> str:
+    """The language of a document for a step's whole audience (a compilation for its
+    drafters): theirs when they share one, else the process's."""
+    languages = {p.language for p in definition.audience(step_id)}
+    return languages.pop() if len(languages) == 1 else definition.process.language

@@ -21,7 +21,7 @@ from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, copy_seed_files, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
-BERGEN, OSLO_ = "bergen-sekretariat", "oslo-akershus-sekretariat"
+BERGEN, OSLO_ = "nord-jaeren-sekretariat", "oslo-akershus-sekretariat"  # two bokmål ones
 STEP = "innspill-retningslinjer"
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -61,12 +61,12 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
 ):  # type: ignore[no-untyped-def]
     load_seed(engine)
     tick_and_send(engine, mailbox_settings, oslo(2020, 3, 30, 9, 30))
-    # One invitation for both request steps: the reply address and [ref:] are the first
-    # step's; the text gives STEP's own address, which reply_mail answers to.
-    (invitation,) = smtp.handler.to("sekretariat@bergen.byvekst.example")
+    # One invitation for both request steps, with one reply address for both: the reply
+    # says which part it answers ("Del 2", as reply_mail writes it, as the letter asks).
+    (invitation,) = smtp.handler.to("sekretariat@nord-jaeren.byvekst.example")
     assert invitation.message["X-Innspill-Step"] == "innspill-oppdrag"
     assert "+" in str(invitation.message["Reply-To"]) and "[ref:" in invitation.subject
-    assert "Innspill til denne delen sender dere til" in " ".join(invitation.text().split())
+    assert "skriv «Del 1» eller «Del 2» på første linje" in " ".join(invitation.text().split())
     at = oslo(2020, 4, 2, 10)
     raw = reply(engine, BERGEN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True)
     dovecot.append(raw)
@@ -94,7 +94,7 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
     tick_and_send(engine, mailbox_settings, oslo(2020, 4, 2, 11))
     receipts = [
         r
-        for r in smtp.handler.to("sekretariat@bergen.byvekst.example")
+        for r in smtp.handler.to("sekretariat@nord-jaeren.byvekst.example")
         if r.message["X-Innspill-Kind"] == "receipt"
     ]
     assert len(receipts) == 1
@@ -118,7 +118,7 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
         body="Jeg er borte til 14. april.",
     )
     spoof = EmailMessage()
-    spoof["From"] = "Sekretariatet <sekretariat@bergen.byvekst.example>"
+    spoof["From"] = "Sekretariatet <sekretariat@nord-jaeren.byvekst.example>"
     spoof["To"] = "byvekst-innspill@vegvesen.example"
     spoof["Subject"] = "Vårt innspill"
     spoof.set_content("Dette er innspillet vårt.")
@@ -135,7 +135,7 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
     with Session(engine) as session:
         assert session.exec(select(Answer)).all() == []
 
-    # An administrator checks the spoofed one and decides it really is Bergen's answer.
+    # An administrator checks the spoofed one and decides it really is this participant's answer.
     from innspill.inbound.intake import assign
 
     with session_scope(engine) as session:
@@ -176,7 +176,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
             "\r\n--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
             "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
             "Reporting-MTA: dns; relay.example\r\n\r\n"
-            "Final-Recipient: rfc822; sekretariat@bergen.byvekst.example\r\n"
+            "Final-Recipient: rfc822; sekretariat@nord-jaeren.byvekst.example\r\n"
             "Action: failed\r\nStatus: 5.1.1\r\n"
             "\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
             f"{original}From: byvekst-innspill@vegvesen.example\r\n"
@@ -202,7 +202,7 @@ def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):
     ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
     ok(cli("tick", "--at", "2020-03-30T09:30"))
     spoof = EmailMessage()
-    spoof["From"] = "sekretariat@bergen.byvekst.example"
+    spoof["From"] = "sekretariat@nord-jaeren.byvekst.example"
     spoof["To"] = "byvekst-innspill@vegvesen.example"
     spoof["Subject"] = "Innspill"
     spoof.set_content("Vårt innspill.")

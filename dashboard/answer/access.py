@@ -32,6 +32,7 @@ class FileInfo:
     id: int
     filename: str
     size: int
+    title: str = ""  # what the process file calls one of our files, in the reader's language
 
     @property
     def size_text(self) -> str:
@@ -158,6 +159,9 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     closes = closes_on(definition, step, deadline)
     latest = _latest(session, row)
     texts: dict[str, str] = json.loads(latest.text_json) if latest else {}
+    titles = {
+        ref.filename: str(ref.caption) for ref in step.attachments if getattr(ref, "caption", None)
+    }
     return Opened(
         token=token,
         definition=definition,
@@ -172,7 +176,7 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         texts={k: v for k, v in texts.items() if isinstance(v, str)},
         files=_files(session, latest),
         step_files=[
-            FileInfo(n, name, size)
+            FileInfo(n, name, size, titles.get(name, ""))
             for n, (name, size) in enumerate(step_file_sizes(session, definition.id, step.id), 1)
         ],
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from innspill.inbound.text import strip_courtesies
 from innspill.planning.due import first_working_day
 from innspill.process.definition import ProcessDefinition, RequestStep
 from innspill.process.texts import variants
@@ -72,7 +73,8 @@ def _named(definition: ProcessDefinition, parts: list[str], text: str) -> tuple[
     }
     named: dict[str, None] = {}
     kept: list[str] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for line in lines:
         number = _PART.match(line)
         if number and 1 <= int(number[1]) <= len(parts) and len(line) <= 200:
             named[parts[int(number[1]) - 1]] = None
@@ -85,7 +87,10 @@ def _named(definition: ProcessDefinition, parts: list[str], text: str) -> tuple[
         if theme_of is not None:
             named[theme_of] = None
         kept.append(line)
-    return [p for p in parts if p in named], "\n".join(kept)
+    rest = "\n".join(kept)
+    # "Del 2" first, then "Hei, her er innspillet vårt.": the greeting is the text's first
+    # line only now, so it is taken off now.
+    return [p for p in parts if p in named], strip_courtesies(rest) if kept != lines else rest
 
 
 def _label(definition: ProcessDefinition, parts: list[str], step_id: str) -> str:

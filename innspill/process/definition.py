@@ -35,7 +35,6 @@ from innspill.process.schema import (
     Theme,
     TreatmentReminders,
 )
-from innspill.process.text_checks import untranslated_tables
 from innspill.process.texts import SHAPE_TAGS, Text
 from innspill.process.workdays import why_not_working_day
 
@@ -71,7 +70,6 @@ def _cross_check(definition: ProcessDefinition, file: str) -> list[Problem]:
         *_duplicates(file, "themes", ids=[t.id for t in definition.themes]),
         *_duplicates(file, "steps", ids=[s.id for s in definition.steps]),
         *_shared_addresses(definition, file),
-        *untranslated_tables(definition, file),
     ]
     kinds = {s.id: s.kind for s in definition.steps}
     for index, step in enumerate(definition.steps):

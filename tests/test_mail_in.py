@@ -21,7 +21,7 @@ from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, copy_seed_files, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
-BERGEN, OSLO_ = "nord-jaeren-sekretariat", "oslo-akershus-sekretariat"  # two bokmål ones
+NORD_JAEREN, OSLO_ = "nord-jaeren-sekretariat", "oslo-akershus-sekretariat"
 STEP = "innspill-retningslinjer"
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -68,16 +68,18 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
     assert "+" in str(invitation.message["Reply-To"]) and "[ref:" in invitation.subject
     assert "skriv «Del 1» eller «Del 2» på første linje" in " ".join(invitation.text().split())
     at = oslo(2020, 4, 2, 10)
-    raw = reply(engine, BERGEN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True)
+    raw = reply(
+        engine, NORD_JAEREN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True
+    )
     dovecot.append(raw)
 
     report = fetch(engine, mailbox_settings, at)
     assert report.handled == 1 and not report.failed
     (message,) = inbound(engine)
-    assert message.status == "accepted" and message.participant_key == BERGEN
+    assert message.status == "accepted" and message.participant_key == NORD_JAEREN
     assert message.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     with Session(engine) as session:
-        answer = session.exec(select(Answer).where(Answer.participant_key == BERGEN)).one()
+        answer = session.exec(select(Answer).where(Answer.participant_key == NORD_JAEREN)).one()
         files = session.exec(select(AnswerAttachment)).all()
     assert answer.channel == "email" and answer.step_key == STEP
     # The reply's own text, quoted history gone (the signature stays with the last theme).
@@ -144,13 +146,13 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
             held[1].id,
             process_id=SEED_ID,
             step_id=STEP,
-            participant_id=BERGEN,
+            participant_id=NORD_JAEREN,
             by="saksbehandler",
             now=at,
         )
     with Session(engine) as session:
         (answer,) = session.exec(select(Answer)).all()
-    assert answer.participant_key == BERGEN and "innspillet vårt" in answer.text_json
+    assert answer.participant_key == NORD_JAEREN and "innspillet vårt" in answer.text_json
 
 
 def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
@@ -160,7 +162,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
     tick_and_send(engine, mailbox_settings, oslo(2020, 3, 30, 9, 30))
     with Session(engine) as session:
         ours = session.exec(
-            select(OutboxMessage).where(OutboxMessage.participant_key == BERGEN)
+            select(OutboxMessage).where(OutboxMessage.participant_key == NORD_JAEREN)
         ).first()
     assert ours is not None
 
@@ -192,7 +194,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
         failing = session.exec(
             select(Participant.key).where(col(Participant.address_failing))
         ).all()
-    assert failing == [BERGEN]
+    assert failing == [NORD_JAEREN]
 
 
 def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):  # type: ignore[no-untyped-def]
@@ -207,7 +209,7 @@ def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):
     spoof["Subject"] = "Innspill"
     spoof.set_content("Vårt innspill.")
     dovecot.append_all(
-        [reply(engine, BERGEN, oslo(2020, 4, 2, 10), texts={"rolle": "Ja."}), spoof.as_bytes()]
+        [reply(engine, NORD_JAEREN, oslo(2020, 4, 2, 10), texts={"rolle": "Ja."}), spoof.as_bytes()]
     )
     for name, value in dovecot.imap_settings().items():
         monkeypatch.setenv(f"INNSPILL_{name.upper()}", str(value))
@@ -236,7 +238,7 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     tick(engine, now=oslo(2020, 3, 30, 9, 30), outgoing=Outgoing.from_settings(settings))
     late, closed = oslo(2020, 6, 12, 16), oslo(2020, 6, 15, 9)
     texts = {"rolle": "Sekretariatet bør være partsnøytralt."}
-    for uid, (who, at) in enumerate([(BERGEN, late), (OSLO_, closed)], start=1):
+    for uid, (who, at) in enumerate([(NORD_JAEREN, late), (OSLO_, closed)], start=1):
         raw = reply(engine, who, at, texts=texts)
         with session_scope(engine) as session:
             import_mail(session, raw, source="t", uid=uid, received_at=at, now=at)
@@ -246,4 +248,4 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     assert "after the step closed (2020-06-12)" in (held.reason or "")
     with Session(engine) as session:
         who = {a.participant_key for a in session.exec(select(Answer)).all()}
-    assert who == {BERGEN}
+    assert who == {NORD_JAEREN}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
@@ -12,7 +13,7 @@ import pytest
 from jinja2.exceptions import UndefinedError
 
 from innspill.outbound.invitation import invitation_part
-from innspill.outbound.templates import KINDS, Rendered, render
+from innspill.outbound.templates import KINDS, TEMPLATES, Rendered, render
 from innspill.planning.actions import Action, ActionKind
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
 from innspill.process.nbformat import nbdate, nbweekday
@@ -129,6 +130,36 @@ def seed_data(definition: ProcessDefinition) -> list[str]:
     for theme in definition.themes:
         values += [*variants(theme.title), *(t for q in theme.questions for t in variants(q))]
     return values
+
+
+_UNDERLINE = re.compile(r"[-=~]{3,}")
+
+
+def assert_underlines_fit(text: str) -> None:
+    """Every underline (a line of -, = or ~) is as wide as the heading above it (its longest
+    line, when a long heading is wrapped)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for index, line in enumerate(lines):
+        if not _UNDERLINE.fullmatch(line) or index == 0:
+            continue
+        heading: list[str] = []
+        above = index - 1
+        while above >= 0 and lines[above].strip() and not _UNDERLINE.fullmatch(lines[above]):
+            heading.insert(0, lines[above])
+            above -= 1
+        assert heading, f"an underline under nothing: line {index}"
+        widest = max(len(h) for h in heading)
+        assert len(line) == widest, f"{heading!r} is underlined with {len(line)}: {line}"
+
+
+def test_every_literal_underline_in_the_templates_fits_its_heading() -> None:
+    """The text templates' own headings ("Slik sender de innspel" and its 22 dashes)."""
+    for path in sorted(TEMPLATES.glob("*.txt")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for index, line in enumerate(lines):
+            heading = lines[index - 1] if index else ""
+            if _UNDERLINE.fullmatch(line) and heading.strip() and "{" not in heading:
+                assert len(line) == len(heading), f"{path.name}:{index + 1}: {heading!r}"
 
 
 class StrictHTML(HTMLParser):
@@ -285,6 +316,7 @@ def test_every_kind_renders_for_every_participant(
     assert "{{" not in text and "{%" not in text and "{#" not in text and "None" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
+    assert_underlines_fit(text)
 
     # HTML part: well formed, in the participant's language, with the same content.
     parser = parse_html(rendered.html)

@@ -28,6 +28,7 @@ from tests.test_templates import (
     LANGUAGES,
     SEED,
     WORDS,
+    assert_underlines_fit,
     fixed_text,
     parse_html,
     seed_data,
@@ -259,6 +260,7 @@ def test_every_kind_renders_a_letter(
     assert "\u00a0" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
+    assert_underlines_fit(text)
     assert text.endswith(f"E-post: {sender.email}\n")
     *heading, underline = text.split("\n\n")[2].splitlines()
     assert set(underline) == {"="}

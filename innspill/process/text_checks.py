@@ -72,11 +72,13 @@ def read_by(
     for index, step in enumerate(definition.steps):
         if participant.id not in addressed[step.id]:
             continue
-        walk_texts(step, f"steps[{index}]", visit)
         source = step
         if isinstance(step, CompilationStep):
+            # Its own title is the case officer's; the document and its mail show the source's.
             source = definition.step(step.source)
             walk_texts(source.title, f"steps[{position[source.id]}].title", visit)
+        else:
+            walk_texts(step, f"steps[{index}]", visit)
         if isinstance(source, RequestStep):
             asked |= {theme_index[t.id] for t in definition.themes_of(source)}
     for index in sorted(asked):

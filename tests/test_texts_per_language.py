@@ -368,3 +368,20 @@ def test_every_answer_a_nynorsk_participant_gets_is_nynorsk(engine: Engine, sett
         "\nBehandling i styringsgruppa\n~~~~~~~~~~~~~~~~~~~~~~~~~~~\nMøtet 23. april 2020.\n"
         in (text)
     )
+
+
+def test_loading_a_changed_translation_says_which(engine: Engine, tmp_path: Path) -> None:
+    from innspill.process.loading import load_file
+
+    load_seed(engine)
+    path = edited(
+        tmp_path,
+        ('nn = "Innspel til oppdraget" }', 'nn = "Innspel til forslaget til oppdrag" }'),
+    )
+    with session_scope(engine) as session:
+        report = load_file(session, path, now=oslo(2020, 3, 30, 8, 30))
+    assert (report.outcome, report.changes) == ("updated", ["nn text of steps[0].title"])
+    with Session(engine) as session:
+        assert get_definition(session, SEED_ID).in_language("nn").step(
+            "innspill-oppdrag"
+        ).title == ("Innspel til forslaget til oppdrag")

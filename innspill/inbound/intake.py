@@ -166,6 +166,10 @@ def _answer(session: Session, row: InboundMessage, parsed: ParsedMail, *, now: d
         return
     definition = get_definition(session, access.process_id)
     row.process_id, row.participant_key = access.process_id, access.participant_key
+    if not parsed.text.strip() and not parsed.files:
+        row.step_key = access.step_key
+        row.reason = _empty_reason(parsed)  # what the parser could not read says more
+        return
     placed = place(
         definition,
         participant_id=access.participant_key,
@@ -221,10 +225,7 @@ def accept(
         return
     texts = split_by_themes(parsed.text if text is None else text, definition.themes_of(step))
     if not texts and not parsed.files:
-        # Held: say why in the parser's own words (parts cut, too deep, files refused) when
-        # it has any, not only that nothing was found.
-        why = [*parsed.notes, *(f"file refused: {r}" for r in parsed.rejected_files)]
-        row.reason = "; ".join(why) or "the reply has no text of its own and no files"
+        row.reason = _empty_reason(parsed)
         return
     answer = register_answer(
         session,
@@ -249,6 +250,13 @@ def accept(
     session.flush()
     row.status, row.answer_id = InboundStatus.ACCEPTED, answer.id
     row.reason = "; ".join(f"file refused: {r}" for r in refused)
+
+
+def _empty_reason(parsed: ParsedMail) -> str:
+    """Why a reply with nothing to keep is held: in the parser's own words (parts cut, too
+    deep, files refused) when it has any, not only that nothing was found."""
+    why = [*parsed.notes, *(f"file refused: {r}" for r in parsed.rejected_files)]
+    return "; ".join(why) or "the reply has no text of its own and no files"
 
 
 def assign(

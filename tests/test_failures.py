@@ -194,8 +194,9 @@ def test_remind_now_queues_one_reminder_and_the_schedule_skips_that_day(
     ok(cli("send", "--at", "2020-04-20T08:02"))
     (reminder,) = smtp.received[before:]
     assert reminder.rcpt_tos == [BERGEN_MAIL]
-    assert reminder.subject.startswith("Påminnelse")
-    assert "om 5 arbeidsdager" in " ".join(reminder.text().split())
+    # Bergen writes nynorsk; five working days in words.
+    assert reminder.subject.startswith("Påminning: Innspel til oppdraget")
+    assert "om fem arbeidsdagar" in " ".join(reminder.text().split())
 
     # At 09:00 the others get their scheduled reminder; Bergen's is skipped: one a day.
     report = tick(engine, now=oslo(2020, 4, 20, 9, 5))

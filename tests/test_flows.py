@@ -66,8 +66,8 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     sent = demo_flow(url, str(tmp_path / "mail"))
-    assert sent == 103
-    assert len(list((tmp_path / "mail").glob("*.eml"))) == 103
+    assert sent == 106
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 106
 
 
 def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path):

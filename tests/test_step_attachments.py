@@ -610,3 +610,37 @@ def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
         shown = client.get(f"/messages/{carried.id}")
         assert shown.status_code == 200
         assert "Invitasjon til innspill i to deler" in shown.text
+
+
+def test_a_held_reply_to_the_two_parts_is_assigned_by_hand_without_its_part_lines(
+    day_one, engine, smtp
+) -> None:
+    from innspill.inbound.intake import assign
+
+    message = smtp.handler.to(TRONDHEIM_ADDRESS)[0].message
+    both = "Del 1\nIngen merknader.\n\nDel 2\nSe vedlagte notat."
+    now = oslo(2020, 4, 2, 10)
+    with session_scope(engine) as session:
+        held = import_mail(
+            session,
+            _reply(message, str(message["Reply-To"]), both, TRONDHEIM_ADDRESS),
+            source="t",
+            uid="both",
+            received_at=now,
+            now=now,
+        ).message
+        assert (held.status, held.step_key) == ("held", None)
+        # The case officer reads it and files it under part 1 (part 2 she asks for again).
+        row = assign(
+            session,
+            held.id or 0,
+            process_id=SEED_ID,
+            step_id="innspill-oppdrag",
+            participant_id=TRONDHEIM,
+            by="kari.nordmann",
+            now=now,
+        )
+        assert (row.status, row.step_key) == ("assigned", "innspill-oppdrag")
+    with Session(engine) as session:
+        answer = session.exec(select(Answer).where(Answer.participant_key == TRONDHEIM)).one()
+    assert json.loads(answer.text_json) == {"": "Ingen merknader.\n\nSe vedlagte notat."}

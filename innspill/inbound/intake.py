@@ -17,7 +17,7 @@ from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
-from innspill.inbound.placing import place
+from innspill.inbound.placing import place, without_part_lines
 from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, effective_deadlines
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
@@ -285,7 +285,11 @@ def assign(
     if participant_id not in {p.id for p in definition.audience(step_id)}:
         raise InnspillError(f"'{participant_id}' is not asked for input in step '{step_id}'")
     row.process_id, row.step_key, row.participant_key = process_id, step_id, participant_id
-    accept(session, row, parse_mail(row.raw), definition, by=by, now=now)
+    parsed = parse_mail(row.raw)
+    text = without_part_lines(
+        definition, participant_id=participant_id, step_id=step_id, text=parsed.text
+    )
+    accept(session, row, parsed, definition, by=by, now=now, text=text)
     if _status(row) != InboundStatus.ACCEPTED:
         raise InnspillError(f"message {message_id} could not be made an answer: {row.reason}")
     row.status = InboundStatus.ASSIGNED

@@ -139,3 +139,12 @@ def place(
         + " and ".join(_label(definition, parts, p) for p in others)
         + " (a «Del» line, a title or theme headings): assign it to the part it answers",
     )
+
+
+def without_part_lines(
+    definition: ProcessDefinition, *, participant_id: str, step_id: str, text: str
+) -> str:
+    """The text of a reply assigned by hand to a step, without the lines that only said which
+    part it answers (`Del 2`, a part's title)."""
+    parts = parts_of(definition, step_id, participant_id)
+    return _named(definition, parts, text)[1] if len(parts) > 1 else text

@@ -385,3 +385,17 @@ def test_loading_a_changed_translation_says_which(engine: Engine, tmp_path: Path
         assert get_definition(session, SEED_ID).in_language("nn").step(
             "innspill-oppdrag"
         ).title == ("Innspel til forslaget til oppdrag")
+
+
+def test_a_changed_copy_has_its_own_views(seed: ProcessDefinition) -> None:
+    """Views are cached on the definition: a copy with other steps must not get the original's
+    (pydantic's model_copy would carry the cache along), and a language the file does not give
+    falls back to the process's texts, whichever view it is asked of."""
+    nn = seed.in_language("nn")
+    moved = seed.model_copy(update={"steps": seed.steps[:2]})
+    assert moved.in_language("nn") is not nn and len(moved.in_language("nn").steps) == 2
+    assert nn.in_language("se").step("innspill-oppdrag").title == "Innspill til oppdraget"
+    _ = seed.participant("bergen-sekretariat")
+    fewer = seed.model_copy(update={"participants": seed.participants[:1]})
+    with pytest.raises(KeyError):
+        fewer.participant("bergen-sekretariat")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from datetime import date, time
 from functools import cached_property
 from pathlib import PurePosixPath
@@ -38,6 +39,10 @@ __all__ = ["Address", "AttachmentPath", "AttachmentRef", "Language", "OneLine", 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: What ProcessDefinition caches on itself (functools.cached_property, in its __dict__).
+_CACHED = ("_views", "_participants_by_id")
 
 
 class Sender(_Strict):
@@ -272,24 +277,40 @@ class ProcessDefinition(_Strict):
 
     @cached_property
     def _views(self) -> dict[str, ProcessDefinition]:
-        # Shared by the views (model_copy copies this reference), so each is made once.
+        # This definition in each language, made once; shared by the views themselves.
         return {}
 
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ProcessDefinition:
+        """A copy; one with changes has its own views and participant lookup (pydantic would
+        copy the cached ones of the original along)."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update or deep:
+            for name in _CACHED:
+                copied.__dict__.pop(name, None)
+        return copied
+
     def _localized(self, language: str) -> ProcessDefinition:
-        return ProcessDefinition.model_copy(
-            self,
+        view = self.model_copy(
             update={
                 name: localized(getattr(self, name), language)
                 for name in ("process", "sender", "themes", "steps")
             },
         )
+        # Only the texts differ: the view shares the views and the participant lookup.
+        for name in _CACHED:
+            if name in self.__dict__:
+                view.__dict__[name] = self.__dict__[name]
+        return view
 
     def in_language(self, language: str) -> ProcessDefinition:
         """This definition with every text a participant reads in `language`, where the
         file gives it (else in the process's language): for letters, forms, compilations."""
         view = self._views.get(language)
         if view is None:
-            view = self._views[language] = self._localized(language)
+            base = self._views.get(self.process.language, self)  # texts fall back to its
+            view = self._views[language] = base._localized(language)
         return view
 
     @property

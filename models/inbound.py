@@ -12,10 +12,14 @@ from innspill.models.types import UTCDateTime
 
 
 class TokenPurpose(StrEnum):
-    """What a token opens: a reply address, or the web answer form."""
+    """What a token opens: a reply address (of one step, or of every part of an invitation),
+    or the web answer form."""
 
     REPLY = "reply"
     FORM = "form"
+    # The reply address of an invitation in several parts (its step_key: the first part's):
+    # what the reply says tells the part (innspill.inbound.placing).
+    PARTS = "parts"
 
 
 class AccessToken(SQLModel, table=True):

@@ -529,7 +529,7 @@ def test_a_zip_bomb_named_docx_is_refused_with_the_reason(app: FastAPI, client: 
 def test_too_many_files_and_too_large_a_body_are_refused(
     app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    participant = "bergen-sekretariat"
+    participant = "nord-jaeren-sekretariat"
     token = token_for(app, participant)
     many = [(f"vedlegg-{n}.pdf", PDF_BYTES) for n in range(MAX_FILES + 1)]
     response = post(client, token, files=many)
@@ -576,7 +576,7 @@ def test_after_the_deadline_a_late_answer_is_taken_and_marked_late(
     # The compilation calls the answer late: it came after the participant's deadline.
     with Session(app.state.engine) as session:
         definition = get_definition(session, SEED_ID)
-        compilation = next(s for s in definition.steps if s.kind == "compilation")
+        compilation = definition.step("sammenstilling")  # of innspill-retningslinjer
         data = compilation_input(
             session, definition, compilation, now=oslo(2020, 6, 3, 9), version=1
         )  # type: ignore[arg-type]
@@ -602,7 +602,7 @@ def test_after_the_step_closes_the_answer_is_read_only(
     path.write_text(source, encoding="utf-8")
     copy_seed_files(tmp_path)
     load_seed(app.state.engine, path)
-    participant = "bergen-sekretariat"
+    participant = "nord-jaeren-sekretariat"
     token = token_for(app, participant, process="closes-2020")
 
     at(oslo(2020, 6, 12, 23, 59))  # the last minute of the closing day: still open, late

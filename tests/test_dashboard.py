@@ -290,7 +290,7 @@ def test_overview_after_the_round(client: TestClient, db: Session) -> None:
     # Every deadline has passed, but the draft is still being treated: that is the step in
     # progress, as on the process page (not "all deadlines passed" with the answers' count).
     current = row[table.column("Nåværende steg")].text
-    assert current.startswith("Utkast til retningslinjer – oversendelse til behandling")
+    assert current.startswith("Utkast til retningslinjer for sekretariatene – til behandling")
     assert current.endswith("Oversendelse til behandling · Åpen")
     assert row[table.column("Neste frist")].text == "–"
     treated = db.execute(
@@ -335,7 +335,7 @@ def test_process_timeline_follows_innspill_status(client: TestClient, db: Sessio
     status = process_status(db, definition, now=AFTER)
     states = {"not started": "Ikke startet", "open": "Åpen", "overdue": "Over fristen"}
     states["done"] = "Ferdig"
-    assert len(timeline.rows) == len(status.steps) == 5
+    assert len(timeline.rows) == len(status.steps) == 6
     for row, step in zip(timeline.rows, status.steps, strict=True):
         assert row[0].text.endswith(step.title)
         assert row[timeline.column("Tilstand")].text == states[step.state]
@@ -344,10 +344,10 @@ def test_process_timeline_follows_innspill_status(client: TestClient, db: Sessio
     assert "Utsatt frist for 1 deltaker" in first[timeline.column("Dato og frist")].text
     # Tromsø never answered: the step stays overdue, and the count says who keeps it so
     assert first[timeline.column("Fremdrift")].text == "8 av 9 har svart 1 over fristen"
-    meeting = timeline.rows[3]
+    meeting = timeline.rows[4]
     assert meeting[timeline.column("Dato og frist")].text == "9. juni 2020 kl. 10.00–13.30"
     assert meeting[timeline.column("Merknad")].text == "7 deltok"
-    circulation = timeline.rows[4]
+    circulation = timeline.rows[5]
     assert circulation[timeline.column("Fremdrift")].text == "5 av 9 har behandlet"
 
 
@@ -370,7 +370,8 @@ def test_matrix_shows_each_participant_in_each_step(client: TestClient, db: Sess
     assert len(groups.columns) == 2 and groups.columns[1].startswith("Utkast til retningslinjer")
     assert drafters.columns == [
         "Deltaker",
-        "Sammenstilling av innspill Sammenstilling",
+        "Sammenstilling av innspill til oppdraget Sammenstilling",
+        "Sammenstilling av innspill til retningslinjene Sammenstilling",
         "Halvdagsmøte om innspillene Møte",
     ]
     matrix = secretariats
@@ -492,10 +493,10 @@ def test_participant_page_lists_messages_and_answers(client: TestClient, db: Ses
         )
         if kind in kinds:
             assert row[messages.column("Type")].text == kinds[kind]
-    # Subjects end with the reply token, [ref:...], after the reference.
+    # Subjects end with the reply token, [ref:...], after the reference; Bergen's are nynorsk.
     assert any(
         r[subject].text.startswith(
-            "Invitasjon til innspill i 2 deler – første frist 27. april 2020 (vår ref. 20/64758)"
+            "Invitasjon til innspel i to delar: Retningslinjer for sekretariata (vår ref. 20/64758)"
             " [ref:"
         )
         for r in messages.rows

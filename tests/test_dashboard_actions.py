@@ -234,8 +234,8 @@ def test_register_a_letter_with_texts_and_a_file(admin: TestClient, db: Session)
         "participant": BERGEN,
         "back": "participant",
         "received": "2020-04-17",
-        "tema-rolle": "Sekretariatet skal forberede saker.",
-        "tema-okonomi": "",
+        "tema-merknader": "Sekretariatet skal forberede saker.",
+        "tema-styringsgruppe": "",
         "generelt": "Takk for muligheten.",
     }
     files = [("filer", ("brev fra Bergen.pdf", PDF, "application/pdf"))]
@@ -254,8 +254,9 @@ def test_register_a_letter_with_texts_and_a_file(admin: TestClient, db: Session)
     answer = db.exec(select(Answer).where(Answer.participant_key == BERGEN)).one()
     assert (answer.channel, answer.registered_by, answer.version) == ("registered", ADMIN, 1)
     assert answer.received_at == oslo(2020, 4, 17, 12)
-    assert '"rolle": "Sekretariatet skal forberede saker."' in answer.text_json
-    assert '"": "Takk for muligheten."' in answer.text_json and "okonomi" not in answer.text_json
+    assert '"merknader": "Sekretariatet skal forberede saker."' in answer.text_json
+    assert '"": "Takk for muligheten."' in answer.text_json
+    assert "styringsgruppe" not in answer.text_json
     attachment = db.exec(select(AnswerAttachment)).one()
     assert (attachment.answer_id, attachment.filename, attachment.data) == (
         answer.id,
@@ -283,7 +284,7 @@ def test_register_a_letter_with_texts_and_a_file(admin: TestClient, db: Session)
 def test_a_refused_answer_keeps_the_texts(admin: TestClient, db: Session):
     url = f"{PROCESS}/steps/innspill-oppdrag/answer"
     page = f"{PROCESS}/participants/{TROMSO}"
-    base = {"participant": TROMSO, "back": "participant", "tema-rolle": "Vår <tekst>"}
+    base = {"participant": TROMSO, "back": "participant", "tema-merknader": "Vår <tekst>"}
     cases = [
         ({"received": "2020-04-21"}, [], "Datoen svaret kom kan ikke være fram i tid."),
         ({"received": "i går"}, [], "er ikke en dato"),
@@ -324,8 +325,8 @@ def test_record_treatment_from_the_participant_page(admin: TestClient, db: Sessi
     assert response.status_code == 303, response.text
     shown = text_of(admin.get(response.headers["location"]).text)
     expected = (
-        "Styringsgruppen for byvekstavtalen i Grenland, «Utkast til retningslinjer – oversendelse "
-        "til behandling i styringsgruppene»: På sakskartet for møtet 18. juni 2020."
+        "Styringsgruppen for byvekstavtalen i Grenland, «Utkast til retningslinjer for "
+        "sekretariatene – til behandling i styringsgruppen»: På sakskartet for møtet 18. juni 2020."
     )
     assert expected in shown
     row = db.exec(select(Treatment).where(Treatment.participant_key == BODY)).one()

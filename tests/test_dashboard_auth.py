@@ -69,7 +69,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         register_answer(
             session,
             definition,
-            step_id="innspill-oppdrag",
+            step_id="innspill-retningslinjer",
             participant_id="bergen-sekretariat",
             texts={"rolle": XSS, "organisering": "Linje 1\nLinje 2"},
             at=oslo(2020, 4, 8, 13, 40),

@@ -79,6 +79,8 @@ def test_seed_validates_with_the_expected_content():
     assert roles.count("secretariat") == 9
     assert roles.count("steering_group") == 9
     assert [t.id for t in definition.themes] == [
+        "merknader",
+        "styringsgruppe",
         "rolle",
         "kommunikasjon",
         "okonomi",
@@ -93,8 +95,19 @@ def test_seed_validates_with_the_expected_content():
     for step in requests:
         audience = definition.audience(step.id)
         assert len(audience) == 9 and {p.role for p in audience} == {"secretariat"}
-        assert len(definition.themes_of(step)) == 4
+    # Part 1 (the cover letter) asks for comments on the proposed assignment and when the
+    # steering group takes it up; part 2 (the assignment) for input under the four themes.
+    assert [[t.id for t in definition.themes_of(s)] for s in requests] == [
+        ["merknader", "styringsgruppe"],
+        ["rolle", "kommunikasjon", "okonomi", "organisering"],
+    ]
+    assert definition.step("sammenstilling-oppdrag").source == "innspill-oppdrag"  # type: ignore[union-attr]
     assert definition.step("sammenstilling").source == "innspill-retningslinjer"  # type: ignore[union-attr]
+    # Bergen writes nynorsk: its secretariat and its steering group.
+    assert {p.id for p in definition.participants if p.language == "nn"} == {
+        "bergen-sekretariat",
+        "bergen-styringsgruppe",
+    }
 
 
 def test_seed_warns_exactly_about_whit_monday():
@@ -163,7 +176,7 @@ CASES = [
     ),
     pytest.param(
         [("end = 12:30:00", "end = 08:30:00")],
-        {"steps[3].end": "end 08:30:00 is not after start 09:00:00"},
+        {"steps[4].end": "end 08:30:00 is not after start 09:00:00"},
         id="meeting-ends-before-it-starts",
     ),
     pytest.param(
@@ -172,28 +185,23 @@ CASES = [
         id="duplicate-participant-id",
     ),
     pytest.param(
-        [('id = "okonomi"', 'id = "rolle"')],
-        {"themes[2].id": "duplicate id 'rolle'"},
+        [('id = "okonomi"', 'id = "rolle"'), ('"okonomi", "organisering"]', '"organisering"]')],
+        {"themes[4].id": "duplicate id 'rolle'"},
         id="duplicate-theme-id",
     ),
     pytest.param(
         [('audience = ["steering_group"]', 'audience = ["styringsgruppe"]')],
-        {"steps[4].audience[0]": "no participant has the role or id 'styringsgruppe'"},
+        {"steps[5].audience[0]": "no participant has the role or id 'styringsgruppe'"},
         id="audience-role-nobody-has",
     ),
     pytest.param(
-        [
-            (
-                "reminders = { before = [5, 2]",
-                'themes = ["rolle", "finans"]\nreminders = { before = [5, 2]',
-            )
-        ],
+        [('themes = ["merknader", "styringsgruppe"]', 'themes = ["merknader", "finans"]')],
         {"steps[0].themes[1]": "unknown theme 'finans'"},
         id="unknown-theme-in-step",
     ),
     pytest.param(
         [('source = "innspill-retningslinjer"', 'source = "innspill-retningslinjene"')],
-        {"steps[2].source": "no request step has the id 'innspill-retningslinjene'"},
+        {"steps[3].source": "no request step has the id 'innspill-retningslinjene'"},
         id="compilation-source-unknown",
     ),
     pytest.param(
@@ -242,8 +250,8 @@ def test_line_break_message_explains_the_risk(tmp_path):
 
 
 def test_malformed_toml_names_the_file_and_the_line(tmp_path):
-    old = 'title = "Innspill til oppdraget"'
-    path = edited(tmp_path, (old, 'title = "Innspill til oppdraget'))
+    old = 'title = "Sammenstilling av innspill til oppdraget"'
+    path = edited(tmp_path, (old, 'title = "Sammenstilling av innspill til oppdraget'))
     line = SEED_TEXT.splitlines().index(old) + 1
     (problem,) = problems_of(path)
     assert problem.field == ""  # no field can be named before the file parses
@@ -285,14 +293,14 @@ def test_several_field_mistakes_are_all_reported(tmp_path):
         "participants[2].name",
         "steps[0].deadline",
         "sender.case_officer",
-        "steps[3].end",
+        "steps[4].end",
     }
     assert "not a valid email address" in got["participants[1].email"]
     assert "unknown field" in got["participants[1].colour"]
     assert "line break" in got["participants[2].name"]
     assert "not after opens" in got["steps[0].deadline"]
     assert "missing" in got["sender.case_officer"]
-    assert "not after start" in got["steps[3].end"]
+    assert "not after start" in got["steps[4].end"]
 
 
 def test_several_reference_mistakes_are_all_reported(tmp_path):
@@ -300,7 +308,7 @@ def test_several_reference_mistakes_are_all_reported(tmp_path):
         tmp_path,
         ('id = "bergen-sekretariat"', 'id = "oslo-akershus-sekretariat"'),
         ('audience = ["steering_group"]', 'audience = ["styringsgruppe"]'),
-        ("reminders = { before = [5, 2]", 'themes = ["finans"]\nreminders = { before = [5, 2]'),
+        ('themes = ["merknader", "styringsgruppe"]', 'themes = ["finans"]'),
         ('source = "innspill-retningslinjer"', 'source = "ukjent"'),
         (BERGEN_EMAIL, 'email = "sekretariat@oslo-akershus.byvekst.example"'),
     )
@@ -308,17 +316,17 @@ def test_several_reference_mistakes_are_all_reported(tmp_path):
     assert set(got) == {
         "participants[1].id",
         "participants[1].email",
-        "steps[4].audience[0]",
+        "steps[5].audience[0]",
         "steps[0].themes[0]",
         "steps[0].themes",
-        "steps[2].source",
+        "steps[3].source",
     }
     assert "duplicate id" in got["participants[1].id"]
     assert "also the address of 'oslo-akershus-sekretariat'" in got["participants[1].email"]
-    assert "'styringsgruppe'" in got["steps[4].audience[0]"]
+    assert "'styringsgruppe'" in got["steps[5].audience[0]"]
     assert "unknown theme 'finans'" in got["steps[0].themes[0]"]
     assert "at least one theme" in got["steps[0].themes"]
-    assert "'ukjent'" in got["steps[2].source"]
+    assert "'ukjent'" in got["steps[3].source"]
 
 
 # --- nothing is written on a bad load ----------------------------------------------------
@@ -427,18 +435,33 @@ HEADER_FIELDS = [
     pytest.param('unit = "Vegdirektoratet"', "sender.unit", id="unit"),
     pytest.param('case_officer = "Kari Nordmann"', "sender.case_officer", id="case-officer"),
     pytest.param(
-        'title = "Innspill til retningslinjer for sekretariatene for byvekstavtalene"',
+        'title = { nb = "Innspill til retningslinjer for sekretariatene for byvekstavtalene", '
+        'nn = "Innspel til retningslinjer for sekretariata for byvekstavtalane" }',
         "process.title",
         id="process-title",
     ),
-    pytest.param('title = "Innspill til oppdraget"', "steps[0].title", id="step-title"),
-    pytest.param('place = "Videomøte"', "steps[3].place", id="meeting-place"),
+    pytest.param(
+        'title = { nb = "Innspill til oppdraget", nn = "Innspel til oppdraget" }',
+        "steps[0].title",
+        id="step-title",
+    ),
+    # A text per language: each language's text is checked, and named (`.nn`).
+    pytest.param('nn = "Innspel til oppdraget" }', "steps[0].title.nn", id="step-title-nynorsk"),
+    pytest.param(
+        '{ file = "oppdrag.md", title = { nb = "Forslag til oppdrag", '
+        'nn = "Forslag til oppdrag" } }',
+        "steps[0].attachments[0].title",
+        id="attachment-title",
+    ),
+    pytest.param('place = "Videomøte"', "steps[4].place", id="meeting-place"),
 ]
 
 
 def _poisoned(line: str, poison: str) -> str:
-    key, _, _value = line.partition(" = ")
-    return f'{key} = "{poison}"'
+    if line.startswith("{ file"):  # an attachment with its title: poison the title
+        return f'{{ file = "oppdrag.md", title = "{poison}" }}'
+    key, _, value = line.partition(" = ")
+    return f'{key} = "{poison}"' + (" }" if value.endswith(" }") and key.startswith("nn") else "")
 
 
 @pytest.mark.parametrize(("poison", "fragment"), POISONS)

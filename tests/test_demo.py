@@ -64,7 +64,8 @@ def test_a_demo_folder_is_run_again_replacing_only_the_demos_own_files(tmp_path:
     emls = sorted(p.name for p in (root / "mail").glob("*.eml"))
     assert len(emls) > 90
     compiled = sorted(p.name for p in (root / "documents").iterdir())
-    assert [Path(n).suffix for n in compiled] == [".docx", ".html"]
+    # the latest of each compilation (part 1's and part 2's), as DOCX and HTML
+    assert [Path(n).suffix for n in compiled] == [".docx", ".html"] * 2
     assert (root / "secret_key").stat().st_mode & 0o077 == 0
 
     # What a user may put beside and among the demo's files, and a stale demo file.
@@ -110,8 +111,13 @@ def test_an_empty_folder_is_taken_and_the_closing_lines_say_where_to_look(tmp_pa
     closing = result.stdout.split("Where to look:", 1)[1].splitlines()
     count = len(list((root / "mail").glob("*.eml")))
     assert f"  Mail: {count} .eml files in {root / 'mail'}" in closing[1]
-    docx, html = sorted((root / "documents").iterdir())
-    assert closing[2] == f"  Latest compilation: {docx} and {html}"
+    first, first_html, second, second_html = sorted((root / "documents").iterdir())
+    assert closing[2:5] == [
+        "  Latest compilations:",
+        f"    {first} and {first_html}",
+        f"    {second} and {second_html}",
+    ]
+    assert "innspill-oppdrag" in first.name and "innspill-retningslinjer" in second.name
     assert f"    INNSPILL_DATA_DIR={root} uv run innspill user add NAME" in closing
     assert f"    INNSPILL_DATA_DIR={root} uv run innspill dashboard" in closing
     # The dashboard's commands work on the folder: its key matches the demo's database.
@@ -132,7 +138,7 @@ def test_without_a_folder_the_temporary_one_is_removed_and_the_demo_says_so(
     assert list(temp.iterdir()) == []
     last = result.stdout.rstrip().splitlines()[-2:]
     assert last[0].startswith(f"The temporary folder {temp}/innspill-demo-")
-    assert last[0].endswith("was removed, with its database and 100 .eml files.")
+    assert last[0].endswith("was removed, with its database and 102 .eml files.")
     assert (
         last[1] == "To keep them and browse the result on the dashboard: "
         "uv run innspill demo --data-dir DIR"
@@ -158,8 +164,8 @@ def test_the_demo_through_prefect_prints_no_server_noise(tmp_path: Path) -> None
     assert "CancelledError" not in output
     assert "Traceback" not in output
     assert "Done in" in result.stdout
-    assert "was removed, with its database and 100 .eml files." in result.stdout
-    assert "Archival copies (PDF/A-2b): letter 100, answer 16, document 3" in result.stdout
+    assert "was removed, with its database and 102 .eml files." in result.stdout
+    assert "Archival copies (PDF/A-2b): letter 102, answer 16, document 6" in result.stdout
     assert not list(tmp_path.glob("innspill-demo-*"))
 
 

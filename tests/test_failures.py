@@ -199,8 +199,9 @@ def test_remind_now_queues_one_reminder_and_the_schedule_skips_that_day(
     ok(cli("send", "--at", "2020-04-20T08:02"))
     (reminder,) = smtp.received[before:]
     assert reminder.rcpt_tos == [BERGEN_MAIL]
-    assert reminder.subject.startswith("Påminnelse")
-    assert "om 5 arbeidsdager" in " ".join(reminder.text().split())
+    # Bergen writes nynorsk; five working days in words.
+    assert reminder.subject.startswith("Påminning: Innspel til oppdraget")
+    assert "om fem arbeidsdagar" in " ".join(reminder.text().split())
     # Sent, a second one the same day is refused, with the reason: one per participant and day.
     again = " ".join(
         failed(cli("remind", SEED_ID, OPPDRAG, BERGEN, "--at", "2020-04-20T15:00")).split()

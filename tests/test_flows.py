@@ -69,8 +69,8 @@ def test_demo_flow_plays_the_round(prefect_harness, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     sent = demo_flow(url, str(tmp_path / "mail"))
-    assert sent == 100
-    assert len(list((tmp_path / "mail").glob("*.eml"))) == 100
+    assert sent == 102
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 102
 
 
 def test_the_served_deployment_runs_the_tick_on_the_configured_schedule(tmp_path):

@@ -12,12 +12,14 @@ from sqlmodel import Session, col, select
 from innspill.config.settings import Settings
 from innspill.inbound.intake import import_mail
 from innspill.inbound.parse import parse_mail
-from innspill.models import Answer, AnswerAttachment, InboundMessage
+from innspill.models import Answer, AnswerAttachment, InboundMessage, TokenPurpose
 from innspill.models.db import session_scope
-from tests.conftest import load_seed, oslo, tick_and_send
+from innspill.outbound.addressing import plus_address
+from innspill.tokens import derive
+from tests.conftest import SEED_ID, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 from tests.hostile_corpus import Case, hostile
-from tests.test_mail_in import BERGEN, fetch, reply
+from tests.test_mail_in import NORD_JAEREN, STEP, fetch, reply
 
 AT = oslo(2020, 4, 2, 10)
 
@@ -33,10 +35,13 @@ def addressed(engine, settings, smtp):  # type: ignore[no-untyped-def]
     """The seed loaded and its invitations sent: Bergen's reply address and a good reply."""
     load_seed(engine)
     tick_and_send(engine, settings, oslo(2020, 3, 30, 9, 30))
-    good = reply(engine, BERGEN, AT, texts={"rolle": "Det gode svaret etter alt rusket."})
+    good = reply(engine, NORD_JAEREN, AT, texts={"rolle": "Det gode svaret etter alt rusket."})
     parsed = parse_mail(good)
     assert parsed.tokens, "the seed's reply carries a token"
-    to = next(line for line in good.decode().splitlines() if line.startswith("To: "))[4:]
+    # The corpus goes to the step's own reply address (as a reply to its reminder would): the
+    # invitation's address serves both parts, and a reply there must also say which part.
+    token = derive(settings.resolved_secret_key(), TokenPurpose.REPLY, SEED_ID, STEP, NORD_JAEREN)
+    to = plus_address(str(settings.reply_to or "byvekst-innspill@vegvesen.example"), token)
     return to, parsed.sender, good
 
 
@@ -66,7 +71,7 @@ def test_the_hostile_corpus_is_held_or_imported_and_the_good_reply_still_comes_i
         _check(case, row, answers)
         assert "\r" not in row.subject and "\n" not in row.subject and "\x00" not in row.subject
     last = rows[-1]
-    assert (last.status, last.participant_key) == ("accepted", BERGEN)
+    assert (last.status, last.participant_key) == ("accepted", NORD_JAEREN)
     text = json.loads(answers[last.answer_id].text_json)  # type: ignore[index]
     assert text["rolle"].startswith("Det gode svaret etter alt rusket.")
     # The one real DOCX is the only file kept; the bombs and the forgery were refused.
@@ -83,7 +88,7 @@ def _check(case: Case, row: InboundMessage, answers: dict[int | None, Answer]) -
         return
     assert row.status == "accepted", (case.name, row.reason)
     answer = answers[row.answer_id]
-    assert answer.participant_key == BERGEN
+    assert answer.participant_key == NORD_JAEREN
     assert case.expect in " ".join(json.loads(answer.text_json).values()), case.name
 
 
@@ -136,5 +141,5 @@ def test_the_corpus_through_a_real_imap_server(engine, addressed, mailbox_settin
     assert [r.status for r in rows] == [
         "held" if c.name in held else "accepted" for c in corpus
     ] + ["accepted"]
-    assert rows[-1].participant_key == BERGEN
+    assert rows[-1].participant_key == NORD_JAEREN
     assert fetch(engine, mailbox_settings, AT).handled == 0

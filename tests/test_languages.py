@@ -54,6 +54,7 @@ from tests.test_answer_form import FormPage, get, post
 #: them (Grenland an extended deadline, Kristiansand overdue reminders, Tromsø's steering group
 #: treatment reminders, the drafters the compilation).
 NN_PARTICIPANTS = {
+    "bergen-sekretariat",  # nynorsk in the seed itself
     "trondheim-sekretariat",
     "grenland-sekretariat",
     "kristiansand-sekretariat",
@@ -65,13 +66,19 @@ NN_PARTICIPANTS = {
 
 
 def seed_with(languages_by_id: dict[str, str], process_language: str = "nb") -> str:
-    """The seed file's text with `language = ...` set for the given participants."""
+    """The seed file's text with `language = ...` set for the given participants (the seed
+    gives Bergen's nynorsk; every other participant has the process's language)."""
     text = SEED.read_text(encoding="utf-8")
     text = text.replace('language = "nb"', f'language = "{process_language}"', 1)
     for participant_id, language in languages_by_id.items():
         marker = f'id = "{participant_id}"\n'
         assert marker in text
-        text = text.replace(marker, f'{marker}language = "{language}"\n', 1)
+        start = text.index(marker)
+        end = text.index("\n[[", start)
+        block = re.sub(r'\nlanguage = "[a-z]+"', "", text[start:end])
+        text = (
+            text[:start] + block.replace(marker, f'{marker}language = "{language}"\n') + text[end:]
+        )
     return text
 
 
@@ -209,6 +216,10 @@ def test_the_whole_round_writes_to_each_participant_in_their_language(
         if language == "nn":
             assert "Med helsing" in body and "Med hilsen" not in body
             assert "Påminnelse" not in row.subject
+            # The process file's texts too (titles, intro, themes, agenda): no bokmål
+            # "innspill" outside addresses and file names.
+            words = re.sub(r"\S+@\S+|\S+\.(docx|html|md|ics)\b", "", f"{row.subject}\n{body}")
+            assert "innspill" not in words.lower(), (row.kind, row.participant_key)
         else:
             assert "Med hilsen" in body and "Med helsing" not in body
         kinds[language].add(row.kind)

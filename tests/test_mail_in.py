@@ -21,7 +21,7 @@ from innspill.process.loading import get_definition
 from tests.conftest import SEED, SEED_ID, copy_seed_files, load_seed, oslo, tick_and_send
 from tests.dovecot import Dovecot, dovecot_server, dovecot_session  # noqa: F401  (fixtures)
 
-BERGEN, OSLO_ = "bergen-sekretariat", "oslo-akershus-sekretariat"
+NORD_JAEREN, OSLO_ = "nord-jaeren-sekretariat", "oslo-akershus-sekretariat"
 STEP = "innspill-retningslinjer"
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -61,23 +61,25 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
 ):  # type: ignore[no-untyped-def]
     load_seed(engine)
     tick_and_send(engine, mailbox_settings, oslo(2020, 3, 30, 9, 30))
-    # One invitation for both request steps: the reply address and [ref:] are the first
-    # step's; the text gives STEP's own address, which reply_mail answers to.
-    (invitation,) = smtp.handler.to("sekretariat@bergen.byvekst.example")
+    # One invitation for both request steps, with one reply address for both: the reply
+    # says which part it answers ("Del 2", as reply_mail writes it, as the letter asks).
+    (invitation,) = smtp.handler.to("sekretariat@nord-jaeren.byvekst.example")
     assert invitation.message["X-Innspill-Step"] == "innspill-oppdrag"
     assert "+" in str(invitation.message["Reply-To"]) and "[ref:" in invitation.subject
-    assert "Innspill til denne delen sender dere til" in " ".join(invitation.text().split())
+    assert "skriv «Del 1» eller «Del 2» på første linje" in " ".join(invitation.text().split())
     at = oslo(2020, 4, 2, 10)
-    raw = reply(engine, BERGEN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True)
+    raw = reply(
+        engine, NORD_JAEREN, at, texts={"rolle": "Sekretariatet bistår alle parter."}, pdf=True
+    )
     dovecot.append(raw)
 
     report = fetch(engine, mailbox_settings, at)
     assert report.handled == 1 and not report.failed
     (message,) = inbound(engine)
-    assert message.status == "accepted" and message.participant_key == BERGEN
+    assert message.status == "accepted" and message.participant_key == NORD_JAEREN
     assert message.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     with Session(engine) as session:
-        answer = session.exec(select(Answer).where(Answer.participant_key == BERGEN)).one()
+        answer = session.exec(select(Answer).where(Answer.participant_key == NORD_JAEREN)).one()
         files = session.exec(select(AnswerAttachment)).all()
     assert answer.channel == "email" and answer.step_key == STEP
     # The reply's own text, quoted history gone (the signature stays with the last theme).
@@ -94,7 +96,7 @@ def test_a_reply_becomes_an_answer_with_its_file_and_gets_one_receipt(
     tick_and_send(engine, mailbox_settings, oslo(2020, 4, 2, 11))
     receipts = [
         r
-        for r in smtp.handler.to("sekretariat@bergen.byvekst.example")
+        for r in smtp.handler.to("sekretariat@nord-jaeren.byvekst.example")
         if r.message["X-Innspill-Kind"] == "receipt"
     ]
     assert len(receipts) == 1
@@ -118,7 +120,7 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
         body="Jeg er borte til 14. april.",
     )
     spoof = EmailMessage()
-    spoof["From"] = "Sekretariatet <sekretariat@bergen.byvekst.example>"
+    spoof["From"] = "Sekretariatet <sekretariat@nord-jaeren.byvekst.example>"
     spoof["To"] = "byvekst-innspill@vegvesen.example"
     spoof["Subject"] = "Vårt innspill"
     spoof.set_content("Dette er innspillet vårt.")
@@ -135,7 +137,7 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
     with Session(engine) as session:
         assert session.exec(select(Answer)).all() == []
 
-    # An administrator checks the spoofed one and decides it really is Bergen's answer.
+    # An administrator checks the spoofed one and decides it really is this participant's answer.
     from innspill.inbound.intake import assign
 
     with session_scope(engine) as session:
@@ -144,13 +146,13 @@ def test_what_is_not_an_answer_is_held_with_its_reason_and_raw_bytes(
             held[1].id,
             process_id=SEED_ID,
             step_id=STEP,
-            participant_id=BERGEN,
+            participant_id=NORD_JAEREN,
             by="saksbehandler",
             now=at,
         )
     with Session(engine) as session:
         (answer,) = session.exec(select(Answer)).all()
-    assert answer.participant_key == BERGEN and "innspillet vårt" in answer.text_json
+    assert answer.participant_key == NORD_JAEREN and "innspillet vårt" in answer.text_json
 
 
 def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
@@ -160,7 +162,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
     tick_and_send(engine, mailbox_settings, oslo(2020, 3, 30, 9, 30))
     with Session(engine) as session:
         ours = session.exec(
-            select(OutboxMessage).where(OutboxMessage.participant_key == BERGEN)
+            select(OutboxMessage).where(OutboxMessage.participant_key == NORD_JAEREN)
         ).first()
     assert ours is not None
 
@@ -176,7 +178,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
             "\r\n--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
             "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
             "Reporting-MTA: dns; relay.example\r\n\r\n"
-            "Final-Recipient: rfc822; sekretariat@bergen.byvekst.example\r\n"
+            "Final-Recipient: rfc822; sekretariat@nord-jaeren.byvekst.example\r\n"
             "Action: failed\r\nStatus: 5.1.1\r\n"
             "\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
             f"{original}From: byvekst-innspill@vegvesen.example\r\n"
@@ -192,7 +194,7 @@ def test_a_delivery_report_quoting_our_message_marks_the_address_failing(
         failing = session.exec(
             select(Participant.key).where(col(Participant.address_failing))
         ).all()
-    assert failing == [BERGEN]
+    assert failing == [NORD_JAEREN]
 
 
 def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):  # type: ignore[no-untyped-def]
@@ -202,12 +204,12 @@ def test_fetch_mail_and_inbox_commands(cli, engine, smtp, dovecot, monkeypatch):
     ok(cli("load", str(SEED), "--at", "2020-03-30T08:00"))
     ok(cli("tick", "--at", "2020-03-30T09:30"))
     spoof = EmailMessage()
-    spoof["From"] = "sekretariat@bergen.byvekst.example"
+    spoof["From"] = "sekretariat@nord-jaeren.byvekst.example"
     spoof["To"] = "byvekst-innspill@vegvesen.example"
     spoof["Subject"] = "Innspill"
     spoof.set_content("Vårt innspill.")
     dovecot.append_all(
-        [reply(engine, BERGEN, oslo(2020, 4, 2, 10), texts={"rolle": "Ja."}), spoof.as_bytes()]
+        [reply(engine, NORD_JAEREN, oslo(2020, 4, 2, 10), texts={"rolle": "Ja."}), spoof.as_bytes()]
     )
     for name, value in dovecot.imap_settings().items():
         monkeypatch.setenv(f"INNSPILL_{name.upper()}", str(value))
@@ -236,7 +238,7 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     tick(engine, now=oslo(2020, 3, 30, 9, 30), outgoing=Outgoing.from_settings(settings))
     late, closed = oslo(2020, 6, 12, 16), oslo(2020, 6, 15, 9)
     texts = {"rolle": "Sekretariatet bør være partsnøytralt."}
-    for uid, (who, at) in enumerate([(BERGEN, late), (OSLO_, closed)], start=1):
+    for uid, (who, at) in enumerate([(NORD_JAEREN, late), (OSLO_, closed)], start=1):
         raw = reply(engine, who, at, texts=texts)
         with session_scope(engine) as session:
             import_mail(session, raw, source="t", uid=uid, received_at=at, now=at)
@@ -246,4 +248,4 @@ def test_a_reply_after_the_step_closed_is_held_like_the_form_refuses_it(engine, 
     assert "after the step closed (2020-06-12)" in (held.reason or "")
     with Session(engine) as session:
         who = {a.participant_key for a in session.exec(select(Answer)).all()}
-    assert who == {BERGEN}
+    assert who == {NORD_JAEREN}

@@ -145,7 +145,7 @@ def shown(step: dict[str, Any]) -> dict[str, str]:
 def test_process_page_shows_every_step_as_the_cli(seen: dict[date, Seen], day: date) -> None:
     s = seen[day]
     assert s.process == [shown(step) for step in s.cli["steps"]]
-    assert len(s.process) == 5
+    assert len(s.process) == 6
 
 
 @pytest.mark.parametrize("day", DATES, ids=str)
@@ -190,14 +190,15 @@ def test_the_overviews_cheap_status_is_the_same(seen: dict[date, Seen], day: dat
 EXPECTED = {
     date(2020, 4, 1): (
         ("innspill-oppdrag", "open", "2020-04-27", "innspill-oppdrag", 0, 9),
-        ["open", "open", "not started", "not started", "not started"],
+        ["open", "open", "not started", "not started", "not started", "not started"],
     ),
     # Grenland's deadline was extended to 8 May, but Tromsø has not answered and has no
     # extension: the first step is overdue (it is not kept open by Grenland's later deadline),
     # and the next deadline is the second step's.
     date(2020, 4, 28): (
-        ("innspill-retningslinjer", "open", "2020-06-02", "innspill-retningslinjer", None, 9),
-        ["overdue", "open", "not started", "not started", "not started"],
+        ("innspill-retningslinjer", "open", "2020-06-01", "innspill-retningslinjer", None, 9),
+        # Part 1's own compilation went to the drafters that morning.
+        ["overdue", "open", "done", "not started", "not started", "not started"],
     ),
     # The deadline written as 1 June (Whit Monday) runs to Tuesday 2 June: still open that
     # evening, nothing compiled yet; the meeting's invitations went out on 25 May.
@@ -207,16 +208,16 @@ EXPECTED = {
     ),
     date(2020, 6, 3): (
         ("halvdagsmote", "open", "2020-06-09", "innspill-retningslinjer", None, 9),
-        ["overdue", "overdue", "done", "open", "not started"],
+        ["overdue", "overdue", "done", "done", "open", "not started"],
     ),
     # Every deadline has passed, and the draft is still being treated: that is where it stands.
     date(2020, 6, 16): (
         ("oversendelse", "open", None, "oversendelse", None, 9),
-        ["overdue", "overdue", "done", "done", "open"],
+        ["overdue", "overdue", "done", "done", "done", "open"],
     ),
     date(2020, 6, 30): (
         ("oversendelse", "open", None, "oversendelse", None, 9),
-        ["overdue", "overdue", "done", "done", "open"],
+        ["overdue", "overdue", "done", "done", "done", "open"],
     ),
 }
 

@@ -53,6 +53,13 @@ OUTGOING = Outgoing(
     public_url="https://innspill.example",
 )
 DAY_ONE = oslo(2020, 3, 30, 9, 15)
+#: A participant who writes bokmål, and Bergen, who writes nynorsk.
+TRONDHEIM, TRONDHEIM_ADDRESS = "trondheim-sekretariat", "sekretariat@trondheim.byvekst.example"
+BERGEN, BERGEN_ADDRESS = "bergen-sekretariat", "sekretariat@bergen.byvekst.example"
+ATTACHMENTS = (
+    'attachments = [{ file = "oppdrag.md", title = { nb = "Forslag til oppdrag", '
+    'nn = "Forslag til oppdrag" } }]'
+)
 
 
 def seed_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -94,10 +101,7 @@ def test_validate_names_the_file_the_step_and_the_field(
         (tmp_path / name).write_bytes(content)
     path = seed_copy(
         tmp_path,
-        (
-            'attachments = ["oppdrag.md"]',
-            f'attachments = ["oppdrag.md", "{name}"]',
-        ),
+        (ATTACHMENTS, f'attachments = ["oppdrag.md", "{name}"]'),
     )
     with pytest.raises(DefinitionError) as caught:
         load_definition(path)
@@ -305,7 +309,7 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
     _settings, folder = day_one
     assert len(smtp.received) == 9
     assert len({r.rcpt_tos[0] for r in smtp.received}) == 9
-    received = smtp.handler.to("sekretariat@bergen.byvekst.example")[0]
+    received = smtp.handler.to(TRONDHEIM_ADDRESS)[0]
     message = received.message
     files = list(message.iter_attachments())
     assert [(p.get_filename(), p.get_content_type()) for p in files] == [
@@ -330,11 +334,26 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
     for title in ("Innspill til oppdraget", "Innspill til retningslinjer for sekretariatene"):
         assert title in text and title in html
     assert "tas opp som sak i styringsgruppen" in text  # the first step's intro
-    assert "Vedlagt: Høringsbrev.pdf, oppdrag.pdf" in text
+    # Each part says what it asks, its deadline, its files (by their titles) and its form.
+    assert "Temaer i del 1 -------------- 1. Merknader til forslaget til oppdrag" in text
+    assert "Temaer i del 2 -------------- 1. Funksjon, rolle og ansvar" in text
+    assert "Frist for del 1 er mandag 27. april 2020." in text
+    assert "Frist for del 2 er mandag 1. juni 2020." in text
+    assert "Vedlegg: Forslag til oppdrag (oppdrag.md)" in text
+    assert "Vedlegg: Høringsbrev.pdf, oppdrag.md" in text
+    for step in ("innspill-oppdrag", "innspill-retningslinjer"):
+        assert f"https://innspill.example/svar/{_token(step, TRONDHEIM)}" in text
+    # One reply address for both parts: the reply says which part it answers.
+    assert "skriv «Del 1» eller «Del 2» på første linje" in text
+    assert str(message["Reply-To"]) == (
+        f"byvekst-innspill+{_token('innspill-oppdrag', TRONDHEIM, TokenPurpose.PARTS)}"
+        "@vegvesen.example"
+    )
+    assert "Vi viser til saken" not in text  # the first letter opens with the matter itself
     with Session(engine) as session:
         rows = session.exec(
             select(OutboxMessage)
-            .where(OutboxMessage.participant_key == "bergen-sekretariat")
+            .where(OutboxMessage.participant_key == TRONDHEIM)
             .order_by(col(OutboxMessage.id))
         ).all()
     assert [(r.step_key, r.kind, r.status) for r in rows] == [
@@ -354,61 +373,150 @@ def test_a_second_tick_sends_nothing_and_reminders_stay_per_step(day_one, engine
     report = tick(engine, now=now, outgoing=OUTGOING)
     assert {(a.step_id, a.kind.value) for a in report.queued} == {("innspill-oppdrag", "reminder")}
     asyncio.run(dispatch(engine, SmtpTransport(settings), now=now))
-    reminder = smtp.handler.to("sekretariat@bergen.byvekst.example")[-1]
-    text = " ".join(reminder.text().split())
-    assert "invitasjonen til «Innspill til oppdraget»" in text
-    assert "oppdrag.pdf var vedlagt invitasjonen" in text
-    assert "oppdraget dere har fått fra oss" not in text
+    reminder = smtp.handler.to(TRONDHEIM_ADDRESS)[-1]
+    text = reminder.text().replace("\r\n", "\n")
+    assert "invitasjonen til «Innspill til oppdraget»" in " ".join(text.split())
+    # The files on a line of their own, by their titles: no file name mid-sentence.
+    assert "\nVedlegg til invitasjonen: Forslag til oppdrag (oppdrag.md)\n" in text
+    assert "var vedlagt invitasjonen" not in text
+    assert "om fem arbeidsdager" in " ".join(text.split())
+    # A reminder is about one step: its own reply address.
+    assert str(reminder.message["Reply-To"]) == (
+        f"byvekst-innspill+{_token('innspill-oppdrag', TRONDHEIM, TokenPurpose.REPLY)}"
+        "@vegvesen.example"
+    )
 
 
-PLUS = re.compile(r"byvekst-innspill\+[a-z2-7]{32}@vegvesen\.example")
-
-
-def _reply(original: email.message.EmailMessage, to: str, body: str) -> bytes:
+def _reply(original: email.message.EmailMessage, to: str, body: str, sender: str) -> bytes:
     reply = email.message.EmailMessage()
-    reply["From"] = "Sekretariatet i Bergen <sekretariat@bergen.byvekst.example>"
+    reply["From"] = f"Sekretariatet <{sender}>"
     reply["To"] = to
     reply["Subject"] = f"SV: {original['Subject']}"
-    reply["Message-ID"] = f"<{abs(hash((to, body)))}@bergen.byvekst.example>"
+    reply["Message-ID"] = f"<{abs(hash((to, body)))}@byvekst.example>"
     reply["In-Reply-To"] = str(original["Message-ID"])
     reply.set_content(body)
     return reply.as_bytes(policy=default)
 
 
-def test_replies_to_the_combined_invitation_become_answers_to_each_step(
+#: Replies to the invitation in two parts, and where each goes: a step, or held (None).
+PART_REPLIES = [
+    # The line the invitation asks for, then the part's own headings.
+    ("Del 1\n\nMerknader til forslaget til oppdrag\nIngen merknader.", "innspill-oppdrag"),
+    ("del 2:\nVi ber om at retningslinjene omtaler fullmakter.", "innspill-retningslinjer"),
+    # No "Del" line: the headings of one part tell it.
+    ("Organisering\nSekretariatet bør ligge i fylkeskommunen.", "innspill-retningslinjer"),
+    ("Behandling i styringsgruppen\nI møtet 6. mai.", "innspill-oppdrag"),
+    # The part's title as a heading.
+    ("Innspill til oppdraget\n\nVi slutter oss til forslaget.", "innspill-oppdrag"),
+    # Nothing says which part: held, never filed under part 1.
+    ("Takk for invitasjonen. Vi kommer tilbake til saken.", None),
+    # Both parts in one reply: held.
+    ("Del 1\nIngen merknader.\n\nDel 2\nOrganisering\nI fylkeskommunen.", None),
+    ("Merknader til forslaget til oppdrag\nIngen.\n\nOrganisering\nSe vedlegg.", None),
+]
+
+
+def test_replies_to_the_invitation_in_two_parts_go_to_the_part_they_answer_or_are_held(
     day_one, engine, smtp
 ) -> None:
-    message = smtp.handler.to("sekretariat@bergen.byvekst.example")[0].message
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    message = smtp.handler.to(TRONDHEIM_ADDRESS)[0].message
     own = str(message["Reply-To"])
-    (second,) = [a for a in dict.fromkeys(PLUS.findall(text)) if a != own]
     now = oslo(2020, 4, 2, 10)
     with session_scope(engine) as session:
-        first = import_mail(
-            session,
-            _reply(message, own, "Innspill til oppdraget."),
-            source="t",
-            uid="1",
-            received_at=now,
-            now=now,
-        )
-        other = import_mail(
-            session,
-            _reply(message, second, "Innspill til retningslinjene."),
-            source="t",
-            uid="2",
-            received_at=now,
-            now=now,
-        )
-        assert (first.message.status, other.message.status) == ("accepted", "accepted")
+        results = [
+            import_mail(
+                session,
+                _reply(message, own, body, TRONDHEIM_ADDRESS),
+                source="t",
+                uid=str(n),
+                received_at=now,
+                now=now,
+            ).message
+            for n, (body, _) in enumerate(PART_REPLIES)
+        ]
+    for row, (body, step) in zip(results, PART_REPLIES, strict=True):
+        if step is None:
+            assert (row.status, row.step_key) == ("held", None), body
+            assert row.participant_key == TRONDHEIM  # whose it is, for the person who assigns
+        else:
+            assert (row.status, row.step_key) == ("accepted", step), (body, row.reason)
+    assert "does not say which part" in (results[5].reason or "")
+    assert "part 1, «Innspill til oppdraget» and part 2" in (results[6].reason or "")
     with Session(engine) as session:
         found = session.exec(
-            select(Answer.step_key, Answer.text_json)
-            .where(Answer.participant_key == "bergen-sekretariat")
-            .order_by(col(Answer.step_key))
+            select(Answer.step_key, Answer.version, Answer.text_json)
+            .where(Answer.participant_key == TRONDHEIM)
+            .order_by(col(Answer.step_key), col(Answer.version))
         ).all()
-    assert [step for step, _ in found] == ["innspill-oppdrag", "innspill-retningslinjer"]
-    assert "oppdraget" in found[0][1] and "retningslinjene" in found[1][1]
+    by_step: dict[str, list[dict[str, str]]] = {}
+    for step_key, _version, text_json in found:
+        by_step.setdefault(step_key, []).append(json.loads(text_json))
+    assert by_step["innspill-oppdrag"][0] == {"merknader": "Ingen merknader."}
+    # The line that only said which part is not part of the answer.
+    assert by_step["innspill-retningslinjer"][0] == {
+        "": "Vi ber om at retningslinjene omtaler fullmakter."
+    }
+    assert by_step["innspill-retningslinjer"][1] == {
+        "organisering": "Sekretariatet bør ligge i fylkeskommunen."
+    }
+
+
+def test_a_reply_about_one_part_that_names_another_is_held(day_one, engine, smtp) -> None:
+    """A reply to a mail about part 2 alone (here: its reminder's address) that has the
+    headings of part 1 only is not filed under part 2."""
+    message = smtp.handler.to(TRONDHEIM_ADDRESS)[0].message
+    second = (
+        f"byvekst-innspill+{_token('innspill-retningslinjer', TRONDHEIM, TokenPurpose.REPLY)}"
+        "@vegvesen.example"
+    )
+    now = oslo(2020, 4, 2, 10)
+    with session_scope(engine) as session:
+        wrong = import_mail(
+            session,
+            _reply(
+                message, second, "Merknader til forslaget til oppdrag\nIngen.", TRONDHEIM_ADDRESS
+            ),
+            source="t",
+            uid="w",
+            received_at=now,
+            now=now,
+        ).message
+        right = import_mail(
+            session,
+            _reply(message, second, "Vi har ingen flere innspill.", TRONDHEIM_ADDRESS),
+            source="t",
+            uid="r",
+            received_at=now,
+            now=now,
+        ).message
+    assert (wrong.status, wrong.step_key) == ("held", None)
+    assert "sent about part 2" in (wrong.reason or "") and "names part 1" in (wrong.reason or "")
+    assert (right.status, right.step_key) == ("accepted", "innspill-retningslinjer")
+
+
+def test_a_nynorsk_reply_is_placed_by_its_nynorsk_headings(day_one, engine, smtp) -> None:
+    """Bergen writes nynorsk: its invitation gives the nynorsk titles, and its reply uses them."""
+    message = smtp.handler.to(BERGEN_ADDRESS)[0].message
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "Tema i del 2 ------------ 1. Funksjon, rolle og ansvar" in text
+    assert "skriv «Del 1» eller «Del 2» på første linja" in text
+    now = oslo(2020, 4, 2, 10)
+    body = "Behandling i styringsgruppa\nStyringsgruppa tek det opp 23. april."
+    with session_scope(engine) as session:
+        row = import_mail(
+            session,
+            _reply(message, str(message["Reply-To"]), body, BERGEN_ADDRESS),
+            source="t",
+            uid="nn",
+            received_at=now,
+            now=now,
+        ).message
+    assert (row.status, row.step_key) == ("accepted", "innspill-oppdrag")
+    with Session(engine) as session:
+        answer = session.exec(select(Answer).where(Answer.participant_key == BERGEN)).one()
+    assert json.loads(answer.text_json) == {
+        "styringsgruppe": "Styringsgruppa tek det opp 23. april."
+    }
 
 
 # --- the answer form ------------------------------------------------------------------------
@@ -430,7 +538,7 @@ def form(day_one, database_url) -> Iterator[TestClient]:
         yield client
 
 
-def _token(step: str, who: str = "bergen-sekretariat", purpose=TokenPurpose.FORM) -> str:
+def _token(step: str, who: str = TRONDHEIM, purpose=TokenPurpose.FORM) -> str:
     """The token the tick put in the mail (derived from the same secret)."""
     return derive(OUTGOING.secret or "", purpose, SEED_ID, step, who)
 
@@ -446,6 +554,13 @@ def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
     assert f'href="/svar/{token}/vedlegg/2"' in page.text
     assert "Høringsbrev.pdf" in page.text and "Dokumenter fra oss" in page.text
     assert "Formålet med retningslinjene" in page.text  # the step's intro
+    # Bergen's form is nynorsk, the process file's texts included; the files by their titles.
+    nynorsk = form.get(f"/svar/{_token('innspill-oppdrag', BERGEN)}").text
+    assert '<html lang="nn">' in nynorsk and "Dokument frå oss" in nynorsk
+    assert "Innspel til oppdraget" in nynorsk and "Merknader til forslaget til oppdrag" in nynorsk
+    assert "Når tek styringsgruppa opp oppdraget som sak?" in nynorsk
+    assert "Forslag til oppdrag (oppdrag.md)" in nynorsk
+    assert "Innspill til oppdraget" not in nynorsk and "Funksjon, rolle" not in nynorsk
     pdf = form.get(f"/svar/{token}/vedlegg/1")
     assert pdf.status_code == 200 and pdf.content == PDF_BYTES
     assert pdf.headers["content-type"] == "application/pdf"
@@ -537,16 +652,15 @@ def test_the_intro_is_plain_text_escaped_in_the_html_part() -> None:
     from innspill.planning.actions import Action, ActionKind
     from innspill.process.definition import parse_definition
 
-    text = SEED.read_text("utf-8").replace(
-        'intro = [\n  "Det er et behov',
-        'intro = [\n  "Svar <b>før</b> fristen & <script>alert(1)</script>",\n  "Det er et behov',
-        1,
-    )
+    old = 'intro = [\n  { nb = "Det er behov'
+    assert old in SEED.read_text("utf-8")
+    evil = '"Svar <b>før</b> fristen & <script>alert(1)</script>",\n  '
+    text = SEED.read_text("utf-8").replace(old, old.replace("{ nb", evil + "{ nb"), 1)
     definition = parse_definition(text)
     action = Action(
         SEED_ID,
         "innspill-oppdrag",
-        "bergen-sekretariat",
+        TRONDHEIM,
         ActionKind.INVITATION,
         "1",
         date(2020, 4, 27),
@@ -563,6 +677,7 @@ def test_the_intro_is_plain_text_escaped_in_the_html_part() -> None:
 def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
     from innspill.process.definition import parse_definition
 
+    assert ATTACHMENTS in SEED.read_text("utf-8")
     text = SEED.read_text("utf-8").replace(
         'attachments = ["oppdrag.md"]',
         'attachments = ["oppdrag.md", "oppdrag.md"]',
@@ -584,7 +699,10 @@ def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
         create_user(session, "saksbehandler", "et langt passord for testen", now=DAY_ONE)
     with Session(engine) as session:
         carried = session.exec(
-            select(OutboxMessage).where(OutboxMessage.status == MessageStatus.COMBINED)
+            select(OutboxMessage).where(
+                OutboxMessage.status == MessageStatus.COMBINED,
+                OutboxMessage.participant_key == TRONDHEIM,
+            )
         ).first()
     assert carried is not None
     app = create_app(
@@ -604,4 +722,38 @@ def test_the_message_view_of_a_carried_invitation_shows_the_message_sent(
         assert client.post("/login", data=data, follow_redirects=False).status_code == 303
         shown = client.get(f"/messages/{carried.id}")
         assert shown.status_code == 200
-        assert "Invitasjon til innspill i 2 deler" in shown.text
+        assert "Invitasjon til innspill i to deler" in shown.text
+
+
+def test_a_held_reply_to_the_two_parts_is_assigned_by_hand_without_its_part_lines(
+    day_one, engine, smtp
+) -> None:
+    from innspill.inbound.intake import assign
+
+    message = smtp.handler.to(TRONDHEIM_ADDRESS)[0].message
+    both = "Del 1\nIngen merknader.\n\nDel 2\nSe vedlagte notat."
+    now = oslo(2020, 4, 2, 10)
+    with session_scope(engine) as session:
+        held = import_mail(
+            session,
+            _reply(message, str(message["Reply-To"]), both, TRONDHEIM_ADDRESS),
+            source="t",
+            uid="both",
+            received_at=now,
+            now=now,
+        ).message
+        assert (held.status, held.step_key) == ("held", None)
+        # The case officer reads it and files it under part 1 (part 2 she asks for again).
+        row = assign(
+            session,
+            held.id or 0,
+            process_id=SEED_ID,
+            step_id="innspill-oppdrag",
+            participant_id=TRONDHEIM,
+            by="kari.nordmann",
+            now=now,
+        )
+        assert (row.status, row.step_key) == ("assigned", "innspill-oppdrag")
+    with Session(engine) as session:
+        answer = session.exec(select(Answer).where(Answer.participant_key == TRONDHEIM)).one()
+    assert json.loads(answer.text_json) == {"": "Ingen merknader.\n\nSe vedlagte notat."}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
@@ -12,11 +13,12 @@ import pytest
 from jinja2.exceptions import UndefinedError
 
 from innspill.outbound.invitation import invitation_part
-from innspill.outbound.templates import KINDS, Rendered, render
+from innspill.outbound.templates import KINDS, TEMPLATES, Rendered, render
 from innspill.planning.actions import Action, ActionKind
 from innspill.process.deadlines import closes_on
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep, load_definition
 from innspill.process.nbformat import nbdate, nbweekday
+from innspill.process.texts import variants
 from innspill.process.workdays import OSLO
 
 SEED = (
@@ -42,7 +44,8 @@ VOID = {
 }
 
 
-#: Fixed words of the letters in each language (data from the process file is bokmål in both).
+#: Fixed words of the letters in each language (the process file's texts are in the letter's
+#: language too: the seed gives each in bokmål and nynorsk).
 WORDS: dict[str, dict[str, str]] = {
     "nb": {
         "officer": "Saksbehandler",
@@ -51,7 +54,7 @@ WORDS: dict[str, dict[str, str]] = {
             "Dokumentet er godkjent elektronisk og har derfor ingen håndskrevne signaturer."
         ),
         "answer": "Dere kan svare direkte på denne e-posten",
-        "days": "om 2 arbeidsdager",
+        "days": "om to arbeidsdager",
         "already": "Har dere allerede sendt innspill, kan dere se bort fra denne påminnelsen.",
         "asap": "så snart som mulig",
         "extended": "Utsatt frist",
@@ -63,7 +66,7 @@ WORDS: dict[str, dict[str, str]] = {
         "closing": "Med helsing",
         "approval": "Dokumentet er godkjent elektronisk og har difor ingen handskrivne signaturar.",
         "answer": "De kan svare direkte på denne e-posten",
-        "days": "om 2 arbeidsdagar",
+        "days": "om to arbeidsdagar",
         "already": "Har de alt sendt innspel, kan de sjå bort frå denne påminninga.",
         "asap": "så snart som råd",
         "extended": "Utsett frist",
@@ -118,15 +121,46 @@ def fixed_text(text: str, data: list[str]) -> str:
 
 
 def seed_data(definition: ProcessDefinition) -> list[str]:
-    """Every text the seed file gives the letters (in bokmål, whatever the letter's language)."""
-    values = [definition.process.title, *definition.sender.address_lines]
-    values += [definition.sender.signature_title, definition.sender.organisation]
+    """Every text the seed file gives the letters, in every language it gives."""
+    values = [*variants(definition.process.title), *definition.sender.address_lines]
+    values += [*variants(definition.sender.signature_title), definition.sender.organisation]
+    values += [*variants(definition.process.short_title or "")]
     values += [p.name for p in definition.participants]
-    values += [s.title for s in definition.steps]
-    values += [paragraph for s in definition.steps for paragraph in getattr(s, "intro", [])]
+    values += [t for s in definition.steps for t in variants(s.title)]
+    values += [t for s in definition.steps for p in getattr(s, "intro", []) for t in variants(p)]
     for theme in definition.themes:
-        values += [theme.title, *theme.questions]
+        values += [*variants(theme.title), *(t for q in theme.questions for t in variants(q))]
     return values
+
+
+_UNDERLINE = re.compile(r"[-=~]{3,}")
+
+
+def assert_underlines_fit(text: str) -> None:
+    """Every underline (a line of -, = or ~) is as wide as the heading above it (its longest
+    line, when a long heading is wrapped)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for index, line in enumerate(lines):
+        if not _UNDERLINE.fullmatch(line) or index == 0:
+            continue
+        heading: list[str] = []
+        above = index - 1
+        while above >= 0 and lines[above].strip() and not _UNDERLINE.fullmatch(lines[above]):
+            heading.insert(0, lines[above])
+            above -= 1
+        assert heading, f"an underline under nothing: line {index}"
+        widest = max(len(h) for h in heading)
+        assert len(line) == widest, f"{heading!r} is underlined with {len(line)}: {line}"
+
+
+def test_every_literal_underline_in_the_templates_fits_its_heading() -> None:
+    """The text templates' own headings ("Slik sender de innspel" and its 22 dashes)."""
+    for path in sorted(TEMPLATES.glob("*.txt")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for index, line in enumerate(lines):
+            heading = lines[index - 1] if index else ""
+            if _UNDERLINE.fullmatch(line) and heading.strip() and "{" not in heading:
+                assert len(line) == len(heading), f"{path.name}:{index + 1}: {heading!r}"
 
 
 class StrictHTML(HTMLParser):
@@ -186,6 +220,13 @@ def context_for(
     participant: Participant,
     kind: str,
 ) -> dict[str, Any]:
+    # The participant reads the process file's texts in their own language, as compose() gives
+    # them (the one accessor); a step passed in edited keeps its edits.
+    definition = definition.in_language(participant.language)
+    if step == definition.step(step.id):
+        localized = definition.step(step.id)
+        assert isinstance(localized, RequestStep)
+        step = localized
     context: dict[str, Any] = {
         "process": definition.process,
         "sender": definition.sender,
@@ -247,7 +288,7 @@ def test_every_kind_renders_for_every_participant(
     context = context_for(definition, step, participant, kind)
     rendered = render(kind, participant.language, context)
     deadline = context["deadline"]
-    sender = definition.sender
+    sender = context["sender"]  # in the participant's language (its signature title)
     words = WORDS[language]
 
     # Subject: one line, under 100 characters, with our reference.
@@ -278,6 +319,7 @@ def test_every_kind_renders_for_every_participant(
     assert "{{" not in text and "{%" not in text and "{#" not in text and "None" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
+    assert_underlines_fit(text)
 
     # HTML part: well formed, in the participant's language, with the same content.
     parser = parse_html(rendered.html)
@@ -355,10 +397,13 @@ def test_an_earlier_deadline_is_changed_not_extended(definition: ProcessDefiniti
     ("language", "days", "phrase"),
     [
         ("nb", 1, "om én arbeidsdag"),
-        ("nb", 5, "om 5 arbeidsdager"),
+        ("nb", 5, "om fem arbeidsdager"),
+        ("nb", 12, "om tolv arbeidsdager"),
+        ("nb", 13, "om 13 arbeidsdager"),
         ("nb", 0, "i dag"),
         ("nn", 1, "om éin arbeidsdag"),
-        ("nn", 5, "om 5 arbeidsdagar"),
+        ("nn", 5, "om fem arbeidsdagar"),
+        ("nn", 12, "om tolv arbeidsdagar"),
         ("nn", 0, "i dag"),
     ],
 )
@@ -372,10 +417,14 @@ def test_reminder_counts_working_days(
 
 def test_later_overdue_reminders_are_numbered(definition: ProcessDefinition) -> None:
     rendered = render_one(definition, "overdue", overdue_number=2)
-    # "Purring nr. 2" reads like an invoice: between public bodies it is a new reminder.
-    assert rendered.subject.startswith("Ny påminnelse: ")
+    # "Purring nr. 2" reads like an invoice, and a "Ny påminnelse" after a "Purring" like a
+    # step back: the second overdue reminder is a new "Purring".
+    assert rendered.subject.startswith("Ny purring: ")
+    assert "påminnelse" not in rendered.subject.lower()
+    assert "påminnelse" not in rendered.text.lower()
     assert "nr. 2" not in rendered.subject and "nr. 2" not in rendered.text
     assert "Vi har også tidligere minnet om fristen." in " ".join(rendered.text.split())
+    assert "kan dere se bort fra denne purringen." in " ".join(rendered.text.split())
 
 
 def test_later_overdue_reminders_in_nynorsk(definition: ProcessDefinition) -> None:
@@ -383,9 +432,10 @@ def test_later_overdue_reminders_in_nynorsk(definition: ProcessDefinition) -> No
     assert first.subject.startswith("Purring: ")
     assert "kan de sjå bort frå denne purringa." in " ".join(first.text.split())
     later = render_one(definition, "overdue", "nn", overdue_number=2)
-    assert later.subject.startswith("Ny påminning: ")
+    assert later.subject.startswith("Ny purring: ")
+    assert "påminning" not in later.subject.lower() and "påminning" not in later.text.lower()
     assert "Vi har òg tidlegare mint om fristen." in " ".join(later.text.split())
-    assert "kan de sjå bort frå denne påminninga." in " ".join(later.text.split())
+    assert "kan de sjå bort frå denne purringa." in " ".join(later.text.split())
 
 
 def test_an_earlier_deadline_in_nynorsk_is_changed(definition: ProcessDefinition) -> None:
@@ -412,12 +462,21 @@ def test_subjects_keep_the_reference_when_the_title_is_too_long(
             context = context_for(definition, step, participant, kind)
             subject = render(kind, language, context).subject
             assert subject.endswith("(vår ref. 20/64758)")
-            # A moved deadline names the new date rather than a title that does not fit.
-            assert (step.title in subject) == (kind != "deadline_changed")
-    short = first_request_step(definition).model_copy(update={"title": "Innspill til oppdraget"})
+            # What the mail is about stays, even at the cost of the length.
+            assert step.title in subject
+    # A short case name leaves room for the date; the case follows the step it is about.
+    short = first_request_step(definition)
     context = context_for(definition, short, definition.audience(short.id)[0], "reminder")
+    context["process"] = definition.process.model_copy(update={"short_title": "Retningslinjer"})
     assert render("reminder", "nb", context).subject == (
-        f"Påminnelse: Innspill til oppdraget – frist {nbdate(short.deadline)} (vår ref. 20/64758)"
+        "Påminnelse: Innspill til oppdraget – retningslinjer, frist "
+        f"{nbdate(short.deadline)} (vår ref. 20/64758)"
+    )
+    # A step title that names the case already is not followed by it again.
+    context["step"] = short.model_copy(update={"title": "Retningslinjer: innspill til oppdraget"})
+    assert render("reminder", "nb", context).subject == (
+        "Påminnelse: Retningslinjer: innspill til oppdraget, frist "
+        f"{nbdate(short.deadline)} (vår ref. 20/64758)"
     )
 
 

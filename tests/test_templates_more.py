@@ -28,6 +28,7 @@ from tests.test_templates import (
     LANGUAGES,
     SEED,
     WORDS,
+    assert_underlines_fit,
     fixed_text,
     parse_html,
     seed_data,
@@ -116,7 +117,7 @@ def circulation_step() -> CirculationStep:
     return CirculationStep(
         id="oversendelse",
         kind="circulation",
-        title="Utkast til retningslinjer – oversendelse til behandling i styringsgruppene",
+        title="Utkast til retningslinjer for sekretariatene – til behandling i styringsgruppen",
         audience=["steering_group"],
         deadline=date(2020, 6, 15),
     )
@@ -259,6 +260,7 @@ def test_every_kind_renders_a_letter(
     assert "\u00a0" not in text
     assert all(len(line) <= 80 for line in text.splitlines()), "text part is not wrapped"
     assert "\n\n\n" not in text
+    assert_underlines_fit(text)
     assert text.endswith(f"E-post: {sender.email}\n")
     *heading, underline = text.split("\n\n")[2].splitlines()
     assert set(underline) == {"="}
@@ -288,8 +290,10 @@ def test_every_kind_renders_a_letter(
 
 def test_meeting_invitation(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_invitation")
+    # What it is and the case (the process's short title); the date gives way to them.
     assert result.subject == (
-        "Innkalling til halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
+        "Innkalling til halvdagsmøte om innspillene – retningslinjer for sekretariatene "
+        "(vår ref. 20/64758)"
     )
     text, html = result.text, result.html
     assert "Innkalling til halvdagsmøte om innspillene\n=====" in text
@@ -314,10 +318,18 @@ def test_a_changed_meeting_gets_an_updated_invitation(definition: ProcessDefinit
     result = rendered(
         definition, "meeting_invitation", revision=2, step=meeting_step(start=time(10))
     )
-    # The subject says what the heading says: an updated invitation.
+    # The subject says that the meeting changed ("Oppdatert innkalling til ..." does not fit
+    # with the case after it).
     assert result.subject == (
-        "Oppdatert innkalling til halvdagsmøte om innspillene – fredag 5. juni 2020 "
+        "Endret møte: Halvdagsmøte om innspillene – retningslinjer for sekretariatene "
         "(vår ref. 20/64758)"
+    )
+    short = definition.process.model_copy(update={"short_title": "Retningslinjer"})
+    again = rendered(
+        definition, "meeting_invitation", revision=2, step=meeting_step(), process=short
+    )
+    assert again.subject == (
+        "Oppdatert innkalling til halvdagsmøte om innspillene – retningslinjer (vår ref. 20/64758)"
     )
     assert "Oppdatert innkalling til halvdagsmøte om innspillene\n=====" in result.text
     for part in (flat(result.text), html_text(result.html)):
@@ -361,7 +373,8 @@ def test_a_meeting_without_video_link_or_agenda(definition: ProcessDefinition) -
 def test_meeting_reminder_the_day_before(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_reminder")
     assert result.subject == (
-        "Påminnelse: Halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
+        "Påminnelse: Halvdagsmøte om innspillene – retningslinjer for sekretariatene "
+        "(vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
         assert (
@@ -377,16 +390,26 @@ def test_meeting_reminder_the_day_before(definition: ProcessDefinition) -> None:
 @pytest.mark.parametrize(
     ("language", "counts", "sentence"),
     [
-        ("nb", ReplyCounts(7, 1, 0, 1), "Så langt har 7 deltakere takket ja og 1 har takket nei."),
-        ("nb", ReplyCounts(1, 0, 0, 8), "Så langt har 1 deltaker takket ja."),
+        # Numbers under 13 in words, as running text has them.
+        (
+            "nb",
+            ReplyCounts(7, 1, 0, 1),
+            "Så langt har sju deltakere takket ja og én har takket nei.",
+        ),
+        ("nb", ReplyCounts(1, 0, 0, 8), "Så langt har én deltaker takket ja."),
         (
             "nb",
             ReplyCounts(2, 1, 3, 3),
-            "Så langt har 2 deltakere takket ja, 1 har takket nei og 3 har svart kanskje.",
+            "Så langt har to deltakere takket ja, én har takket nei og tre har svart kanskje.",
         ),
-        ("nb", ReplyCounts(0, 1, 0, 8), "Så langt har 1 deltaker takket nei."),
-        ("nn", ReplyCounts(7, 1, 0, 1), "Så langt har 7 deltakarar takka ja og 1 har takka nei."),
-        ("nn", ReplyCounts(0, 0, 1, 8), "Så langt har 1 deltakar svart kanskje."),
+        ("nb", ReplyCounts(0, 1, 0, 8), "Så langt har én deltaker takket nei."),
+        ("nb", ReplyCounts(14, 0, 0, 1), "Så langt har 14 deltakere takket ja."),
+        (
+            "nn",
+            ReplyCounts(7, 1, 0, 1),
+            "Så langt har sju deltakarar takka ja og ein har takka nei.",
+        ),
+        ("nn", ReplyCounts(0, 0, 1, 8), "Så langt har ein deltakar svart kanskje."),
     ],
 )
 def test_meeting_reminder_tells_the_calendar_replies(
@@ -399,7 +422,7 @@ def test_meeting_reminder_tells_the_calendar_replies(
     # its own paragraph, after the meeting's facts and before how to say one cannot come
     text = result.text
     assert text.index("kl. 09.00") < text.index("Så langt har") < text.index("Kan de")
-    assert f"\n\n{sentence}\n\n" in text
+    assert sentence in [flat(paragraph) for paragraph in text.split("\n\n")]
 
 
 def test_meeting_reminder_without_calendar_replies_says_nothing_of_them(
@@ -420,7 +443,7 @@ def test_meeting_reminder_without_compilation_and_over_a_weekend(
     result = rendered(
         definition, "meeting_reminder", step=monday, letter_date=friday, compilation_attached=False
     )
-    assert result.subject.startswith("Påminnelse: Halvdagsmøte om innspillene – mandag 8. juni")
+    assert result.subject.startswith("Påminnelse: Halvdagsmøte om innspillene – retningslinjer")
     for part in (flat(result.text), html_text(result.html)):
         assert "«Halvdagsmøte om innspillene» mandag 8. juni 2020." in part
         assert "i morgen" not in part
@@ -430,7 +453,8 @@ def test_meeting_reminder_without_compilation_and_over_a_weekend(
 def test_meeting_cancel(definition: ProcessDefinition) -> None:
     result = rendered(definition, "meeting_cancel")
     assert result.subject == (
-        "Avlyst: Halvdagsmøte om innspillene – fredag 5. juni 2020 (vår ref. 20/64758)"
+        "Avlyst: Halvdagsmøte om innspillene – retningslinjer for sekretariatene "
+        "(vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
         assert (
@@ -448,17 +472,23 @@ def test_meeting_cancel(definition: ProcessDefinition) -> None:
 def test_compilation_lists_late_and_missing_answers(definition: ProcessDefinition) -> None:
     names = secretariat_names(definition)
     result = rendered(definition, "compilation")
+    # The step's title says what was asked: "Sammenstilling av innspill til ...".
     assert result.subject == (
-        "Sammenstilling: Innspill til retningslinjer for sekretariatene "
-        "(versjon 1) (vår ref. 20/64758)"
+        "Sammenstilling av innspill til retningslinjer for sekretariatene (vår ref. 20/64758)"
     )
     text = result.text
     assert "både som Word-dokument og som HTML-fil" in flat(text)
-    # "7 av 9" alone does not say 9 what.
+    # "7 av 9" alone does not say 9 what; numbers under 13 in words.
     assert (
-        "Fristen for innspill var 1. juni 2020. Av de 9 som ble bedt om innspill, har 7 svart."
+        "Fristen for innspill var 1. juni 2020. Av de ni som ble bedt om innspill, har sju svart."
         in flat(text)
     )
+    # Not "sammenstillingen av innspillene til «Innspill til ...»".
+    assert (
+        "sammenstillingen av svarene på «Innspill til retningslinjer for sekretariatene», "
+        "stilt opp tema for tema" in flat(text)
+    )
+    assert "innspillene til «" not in flat(text)
     late = text.index("Disse sendte innspill etter fristen:\n")
     missing = text.index("Vi har ikke mottatt innspill fra:\n")
     assert late < text.index(f"- {names[3]}\n") < missing
@@ -467,7 +497,7 @@ def test_compilation_lists_late_and_missing_answers(definition: ProcessDefinitio
     assert "Dette er versjon" not in text
 
     body = html_text(result.html)
-    assert "Av de 9 som ble bedt om innspill, har 7 svart." in body
+    assert "Av de ni som ble bedt om innspill, har sju svart." in body
     assert f"Disse sendte innspill etter fristen: {names[3]} Vi har ikke mottatt" in body
     assert f"Vi har ikke mottatt innspill fra: {names[7]} {names[8]}" in body
 
@@ -484,7 +514,7 @@ def test_a_later_compilation_replaces_the_earlier(definition: ProcessDefinition)
     )
     for part in (flat(result.text), html_text(result.html)):
         assert sentence in part
-        assert "Alle de 9 som ble bedt om innspill, har svart." in part
+        assert "Alle de ni som ble bedt om innspill, har svart." in part
         assert "Vi har ikke mottatt innspill fra" not in part
         assert "ny versjon av sammenstillingen" not in part
         for name in (names[3], names[7], names[8]):
@@ -498,8 +528,9 @@ def test_circulation_of_the_first_draft(definition: ProcessDefinition) -> None:
     result = rendered(
         definition, "circulation", version=1, note=None, filename="utkast-retningslinjer.docx"
     )
+    # The title names the case already: it is the subject.
     assert result.subject == (
-        "Utkast til retningslinjer – oversendelse til behandling i styringsgruppene "
+        "Utkast til retningslinjer for sekretariatene – til behandling i styringsgruppen "
         "(vår ref. 20/64758)"
     )
     for part in (flat(result.text), html_text(result.html)):
@@ -516,10 +547,14 @@ def test_circulation_of_the_first_draft(definition: ProcessDefinition) -> None:
 
 def test_circulation_of_a_revised_draft(definition: ProcessDefinition) -> None:
     result = rendered(definition, "circulation")
-    # The title does not fit after "Revidert utkast (versjon 2): ": the subject says what it is.
-    assert result.subject == "Revidert utkast (versjon 2) til behandling (vår ref. 20/64758)"
+    # The title does not fit after "Revidert utkast (versjon 2): ": the subject says what it
+    # is, and the case.
+    assert result.subject == (
+        "Revidert utkast (versjon 2) til behandling: Retningslinjer for sekretariatene "
+        "(vår ref. 20/64758)"
+    )
     text = result.text
-    assert "Revidert utkast (versjon 2): Utkast til retningslinjer – oversendelse til\n" in text
+    assert "Revidert utkast (versjon 2): Utkast til retningslinjer for sekretariatene –\n" in text
     assert "Endringer fra forrige versjon\n-----" in text
     assert text.index("Endringer fra forrige versjon") < text.index("Kapittelet om kommunikasjon")
     for part in (flat(text), html_text(result.html)):
@@ -542,7 +577,9 @@ def test_a_revised_draft_without_note(definition: ProcessDefinition) -> None:
 
 def test_treatment_reminder(definition: ProcessDefinition) -> None:
     result = rendered(definition, "treatment_reminder")
-    assert result.subject == "Påminnelse: behandling av utkastet (vår ref. 20/64758)"
+    assert result.subject == (
+        "Påminnelse: behandling av utkastet – retningslinjer for sekretariatene (vår ref. 20/64758)"
+    )
     for part in (flat(result.text), html_text(result.html)):
         assert "utkastet (versjon 2) som vi sendte dere 15. juni 2020" in part
         assert "Vi har ennå ikke fått beskjed om når styringsgruppen skal behandle saken." in part

@@ -32,6 +32,7 @@ class FileInfo:
     id: int
     filename: str
     size: int
+    title: str = ""  # what the process file calls one of our files, in the reader's language
 
     @property
     def size_text(self) -> str:
@@ -151,6 +152,10 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     participant = audience.get(row.participant_key)
     if participant is None:
         return INVALID
+    # The form speaks the participant's language, the process file's texts included.
+    definition = definition.in_language(participant.language)
+    step = definition.step(step.id)
+    assert isinstance(step, RequestStep)
     # One contract for late answers (innspill.process.deadlines): taken until the step
     # closes, even when a deadline was moved past the closing day.
     book = deadlines_in(session, definition)
@@ -159,6 +164,11 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
     latest = _latest(session, row)
     # what they typed (before greetings and signatures were cleaned away), to go on from
     texts: dict[str, str] = json.loads(latest.raw_json or latest.text_json) if latest else {}
+    titles = {
+        ref.sent_filename: str(ref.caption)
+        for ref in step.attachments
+        if getattr(ref, "caption", None)
+    }
     return Opened(
         token=token,
         definition=definition,
@@ -174,7 +184,7 @@ def open_token(session: Session, token: str, *, now: datetime) -> Opened | Refus
         texts={k: v for k, v in texts.items() if isinstance(v, str)},
         files=_files(session, latest),
         step_files=[
-            FileInfo(n, name, size)
+            FileInfo(n, name, size, titles.get(name, ""))
             for n, (name, size) in enumerate(step_file_sizes(session, definition.id, step.id), 1)
         ],
     )

@@ -118,8 +118,14 @@ def _demo_closing(where: DemoFolder, *, keep: bool, documents: list[Path]) -> li
         "Where to look:",
         f"  Mail: {count} .eml files in {where.mail} (open them in any mail client)",
     ]
-    if documents:
-        lines.append("  Latest compilation: " + " and ".join(str(p) for p in documents))
+    # Each compilation step (each part of the round has its own): its DOCX and its HTML.
+    pairs = [
+        " and ".join(str(p) for p in documents[i : i + 2]) for i in range(0, len(documents), 2)
+    ]
+    if len(pairs) == 1:
+        lines.append(f"  Latest compilation: {pairs[0]}")
+    elif pairs:
+        lines += ["  Latest compilations:", *(f"    {pair}" for pair in pairs)]
     lines += [
         "  Dashboard: add a user (asks for a password), then start it at http://127.0.0.1:8000/",
         f"    INNSPILL_DATA_DIR={folder} uv run innspill user add NAME",

@@ -198,7 +198,9 @@ def report(engine: Engine, mail: str) -> DemoResult:
         "answers_by_channel": dict(Counter(a.channel for a in answers)),
         "held_mail": [f"{m.sender}: {m.reason}" for m in inbound if m.status == "held"],
         "reminders_skipped": dict(Counter(e.detail for e in events if e.kind.endswith("_skipped"))),
-        "compilations": [e.detail for e in events if e.kind == "compilation_made"],
+        "compilations": [
+            f"{e.step_key} {e.detail}" for e in events if e.kind == "compilation_made"
+        ],
         "meeting_attendance": {
             "attended": sum(1 for a in attendance if a.attended),
             "absent": sum(1 for a in attendance if not a.attended),

@@ -4,7 +4,6 @@ and how the steering groups treat it. Used by the demo and by the tests."""
 from __future__ import annotations
 
 import email
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from innspill.models.db import session_scope
 from innspill.process.deadlines import change_deadline
 from innspill.process.definition import MeetingStep, ProcessDefinition, RequestStep
 from innspill.process.loading import store_definition
+from innspill.process.nbformat import nbdate
 from innspill.process.workdays import local_datetime
 
 Moment = tuple[date, time]
@@ -39,7 +39,7 @@ ANSWERS: dict[str, dict[str, Moment | None]] = {
         "trondheim-sekretariat": (date(2020, 4, 21), time(15, 30)),
         "nord-jaeren-sekretariat": (date(2020, 4, 24), time(9, 45)),
         "kristiansand-sekretariat": (date(2020, 4, 27), time(15, 10)),
-        "buskerudbyen-sekretariat": (date(2020, 4, 29), time(12, 0)),
+        "buskerudbyen-sekretariat": (date(2020, 4, 28), time(12, 0)),
         "grenland-sekretariat": (date(2020, 5, 7), time(10, 30)),
         "tromso-sekretariat": None,
     },
@@ -106,7 +106,22 @@ TREATMENTS: dict[str, tuple[Moment | None, date | None, Moment | None]] = {
     ),
     "tromso": (None, None, None),
 }
-DECISION = "Styringsgruppen slutter seg til utkastet til retningslinjer for sekretariatet."
+DECISION = {
+    "nb": "Styringsgruppen slutter seg til utkastet til retningslinjer for sekretariatet.",
+    "nn": "Styringsgruppa sluttar seg til utkastet til retningslinjer for sekretariatet.",
+}
+
+# Part 1 asks when each steering group takes up the assignment: the meeting each names.
+AGENDA_MEETINGS: dict[str, date] = {
+    "oslo-akershus": date(2020, 4, 15),
+    "bergen": date(2020, 4, 23),
+    "nedre-glomma": date(2020, 4, 22),
+    "trondheim": date(2020, 4, 28),
+    "nord-jaeren": date(2020, 4, 30),
+    "kristiansand": date(2020, 5, 5),
+    "buskerudbyen": date(2020, 5, 12),
+    "grenland": date(2020, 5, 6),  # why Grenland asks for more time (EXTENSION_REASON)
+}
 
 
 @dataclass
@@ -143,11 +158,35 @@ def _request(d: ProcessDefinition, step: str) -> RequestStep:
 
 
 def _texts(d: ProcessDefinition, step: str, who: str) -> dict[str, str]:
-    request = _request(d, step)
-    return {
-        t.id: f"Innspill fra {d.participant(who).area} om {t.title.lower()}."
-        for t in d.themes_of(request)
-    }
+    """What a participant writes, in their own written form: part 1 comments on the proposed
+    assignment and says when the steering group takes it up; part 2 gives input per theme."""
+    person = d.participant(who)
+    nynorsk = person.language == "nn"
+    own = d.in_language(person.language)
+    texts = {}
+    for theme in own.themes_of(_request(own, step)):
+        if theme.id == "merknader":
+            texts[theme.id] = (
+                "Vi sluttar oss til forslaget til oppdrag. Det bør òg seie noko om korleis "
+                "sekretariatet rapporterer til styringsgruppa."
+                if nynorsk
+                else "Vi slutter oss til forslaget til oppdrag. Det bør også si noe om hvordan "
+                "sekretariatet rapporterer til styringsgruppen."
+            )
+        elif theme.id == "styringsgruppe":
+            day = nbdate(AGENDA_MEETINGS[who.removesuffix("-sekretariat")])
+            texts[theme.id] = (
+                f"Styringsgruppa tek opp oppdraget som sak i møtet {day}."
+                if nynorsk
+                else f"Styringsgruppen tar opp oppdraget som sak i møtet {day}."
+            )
+        else:
+            texts[theme.id] = (
+                f"Innspel frå {person.area} om {theme.title.lower()}."
+                if nynorsk
+                else f"Innspill fra {person.area} om {theme.title.lower()}."
+            )
+    return texts
 
 
 def _answer(step: str, who: str, at: datetime) -> Callable[[Engine, ProcessDefinition], None]:
@@ -221,27 +260,37 @@ def reply_mail(
         .order_by(col(OutboxMessage.id).desc())
     ).first()
     assert latest is not None, f"{who} has had no message about {step}"
-    to = None
-    if latest.carried_by:  # the invitation came inside another step's: use this step's address
-        latest, to = _carried_address(session, latest)
+    part = _part_number(session, latest)
+    if latest.carried_by:  # the invitation came inside another step's: reply to that one
+        latest = session.exec(
+            select(OutboxMessage).where(OutboxMessage.key == latest.carried_by)
+        ).one()
     ours = email.message_from_bytes(latest.raw, policy=default)
     participant = d.participant(who)
     reply = EmailMessage()
     reply["From"] = formataddr((participant.name, str(participant.email)))
-    reply["To"] = to or str(ours["Reply-To"])
+    reply["To"] = str(ours["Reply-To"])
     reply["Subject"] = f"SV: {ours['Subject']}"
     reply["Date"] = format_datetime(at)
     reply["Message-ID"] = make_msgid(domain=str(participant.email).split("@")[1])
     reply["In-Reply-To"] = str(ours["Message-ID"])
     if auto_submitted:
         reply["Auto-Submitted"] = auto_submitted
-    themes = {t.id: t.title for t in d.themes_of(_request(d, step))}
-    parts = [body] if body else ["Hei,", "", "Her er innspillet vårt."]
+    own = d.in_language(participant.language)
+    themes = {t.id: t.title for t in own.themes_of(_request(own, step))}
+    # A reply to an invitation in several parts says which part it answers, as it asks.
+    parts = [f"Del {part}", ""] if part and not body else []
+    if body:
+        parts.append(body)
+    elif participant.language == "nn":
+        parts += ["Hei,", "", "Her er innspelet vårt."]
+    else:
+        parts += ["Hei,", "", "Her er innspillet vårt."]
     for theme, text in texts.items():
         parts += ["", themes[theme], text]
     parts += [
         "",
-        "Med vennlig hilsen",
+        "Med venleg helsing" if participant.language == "nn" else "Med vennlig hilsen",
         participant.name,
         "",
         f"{at.astimezone(ours['Date'].datetime.tzinfo):%d.%m.%Y} skrev {ours['From']}:",
@@ -260,27 +309,19 @@ def reply_mail(
     return reply.as_bytes()
 
 
-def _carried_address(session: Session, carried: OutboxMessage) -> tuple[OutboxMessage, str]:
-    """The message that carried an invitation, and the address it gives for that step: the
-    carried steps' own reply addresses stand in its text in the order of the steps."""
-    carrier = session.exec(
-        select(OutboxMessage).where(OutboxMessage.key == carried.carried_by)
-    ).one()
-    siblings = session.exec(
+def _part_number(session: Session, message: OutboxMessage) -> int | None:
+    """The part a step is in an invitation in several parts (1, 2, ...), or None: the carrier
+    is part 1, the invitations it carried follow in the order they were recorded."""
+    carrier = message.carried_by or message.key
+    carried = session.exec(
         select(OutboxMessage.key)
-        .where(OutboxMessage.carried_by == carrier.key)
+        .where(OutboxMessage.carried_by == carrier)
         .order_by(col(OutboxMessage.id))
     ).all()
-    message = email.message_from_bytes(carrier.raw, policy=default)
-    body = message.get_body(preferencelist=("plain",))
-    text = body.get_content() if body is not None else ""
-    own = str(message["Reply-To"])
-    found = [a for a in dict.fromkeys(PLUS_ADDRESS.findall(text)) if a != own]
-    return carrier, found[list(siblings).index(carried.key)]
+    if not carried or message.kind != "invitation":
+        return None
+    return 1 if message.carried_by is None else list(carried).index(message.key) + 2
 
-
-#: A reply address with a token, as the invitation text gives it.
-PLUS_ADDRESS = re.compile(r"[\w.-]+\+[a-z2-7]{32}@[\w.-]+[a-z]")
 
 #: A minimal, valid one-page PDF for the demo's attachment.
 DEMO_PDF = (
@@ -384,7 +425,9 @@ def _treatment(
                 now=at,
                 meeting_date=meeting,
                 decided_on=decided,
-                decision=DECISION if decided else "",
+                decision=DECISION[d.participant(f"{area}-styringsgruppe").language]
+                if decided
+                else "",
                 by="demo",
             )
 

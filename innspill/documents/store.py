@@ -36,6 +36,7 @@ from innspill.process.definition import (
     RequestStep,
     Theme,
 )
+from innspill.process.text_checks import readers_language
 from innspill.process.workdays import end_of_day
 
 MAX_DRAFT_BYTES = 20 * 1024 * 1024
@@ -233,6 +234,7 @@ def make_compilation(
     by: str = "",
 ) -> Document:
     """Compile the answers as a new version (DOCX, with an HTML twin); never overwrites."""
+    definition = definition.in_language(readers_language(definition, step_id))
     step = definition.step(step_id)
     if not isinstance(step, CompilationStep):
         raise InnspillError(f"step '{step_id}' is a {step.kind} step, not a compilation step")

@@ -18,16 +18,19 @@ from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
 from innspill.inbound.assignment import Preview, check, preview
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
+from innspill.inbound.placing import place, without_part_lines
 from innspill.models.db import session_scope
 from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import ProcessDefinition, RequestStep, Theme
 from innspill.process.loading import get_definition
+from innspill.process.texts import variants
 from innspill.process.workdays import OSLO, end_of_day
 from innspill.tokens import resolve
 
 if TYPE_CHECKING:
     from innspill.inbound.mailbox import Fetched, FetchReport
 from innspill.models import (
+    AccessToken,
     InboundMessage,
     InboundStatus,
     OutboxMessage,
@@ -52,7 +55,9 @@ def split_by_themes(text: str, themes: list[Theme]) -> dict[str, str]:
 
     Text before the first such line, or all of it when there is none, is kept as general text.
     """
-    titles = {t.title.casefold(): t.id for t in themes}
+    # A heading may be in any language the file gives the theme in: a nynorsk participant
+    # writes the nynorsk title they were sent.
+    titles = {title.casefold(): t.id for t in themes for title in variants(t.title)}
     heading = re.compile(r"^\s*(?:#+\s*|\d+[.)]\s*)?(.+?)\s*:?\s*$")
     sections: dict[str, list[str]] = {}
     current = GENERAL
@@ -156,17 +161,39 @@ def _quotes_our_message(session: Session, participant: Participant, raw: bytes) 
 
 
 def _answer(session: Session, row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
-    for token in parsed.tokens:
-        access = resolve(session, token, purpose=TokenPurpose.REPLY, now=now)
-        if access is not None:
-            break
-    else:
+    access = _reply_token(session, parsed, now=now)
+    if access is None:
         row.reason = "no valid token: unknown, expired, or for a process that has ended"
         return
     definition = get_definition(session, access.process_id)
-    row.process_id, row.step_key = access.process_id, access.step_key
-    row.participant_key = access.participant_key
-    accept(session, row, parsed, definition, by="e-post", now=now)
+    row.process_id, row.participant_key = access.process_id, access.participant_key
+    if not parsed.text.strip() and not parsed.files:
+        row.step_key = access.step_key
+        row.reason = _empty_reason(parsed)  # what the parser could not read says more
+        return
+    placed = place(
+        definition,
+        participant_id=access.participant_key,
+        step_id=access.step_key,
+        all_parts=access.purpose == TokenPurpose.PARTS,
+        text=parsed.text,
+    )
+    row.step_key = placed.step_id
+    if placed.step_id is None:
+        row.reason = placed.reason
+        return
+    accept(session, row, parsed, definition, by="e-post", now=now, text=placed.text)
+
+
+def _reply_token(session: Session, parsed: ParsedMail, *, now: datetime) -> AccessToken | None:
+    """The first token of the message that is a reply address: of a step, or of every part
+    of an invitation in several parts."""
+    for token in parsed.tokens:
+        for purpose in (TokenPurpose.REPLY, TokenPurpose.PARTS):
+            access = resolve(session, token, purpose=purpose, now=now)
+            if access is not None:
+                return access
+    return None
 
 
 def accept(
@@ -178,8 +205,10 @@ def accept(
     by: str,
     now: datetime,
     assigned: bool = False,
+    text: str | None = None,
 ) -> None:
-    """Make the message an answer of row.participant_key to row.step_key, with its files.
+    """Make the message an answer of row.participant_key to row.step_key, with its files
+    (`text`: the reply's text as placed, without the line naming its part).
 
     `assigned`: a person decided it (innspill inbox assign, after the checks in
     innspill.inbound.assignment): it becomes an answer now, even after the step closed.
@@ -207,12 +236,9 @@ def accept(
             "had not been made"
         )
         return
-    texts = split_by_themes(parsed.text, definition.themes_of(step))
+    texts = split_by_themes(parsed.text if text is None else text, definition.themes_of(step))
     if not texts and not parsed.files:
-        # Held: say why in the parser's own words (parts cut, too deep, files refused) when
-        # it has any, not only that nothing was found.
-        why = [*parsed.notes, *(f"file refused: {r}" for r in parsed.rejected_files)]
-        row.reason = "; ".join(why) or "the reply has no text of its own and no files"
+        row.reason = _empty_reason(parsed)
         return
     answer = register_answer(
         session,
@@ -240,6 +266,13 @@ def accept(
     session.flush()
     row.status, row.answer_id = InboundStatus.ACCEPTED, answer.id
     row.reason = "; ".join(f"file refused: {r}" for r in refused)
+
+
+def _empty_reason(parsed: ParsedMail) -> str:
+    """Why a reply with nothing to keep is held: in the parser's own words (parts cut, too
+    deep, files refused) when it has any, not only that nothing was found."""
+    why = [*parsed.notes, *(f"file refused: {r}" for r in parsed.rejected_files)]
+    return "; ".join(why) or "the reply has no text of its own and no files"
 
 
 def assign(
@@ -278,7 +311,11 @@ def assign(
     )
     check(shown, confirm=confirm)
     row.process_id, row.step_key, row.participant_key = process_id, step_id, participant_id
-    accept(session, row, parse_mail(row.raw), definition, by=by, now=now, assigned=True)
+    parsed = parse_mail(row.raw)
+    text = without_part_lines(
+        definition, participant_id=participant_id, step_id=step_id, text=parsed.text
+    )
+    accept(session, row, parsed, definition, by=by, now=now, assigned=True, text=text)
     if _status(row) != InboundStatus.ACCEPTED:
         raise InnspillError(f"message {message_id} could not be made an answer: {row.reason}")
     row.status = InboundStatus.ASSIGNED

@@ -80,7 +80,9 @@ def addressed(
     # A reply to a receipt ("takk!") must not become a new version of the answer: receipts
     # carry no reply token, so such replies land in the holding queue.
     if action.kind != ActionKind.RECEIPT:
-        reply_token = token(TokenPurpose.REPLY)
+        # An invitation in several parts has one reply address for all of them; what the
+        # reply says tells the part (innspill.inbound.placing).
+        reply_token = token(TokenPurpose.PARTS if action.carries else TokenPurpose.REPLY)
         address, suffix = plus_address(reply, reply_token), f" [ref:{reply_token}]"
     url = None
     if outgoing.public_url:
@@ -95,6 +97,8 @@ def _purposes(action: Action, outgoing: Outgoing) -> list[TokenPurpose]:
     if action.kind not in REQUEST_KINDS and action.kind != ActionKind.RECEIPT:
         return []
     purposes = [] if action.kind == ActionKind.RECEIPT else [TokenPurpose.REPLY]
+    if action.carries:
+        purposes = [TokenPurpose.PARTS]
     if outgoing.public_url:
         purposes.append(TokenPurpose.FORM)
     return purposes

@@ -130,6 +130,7 @@ def request_values(
     deadline_change: ChangeInEffect | None = None,
 ) -> dict[str, Any]:
     """The outbox values of a request step's message, without tokens (a preview, say)."""
+    definition = reader_view(definition, action)
     reply = reply_to or str(definition.sender.email)
     context = message_context(
         definition, action, now=now, reply_to=reply, deadline_change=deadline_change
@@ -137,6 +138,11 @@ def request_values(
     if definition.archive is not None:  # a preview is not written, so it gets no number
         context["our_reference"] = f"{definition.process.reference}-{UNNUMBERED}"
     return render_row(definition, action, now=now, reply_to=reply, context=context)
+
+
+def reader_view(definition: ProcessDefinition, action: Action) -> ProcessDefinition:
+    """The definition in the language of the action's participant: what their letter reads."""
+    return definition.in_language(definition.participant(action.participant_id).language)
 
 
 def render_row(
@@ -241,6 +247,7 @@ def compose(
 
     `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
     """
+    definition = reader_view(definition, action)
     if action.carrier is not None:
         return carried_row(definition, action, now=now)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:

@@ -32,7 +32,10 @@ def invitation_part(
         "themes": definition.themes_of(step),
         "deadline": action.deadline,
         "written_deadline": action.written_deadline,  # when it moved: a weekend or holiday
-        "attachments": [sent_name(name) for name in step.attachments],
+        # As the letter names them: `Forslag til oppdrag (oppdrag.pdf)`, or the name as sent.
+        "attachments": [
+            getattr(name, "label", None) or sent_name(name) for name in step.attachments
+        ],
         "reply_to": reply_to,
         "answer_url": answer_url,
     }

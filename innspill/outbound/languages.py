@@ -13,6 +13,7 @@ from innspill.errors import DefinitionError, Problem
 from innspill.outbound.templates import TEMPLATES, environment
 from innspill.planning.actions import ActionKind
 from innspill.process.definition import ProcessDefinition
+from innspill.process.text_checks import missing_translations, untranslated_tables
 
 #: Every kind that sends a message needs these three parts in each language.
 PARTS = ("subject.txt", "txt", "html")
@@ -108,7 +109,12 @@ def language_problems(
 
 
 def check_languages(definition: ProcessDefinition, *, file: str) -> None:
-    """Raise DefinitionError if the file names a language that cannot be rendered in full."""
+    """Raise DefinitionError if the file names a language that cannot be rendered in full:
+    templates missing, or texts from the file not given in a participant's language."""
     problems = language_problems(definition, file=file, folder=TEMPLATES)
+    complete = complete_languages(TEMPLATES)
+    if definition.process.language in complete:  # else that is the problem to fix first
+        problems += untranslated_tables(definition, file)
+    problems += missing_translations(definition, file, languages=complete)
     if problems:
         raise DefinitionError(problems)

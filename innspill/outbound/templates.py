@@ -55,6 +55,9 @@ def environment(folder: Path = TEMPLATES) -> Environment:
         nbtime=nbformat.nbtime,
         day_off=nbformat.day_off,
         basename=sent_name,  # an attachment's file name, as sent (oppdrag.md goes as oppdrag.pdf)
+        # An attachment as letters name it: its title and file name as sent, or the file name.
+        label=lambda path: getattr(path, "label", None) or sent_name(path),
+        words=nbformat.in_words,  # `{{ n|words("nn") }}`: numbers under 13 as words
     )
     return env
 

@@ -68,7 +68,9 @@ def plan_compilation(
     if not _compilation_due(definition, step, state=state, now=now):
         return []
     out: list[Action] = []
-    versions = state.documents.get((step.id, "compilation"), [])
+    # The versions made by `now`: a tick replayed for an earlier moment (--at) finds the
+    # version of that moment, and makes no copy of it after the later ones.
+    versions = [v for v in state.documents.get((step.id, "compilation"), []) if v.created_at <= now]
     version = versions[-1].version if versions else 0
     if not versions or versions[-1].basis != basis:
         version += 1

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from innspill.process.attachments import StepFile
+from innspill.process.fields import RENDERED_SUFFIXES, sent_name
 from innspill.process.nbformat import nbdate
-from innspill.process.schema import RENDERED_SUFFIXES, ProcessDefinition, RequestStep, sent_name
+from innspill.process.schema import ProcessDefinition, RequestStep
 from innspill.process.workdays import local_datetime
 
 PDF = "application/pdf"

@@ -19,6 +19,7 @@ from innspill.errors import DefinitionError, Problem
 from innspill.process.attachments import NOT_BARE, read_step_files
 from innspill.process.deadlines import in_effect
 from innspill.process.schema import (
+    AttachmentRef,
     CirculationStep,
     CompilationStep,
     Language,
@@ -35,9 +36,11 @@ from innspill.process.schema import (
     Theme,
     TreatmentReminders,
 )
+from innspill.process.texts import SHAPE_TAGS, Text
 from innspill.process.workdays import why_not_working_day
 
 __all__ = [
+    "AttachmentRef",
     "CirculationStep",
     "CompilationStep",
     "Language",
@@ -51,6 +54,7 @@ __all__ = [
     "Sender",
     "Slug",
     "Step",
+    "Text",
     "Theme",
     "TreatmentReminders",
     "date_warnings",
@@ -195,6 +199,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif part in {"request", "meeting", "compilation", "circulation"} and out.endswith("]"):
             continue  # the discriminator tag pydantic inserts; the user never wrote it
+        elif part in SHAPE_TAGS:
+            continue  # a text or a table of texts (innspill.process.texts): the same field
         else:
             out += f".{part}" if out else str(part)
     return out

@@ -1,4 +1,4 @@
-"""Norwegian (bokmål) formatting of dates and times, as a case officer writes them."""
+"""Norwegian formatting of dates, times and small numbers, as a case officer writes them."""
 
 from __future__ import annotations
 
@@ -70,3 +70,47 @@ def day_off(day: date, language: str = "nb") -> str:
     if day.weekday() >= 5:
         return WEEKEND[language][day.weekday() - 5]
     return ""
+
+
+#: Numbers under 13 are written as words in running text; "én"/"ein" is for a masculine or
+#: feminine noun, and the caller gives the neuter ("ett"/"eitt") where it is needed.
+_NUMBER_WORDS = {
+    "nb": (
+        "null",
+        "én",
+        "to",
+        "tre",
+        "fire",
+        "fem",
+        "seks",
+        "sju",
+        "åtte",
+        "ni",
+        "ti",
+        "elleve",
+        "tolv",
+    ),
+    "nn": (
+        "null",
+        "ein",
+        "to",
+        "tre",
+        "fire",
+        "fem",
+        "seks",
+        "sju",
+        "åtte",
+        "ni",
+        "ti",
+        "elleve",
+        "tolv",
+    ),
+}
+
+
+def in_words(number: int, language: str = "nb", one: str | None = None) -> str:
+    """`to`, `fem`, `tolv`; 13 and above as digits (`13`), as Norwegian style has it."""
+    if number == 1 and one is not None:
+        return one
+    words = _NUMBER_WORDS.get(language, _NUMBER_WORDS["nb"])
+    return words[number] if 0 <= number < len(words) else str(number)

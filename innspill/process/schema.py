@@ -3,61 +3,55 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from datetime import date, time
 from functools import cached_property
-from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from innspill.process.addresses import email_address
 from innspill.process.archive import ArchiveSection
+from innspill.process.fields import (
+    Address,
+    AttachmentPath,
+    AttachmentRef,
+    LocalOneLine,
+    LocalStr,
+    OneLine,
+    Paragraph,
+    Phone,
+    Slug,
+    sent_name,
+)
 from innspill.process.header_values import check_header_value
+from innspill.process.texts import Language, localized
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-# Every one-line text may reach a mail header (a name in To:, a title in Subject:, the place in
-# a calendar file): line breaks and control characters, also hidden in encoded words, are
-# refused here so that no tick ever meets them.
-OneLine = Annotated[
-    str,
-    Field(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"),
-    AfterValidator(check_header_value),
-]
-#: Attachments written as text are sent as a PDF made from them (innspill.process.assignment):
-#: raw Markdown is a file a municipality's mail program cannot open.
-RENDERED_SUFFIXES = (".md", ".txt")
-
-
-def sent_name(path: str) -> str:
-    """The file name an attachment is sent under: its own, or with .pdf for text and Markdown."""
-    name = PurePosixPath(str(path)).name
-    stem, dot, suffix = name.rpartition(".")
-    if dot and stem and f".{suffix.lower()}" in RENDERED_SUFFIXES:
-        return f"{stem}.pdf"
-    return name
-
-
-Address = Annotated[str, AfterValidator(email_address), AfterValidator(check_header_value)]
-# A file sent with a step's invitation, relative to the process file: forward slashes, no
-# quotes or control characters (the name reaches a MIME header).
-AttachmentPath = Annotated[
-    str,
-    Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f\"\\]+$"),
-    AfterValidator(check_header_value),
+__all__ = [
+    "Address",
+    "AttachmentPath",
+    "AttachmentRef",
+    "Language",
+    "OneLine",
+    "Slug",
+    "sent_name",
 ]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: What ProcessDefinition caches on itself (functools.cached_property, in its __dict__).
+_CACHED = ("_views", "_participants_by_id")
 
 
 class Sender(_Strict):
@@ -67,8 +61,9 @@ class Sender(_Strict):
     unit: OneLine
     email: Address
     case_officer: OneLine
+    phone: Phone | None = None  # the case officer's, in the signature block of every letter
     signature_name: OneLine
-    signature_title: OneLine
+    signature_title: LocalOneLine
     address_lines: list[OneLine] = []
 
 
@@ -81,14 +76,16 @@ class Participant(_Strict):
     email: Address
     language: Language = "nb"
     area: OneLine | None = None
+    # The participant's own case number for this matter: "Deres referanse" in the letter head.
+    their_reference: OneLine | None = None
 
 
 class Theme(_Strict):
     """A theme the input is asked for, with its guiding questions."""
 
     id: Slug
-    title: OneLine
-    questions: list[str] = []
+    title: LocalOneLine
+    questions: list[LocalStr] = []
 
 
 class ReminderPolicy(_Strict):
@@ -122,7 +119,7 @@ class TreatmentReminders(_Strict):
 
 class _Step(_Strict):
     id: Slug
-    title: OneLine
+    title: LocalOneLine
     audience: list[Slug] = Field(default_factory=lambda: ["secretariat"])
 
 
@@ -140,8 +137,8 @@ class RequestStep(_Step):
     # The step's own introduction, paragraph by paragraph (plain text, shown escaped in the
     # invitation and on the answer form), and files sent with the invitation: paths relative
     # to the process file, read and checked at load (see innspill.process.attachments).
-    intro: list[Annotated[str, Field(min_length=1, max_length=5000)]] = []
-    attachments: list[AttachmentPath] = []
+    intro: list[Paragraph] = []
+    attachments: list[AttachmentRef] = []
 
     @field_validator("attachments")
     @classmethod
@@ -187,7 +184,7 @@ class MeetingStep(_Step):
     end: time
     place: OneLine
     video_link: Annotated[str, AfterValidator(check_header_value)] | None = None
-    agenda: list[str] = []
+    agenda: list[LocalStr] = []
     invite: datetime.date | None = None  # invitations go out; default 10 working days before
     hour: Annotated[int, Field(ge=6, le=16)] = 9  # earliest local hour for its messages
     cancelled: bool = False  # set to cancel: a CANCEL goes to everyone invited
@@ -244,7 +241,9 @@ class ProcessInfo(_Strict):
     """The process as a whole: its id, title and case reference."""
 
     id: Slug
-    title: OneLine
+    title: LocalOneLine
+    # The case as subjects name it, when the title is too long for them (default: the title).
+    short_title: LocalOneLine | None = None
     reference: Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}$")]
     language: Language = "nb"
     ends: date
@@ -278,6 +277,55 @@ class ProcessDefinition(_Strict):
             {"language": language, **p} if isinstance(p, dict) else p for p in participants
         ]
         return data
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _texts_in_process_language(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ProcessDefinition]
+    ) -> ProcessDefinition:
+        """Every table's string is the process's language (where the table gives it)."""
+        definition = handler(data)
+        rebased = definition._localized(definition.process.language)
+        rebased._views[definition.process.language] = rebased
+        return rebased
+
+    @cached_property
+    def _views(self) -> dict[str, ProcessDefinition]:
+        # This definition in each language, made once; shared by the views themselves.
+        return {}
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ProcessDefinition:
+        """A copy; one with changes has its own views and participant lookup (pydantic would
+        copy the cached ones of the original along)."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update or deep:
+            for name in _CACHED:
+                copied.__dict__.pop(name, None)
+        return copied
+
+    def _localized(self, language: str) -> ProcessDefinition:
+        view = self.model_copy(
+            update={
+                name: localized(getattr(self, name), language)
+                for name in ("process", "sender", "themes", "steps")
+            },
+        )
+        # Only the texts differ: the view shares the views and the participant lookup.
+        for name in _CACHED:
+            if name in self.__dict__:
+                view.__dict__[name] = self.__dict__[name]
+        return view
+
+    def in_language(self, language: str) -> ProcessDefinition:
+        """This definition with every text a participant reads in `language`, where the
+        file gives it (else in the process's language): for letters, forms, compilations."""
+        view = self._views.get(language)
+        if view is None:
+            base = self._views.get(self.process.language, self)  # texts fall back to its
+            view = self._views[language] = base._localized(language)
+        return view
 
     @property
     def id(self) -> str:

@@ -9,6 +9,7 @@ from sqlmodel import Session, func, select
 from innspill.errors import ChangeRefused
 from innspill.models import Answer, JournalEntry, OutboxMessage
 from innspill.process.definition import MeetingStep, ProcessDefinition, RequestStep
+from innspill.process.texts import Text, walk_texts
 from innspill.process.workdays import OSLO
 
 
@@ -136,7 +137,34 @@ def describe_other_changes(old: ProcessDefinition, new: ProcessDefinition) -> li
     steps_now = [s.id for s in new.steps]
     out += [f"step added: {s}" for s in steps_now if s not in steps_was]
     out += [f"step removed: {s}" for s in steps_was if s not in steps_now]
+    out += _texts_changed(old, new)
     return out
+
+
+def _texts_changed(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
+    """Texts given in another language, changed or taken away (`nn text of steps[1].intro[0]`);
+    the process's own language is in the texts compared above."""
+    before, after = _texts(old), _texts(new)
+    changed = []
+    for path, text in after.items():
+        was = before.get(path)
+        if was is None or dict(was.texts) == dict(text.texts):
+            continue
+        languages = set(was.texts) ^ set(text.texts)
+        languages |= {k for k in set(was.texts) & set(text.texts) if was.texts[k] != text.texts[k]}
+        changed.append(f"{', '.join(sorted(languages))} text of {path}")
+    return changed[:5] + ([f"and {len(changed) - 5} more texts"] if len(changed) > 5 else [])
+
+
+def _texts(definition: ProcessDefinition) -> dict[str, Text]:
+    found: dict[str, Text] = {}
+
+    def visit(path: str, text: str) -> None:
+        if isinstance(text, Text):
+            found[path] = text
+
+    walk_texts(definition, "", visit, skip=("participants",))
+    return found
 
 
 def refuse_past_meetings(

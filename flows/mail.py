@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger, task
 
 from innspill.errors import RunFailed
 from innspill.flows.runtime import database, explain, settings, wall_clock
-from innspill.inbound.intake import fetch_into
+from innspill.inbound.fetching import fetch_into
 
 
 @task(retries=2, retry_delay_seconds=60)

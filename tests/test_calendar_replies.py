@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from innspill.config.settings import Settings
-from innspill.inbound.intake import fetch_into, import_mail
+from innspill.inbound.fetching import fetch_into
+from innspill.inbound.intake import import_mail
 from innspill.inbound.parse import InboundKind, parse_mail
 from innspill.models import Answer, CalendarReply, Event, InboundMessage, TokenPurpose
 from innspill.models.db import session_scope

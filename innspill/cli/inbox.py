@@ -29,7 +29,7 @@ def fetch_mail(
     Each message is kept and marked done on the server once stored, so nothing is imported
     twice; one that fails stays for the next run. The next tick sends the receipts.
     """
-    from innspill.inbound.intake import fetch_into
+    from innspill.inbound.fetching import fetch_into
     from innspill.inbound.mailbox import MailboxError, source_name
 
     settings = get_settings()

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from innspill.config.settings import Settings
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.inbound.answers import MAX_FILES, attach_file, register_answer
@@ -19,16 +15,6 @@ from innspill.inbound.assignment import Preview, check, preview
 from innspill.inbound.calendar import record_calendar
 from innspill.inbound.parse import InboundKind, ParsedMail, parse_mail
 from innspill.inbound.placing import place, without_part_lines
-from innspill.models.db import session_scope
-from innspill.process.deadlines import closes_on, deadlines_in
-from innspill.process.definition import ProcessDefinition, RequestStep, Theme
-from innspill.process.loading import get_definition
-from innspill.process.texts import variants
-from innspill.process.workdays import OSLO, end_of_day
-from innspill.tokens import resolve
-
-if TYPE_CHECKING:
-    from innspill.inbound.mailbox import Fetched, FetchReport
 from innspill.models import (
     AccessToken,
     InboundMessage,
@@ -37,6 +23,12 @@ from innspill.models import (
     Participant,
     TokenPurpose,
 )
+from innspill.process.deadlines import closes_on, deadlines_in
+from innspill.process.definition import ProcessDefinition, RequestStep, Theme
+from innspill.process.loading import get_definition
+from innspill.process.texts import variants
+from innspill.process.workdays import OSLO, end_of_day
+from innspill.tokens import resolve
 
 #: Where an answer's text goes when it is not written theme by theme.
 GENERAL = ""
@@ -368,35 +360,6 @@ def dismiss(session: Session, message_id: int, *, by: str, now: datetime) -> Inb
             by=by,
         )
     return row
-
-
-def fetch_into(
-    engine: Engine, settings: Settings, *, clock: Callable[[], datetime], limit: int | None = None
-) -> tuple[FetchReport, dict[str, int]]:
-    """Read the mailbox and import every new message; counts by what became of them.
-
-    `clock` gives the time of each import (the wall clock in production, passed in by the
-    caller); a message whose import fails stays unmarked on the server for the next run.
-    """
-    from innspill.inbound.mailbox import fetch_new, source_name
-
-    source = source_name(settings)
-    counts: dict[str, int] = {}
-
-    def handle(fetched: Fetched) -> None:
-        with session_scope(engine) as session:
-            result = import_mail(
-                session,
-                fetched.raw,
-                source=source,
-                uid=fetched.uid,
-                received_at=fetched.received_at,
-                now=clock(),
-            )
-        status = str(result.message.status) if result.new else "already imported"
-        counts[status] = counts.get(status, 0) + 1
-
-    return fetch_new(settings, handle, limit=limit), counts
 
 
 def _status(row: InboundMessage) -> InboundStatus:

@@ -152,7 +152,7 @@ def test_a_name_that_is_not_bare_is_refused_alike_whether_the_file_exists(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text("hemmelig", "utf-8")
         toml = f"attachments = [{json.dumps(name)}]"  # a TOML basic string, escapes and all
-        path = seed_copy(folder, ('attachments = ["oppdrag.md"]', toml))
+        path = seed_copy(folder, (ATTACHMENTS, toml))
         with pytest.raises(DefinitionError) as caught:
             load_definition(path)
         (problem,) = caught.value.problems
@@ -174,7 +174,7 @@ def test_a_link_out_of_the_folder_is_refused_whether_its_target_exists(tmp_path:
     path = seed_copy(
         folder,
         (
-            'attachments = ["oppdrag.md"]',
+            ATTACHMENTS,
             'attachments = ["finnes.md", "mangler.md", "lokal.md"]',
         ),
     )
@@ -192,7 +192,7 @@ def test_a_zip_bomb_is_refused_as_a_draft_is(tmp_path: Path, cli, odt: bool) -> 
     (tmp_path / name).write_bytes(zip_bomb(total_mb=300, odt=odt))
     (tmp_path / "ekte.docx").write_bytes(docx())
     path = seed_copy(
-        tmp_path, ('attachments = ["oppdrag.md"]', f'attachments = ["ekte.docx", "{name}"]')
+        tmp_path, (ATTACHMENTS, f'attachments = ["ekte.docx", "{name}"]')
     )
     with pytest.raises(DefinitionError) as caught:
         load_definition(path)
@@ -206,7 +206,7 @@ def test_a_zip_bomb_is_refused_as_a_draft_is(tmp_path: Path, cli, odt: bool) -> 
 
 def test_a_zip_that_is_no_document_is_refused_by_content(tmp_path: Path) -> None:
     (tmp_path / "arkiv.docx").write_bytes(docx().replace(b"word/document.xml", b"word/other.xml"))
-    path = seed_copy(tmp_path, ('attachments = ["oppdrag.md"]', 'attachments = ["arkiv.docx"]'))
+    path = seed_copy(tmp_path, (ATTACHMENTS, 'attachments = ["arkiv.docx"]'))
     with pytest.raises(DefinitionError) as caught:
         load_definition(path)
     assert "the content is not a .docx file" in caught.value.problems[0].message
@@ -679,7 +679,7 @@ def test_two_attachments_with_one_file_name_are_refused_by_the_schema() -> None:
 
     assert ATTACHMENTS in SEED.read_text("utf-8")
     text = SEED.read_text("utf-8").replace(
-        'attachments = ["oppdrag.md"]',
+        ATTACHMENTS,
         'attachments = ["oppdrag.md", "oppdrag.md"]',
     )
     with pytest.raises(DefinitionError) as caught:

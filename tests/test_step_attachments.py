@@ -338,9 +338,9 @@ def test_one_invitation_per_participant_carries_both_steps_and_every_file(
     assert "Temaer i del 1 -------------- 1. Merknader til forslaget til oppdrag" in text
     assert "Temaer i del 2 -------------- 1. Funksjon, rolle og ansvar" in text
     assert "Frist for del 1 er mandag 27. april 2020." in text
-    assert "Frist for del 2 er mandag 1. juni 2020." in text
-    assert "Vedlegg: Forslag til oppdrag (oppdrag.md)" in text
-    assert "Vedlegg: Høringsbrev.pdf, oppdrag.md" in text
+    assert "Frist for del 2 er tirsdag 2. juni 2020. Fristen var satt til 1. juni 2020," in text
+    assert "Vedlegg: Forslag til oppdrag (oppdrag.pdf)" in text
+    assert "Vedlegg: Høringsbrev.pdf, oppdrag.pdf" in text
     for step in ("innspill-oppdrag", "innspill-retningslinjer"):
         assert f"https://innspill.example/svar/{_token(step, TRONDHEIM)}" in text
     # One reply address for both parts: the reply says which part it answers.
@@ -377,7 +377,7 @@ def test_a_second_tick_sends_nothing_and_reminders_stay_per_step(day_one, engine
     text = reminder.text().replace("\r\n", "\n")
     assert "invitasjonen til «Innspill til oppdraget»" in " ".join(text.split())
     # The files on a line of their own, by their titles: no file name mid-sentence.
-    assert "\nVedlegg til invitasjonen: Forslag til oppdrag (oppdrag.md)\n" in text
+    assert "\nVedlegg til invitasjonen: Forslag til oppdrag (oppdrag.pdf)\n" in text
     assert "var vedlagt invitasjonen" not in text
     assert "om fem arbeidsdager" in " ".join(text.split())
     # A reminder is about one step: its own reply address.
@@ -559,7 +559,7 @@ def test_the_form_lists_the_steps_files_and_serves_them_only_with_the_token(
     assert '<html lang="nn">' in nynorsk and "Dokument frå oss" in nynorsk
     assert "Innspel til oppdraget" in nynorsk and "Merknader til forslaget til oppdrag" in nynorsk
     assert "Når tek styringsgruppa opp oppdraget som sak?" in nynorsk
-    assert "Forslag til oppdrag (oppdrag.md)" in nynorsk
+    assert "Forslag til oppdrag (oppdrag.pdf)" in nynorsk
     assert "Innspill til oppdraget" not in nynorsk and "Funksjon, rolle" not in nynorsk
     pdf = form.get(f"/svar/{token}/vedlegg/1")
     assert pdf.status_code == 200 and pdf.content == PDF_BYTES

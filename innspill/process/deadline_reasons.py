@@ -10,6 +10,7 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from innspill.models import DeadlineChange
+from innspill.process.deadlines import in_effect
 from innspill.process.definition import ProcessDefinition, RequestStep
 
 _SPACE = re.compile(r"\s+")
@@ -19,7 +20,7 @@ _SPACE = re.compile(r"\s+")
 class ChangeInEffect:
     """The deadline change that sets a participant's deadline now, and why."""
 
-    original: date  # the deadline in the process file
+    original: date  # the deadline of the process file, as it runs (holidays: process.deadlines)
     deadline: date  # what the change set
     reason: str  # as the case officer gave it, as one sentence; "" when none was given
     personal: bool  # an extension for this participant, not a change for everyone
@@ -58,12 +59,12 @@ def change_in_effect(
     ).all()
     everyone = next((c for c in reversed(changes) if c.participant_key is None), None)
     own = next((c for c in reversed(changes) if c.participant_key is not None), None)
-    for_all = everyone.deadline if everyone is not None else step.deadline
+    for_all = everyone.deadline if everyone is not None else in_effect(definition, step.deadline)
     chosen = own if own is not None and own.deadline > for_all else everyone
     if chosen is None:
         return None
     return ChangeInEffect(
-        original=step.deadline,
+        original=in_effect(definition, step.deadline),
         deadline=chosen.deadline,
         reason=as_sentence(chosen.reason),
         personal=chosen.participant_key is not None,

@@ -116,11 +116,10 @@ def test_one_book_says_the_deadline_in_effect_as_written_and_when_each_step_clos
     assert (book.in_effect[pair], book.written[pair]) == (date(2020, 6, 2), date(2020, 6, 1))
     assert book.steps == {OPPDRAG: date(2020, 4, 27), RETNINGSLINJER: date(2020, 6, 2)}
     assert (OPPDRAG, "tromso-sekretariat") not in book.written  # 27 April: a working day
-    # `closes` by default: the day the drafters' work starts. The compilation of step 2 is
-    # made on the first working day after 2 June; step 1 has none of its own, so the next
-    # compilation in the file counts.
+    # `closes` by default: the day the drafters' work starts, when each step's compilation is
+    # made: the first working day after 27 April and after 2 June.
     assert book.closes[pair] == date(2020, 6, 3)
-    assert book.closes[(OPPDRAG, "tromso-sekretariat")] == date(2020, 6, 3)
+    assert book.closes[(OPPDRAG, "tromso-sekretariat")] == date(2020, 4, 28)
     # An extension (Grenland to Saturday 9 May) runs to Monday; it closes no earlier.
     changes = [(OPPDRAG, "grenland-sekretariat", date(2020, 5, 9))]
     book = deadline_book(seed, changes)
@@ -141,13 +140,15 @@ def test_closes_defaults_to_the_compilation_or_circulation_that_follows() -> Non
         return deadline_book(definition, []).closes[(step, "tromso-sekretariat")]
 
     # No compilation, but the circulation follows: the drafting starts the next working day.
-    without = SEED_TEXT.replace('kind = "compilation"', 'kind = "circulation"').replace(
+    compilation = 'id = "sammenstilling"\nkind = "compilation"'
+    assert SEED_TEXT.count(compilation) == 1
+    without = SEED_TEXT.replace(compilation, 'id = "sammenstilling"\nkind = "circulation"').replace(
         'source = "innspill-retningslinjer"\ndue = 2020-06-03', "deadline = 2020-06-12"
     )
     without = without.replace('attach_compilation = "sammenstilling"\n', "")
     assert closes_of(without) == date(2020, 6, 3)
     # Nothing follows the request steps: answers are taken until the process ends.
-    alone = SEED_TEXT[: SEED_TEXT.index('[[steps]]\nid = "sammenstilling"')]
+    alone = SEED_TEXT[: SEED_TEXT.index('[[steps]]\nid = "sammenstilling-oppdrag"')]
     assert closes_of(alone) == date(2020, 6, 30)
     assert closes_of(alone, OPPDRAG) == date(2020, 6, 30)
     # A `closes` in the file is kept.

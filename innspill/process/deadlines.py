@@ -120,15 +120,27 @@ def drafting_starts(
     """The day the drafters' work on a request step's answers starts: the day the compilation
     of its answers is made; without one, the day the first compilation or circulation step
     after it in the file starts (a circulation: the first working day after this step's
-    deadline). None when no such step follows. `steps`: step deadlines in effect."""
+    deadline; another step's compilation only if it is made after this step's deadline). None
+    when no such step follows. `steps`: step deadlines in effect."""
     own = next(
         (s for s in definition.steps if isinstance(s, CompilationStep) and s.source == step.id),
         None,
     )
     ids = [s.id for s in definition.steps]
     after = definition.steps[ids.index(step.id) + 1 :] if step.id in ids else []
+    own_deadline = steps.get(step.id, step.deadline)
     following = own or next(
-        (s for s in after if isinstance(s, CompilationStep | CirculationStep)), None
+        (
+            s
+            for s in after
+            if isinstance(s, CirculationStep)
+            # another step's compilation counts only if it is made after this deadline
+            or (
+                isinstance(s, CompilationStep)
+                and compile_day(steps.get(s.source, own_deadline)) > own_deadline
+            )
+        ),
+        None,
     )
     if isinstance(following, CompilationStep):
         return compile_day(steps.get(following.source, step.deadline))

@@ -27,6 +27,7 @@ from innspill.outbound.remind import ReminderRefused, remind_now
 from innspill.process.deadlines import change_deadline, deadline_book, in_effect
 from innspill.process.definition import (
     ProcessDefinition,
+    RequestStep,
     date_warnings,
     load_definition,
     parse_definition,
@@ -83,7 +84,12 @@ def mail_answer(engine: Engine, area: str, at: datetime, step: str = RETNINGSLIN
     who = f"{area}-sekretariat"
     with session_scope(engine) as session:
         definition = get_definition(session, SEED_ID)
-        texts = {t.id: f"Innspill fra {area} om {t.title.lower()}." for t in definition.themes}
+        request = definition.step(step)
+        assert isinstance(request, RequestStep)
+        texts = {
+            t.id: f"Innspill fra {area} om {t.title.lower()}."
+            for t in definition.themes_of(request)
+        }
         raw = reply_mail(session, definition, step, who, at, texts=texts)
         result = import_mail(session, raw, source="test", uid=f"{who}/{at}", received_at=at, now=at)
         return f"{result.message.status}: {result.message.reason}"
@@ -193,16 +199,16 @@ def test_whit_monday_runs_to_tuesday_then_the_step_closes_the_day_the_drafters_s
     (invitation,) = to(smtp, "invitation", "tromso")
     said = text(invitation)
     assert "Innspill til retningslinjer for sekretariatene – frist tirsdag 2. juni 2020" in said
-    assert f"Frist for innspill er tirsdag 2. juni 2020. {MOVED_NB}" in said
+    assert f"Frist for del 2 er tirsdag 2. juni 2020. {MOVED_NB}" in said
     html = " ".join(msg(invitation).get_body(("html",)).get_content().split())  # type: ignore[union-attr]
-    assert f"Frist for innspill er tirsdag 2. juni 2020. {MOVED_NB}" in html
+    assert f"Frist for del 2 er tirsdag 2. juni 2020. {MOVED_NB}" in html
     # 27 April is a working day: that part says nothing of the kind.
     assert said.count("Fristen var satt til") == 1
 
     for day in (28, 29):
         tick_and_send(engine, settings, oslo(2020, 5, day, 9))
     reminder = to(smtp, "reminder", "tromso", RETNINGSLINJER)[-1]
-    assert f"fristen for innspill er tirsdag 2. juni 2020, om 2 arbeidsdager. {MOVED_NB}" in (
+    assert f"fristen for innspill er tirsdag 2. juni 2020, om to arbeidsdager. {MOVED_NB}" in (
         text(reminder)
     )
 
@@ -284,7 +290,7 @@ def test_as_written_keeps_whit_monday_and_says_nothing_of_it(
     load_seed(engine, write(tmp_path, seed_text(holiday_deadlines='"as_written"')))
     tick_and_send(engine, settings, oslo(2020, 3, 30, 9))
     (invitation,) = to(smtp, "invitation", "tromso")
-    assert "Frist for innspill er mandag 1. juni 2020." in text(invitation)
+    assert "Frist for del 2 er mandag 1. juni 2020." in text(invitation)
     assert "Fristen var satt til" not in text(invitation)
     tick_and_send(engine, settings, oslo(2020, 6, 2, 9))
     overdue = to(smtp, "overdue", "tromso", RETNINGSLINJER)
@@ -304,7 +310,7 @@ def test_an_extension_to_a_saturday_runs_to_monday_and_the_notice_says_why_in_ny
     load_seed(engine, write(tmp_path, source))
     tick_and_send(engine, settings, oslo(2020, 3, 30, 9))
     (invitation,) = to(smtp, "invitation", "grenland")
-    assert f"Fristen for innspel er tysdag 2. juni 2020. {MOVED_NN}" in text(invitation)
+    assert f"Frist for del 2 er tysdag 2. juni 2020. {MOVED_NN}" in text(invitation)
 
     with session_scope(engine) as session:
         definition = get_definition(session, SEED_ID)
@@ -329,7 +335,7 @@ def test_an_extension_to_a_saturday_runs_to_monday_and_the_notice_says_why_in_ny
     assert "tirsdag" not in said and "lørdag" not in said
     # The reminders count to Monday 11 May: 2 working days before it is Thursday 7 May.
     tick_and_send(engine, settings, oslo(2020, 5, 7, 9))
-    assert "måndag 11. mai 2020, om 2 arbeidsdagar" in text(
+    assert "måndag 11. mai 2020, om to arbeidsdagar" in text(
         to(smtp, "reminder", "grenland", OPPDRAG)[-1]
     )
 
@@ -373,8 +379,10 @@ def test_no_overdue_reminder_asks_for_answers_once_the_draft_has_gone_out(
     """Even with `closes` at the process's end, the overdue reminders stop when the draft built
     on the answers has been circulated, and a reminder by hand is refused."""
     source = SEED_TEXT.replace(
-        "deadline = 2020-06-01\nreminders = { before = [7, 2], overdue_every = 3, overdue_max = 2",
-        "deadline = 2020-06-01\ncloses = 2020-06-30\n"
+        "deadline = 2020-06-01\n",
+        "deadline = 2020-06-01\ncloses = 2020-06-30\n",
+    ).replace(
+        "reminders = { before = [7, 2], overdue_every = 3, overdue_max = 2",
         "reminders = { before = [7, 2], overdue_every = 3, overdue_max = 4",
     )
     assert "overdue_max = 4" in source

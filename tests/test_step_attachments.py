@@ -191,9 +191,7 @@ def test_a_zip_bomb_is_refused_as_a_draft_is(tmp_path: Path, cli, odt: bool) -> 
     name = "bombe.odt" if odt else "bombe.docx"
     (tmp_path / name).write_bytes(zip_bomb(total_mb=300, odt=odt))
     (tmp_path / "ekte.docx").write_bytes(docx())
-    path = seed_copy(
-        tmp_path, (ATTACHMENTS, f'attachments = ["ekte.docx", "{name}"]')
-    )
+    path = seed_copy(tmp_path, (ATTACHMENTS, f'attachments = ["ekte.docx", "{name}"]'))
     with pytest.raises(DefinitionError) as caught:
         load_definition(path)
     (problem,) = caught.value.problems  # the real DOCX is taken

@@ -218,7 +218,9 @@ def test_the_whole_round_writes_to_each_participant_in_their_language(
             assert "Påminnelse" not in row.subject
             # The process file's texts too (titles, intro, themes, agenda): no bokmål
             # "innspill" outside addresses and file names.
-            words = re.sub(r"\S+@\S+|\S+\.(docx|html|md|ics|pdf|odt)\b", "", f"{row.subject}\n{body}")
+            words = re.sub(
+                r"\S+@\S+|\S+\.(docx|html|md|ics|pdf|odt)\b", "", f"{row.subject}\n{body}"
+            )
             assert "innspill" not in words.lower(), (row.kind, row.participant_key)
         else:
             assert "Med hilsen" in body and "Med helsing" not in body

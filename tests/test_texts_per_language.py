@@ -84,7 +84,7 @@ def test_a_table_is_the_process_language_to_everyone_but_its_readers(
     ]
     assert nn_step.intro[2].startswith("Vi ber om at oppdraget blir teke opp som sak")
     assert [getattr(a, "label", a) for a in nn_step.attachments] == [
-        "Forslag til oppdrag (oppdrag.md)"
+        "Forslag til oppdrag (oppdrag.pdf)"
     ]
     meeting = nn.step("halvdagsmote")
     assert meeting.title == "Halvdagsmøte om innspela"
@@ -250,12 +250,12 @@ def test_the_invitation_read_back_from_the_smtp_server_in_nynorsk_and_bokmal(
     flat_nn = " ".join(nn.split())
     for phrase in (
         "Del 1: Innspel til oppdraget – frist måndag 27. april 2020",
-        "Del 2: Innspel til retningslinjer for sekretariata – frist måndag 1. juni 2020",
+        "Del 2: Innspel til retningslinjer for sekretariata – frist tysdag 2. juni 2020",
         "I denne delen ber vi om merknadene dykkar til forslaget til oppdrag",
         "1. Merknader til forslaget til oppdrag - Har de merknader til forslaget til oppdrag",
         "2. Behandling i styringsgruppa - Når tek styringsgruppa opp oppdraget som sak?",
         "2. Kommunikasjon, representasjon og møteverksemd",
-        "Vedlegg: Forslag til oppdrag (oppdrag.md)",
+        "Vedlegg: Forslag til oppdrag (oppdrag.pdf)",
         "Direktør, Avdeling for økonomi- og verksemdsstyring",
     ):
         assert phrase in flat_nn, phrase

@@ -116,7 +116,7 @@ def test_a_case_officer_follows_the_round(page: Any, base_url: str) -> None:
     assert groups.get_by_role("columnheader").count() == 2  # the participant and the draft
     tromso = matrix.get_by_role("row", name="Sekretariatet for byvekstavtalen i Tromsø")
     assert "Ikke svart, over fristen" in tromso.inner_text()
-    assert "Purret 2 ganger" in tromso.inner_text()
+    assert "Purret 1 gang" in tromso.inner_text()
     check(page, "04-process", problems)
 
     with page.expect_download() as download:

@@ -381,7 +381,7 @@ def test_record_treatment_from_the_participant_page(admin: TestClient, db: Sessi
     assert bodies[BODY].code == "treated"  # type: ignore[attr-defined]
     shown = text_of(admin.get(page).text)
     assert f"Behandlet 20. april 2020: {decision}" in shown
-    title = "Utkast til retningslinjer – oversendelse til behandling i styringsgruppene"
+    title = "Utkast til retningslinjer for sekretariatene – til behandling i styringsgruppen"
     assert f"«{title}»: Behandlet 20. april 2020: {decision} " in shown
     assert ".." not in shown
 

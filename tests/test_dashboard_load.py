@@ -31,6 +31,7 @@ from innspill.planning.state import load_state
 from innspill.process.loading import get_definition
 from innspill.status import process_status
 from tests.conftest import SEED, SEED_ATTACHMENTS, SEED_FILES, SEED_ID, load_seed, oslo
+from tests.test_step_attachments import ATTACHMENTS
 
 NOW = oslo(2020, 4, 14, 10)
 ADMIN, VIEWER = "saksbehandler", "leser"
@@ -235,7 +236,7 @@ def test_an_attachment_outside_the_upload_is_refused_alike_whether_it_exists(
     for target in (secret, tmp_path / "data" / "mangler.md"):
         escape = "../" * 12 + str(target).lstrip("/")
         for name in (escape, str(target)):
-            text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{name}"]')
+            text = SEED_TEXT.replace(ATTACHMENTS, f'attachments = ["{name}"]')
             response = upload(admin, text)
             assert response.status_code == 400
             assert "steps[0].attachments[0]" in response.text
@@ -252,7 +253,7 @@ def test_a_file_uploaded_under_a_decomposed_name_is_found_by_its_composed_name(
 ) -> None:
     composed = "Høringsnotat å lese.md"
     decomposed = "Høringsnotat a\u030a lese.md"
-    text = SEED_TEXT.replace('attachments = ["oppdrag.md"]', f'attachments = ["{composed}"]')
+    text = SEED_TEXT.replace(ATTACHMENTS, f'attachments = ["{composed}"]')
     preview = upload(admin, text, extra=[(decomposed, b"# Notat\n")])
     assert preview.status_code == 200, preview.text
     carried = json.loads(base64.urlsafe_b64decode(hidden(preview.text, "upload")))

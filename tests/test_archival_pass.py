@@ -84,7 +84,7 @@ def test_the_demo_round_ends_with_an_archival_copy_of_everything(engine, tmp_pat
     print(f"\n{made} archival copies of the demo round in {seconds:.1f} s")
     assert made == len(rows) and all(r.status == CopyStatus.DONE for r in rows)
     assert {k for kind, k in by_key if kind == SourceKind.LETTER} == {m.key for m in sent}
-    assert len(sent) == 100
+    assert len(sent) == 102
     answer_keys = {f"{a.process_id}/{a.step_key}/{a.participant_key}/{a.version}" for a in answers}
     assert {k for kind, k in by_key if kind == SourceKind.ANSWER} == answer_keys
     assert len({k for kind, k in by_key if kind == SourceKind.DOCUMENT}) == len(documents)
@@ -131,7 +131,7 @@ def test_passes_at_once_make_each_copy_once(engine, tmp_path) -> None:  # type: 
                 definition,
                 step_id="innspill-oppdrag",
                 participant_id=who,
-                texts={"rolle": f"Innspill fra {who}."},
+                texts={"merknader": f"Innspill fra {who}."},
                 at=oslo(2020, 4, 2, 10),
             )
     reports = []
@@ -200,7 +200,7 @@ def test_a_failed_conversion_is_recorded_shown_and_retried(  # type: ignore[no-u
             definition,
             step_id="innspill-oppdrag",
             participant_id="bergen-sekretariat",
-            texts={"rolle": "Se vedlegget."},
+            texts={"merknader": "Se vedlegget."},
             at=oslo(2020, 4, 2, 10),
             channel="form",
         )

@@ -1,0 +1,315 @@
+"""The journal of one process read for the extract: each entry (a journalpost) with its
+documents, and each document with its files (dokumentobjekt): the archival copy (PDF/A,
+«Arkivformat») and, where one is kept beside it, the original («Produksjonsformat»).
+
+Only metadata is read here; the files' bytes are read one at a time when they are written
+(`load_file`), so a large round is not held in memory.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from innspill.archival.mailview import read_mail
+from innspill.archival.sources import read_job
+from innspill.filetypes import EXTENSIONS
+from innspill.journal.read import DISPATCHED, EntryView, process_journal
+from innspill.journal.record import ANSWER, COMPILATION, DRAFT, LETTER, answer_key, document_key
+from innspill.models import (
+    Answer,
+    AnswerAttachment,
+    ArchivalCopy,
+    CopyStatus,
+    Document,
+    OutboxMessage,
+    SourceKind,
+)
+
+#: How a document whose conversion failed is described (checks groups by it).
+FAILED = "the conversion failed"
+ARCHIVAL, PRODUCTION = "Arkivformat", "Produksjonsformat"
+MAIN, ATTACHMENT = "Hoveddokument", "Vedlegg"
+#: What each source's original was, for dokumentobjekt/konvertering (konvertertFraFormat).
+_FROM = {"message/rfc822": "eml", "application/json": "json", "text/markdown": "md"}
+#: dokumenttype (free text, M083) of a journalpost's main document, by the entry's source.
+DOCUMENT_TYPES = {LETTER: "Brev", ANSWER: "Innspill", COMPILATION: "Sammenstilling"}
+DOCUMENT_TYPES[DRAFT] = "Utkast"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    at: datetime
+    from_format: str
+    to_format: str
+    tool: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class FileObject:
+    """One file of a document: its variant, format and where it goes in the extract."""
+
+    variant: str  # Arkivformat | Produksjonsformat
+    extension: str  # the format as Arkade wants it: the file's extension (pdf, docx)
+    details: str | None  # formatDetaljer: the PRONOM code and name, or the MIME type
+    sha256: str
+    size: int
+    created: datetime
+    source: tuple[SourceKind, str]  # the archival copy (or its original) it is read from
+    original: bool  # the original's bytes rather than the copy's
+    conversion: Conversion | None = None
+
+    @property
+    def path(self) -> str:
+        """Relative to the extract; named by content, so a file sent in many letters (the
+        assignment) is one file referenced from each."""
+        return f"dokumenter/{self.sha256}.{self.extension}"
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A document (dokumentbeskrivelse) of a journalpost."""
+
+    key: str  # the source's natural key (kind/key), for its systemID
+    title: str
+    doctype: str
+    role: str  # Hoveddokument | Vedlegg
+    created: datetime
+    created_by: str
+    objects: tuple[FileObject, ...]
+    missing: str | None = None  # why it has no archival copy (then no objects)
+
+
+@dataclass
+class Post:
+    entry: EntryView
+    documents: list[Doc] = field(default_factory=list)
+
+
+def _extension(mime: str | None) -> str:
+    if not mime:
+        return "bin"
+    base = mime.split(";")[0].strip().lower()
+    known = EXTENSIONS.get(base) or mimetypes.guess_extension(base) or ".bin"
+    return known.lstrip(".")
+
+
+def _copy_columns() -> list[object]:
+    # Every column but the copy's bytes.
+    return [c for c in ArchivalCopy.__table__.columns if c.name != "data"]  # type: ignore[attr-defined]
+
+
+class Copies:
+    """The archival copies of a process (and the step files, shared by processes)."""
+
+    def __init__(self, session: Session, process_id: str) -> None:
+        rows = session.execute(
+            select(*_copy_columns()).where(  # type: ignore[call-overload]
+                or_(
+                    col(ArchivalCopy.process_id) == process_id,
+                    col(ArchivalCopy.source_kind) == SourceKind.STEP_FILE.value,
+                )
+            )
+        ).all()
+        self.rows = {(SourceKind(r.source_kind), r.source_key): r for r in rows}
+
+    def doc(
+        self,
+        kind: SourceKind,
+        key: str,
+        *,
+        title: str,
+        doctype: str,
+        role: str,
+        when: datetime,
+        by: str,
+    ) -> Doc:
+        row = self.rows.get((kind, key))
+        name = f"{kind.value}/{key}"
+        if row is None or row.status != CopyStatus.DONE.value:
+            why = "not made yet (run `innspill archive convert`)"
+            if row is not None and row.status == CopyStatus.FAILED.value:
+                why = f"{FAILED}: {row.error}"
+            elif row is not None:
+                why = "being made by a conversion running now"
+            return Doc(name, title, doctype, role, when, by, (), missing=why)
+        made = row.converted_at or when
+        conversion = None
+        if row.tool:
+            source = _FROM.get(row.original_type or "", _extension(row.original_type))
+            conversion = Conversion(made, source, row.extension, row.tool, row.conversion)
+        objects = [
+            FileObject(
+                ARCHIVAL,
+                row.extension or "pdf",
+                f"{row.format} {row.format_name}".strip() if row.format else row.format_name,
+                row.sha256,
+                row.size,
+                made,
+                (kind, key),
+                False,
+                conversion,
+            )
+        ]
+        if row.original_variant == PRODUCTION and row.original_sha256:
+            objects.append(
+                FileObject(
+                    PRODUCTION,
+                    _extension(row.original_type),
+                    row.original_type,
+                    row.original_sha256,
+                    row.original_size or 0,
+                    when,
+                    (kind, key),
+                    True,
+                )
+            )
+        return Doc(name, title, doctype, role, when, by, tuple(objects))
+
+
+def read_posts(session: Session, process_id: str) -> list[Post]:
+    """Every journal entry of the process, in journal order, with its documents."""
+    entries = process_journal(session, process_id)
+    copies = Copies(session, process_id)
+    files = _answer_files(session, process_id)
+    documents = {
+        sha: document_key(process_id, step, kind, version)
+        for sha, step, kind, version in session.exec(
+            select(Document.sha256, Document.step_key, Document.kind, Document.version).where(
+                Document.process_id == process_id
+            )
+        ).all()
+    }
+    posts = []
+    for e in entries:
+        post = Post(e)
+        by = e.registered_by or "innspill"
+        doctype = DOCUMENT_TYPES.get(e.source, "Dokument")
+        if e.source == LETTER:
+            if e.dispatch == DISPATCHED:
+                post.documents.append(
+                    copies.doc(
+                        SourceKind.LETTER,
+                        e.source_key,
+                        title=e.title,
+                        doctype=doctype,
+                        role=MAIN,
+                        when=e.registered_at,
+                        by=by,
+                    )
+                )
+                post.documents += _letter_files(session, e, copies, documents, by)
+        elif e.source == ANSWER:
+            post.documents.append(
+                copies.doc(
+                    SourceKind.ANSWER,
+                    e.source_key,
+                    title=e.title,
+                    doctype=doctype,
+                    role=MAIN,
+                    when=e.registered_at,
+                    by=by,
+                )
+            )
+            for name, sha in files.get(e.source_key, []):
+                post.documents.append(
+                    copies.doc(
+                        SourceKind.ANSWER_FILE,
+                        f"{e.source_key}/{sha}",
+                        title=name,
+                        doctype="Vedlegg",
+                        role=ATTACHMENT,
+                        when=e.registered_at,
+                        by=by,
+                    )
+                )
+        else:
+            post.documents.append(
+                copies.doc(
+                    SourceKind.DOCUMENT,
+                    e.source_key,
+                    title=e.title,
+                    doctype=doctype,
+                    role=MAIN,
+                    when=e.registered_at,
+                    by=by,
+                )
+            )
+        posts.append(post)
+    return posts
+
+
+def _answer_files(session: Session, process_id: str) -> dict[str, list[tuple[str, str]]]:
+    """Each answer version's files (name, SHA-256), once per content, in the order received."""
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    rows = session.exec(
+        select(
+            Answer.step_key,
+            Answer.participant_key,
+            Answer.version,
+            AnswerAttachment.filename,
+            AnswerAttachment.sha256,
+        )
+        .join(Answer, col(Answer.id) == col(AnswerAttachment.answer_id))
+        .where(Answer.process_id == process_id)
+        .order_by(col(AnswerAttachment.id))
+    ).all()
+    for step, participant, version, name, sha in rows:
+        key = answer_key(process_id, step, participant, version)
+        if all(sha != seen for _, seen in out[key]):
+            out[key].append((name, sha))
+    return out
+
+
+def _letter_files(
+    session: Session, e: EntryView, copies: Copies, documents: dict[str, str], by: str
+) -> list[Doc]:
+    """The files a letter carried that are records of their own: the step's files (the
+    assignment) and documents (the draft), found by their SHA-256 in the mail as sent. A
+    calendar file (.ics) is no archival format: the letter's page lists it."""
+    raw = session.exec(select(OutboxMessage.raw).where(OutboxMessage.id == e.message_id)).first()
+    if not raw:
+        return []
+    out, seen = [], set()
+    for f in read_mail(raw).files:
+        if f.sha256 in seen:
+            continue
+        seen.add(f.sha256)
+        if (SourceKind.STEP_FILE, f.sha256) in copies.rows:
+            kind, key = SourceKind.STEP_FILE, f.sha256
+        elif f.sha256 in documents:
+            kind, key = SourceKind.DOCUMENT, documents[f.sha256]
+        else:
+            continue
+        out.append(
+            copies.doc(
+                kind,
+                key,
+                title=f.filename,
+                doctype="Vedlegg",
+                role=ATTACHMENT,
+                when=e.registered_at,
+                by=by,
+            )
+        )
+    return out
+
+
+def load_file(session: Session, obj: FileObject) -> bytes:
+    """The bytes of one file: the archival copy, or the original it was made from."""
+    kind, key = obj.source
+    if obj.original:
+        return read_job(session, kind, key).original
+    data = session.exec(
+        select(ArchivalCopy.data).where(
+            ArchivalCopy.source_kind == kind.value, ArchivalCopy.source_key == key
+        )
+    ).first()
+    if data is None:
+        raise LookupError(f"the archival copy of {kind.value} {key} is gone")
+    return bytes(data)

@@ -1,0 +1,203 @@
+"""The whole extract of one process, into a folder (`innspill archive export`) or a ZIP (the
+dashboard's download): the documents under `dokumenter/` (each checked against the checksum
+on record as it is written), the four XML files, the official schemas unchanged, and
+arkivuttrekk.xml with the SHA-256 of each and the counts."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import IO, Protocol
+
+from sqlmodel import Session
+
+import innspill
+from innspill.errors import ExportRefused
+from innspill.models import Process
+from innspill.noark.addml import Facts, arkivuttrekk
+from innspill.noark.changelog import closing, deadline_changes, dispatches, endringslogg
+from innspill.noark.checks import refusals
+from innspill.noark.journals import journal
+from innspill.noark.records import FileObject, Post, load_file, read_posts
+from innspill.noark.structure import Case, arkivstruktur
+from innspill.process.definition import ProcessDefinition
+from innspill.process.loading import get_definition
+
+#: The official schemas, in the order arkivuttrekk.xml lists them.
+SCHEMAS = (
+    "arkivstruktur.xsd",
+    "metadatakatalog.xsd",
+    "endringslogg.xsd",
+    "loependeJournal.xsd",
+    "offentligJournal.xsd",
+    "addml.xsd",
+)
+Progress = Callable[[int, int], None]
+
+
+class Sink(Protocol):
+    def write(self, path: str, data: bytes) -> None: ...
+
+
+class FolderSink:
+    """Files under a folder that is new or empty."""
+
+    def __init__(self, root: Path) -> None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise FileExistsError(f"{root} exists and is not an empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+
+    def write(self, path: str, data: bytes) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+class ZipSink:
+    """Files in a ZIP under one folder named for the process (what an unpacked download is)."""
+
+    def __init__(self, out: IO[bytes], folder: str) -> None:
+        self.zip = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
+        self.folder = folder
+
+    def write(self, path: str, data: bytes) -> None:
+        # PDFs hardly compress: stored, to spare the CPU.
+        kind = zipfile.ZIP_STORED if path.endswith(".pdf") else zipfile.ZIP_DEFLATED
+        self.zip.writestr(f"{self.folder}/{path}", data, compress_type=kind)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+@dataclass
+class Report:
+    process_id: str
+    posts: int
+    documents: int  # files under dokumenter/
+    changes: int
+    partial_reasons: list[str] = field(default_factory=list)  # what a partial extract lacks
+
+
+def schema_bytes(name: str) -> bytes:
+    return files("innspill.noark").joinpath("schemas", name).read_bytes()
+
+
+def _case(
+    session: Session,
+    definition: ProcessDefinition,
+    posts: list[Post],
+    *,
+    now: datetime,
+    by: str,
+    partial: bool,
+) -> Case:
+    archive = definition.archive
+    assert archive is not None
+    row = session.get(Process, definition.id)
+    dates = [p.entry.journal_date for p in posts]
+    return Case(
+        process_id=definition.id,
+        title=row.title if row is not None else definition.id,
+        reference=definition.process.reference,
+        creator=archive.creator,
+        organisation_number=archive.organisation_number,
+        class_code=archive.class_code,
+        unit=definition.sender.unit,
+        case_officer=definition.sender.case_officer,
+        created=min(p.entry.registered_at for p in posts),
+        closed=now,
+        by=by,
+        partial=partial,
+        first_date=min(dates),
+        last_date=max(dates),
+    )
+
+
+def export(
+    session: Session,
+    process_id: str,
+    sink: Sink,
+    *,
+    now: datetime,
+    by: str = "innspill",
+    partial: bool = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Write the extract of `process_id` to `sink`; ExportRefused (with every reason) when
+    the process is not ready, unless `partial`. Nothing is written before that check."""
+    definition = get_definition(session, process_id)
+    if definition.archive is None:
+        raise ExportRefused(
+            definition.id, ["it keeps no journal numbers (no [archive] section): nothing to export"]
+        )
+    posts = read_posts(session, definition.id)
+    if not posts:
+        raise ExportRefused(definition.id, ["it has no journal entries yet"])
+    reasons = refusals(session, definition, posts, now)
+    if reasons and not partial:
+        raise ExportRefused(definition.id, reasons)
+    case = _case(session, definition, posts, now=now, by=by, partial=bool(reasons))
+    changes, dues = deadline_changes(session, case, posts)
+    if not case.partial:
+        changes.append(closing(case))
+    if not changes:
+        changes = dispatches(case, posts) or [closing(case)]
+
+    documents = _write_documents(session, posts, sink, progress)
+    checksums: dict[str, str] = {}
+
+    def put(name: str, data: bytes) -> None:
+        checksums[name] = hashlib.sha256(data).hexdigest()
+        sink.write(name, data)
+
+    put("arkivstruktur.xml", arkivstruktur(case, posts, dues))
+    put("endringslogg.xml", endringslogg(changes))
+    put("loependeJournal.xml", journal(case, posts, public=False))
+    put("offentligJournal.xml", journal(case, posts, public=True))
+    for name in SCHEMAS:
+        put(name, schema_bytes(name))
+    facts = Facts(
+        creator=case.creator,
+        system=f"innspill {innspill.__version__}",
+        archive=f"{case.creator}: {case.title}",
+        start=case.first_date,
+        end=case.last_date,
+        screened=any(p.entry.public_title for p in posts),
+        document_files=documents,
+        checksums=checksums,
+        counts={
+            ("mappe", "arkivstruktur.xml"): 1,
+            ("registrering", "arkivstruktur.xml"): len(posts),
+            ("endring", "endringslogg.xml"): len(changes),
+            ("journalregistrering", "loependeJournal.xml"): len(posts),
+            ("journalregistrering", "offentligJournal.xml"): len(posts),
+        },
+    )
+    sink.write("arkivuttrekk.xml", arkivuttrekk(facts))
+    return Report(definition.id, len(posts), documents, len(changes), reasons)
+
+
+def _write_documents(
+    session: Session, posts: list[Post], sink: Sink, progress: Progress | None
+) -> int:
+    """Each file once (a file sent in many letters is one file), checked as it is written."""
+    unique: dict[str, FileObject] = {}
+    for post in posts:
+        for doc in post.documents:
+            for obj in doc.objects:
+                unique.setdefault(obj.path, obj)
+    total = len(unique)
+    for n, (path, obj) in enumerate(unique.items(), start=1):
+        data = load_file(session, obj)
+        if hashlib.sha256(data).hexdigest() != obj.sha256 or len(data) != obj.size:
+            raise ValueError(f"{path}: the stored file no longer matches its checksum on record")
+        sink.write(path, data)
+        if progress is not None:
+            progress(n, total)
+    return total

@@ -13,7 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from innspill.archival.mailview import read_mail
 from innspill.archival.sources import read_job
@@ -99,9 +101,10 @@ def _extension(mime: str | None) -> str:
     return known.lstrip(".")
 
 
-def _copy_columns() -> list[object]:
+def _copy_columns() -> list[ColumnElement[object]]:
     # Every column but the copy's bytes.
-    return [c for c in ArchivalCopy.__table__.columns if c.name != "data"]  # type: ignore[attr-defined]
+    table = ArchivalCopy.__table__  # type: ignore[attr-defined]
+    return [c for c in table.columns if c.name != "data"]
 
 
 class Copies:
@@ -109,7 +112,7 @@ class Copies:
 
     def __init__(self, session: Session, process_id: str) -> None:
         rows = session.execute(
-            select(*_copy_columns()).where(  # type: ignore[call-overload]
+            core_select(*_copy_columns()).where(
                 or_(
                     col(ArchivalCopy.process_id) == process_id,
                     col(ArchivalCopy.source_kind) == SourceKind.STEP_FILE.value,
@@ -247,16 +250,17 @@ def read_posts(session: Session, process_id: str) -> list[Post]:
 def _answer_files(session: Session, process_id: str) -> dict[str, list[tuple[str, str]]]:
     """Each answer version's files (name, SHA-256), once per content, in the order received."""
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    rows = session.exec(
-        select(
-            Answer.step_key,
-            Answer.participant_key,
-            Answer.version,
-            AnswerAttachment.filename,
-            AnswerAttachment.sha256,
+    rows = session.execute(
+        core_select(
+            col(Answer.step_key),
+            col(Answer.participant_key),
+            col(Answer.version),
+            col(AnswerAttachment.filename),
+            col(AnswerAttachment.sha256),
         )
+        .select_from(AnswerAttachment)
         .join(Answer, col(Answer.id) == col(AnswerAttachment.answer_id))
-        .where(Answer.process_id == process_id)
+        .where(col(Answer.process_id) == process_id)
         .order_by(col(AnswerAttachment.id))
     ).all()
     for step, participant, version, name, sha in rows:

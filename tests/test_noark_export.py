@@ -219,14 +219,14 @@ def test_documents_without_their_archival_copy_are_refused(played: Round) -> Non
     assert reason.startswith("16 document(s) without an archival copy, not made yet")
 
 
-def _app(played: Round) -> TestClient:
+def _app(played: Round, now: datetime = AFTER) -> TestClient:
     settings = Settings(
         data_dir=played.tmp / "data",
         database_url=played.url,
         _env_file=None,  # type: ignore[call-arg]
     )
     application = create_app(settings)
-    application.dependency_overrides[get_now] = lambda: AFTER
+    application.dependency_overrides[get_now] = lambda: now
     return TestClient(application)
 
 
@@ -244,6 +244,12 @@ def test_administrators_download_the_extract_and_viewers_may_not(played: Round) 
             archive.extractall(target)
         found = check(target / f"arkivuttrekk-{SEED_ID}")
         assert found.problems == [] and len(found.posts) > 100
+    with _app(played, oslo(2020, 6, 20, 12)) as client:  # the circulation still open
+        sign_in(client, ADMIN, PASSWORD)
+        refused = client.get(url)
+        assert refused.status_code == 409 and "ikke klar for arkivuttrekk" in refused.text
+        assert "oversendelse (open)" in refused.text
+        assert client.get(url + "?partial=1").status_code == 200
     with _app(played) as client:
         sign_in(client, VIEWER, PASSWORD)
         assert url not in client.get(f"/processes/{SEED_ID}").text

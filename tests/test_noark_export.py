@@ -127,6 +127,11 @@ def test_a_journalpost_for_every_letter_sent_and_every_answer(
         key = f"{answer.process_id}/{answer.step_key}/{answer.participant_key}/{answer.version}"
         post = posts[entries[("answer", key)].document_number]
         assert post.kind == "Inngående dokument" and post.parties[0][0] == "Avsender"
+    internal = [p for p in found.posts if p.kind == "Organinternt dokument for oppfølging"]
+    assert len(internal) == 5  # the compilations, each to the drafters as «Intern mottaker»
+    assert all(
+        [t for t, _ in p.parties] == ["Intern avsender", "Intern mottaker"] for p in internal
+    )
     numbers = sorted(posts)
     assert numbers == list(range(6, 6 + len(numbers)))  # from first_document_number, no gaps
     # The assignment goes with each invitation, the participant's PDF with its answer.

@@ -8,7 +8,7 @@ from lxml import etree
 
 from innspill.noark.elements import Builder, serialize
 from innspill.noark.records import Post
-from innspill.noark.structure import PARTY_TYPES, Case
+from innspill.noark.structure import Case, parties
 
 RUNNING = "http://www.arkivverket.no/standarder/noark5/loependeJournal"
 PUBLIC = "http://www.arkivverket.no/standarder/noark5/offentligJournal"
@@ -61,10 +61,7 @@ def journal(case: Case, posts: list[Post], *, public: bool) -> bytes:
         else:
             b.fields(node, ("tittel", e.title), ("offentligTittel", e.public_title))
         b.fields(node, ("journaldato", e.journal_date), ("dokumentetsDato", e.document_date))
-        party = b.add(node, "korrespondansepart")
-        b.fields(
-            party,
-            ("korrespondanseparttype", PARTY_TYPES[e.correspondent_role]),
-            ("korrespondansepartNavn", e.correspondent_name),
-        )
+        for kind, name, _ in parties(post):
+            party = b.add(node, "korrespondansepart")
+            b.fields(party, ("korrespondanseparttype", kind), ("korrespondansepartNavn", name))
     return serialize(root)

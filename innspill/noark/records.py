@@ -28,7 +28,9 @@ from innspill.models import (
     ArchivalCopy,
     CopyStatus,
     Document,
+    MessageStatus,
     OutboxMessage,
+    Participant,
     SourceKind,
 )
 
@@ -91,6 +93,8 @@ class Doc:
 class Post:
     entry: EntryView
     documents: list[Doc] = field(default_factory=list)
+    # Internal recipients (name, address): the drafters a compilation was mailed to.
+    internal: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _extension(mime: str | None) -> str:
@@ -188,9 +192,12 @@ def read_posts(session: Session, process_id: str) -> list[Post]:
             )
         ).all()
     }
+    readers = _compilation_readers(session, process_id)
     posts = []
     for e in entries:
         post = Post(e)
+        if e.source == COMPILATION:
+            post.internal = readers.get((e.step_key, str(e.version)), [])
         by = e.registered_by or "innspill"
         doctype = DOCUMENT_TYPES.get(e.source, "Dokument")
         if e.source == LETTER:
@@ -245,6 +252,38 @@ def read_posts(session: Session, process_id: str) -> list[Post]:
             )
         posts.append(post)
     return posts
+
+
+def _compilation_readers(
+    session: Session, process_id: str
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(step, version) -> the drafters each compilation version was mailed to: that mail is
+    not a letter of its own (it carries an internal document), so they are the post's
+    «Intern mottaker»."""
+    out: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    rows = session.execute(
+        core_select(
+            col(OutboxMessage.step_key),
+            col(OutboxMessage.sequence),
+            col(Participant.name),
+            col(OutboxMessage.recipient),
+        )
+        .join(
+            Participant,
+            (col(Participant.process_id) == col(OutboxMessage.process_id))
+            & (col(Participant.key) == col(OutboxMessage.participant_key)),
+        )
+        .where(
+            col(OutboxMessage.process_id) == process_id,
+            col(OutboxMessage.kind) == COMPILATION,
+            col(OutboxMessage.status) == MessageStatus.SENT.value,
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    for step, sequence, name, address in rows:
+        if (name, address) not in out[(step, sequence)]:
+            out[(step, sequence)].append((name, address))
+    return out
 
 
 def _answer_files(session: Session, process_id: str) -> dict[str, list[tuple[str, str]]]:

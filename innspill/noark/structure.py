@@ -25,6 +25,7 @@ POST_TYPES = {
     "N": "Organinternt dokument uten oppfølging",
 }
 PARTY_TYPES = {"recipient": "Mottaker", "sender": "Avsender", "internal_sender": "Intern avsender"}
+INTERNAL_RECIPIENT = "Intern mottaker"
 FINISHED = "Dokumentet er ferdigstilt"
 CHECKSUM_ALGORITHM = "SHA256"  # M706, as Arkade computes it
 
@@ -59,6 +60,15 @@ class Case:
 
     def id(self, kind: str, *key: str | int) -> str:
         return system_id(kind, self.organisation_number, self.process_id, *key)
+
+
+def parties(post: Post) -> list[tuple[str, str, str]]:
+    """The post's korrespondanseparter (type, name, address): its correspondent, then the
+    internal recipients of a compilation."""
+    e = post.entry
+    out = [(PARTY_TYPES[e.correspondent_role], e.correspondent_name, e.correspondent_address)]
+    out += [(INTERNAL_RECIPIENT, name, address) for name, address in post.internal]
+    return out
 
 
 def journal_status(post: Post) -> str:
@@ -182,13 +192,14 @@ def _journalpost(
     for doc in post.documents:
         if doc.missing:
             _merknad(b, node, f"Mangler arkivformat for «{doc.title}»: {doc.missing}", e)
-    party = b.add(node, "korrespondansepart")
-    b.fields(
-        party,
-        ("korrespondanseparttype", PARTY_TYPES[e.correspondent_role]),
-        ("korrespondansepartNavn", e.correspondent_name),
-        ("epostadresse", e.correspondent_address),
-    )
+    for kind, name, address in parties(post):
+        party = b.add(node, "korrespondansepart")
+        b.fields(
+            party,
+            ("korrespondanseparttype", kind),
+            ("korrespondansepartNavn", name),
+            ("epostadresse", address),
+        )
     b.fields(
         node,
         ("journalaar", e.year),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from innspill.cli.common import AtOption, app, fail, get_settings, instant, open_engine, wall_clock
 from innspill.errors import InnspillError
+
+if TYPE_CHECKING:
+    from innspill.noark.writer import FolderSink
 
 #: How many copies `archive convert` makes when neither --limit nor INNSPILL_ARCHIVE_BATCH says.
 DEFAULT_LIMIT = 100
@@ -92,8 +95,9 @@ def export_extract(
     arkivstruktur.xml, loependeJournal.xml, offentligJournal.xml, endringslogg.xml, the
     official schemas and the documents under dokumenter/ (docs/archive.md).
 
-    A process with steps still open, mail not sent (or refused and not sent again) or
-    documents without their archival copy is refused, with each reason, unless --partial."""
+    Refused, one line per reason, while the round runs with steps not through (before
+    [process] ends), with mail not sent or refused and not sent again, or with documents
+    lacking their archival copy (innspill archive convert); --partial exports anyway."""
     from innspill.errors import ExportRefused
     from innspill.models.db import session_scope
     from innspill.noark.writer import FolderSink, export
@@ -118,10 +122,10 @@ def export_extract(
     except ExportRefused as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         typer.echo("  Export what there is with --partial, or once these are done.", err=True)
-        _remove_if_empty(folder)
+        _remove_if_made(sink)
         raise typer.Exit(1) from None
     except InnspillError as exc:
-        _remove_if_empty(folder)
+        _remove_if_made(sink)
         raise fail(str(exc)) from None
     typer.echo(
         f"Extract of {report.process_id} in {folder}: {report.posts} journalposter, "
@@ -131,6 +135,7 @@ def export_extract(
         typer.secho(f"  PARTIAL: {reason}", fg=typer.colors.YELLOW)
 
 
-def _remove_if_empty(folder: Path) -> None:
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
+def _remove_if_made(sink: FolderSink) -> None:
+    """The folder the export made, when nothing was written to it."""
+    if sink.created and sink.root.is_dir() and not any(sink.root.iterdir()):
+        sink.root.rmdir()

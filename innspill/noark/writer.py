@@ -17,7 +17,7 @@ from typing import IO, Protocol
 from sqlmodel import Session
 
 import innspill
-from innspill.errors import ExportRefused
+from innspill.errors import ExportRefused, InnspillError
 from innspill.models import Process
 from innspill.noark.addml import Facts, arkivuttrekk
 from innspill.noark.changelog import closing, deadline_changes, dispatches, endringslogg
@@ -40,6 +40,10 @@ SCHEMAS = (
 Progress = Callable[[int, int], None]
 
 
+class FileMismatch(InnspillError):
+    """A stored file is gone or no longer matches its checksum: the extract is incomplete."""
+
+
 class Sink(Protocol):
     def write(self, path: str, data: bytes) -> None: ...
 
@@ -50,6 +54,7 @@ class FolderSink:
     def __init__(self, root: Path) -> None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise FileExistsError(f"{root} exists and is not an empty folder")
+        self.created = not root.exists()  # so a refused export leaves no folder it made
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
 
@@ -194,9 +199,15 @@ def _write_documents(
                 unique.setdefault(obj.path, obj)
     total = len(unique)
     for n, (path, obj) in enumerate(unique.items(), start=1):
-        data = load_file(session, obj)
+        try:
+            data = load_file(session, obj)
+        except LookupError as exc:
+            raise FileMismatch(f"{path}: {exc}; the extract is incomplete") from None
         if hashlib.sha256(data).hexdigest() != obj.sha256 or len(data) != obj.size:
-            raise ValueError(f"{path}: the stored file no longer matches its checksum on record")
+            raise FileMismatch(
+                f"{path}: the stored file no longer matches its checksum on record; the extract "
+                "is incomplete"
+            )
         sink.write(path, data)
         if progress is not None:
             progress(n, total)

@@ -26,8 +26,8 @@ from innspill.dashboard.answer import files as step_files
 from innspill.dashboard.answer import form as answer_form
 from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
-from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.documents import extract as documents_extract
+from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
 from innspill.dashboard.pages import journal as journal_pages
 from innspill.dashboard.pages import message_view, process_pages, routes

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 from typer.testing import CliRunner, Result
 
 from innspill.cli import app as cli_app
@@ -25,11 +26,13 @@ from innspill.dashboard.app import create_app
 from innspill.dashboard.auth import create_user
 from innspill.dashboard.deps import get_now
 from innspill.demo import run as demo
+from innspill.errors import ExportRefused
 from innspill.models import Answer, ArchivalCopy, JournalEntry, MessageStatus, OutboxMessage
 from innspill.models.db import make_engine, session_scope
 from innspill.models.user import Role
 from innspill.outbound.transport import CaptureTransport
-from tests.conftest import SEED_ID, TEST_DATABASE, new_database, oslo
+from innspill.process.loading import load_file
+from tests.conftest import SEED, SEED_ID, TEST_DATABASE, copy_seed_files, new_database, oslo
 from tests.noark_check import ARKIV, Found, check
 from tests.test_dashboard import sign_in
 
@@ -209,19 +212,63 @@ def test_an_unfinished_round_is_refused_with_the_reason_unless_partial(played: R
     assert again.exit_code == 1 and "not an empty folder" in again.output
 
 
-def test_documents_without_their_archival_copy_are_refused(played: Round) -> None:
-    from innspill.errors import ExportRefused
+def _refusal(played: Round, *changes: Any) -> list[str]:
+    """The reasons export gives after `changes` (statements), rolled back afterwards."""
     from innspill.noark.writer import ZipSink, export
 
     engine = make_engine(played.url)
-    with Session(engine) as session:  # never committed: rolled back when it closes
-        session.exec(delete(ArchivalCopy).where(col(ArchivalCopy.source_kind) == "answer"))
-        with pytest.raises(ExportRefused) as refused:
-            export(session, SEED_ID, ZipSink(io.BytesIO(), "x"), now=AFTER)
-        session.rollback()
-    engine.dispose()
-    (reason,) = refused.value.reasons  # one line for the one reason
+    try:
+        with Session(engine) as session:  # never committed
+            for statement in changes:
+                session.exec(statement)
+            with pytest.raises(ExportRefused) as refused:
+                export(session, SEED_ID, ZipSink(io.BytesIO(), "x"), now=AFTER)
+            session.rollback()
+    finally:
+        engine.dispose()
+    return refused.value.reasons
+
+
+def test_documents_without_their_archival_copy_are_refused(played: Round) -> None:
+    gone = delete(ArchivalCopy).where(col(ArchivalCopy.source_kind) == "answer")
+    (reason,) = _refusal(played, gone)  # one line for the one reason
     assert reason.startswith("16 document(s) without an archival copy, not made yet")
+    failed = (
+        update(ArchivalCopy)
+        .where(col(ArchivalCopy.source_kind) == "answer_file")
+        .values(status="failed", error="LibreOffice is not installed")
+    )
+    (reason,) = _refusal(played, failed)
+    assert reason.startswith("1 document(s) without an archival copy, the conversion failed")
+    assert "--retry-failed" in reason
+
+
+def test_mail_not_sent_is_refused(played: Round) -> None:
+    pending = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.kind) == "treatment_reminder")
+        .values(status=MessageStatus.PENDING.value)
+    )
+    reasons = _refusal(played, pending)
+    assert reasons[0] == "3 message(s) not sent yet (the sender sends them: innspill send)"
+
+
+def test_a_process_without_archive_section_has_nothing_to_export(played: Round) -> None:
+    folder = played.tmp / "uten-arkiv"
+    folder.mkdir()
+    text = SEED.read_text(encoding="utf-8")
+    text = text.replace(f'id = "{SEED_ID}"', 'id = "uten-arkiv"')
+    start = text.index("[archive]")
+    text = text[:start] + text[text.index("[sender]") :]
+    (folder / "p.toml").write_text(text, encoding="utf-8")
+    copy_seed_files(folder)
+    engine = make_engine(played.url)
+    with session_scope(engine) as session:
+        load_file(session, folder / "p.toml", now=oslo(2020, 3, 30, 8))
+    engine.dispose()
+    result = played.cli("archive", "export", "uten-arkiv", str(played.tmp / "tom"))
+    assert result.exit_code == 1 and not (played.tmp / "tom").exists()
+    assert "keeps no journal numbers (no [archive] section): nothing to export" in result.output
 
 
 def _app(played: Round, now: datetime = AFTER) -> TestClient:

@@ -52,13 +52,14 @@ def _build(db: Session, process_id: str, *, now: datetime, by: str, partial: boo
     from innspill.noark.writer import ZipSink, export
 
     out = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this function: _chunks closes it
+    sink = ZipSink(out, f"arkivuttrekk-{process_id}")
     try:
-        sink = ZipSink(out, f"arkivuttrekk-{process_id}")
         export(db, process_id, sink, now=now, by=by, partial=partial)
-        sink.close()
     except BaseException:
+        sink.close()
         out.close()
         raise
+    sink.close()
     return out
 
 

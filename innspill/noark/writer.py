@@ -68,16 +68,20 @@ class ZipSink:
     """Files in a ZIP under one folder named for the process (what an unpacked download is)."""
 
     def __init__(self, out: IO[bytes], folder: str) -> None:
-        self.zip = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
+        self.out = out
         self.folder = folder
+        self.zip: zipfile.ZipFile | None = None  # opened by the first file: a refusal writes none
 
     def write(self, path: str, data: bytes) -> None:
+        if self.zip is None:
+            self.zip = zipfile.ZipFile(self.out, "w", compression=zipfile.ZIP_DEFLATED)
         # PDFs hardly compress: stored, to spare the CPU.
         kind = zipfile.ZIP_STORED if path.endswith(".pdf") else zipfile.ZIP_DEFLATED
         self.zip.writestr(f"{self.folder}/{path}", data, compress_type=kind)
 
     def close(self) -> None:
-        self.zip.close()
+        if self.zip is not None:
+            self.zip.close()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from lxml import etree
 
 from innspill.noark.elements import Builder, serialize
 from innspill.noark.records import Post
-from innspill.noark.structure import Case, parties
+from innspill.noark.structure import UNTITLED, Case, parties
 
 RUNNING = "http://www.arkivverket.no/standarder/noark5/loependeJournal"
 PUBLIC = "http://www.arkivverket.no/standarder/noark5/offentligJournal"
@@ -57,9 +57,10 @@ def journal(case: Case, posts: list[Post], *, public: bool) -> bytes:
             ("journalpostnummer", e.document_number),
         )
         if public:
-            b.fields(node, ("offentligTittel", e.shown_title))
+            b.fields(node, ("offentligTittel", e.shown_title.strip() or UNTITLED))
         else:
-            b.fields(node, ("tittel", e.title), ("offentligTittel", e.public_title))
+            title = e.title.strip() or UNTITLED
+            b.fields(node, ("tittel", title), ("offentligTittel", e.public_title))
         b.fields(node, ("journaldato", e.journal_date), ("dokumentetsDato", e.document_date))
         for kind, name, _ in parties(post):
             party = b.add(node, "korrespondansepart")

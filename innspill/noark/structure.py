@@ -25,6 +25,7 @@ POST_TYPES = {
     "N": "Organinternt dokument uten oppfølging",
 }
 PARTY_TYPES = {"recipient": "Mottaker", "sender": "Avsender", "internal_sender": "Intern avsender"}
+UNKNOWN, UNTITLED = "(ukjent)", "(uten tittel)"  # a mandatory text the record lacks
 INTERNAL_RECIPIENT = "Intern mottaker"
 FINISHED = "Dokumentet er ferdigstilt"
 CHECKSUM_ALGORITHM = "SHA256"  # M706, as Arkade computes it
@@ -66,7 +67,8 @@ def parties(post: Post) -> list[tuple[str, str, str]]:
     """The post's korrespondanseparter (type, name, address): its correspondent, then the
     internal recipients of a compilation."""
     e = post.entry
-    out = [(PARTY_TYPES[e.correspondent_role], e.correspondent_name, e.correspondent_address)]
+    name = e.correspondent_name.strip() or e.correspondent_address or UNKNOWN
+    out = [(PARTY_TYPES[e.correspondent_role], name, e.correspondent_address)]
     out += [(INTERNAL_RECIPIENT, name, address) for name, address in post.internal]
     return out
 
@@ -186,7 +188,7 @@ def _journalpost(
     )
     for number, doc in enumerate(post.documents, start=1):
         _dokumentbeskrivelse(b, node, case, key, number, doc)
-    b.fields(node, ("tittel", e.title), ("offentligTittel", e.public_title))
+    b.fields(node, ("tittel", e.title.strip() or UNTITLED), ("offentligTittel", e.public_title))
     if e.dispatch == NOT_DISPATCHED:
         _merknad(b, node, f"Ikke ekspedert: {e.error or 'avvist av e-posttjeneren'}", e)
     for doc in post.documents:
@@ -234,7 +236,7 @@ def _dokumentbeskrivelse(
         ("systemID", case.id("dokumentbeskrivelse", *key, doc.key)),
         ("dokumenttype", doc.doctype),
         ("dokumentstatus", FINISHED),
-        ("tittel", doc.title),
+        ("tittel", doc.title.strip() or UNTITLED),
         ("opprettetDato", doc.created),
         ("opprettetAv", doc.created_by),
         ("tilknyttetRegistreringSom", doc.role),

@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.resources import files
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -38,6 +38,30 @@ SCHEMAS = (
     "addml.xsd",
 )
 Progress = Callable[[int, int], None]
+#: Each XML file and the schema it must be valid against.
+SCHEMA_OF = {
+    "arkivuttrekk.xml": "addml.xsd",
+    "arkivstruktur.xml": "arkivstruktur.xsd",
+    "endringslogg.xml": "endringslogg.xsd",
+    "loependeJournal.xml": "loependeJournal.xsd",
+    "offentligJournal.xml": "offentligJournal.xsd",
+}
+
+
+class InvalidExtract(InnspillError):
+    """An XML file the exporter made is not valid against its schema: a bug, never shipped."""
+
+
+def valid(name: str, data: bytes) -> None:
+    """Raise InvalidExtract unless `data` is valid against the official schema of `name`."""
+    from lxml import etree
+
+    with as_file(files("innspill.noark").joinpath("schemas", SCHEMA_OF[name])) as path:
+        schema = etree.XMLSchema(etree.parse(str(path)))
+    document = etree.fromstring(data)
+    if not schema.validate(document):
+        errors = "; ".join(f"line {e.line}: {e.message}" for e in list(schema.error_log)[:3])
+        raise InvalidExtract(f"{name} is not valid against {SCHEMA_OF[name]}: {errors}")
 
 
 class FileMismatch(InnspillError):
@@ -158,19 +182,19 @@ def export(
     if not changes:
         changes = dispatches(case, posts) or [closing(case)]
 
-    documents = _write_documents(session, posts, sink, progress)
-    checksums: dict[str, str] = {}
-
-    def put(name: str, data: bytes) -> None:
-        checksums[name] = hashlib.sha256(data).hexdigest()
-        sink.write(name, data)
-
-    put("arkivstruktur.xml", arkivstruktur(case, posts, dues))
-    put("endringslogg.xml", endringslogg(changes))
-    put("loependeJournal.xml", journal(case, posts, public=False))
-    put("offentligJournal.xml", journal(case, posts, public=True))
-    for name in SCHEMAS:
-        put(name, schema_bytes(name))
+    # The XML first, each checked against its schema before any file is written.
+    xml = {
+        "arkivstruktur.xml": arkivstruktur(case, posts, dues),
+        "endringslogg.xml": endringslogg(changes),
+        "loependeJournal.xml": journal(case, posts, public=False),
+        "offentligJournal.xml": journal(case, posts, public=True),
+    }
+    for name, data in xml.items():
+        valid(name, data)
+    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in xml.items()}
+    schemas = {name: schema_bytes(name) for name in SCHEMAS}
+    checksums |= {name: hashlib.sha256(data).hexdigest() for name, data in schemas.items()}
+    by_path = _unique_files(posts)
     facts = Facts(
         creator=case.creator,
         system=f"innspill {innspill.__version__}",
@@ -178,7 +202,7 @@ def export(
         start=case.first_date,
         end=case.last_date,
         screened=any(p.entry.public_title for p in posts),
-        document_files=documents,
+        document_files=len(by_path),
         checksums=checksums,
         counts={
             ("mappe", "arkivstruktur.xml"): 1,
@@ -188,19 +212,31 @@ def export(
             ("journalregistrering", "offentligJournal.xml"): len(posts),
         },
     )
-    sink.write("arkivuttrekk.xml", arkivuttrekk(facts))
+    summary = arkivuttrekk(facts)
+    valid("arkivuttrekk.xml", summary)
+
+    _write_documents(session, by_path, sink, progress)
+    for name, data in (xml | schemas).items():
+        sink.write(name, data)
+    sink.write("arkivuttrekk.xml", summary)
+    documents = len(by_path)
     return Report(definition.id, len(posts), documents, len(changes), reasons)
 
 
-def _write_documents(
-    session: Session, posts: list[Post], sink: Sink, progress: Progress | None
-) -> int:
-    """Each file once (a file sent in many letters is one file), checked as it is written."""
+def _unique_files(posts: list[Post]) -> dict[str, FileObject]:
+    """Each file once, by its path (a file sent in many letters is one file)."""
     unique: dict[str, FileObject] = {}
     for post in posts:
         for doc in post.documents:
             for obj in doc.objects:
                 unique.setdefault(obj.path, obj)
+    return unique
+
+
+def _write_documents(
+    session: Session, unique: dict[str, FileObject], sink: Sink, progress: Progress | None
+) -> None:
+    """The documents, each checked against its checksum on record as it is written."""
     total = len(unique)
     for n, (path, obj) in enumerate(unique.items(), start=1):
         try:
@@ -215,4 +251,3 @@ def _write_documents(
         sink.write(path, data)
         if progress is not None:
             progress(n, total)
-    return total

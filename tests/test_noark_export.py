@@ -105,6 +105,10 @@ def test_the_extract_passes_an_independent_check(extract: tuple[Path, Found, str
     assert texts["arkivskaperID"] == "971032081" and texts["mappeID"] == "20/64758"
     assert texts["arkivdelstatus"] == "Avsluttet periode" and texts["saksstatus"] == "Avsluttet"
     assert {p.status for p in found.posts} == {"Arkivert"}
+    # Treatments and attendance as remarks on the case.
+    remarks = [e.text for e in structure.iter(f"{{{ARKIV}}}merknadstekst")]
+    assert sum("har behandlet" in r for r in remarks) == 3
+    assert sum(" møtte " in r or " møtte ikke " in r for r in remarks) == 9
 
 
 def test_a_journalpost_for_every_letter_sent_and_every_answer(

@@ -4,7 +4,7 @@ dokumentobjekt; elements in the order of Arkivverket's arkivstruktur.xsd (v5.0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,6 +14,7 @@ from innspill.journal.read import DISPATCHED, NOT_DISPATCHED, WAITING, EntryView
 from innspill.noark.elements import Builder, serialize
 from innspill.noark.ids import system_id
 from innspill.noark.records import Doc, FileObject, Post
+from innspill.noark.remarks import Remark
 
 NS = "http://www.arkivverket.no/standarder/noark5/arkivstruktur"
 SYSTEM = "innspill"  # opprettetAv, arkivertAv where the engine did it
@@ -89,9 +90,11 @@ def archived_at(post: Post) -> datetime:
     return max([post.entry.registered_at, *made])
 
 
-def arkivstruktur(case: Case, posts: list[Post], dues: Mapping[str, date]) -> bytes:
+def arkivstruktur(
+    case: Case, posts: list[Post], dues: Mapping[str, date], notes: Sequence[Remark] = ()
+) -> bytes:
     """The structure; `dues` holds the forfallsdato of letters whose deadline was changed
-    since (the change is in endringslogg.xml)."""
+    since (the change is in endringslogg.xml), `notes` the case's remarks."""
     b = Builder(NS)
     root = b.root("arkiv", "arkivstruktur.xsd")
     b.fields(
@@ -141,12 +144,17 @@ def arkivstruktur(case: Case, posts: list[Post], dues: Mapping[str, date]) -> by
             ("opprettetDato", case.created),
             ("opprettetAv", SYSTEM),
         )
-    _saksmappe(b, parent, case, posts, dues)
+    _saksmappe(b, parent, case, posts, dues, notes)
     return serialize(root)
 
 
 def _saksmappe(
-    b: Builder, parent: etree._Element, case: Case, posts: list[Post], dues: Mapping[str, date]
+    b: Builder,
+    parent: etree._Element,
+    case: Case,
+    posts: list[Post],
+    dues: Mapping[str, date],
+    notes: Sequence[Remark],
 ) -> None:
     folder = b.typed(parent, "mappe", "saksmappe")
     b.fields(
@@ -159,6 +167,15 @@ def _saksmappe(
         ("avsluttetDato", case.closed),
         ("avsluttetAv", case.by),
     )
+    for remark in notes:
+        note = b.add(folder, "merknad")
+        b.fields(
+            note,
+            ("merknadstekst", remark.text),
+            ("merknadstype", remark.kind),
+            ("merknadsdato", remark.at),
+            ("merknadRegistrertAv", remark.by),
+        )
     for post in posts:
         _journalpost(b, folder, case, post, dues.get(post.entry.source_key))
     b.fields(

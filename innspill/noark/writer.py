@@ -24,6 +24,7 @@ from innspill.noark.changelog import closing, deadline_changes, dispatches, endr
 from innspill.noark.checks import refusals
 from innspill.noark.journals import journal
 from innspill.noark.records import FileObject, Post, load_file, read_posts
+from innspill.noark.remarks import remarks
 from innspill.noark.structure import Case, arkivstruktur
 from innspill.process.definition import ProcessDefinition
 from innspill.process.loading import get_definition
@@ -184,7 +185,7 @@ def export(
 
     # The XML first, each checked against its schema before any file is written.
     xml = {
-        "arkivstruktur.xml": arkivstruktur(case, posts, dues),
+        "arkivstruktur.xml": arkivstruktur(case, posts, dues, remarks(session, definition.id)),
         "endringslogg.xml": endringslogg(changes),
         "loependeJournal.xml": journal(case, posts, public=False),
         "offentligJournal.xml": journal(case, posts, public=True),

@@ -53,8 +53,10 @@ class Case:
 
     @property
     def year(self) -> int:
-        """saksaar from the case number's two digits (20/64758: 2020)."""
-        return 2000 + int(self.reference.split("/")[0])
+        """saksaar from the case number's two digits (20/64758: 2020; 99/1234: 1999, a year
+        after the case was opened being impossible)."""
+        year = 2000 + int(self.reference.split("/")[0])
+        return year if year <= self.created.year else year - 100
 
     @property
     def sequence(self) -> int:

@@ -277,3 +277,16 @@ def check(folder: Path) -> Found:
     if document_files is not None and document_files != len(on_disk):
         found.problems.append(f"antallDokumentfiler {document_files}, but {len(on_disk)} files")
     return found
+
+
+if __name__ == "__main__":  # uv run python -m tests.noark_check DIR
+    import sys
+
+    result = check(Path(sys.argv[1]))
+    print(
+        f"{len(result.posts)} journalposter, {len(result.files)} files referenced, "
+        f"{len(result.changes)} changes; {len(result.problems)} problem(s)"
+    )
+    for problem in result.problems:
+        print(f"  {problem}")
+    sys.exit(1 if result.problems else 0)

@@ -184,6 +184,7 @@ def read_posts(session: Session, process_id: str) -> list[Post]:
     entries = process_journal(session, process_id)
     copies = Copies(session, process_id)
     files = _answer_files(session, process_id)
+    carried = _carried(session, process_id)
     documents = {
         sha: document_key(process_id, step, kind, version)
         for sha, step, kind, version in session.exec(
@@ -195,63 +196,70 @@ def read_posts(session: Session, process_id: str) -> list[Post]:
     readers = _compilation_readers(session, process_id)
     posts = []
     for e in entries:
-        post = Post(e)
+        post = Post(e, _documents(e, copies, files, carried, documents))
         if e.source == COMPILATION:
             post.internal = readers.get((e.step_key, str(e.version)), [])
-        by = e.registered_by or "innspill"
-        doctype = DOCUMENT_TYPES.get(e.source, "Dokument")
-        if e.source == LETTER:
-            if e.dispatch == DISPATCHED:
-                post.documents.append(
-                    copies.doc(
-                        SourceKind.LETTER,
-                        e.source_key,
-                        title=e.title,
-                        doctype=doctype,
-                        role=MAIN,
-                        when=e.registered_at,
-                        by=by,
-                    )
-                )
-                post.documents += _letter_files(session, e, copies, documents, by)
-        elif e.source == ANSWER:
-            post.documents.append(
-                copies.doc(
-                    SourceKind.ANSWER,
-                    e.source_key,
-                    title=e.title,
-                    doctype=doctype,
-                    role=MAIN,
-                    when=e.registered_at,
-                    by=by,
-                )
-            )
-            for name, sha in files.get(e.source_key, []):
-                post.documents.append(
-                    copies.doc(
-                        SourceKind.ANSWER_FILE,
-                        f"{e.source_key}/{sha}",
-                        title=name,
-                        doctype="Vedlegg",
-                        role=ATTACHMENT,
-                        when=e.registered_at,
-                        by=by,
-                    )
-                )
-        else:
-            post.documents.append(
-                copies.doc(
-                    SourceKind.DOCUMENT,
-                    e.source_key,
-                    title=e.title,
-                    doctype=doctype,
-                    role=MAIN,
-                    when=e.registered_at,
-                    by=by,
-                )
-            )
         posts.append(post)
     return posts
+
+
+def _documents(
+    e: EntryView,
+    copies: Copies,
+    files: dict[str, list[tuple[str, str]]],
+    carried: dict[int, list[tuple[str, str]]],
+    documents: dict[str, str],
+) -> list[Doc]:
+    """An entry's documents: the record itself (Hoveddokument), then its files (Vedlegg)."""
+    out: list[Doc] = []
+    by = e.registered_by or "innspill"
+
+    def add(kind: SourceKind, key: str, title: str, role: str = ATTACHMENT) -> None:
+        doctype = DOCUMENT_TYPES.get(e.source, "Dokument") if role == MAIN else "Vedlegg"
+        out.append(
+            copies.doc(
+                kind, key, title=title, doctype=doctype, role=role, when=e.registered_at, by=by
+            )
+        )
+
+    if e.source == LETTER and e.dispatch == DISPATCHED:  # a letter never sent has no copy
+        add(SourceKind.LETTER, e.source_key, e.title, MAIN)
+        for name, sha in carried.get(e.message_id or 0, []):
+            if (SourceKind.STEP_FILE, sha) in copies.rows:
+                add(SourceKind.STEP_FILE, sha, name)
+            elif sha in documents:
+                add(SourceKind.DOCUMENT, documents[sha], name)
+    elif e.source == ANSWER:
+        add(SourceKind.ANSWER, e.source_key, e.title, MAIN)
+        for name, sha in files.get(e.source_key, []):
+            add(SourceKind.ANSWER_FILE, f"{e.source_key}/{sha}", name)
+    elif e.source in (COMPILATION, DRAFT):
+        add(SourceKind.DOCUMENT, e.source_key, e.title, MAIN)
+    return out
+
+
+def _carried(session: Session, process_id: str) -> dict[int, list[tuple[str, str]]]:
+    """The files each sent message of the process carried (name, SHA-256), once per content,
+    read from the mail as sent, a few messages at a time. Those that are records of their
+    own (the step's files, the draft) become the letter's attachments; a calendar file
+    (.ics) is no archival format: the letter's own page lists it."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    rows = session.execute(
+        core_select(col(OutboxMessage.id), col(OutboxMessage.raw))
+        .where(
+            col(OutboxMessage.process_id) == process_id,
+            col(OutboxMessage.status) == MessageStatus.SENT.value,
+        )
+        .execution_options(yield_per=100)
+    )
+    for message_id, raw in rows:
+        found: list[tuple[str, str]] = []
+        for f in read_mail(raw).files if raw else []:
+            if all(f.sha256 != sha for _, sha in found):
+                found.append((f.filename, f.sha256))
+        if found:
+            out[message_id] = found
+    return out
 
 
 def _compilation_readers(
@@ -306,40 +314,6 @@ def _answer_files(session: Session, process_id: str) -> dict[str, list[tuple[str
         key = answer_key(process_id, step, participant, version)
         if all(sha != seen for _, seen in out[key]):
             out[key].append((name, sha))
-    return out
-
-
-def _letter_files(
-    session: Session, e: EntryView, copies: Copies, documents: dict[str, str], by: str
-) -> list[Doc]:
-    """The files a letter carried that are records of their own: the step's files (the
-    assignment) and documents (the draft), found by their SHA-256 in the mail as sent. A
-    calendar file (.ics) is no archival format: the letter's page lists it."""
-    raw = session.exec(select(OutboxMessage.raw).where(OutboxMessage.id == e.message_id)).first()
-    if not raw:
-        return []
-    out, seen = [], set()
-    for f in read_mail(raw).files:
-        if f.sha256 in seen:
-            continue
-        seen.add(f.sha256)
-        if (SourceKind.STEP_FILE, f.sha256) in copies.rows:
-            kind, key = SourceKind.STEP_FILE, f.sha256
-        elif f.sha256 in documents:
-            kind, key = SourceKind.DOCUMENT, documents[f.sha256]
-        else:
-            continue
-        out.append(
-            copies.doc(
-                kind,
-                key,
-                title=f.filename,
-                doctype="Vedlegg",
-                role=ATTACHMENT,
-                when=e.registered_at,
-                by=by,
-            )
-        )
     return out
 
 

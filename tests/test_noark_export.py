@@ -258,6 +258,37 @@ def test_mail_not_sent_is_refused(played: Round) -> None:
     assert reasons[0] == "3 message(s) not sent yet (the sender sends them: innspill send)"
 
 
+def test_a_letter_refused_for_good_is_exported_partially_as_utgaar(played: Round) -> None:
+    from innspill.noark.writer import FolderSink, export
+
+    engine = make_engine(played.url)
+    folder = played.tmp / "utgaar"
+    with Session(engine) as session:  # never committed
+        letter = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == "treatment_reminder")
+        ).first()
+        assert letter is not None
+        letter.status, letter.last_error = MessageStatus.FAILED, "550 5.1.1 no such user"
+        session.add(letter)
+        session.flush()
+        report = export(session, SEED_ID, FolderSink(folder), now=AFTER, partial=True)
+        number = session.exec(
+            select(JournalEntry.document_number).where(JournalEntry.source_key == letter.key)
+        ).one()
+        session.rollback()
+    engine.dispose()
+    assert report.partial_reasons == [
+        "1 message(s) refused by the mail server and not sent again (innspill status lists "
+        "them; correct the address, then innspill resend)"
+    ]
+    found = check(folder)
+    assert found.problems == []
+    (post,) = [p for p in found.posts if p.number == number]
+    assert post.status == "Utgår" and post.documents == []
+    structure = (folder / "arkivstruktur.xml").read_text(encoding="utf-8")
+    assert "Ikke ekspedert: 550 5.1.1 no such user" in structure
+
+
 def test_a_process_without_archive_section_has_nothing_to_export(played: Round) -> None:
     folder = played.tmp / "uten-arkiv"
     folder.mkdir()

@@ -41,8 +41,12 @@ MAIN, ATTACHMENT = "Hoveddokument", "Vedlegg"
 #: What each source's original was, for dokumentobjekt/konvertering (konvertertFraFormat).
 _FROM = {"message/rfc822": "eml", "application/json": "json", "text/markdown": "md"}
 #: dokumenttype (free text, M083) of a journalpost's main document, by the entry's source.
-DOCUMENT_TYPES = {LETTER: "Brev", ANSWER: "Innspill", COMPILATION: "Sammenstilling"}
-DOCUMENT_TYPES[DRAFT] = "Utkast"
+DOCUMENT_TYPES = {
+    LETTER: "Brev",
+    ANSWER: "Innspill",
+    COMPILATION: "Sammenstilling",
+    DRAFT: "Utkast",
+}
 
 
 @dataclass(frozen=True)

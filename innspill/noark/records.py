@@ -153,6 +153,8 @@ class Copies:
         conversion = None
         if row.tool:
             source = _FROM.get(row.original_type or "", _extension(row.original_type))
+            if (row.conversion or "").startswith("HTML"):  # a compilation: from its HTML
+                source = "html"
             conversion = Conversion(made, source, row.extension, row.tool, row.conversion)
         objects = [
             FileObject(

@@ -26,6 +26,7 @@ from innspill.dashboard.answer import files as step_files
 from innspill.dashboard.answer import form as answer_form
 from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
+from innspill.dashboard.documents import extract as documents_extract
 from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
 from innspill.dashboard.pages import journal as journal_pages
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(message_view.router)  # one outgoing message as sent
     app.include_router(documents.pages)  # documents and answer files to download
     app.include_router(documents.actions)
+    app.include_router(documents_extract.router)  # the Noark 5 extract: administrators only
     app.include_router(mail_actions.router)  # resend a failed message, remind one now
     app.include_router(journal_pages.router)  # a process's journal, the public journal
 
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             403: "Ikke tillatt",
             404: "Fant ikke siden",
             405: "Ikke tillatt",
+            409: "Kan ikke gjøres nå",
         }
         standard = {"Not Found": "Adressen finnes ikke.", "Method Not Allowed": ""}
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""

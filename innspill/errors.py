@@ -73,3 +73,12 @@ class TickConflict(InnspillError):
 
 class ConversionFailed(InnspillError):
     """A document could not be made into PDF/A; the text says why (recorded, then shown)."""
+
+
+class ExportRefused(InnspillError):
+    """A process is not ready for a Noark 5 extract; one reason a line (see `reasons`)."""
+
+    def __init__(self, process_id: str, reasons: list[str]):
+        self.reasons = reasons
+        lines = "\n".join(f"  - {r}" for r in reasons)
+        super().__init__(f"{process_id} is not ready for an archive extract:\n{lines}")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from innspill.cli.common import AtOption, app, get_settings, instant, open_engine, wall_clock
+from innspill.cli.common import AtOption, app, fail, get_settings, instant, open_engine, wall_clock
+from innspill.errors import InnspillError
+
+if TYPE_CHECKING:
+    from innspill.noark.writer import FolderSink
 
 #: How many copies `archive convert` makes when neither --limit nor INNSPILL_ARCHIVE_BATCH says.
 DEFAULT_LIMIT = 100
 
 archive_app = typer.Typer(
     help="The round on the record: archival copies (PDF/A-2b) of every letter, answer and "
-    "document.",
+    "document, and the Noark 5 extract of a process.",
     no_args_is_help=True,
 )
 app.add_typer(archive_app, name="archive")
@@ -66,3 +71,71 @@ def convert(
     if report.failed:
         typer.echo("  When the cause is fixed: innspill archive convert --retry-failed")
         raise typer.Exit(1)
+
+
+@archive_app.command("export")
+def export_extract(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    folder: Annotated[Path, typer.Argument(help="Folder to write the extract to: new, or empty.")],
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Export even if steps are open, mail is unsent or documents lack their "
+            "archival copy (the extract says so: arkivdel «Aktiv periode», such posts "
+            "«Journalført»).",
+        ),
+    ] = False,
+    by: Annotated[
+        str, typer.Option("--by", help="Who closes the extract (avsluttetAv).")
+    ] = "innspill",
+    at: AtOption = None,
+) -> None:
+    """Write a Noark 5 v5.0 extract (arkivuttrekk) of one process: arkivuttrekk.xml (ADDML),
+    arkivstruktur.xml, loependeJournal.xml, offentligJournal.xml, endringslogg.xml, the
+    official schemas and the documents under dokumenter/ (docs/archive.md).
+
+    Refused, one line per reason, while the round runs with steps not through (before
+    [process] ends), with mail not sent or refused and not sent again, or with documents
+    lacking their archival copy (innspill archive convert); --partial exports anyway."""
+    from innspill.errors import ExportRefused
+    from innspill.models.db import session_scope
+    from innspill.noark.writer import FolderSink, export
+
+    step = 1
+
+    def progress(n: int, total: int) -> None:
+        nonlocal step
+        if n == total or n >= step * max(total // 10, 1):
+            typer.echo(f"  documents copied {n}/{total}", err=True)
+            step += 1
+
+    try:
+        sink = FolderSink(folder)
+    except FileExistsError as exc:
+        raise fail(str(exc)) from None
+    try:
+        with session_scope(open_engine()) as session:
+            report = export(
+                session, process, sink, now=instant(at), by=by, partial=partial, progress=progress
+            )
+    except ExportRefused as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        typer.echo("  Export what there is with --partial, or once these are done.", err=True)
+        _remove_if_made(sink)
+        raise typer.Exit(1) from None
+    except InnspillError as exc:
+        _remove_if_made(sink)
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"Extract of {report.process_id} in {folder}: {report.posts} journalposter, "
+        f"{report.documents} document files, {report.changes} change(s) logged."
+    )
+    for reason in report.partial_reasons:
+        typer.secho(f"  PARTIAL: {reason}", fg=typer.colors.YELLOW)
+
+
+def _remove_if_made(sink: FolderSink) -> None:
+    """The folder the export made, when nothing was written to it."""
+    if sink.created and sink.root.is_dir() and not any(sink.root.iterdir()):
+        sink.root.rmdir()

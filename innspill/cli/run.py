@@ -14,6 +14,9 @@ import typer
 from innspill.cli.common import app, fail, get_settings, open_engine, safe_url
 from innspill.errors import InnspillError
 
+#: The process the demo plays (config/processes/<id>.toml).
+DEMO_PROCESS = "byvekstavtaler-sekretariat-2020"
+
 if TYPE_CHECKING:
     from innspill.demo.folder import DemoFolder
 
@@ -130,6 +133,8 @@ def _demo_closing(where: DemoFolder, *, keep: bool, documents: list[Path]) -> li
         "  Dashboard: add a user (asks for a password), then start it at http://127.0.0.1:8000/",
         f"    INNSPILL_DATA_DIR={folder} uv run innspill user add NAME",
         f"    INNSPILL_DATA_DIR={folder} uv run innspill dashboard",
+        "  The round as a Noark 5 extract for the archive (DIR new or empty):",
+        f"    INNSPILL_DATA_DIR={folder} uv run innspill archive export {DEMO_PROCESS} DIR",
     ]
     return lines
 

@@ -49,7 +49,8 @@ def process_view(
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, refused=refused)
     docs = documents.process_context(db, definition, now)
-    return {"page": page, "now": now, "forms": forms} | docs
+    names = names_of(db, [process_id])
+    return {"page": page, "now": now, "forms": forms, "names": names} | docs
 
 
 @pages.get("/processes/{process_id}/matrix.csv")
@@ -75,7 +76,8 @@ def participant_view(
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, participant=key, refused=refused)
     files = documents.answer_files(db, process_id, key)
-    return {"page": page, "now": now, "forms": forms, "files": files}
+    names = names_of(db, [process_id])
+    return {"page": page, "now": now, "forms": forms, "files": files, "names": names}
 
 
 def _filter(

@@ -302,6 +302,23 @@ def test_overview_after_the_round(client: TestClient, db: Session) -> None:
     assert ("http://127.0.0.1:4200/runs", "Kjøringer i Prefect") in p.links
 
 
+def test_the_day_after_the_process_ends_it_is_avsluttet(client: TestClient, at) -> None:
+    """The round ends 30 June: the next morning the draft still being treated is closed, and
+    the process is shown as Avsluttet, not Åpen (innspill.status: ended, state "closed")."""
+    at(oslo(2020, 7, 1, 8))
+    sign_in(client)  # the clock moved past the session's end
+    table = page(client, "/").table("Alle prosesser")
+    current = table.rows[0][table.column("Nåværende steg")].text
+    assert current == "Avsluttet Siste dag var 30. juni 2020"
+    timeline = page(client, PROCESS).table("Stegene i prosessen")
+    circulation = timeline.row("6. Utkast til retningslinjer")
+    assert circulation[timeline.column("Tilstand")].text == "Avsluttet"
+    states = {r[timeline.column("Tilstand")].text for r in timeline.rows}
+    assert "Åpen" not in states and "Ikke startet" not in states
+    at(AFTER)
+    sign_in(client)
+
+
 def test_overview_counts_down_to_the_next_deadline(client: TestClient, at, db: Session) -> None:
     now = oslo(2020, 4, 20, 10)
     at(now)

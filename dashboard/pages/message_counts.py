@@ -51,11 +51,10 @@ class MessageCounts:
         combined = self.of("combined")
         if not combined:
             return ""
-        others = [
-            f"{self.of(code)} {word}"
-            for code, word in _SAID
-            if code != "combined" and (code != "sending" or self.of(code))
-        ]
+        # in the process page's order: sendt, venter, (sendes,) feilet
+        said = dict(_SAID)
+        order = ["sent", "pending", *(["sending"] if self.of("sending") else []), "failed"]
+        others = [f"{self.of(code)} {said[code]}" for code in order]
         them = "Den" if combined == 1 else f"De {combined}"
         return (
             f"Prosessiden teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "

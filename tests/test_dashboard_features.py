@@ -140,6 +140,12 @@ def test_the_message_log_shows_names_with_the_keys_on_hover(admin: TestClient, d
         assert step_cell == (step, definition.step(step).title)
         assert person_cell == (who, definition.participant(who).name)
     assert 'class="id"' not in html  # no key shown as text in the log any more
+    # the participant's page too: each message's step by its title, the key on hover
+    mine = admin.get(f"{PROCESS}/participants/tromso-sekretariat").text
+    sent = Page(mine).table("Meldinger sendt til")
+    titles = {s.title for s in definition.steps}
+    assert sent.rows and {r[sent.column("Steg")].text for r in sent.rows} <= titles
+    assert re.search(r'<td class="name"><span title="innspill-oppdrag">Innspill til', mine)
     assert "word-break: break-all" not in admin.get("/static/style.css").text
 
 

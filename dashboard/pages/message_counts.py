@@ -46,8 +46,9 @@ class MessageCounts:
         parts = [f"{self.of(code)} {word}" for code, word in _SAID if self.of(code)]
         return f"{head}: {_listed(parts)}." if parts else f"{head}."
 
-    def why_fewer(self) -> str:
-        """Why the process page shows fewer "sendt": empty when nothing was combined."""
+    def why_fewer(self, *, several: bool = False) -> str:
+        """Why the process page (`several`: pages) shows fewer "sendt"; empty when nothing
+        was combined."""
         combined = self.of("combined")
         if not combined:
             return ""
@@ -57,7 +58,7 @@ class MessageCounts:
         others = [f"{self.of(code)} {said[code]}" for code in order]
         them = "Den" if combined == 1 else f"De {combined}"
         return (
-            f"Prosessiden teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "
+            f"{'Prosessidene' if several else 'Prosessiden'} teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "
             "sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
         )
 

@@ -57,8 +57,9 @@ class MessageCounts:
         order = ["sent", "pending", *(["sending"] if self.of("sending") else []), "failed"]
         others = [f"{self.of(code)} {said[code]}" for code in order]
         them = "Den" if combined == 1 else f"De {combined}"
+        pages = "Prosessidene" if several else "Prosessiden"
         return (
-            f"{'Prosessidene' if several else 'Prosessiden'} teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "
+            f"{pages} teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "
             "sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
         )
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from innspill.config.settings import Settings, get_settings
 from innspill.dashboard.actions import answer as actions_answer
+from innspill.dashboard.actions import compile_cancel
 from innspill.dashboard.actions import load as load_upload
 from innspill.dashboard.actions import mail as mail_actions
 from innspill.dashboard.actions import steps as actions_steps
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(actions_steps.router)  # deadlines, treatment, attendance
+    app.include_router(compile_cancel.router)  # a compilation now, a meeting cancelled
     app.include_router(actions_answer.router)  # answers that came by letter
     app.include_router(process_pages.router)  # what goes out next, the event log
     app.include_router(load_upload.router)  # load an edited process file: administrators only

@@ -22,6 +22,7 @@ STEP_STATES = {
     "open": "Åpen",
     "overdue": "Over fristen",
     "done": "Ferdig",
+    "closed": "Avsluttet",
 }
 MESSAGE_KINDS = {
     "invitation": "Invitasjon",

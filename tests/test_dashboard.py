@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -301,6 +302,23 @@ def test_overview_after_the_round(client: TestClient, db: Session) -> None:
     assert ("http://127.0.0.1:4200/runs", "Kjøringer i Prefect") in p.links
 
 
+def test_the_day_after_the_process_ends_it_is_avsluttet(client: TestClient, at) -> None:
+    """The round ends 30 June: the next morning the draft still being treated is closed, and
+    the process is shown as Avsluttet, not Åpen (innspill.status: ended, state "closed")."""
+    at(oslo(2020, 7, 1, 8))
+    sign_in(client)  # the clock moved past the session's end
+    table = page(client, "/").table("Alle prosesser")
+    current = table.rows[0][table.column("Nåværende steg")].text
+    assert current == "Avsluttet Siste dag var 30. juni 2020"
+    timeline = page(client, PROCESS).table("Stegene i prosessen")
+    circulation = timeline.row("6. Utkast til retningslinjer")
+    assert circulation[timeline.column("Tilstand")].text == "Avsluttet"
+    states = {r[timeline.column("Tilstand")].text for r in timeline.rows}
+    assert "Åpen" not in states and "Ikke startet" not in states
+    at(AFTER)
+    sign_in(client)
+
+
 def test_overview_counts_down_to_the_next_deadline(client: TestClient, at, db: Session) -> None:
     now = oslo(2020, 4, 20, 10)
     at(now)
@@ -548,10 +566,13 @@ def test_messages_page_filters_and_pages(client: TestClient, db: Session) -> Non
     assert sent.tables == []  # none failed in the round
     assert client.get("/messages?kind=nonsense").status_code == 400
     assert client.get("/messages?page=0").status_code == 400
-    # the filter form keeps what was chosen
-    chosen = Page(client.get("/messages?kind=overdue&participant=tromso-sekretariat").text)
-    field = next(f for f in chosen.fields if f.get("name") == "participant")
-    assert field["value"] == "tromso-sekretariat"
+    # the filter form keeps what was chosen: the participant is a select of names (dashfeat)
+    chosen = client.get("/messages?kind=overdue&participant=tromso-sekretariat").text
+    field = next(f for f in Page(chosen).fields if f.get("name") == "participant")
+    assert field["tag"] == "select"
+    assert re.findall(
+        r'<option value="tromso-sekretariat"( selected)?>([^<]*)</option>', chosen
+    ) == [(" selected", "Sekretariatet for byvekstavtalen i Tromsø")]
 
 
 def test_matrix_csv_matches_the_page(client: TestClient, db: Session) -> None:

@@ -177,7 +177,9 @@ def test_answer_files_are_on_the_participants_page(admin: TestClient, app: FastA
     table = p.table("Filer som kom med svarene")
     [row] = table.rows
     assert row[0].links == [(f"/answer-files/{stored.id}", "Bergens innspill æøå.docx")]
-    assert [c.text for c in row[1:4]] == ["innspill-retningslinjer", "1", "20. mai 2020 kl. 12.00"]
+    # the step by its title (its key on hover: dashfeat)
+    step = "Innspill til retningslinjer for sekretariatene"
+    assert [c.text for c in row[1:4]] == [step, "1", "20. mai 2020 kl. 12.00"]
     assert_download(
         admin.get(f"/answer-files/{stored.id}"),
         ANSWER_FILE,

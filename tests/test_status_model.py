@@ -158,6 +158,7 @@ def test_overview_shows_the_current_step_as_the_cli(seen: dict[date, Seen], day:
         "process": SEED_ID,
         "step": current["step"],
         "state": current["state"],
+        "ended": "true" if s.cli["ended"] else "false",  # as the CLI says it (dashfeat)
         "deadline": s.cli["next_deadline"] or "",
         "progress-step": counted["step"],
         "answered": str(counted["answered"]),

@@ -19,7 +19,7 @@ from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,
 )
-from innspill.process.workdays import OSLO
+from innspill.process.workdays import OSLO, end_of_day, local_datetime
 
 #: Where a form sends the user back to: the page it is on.
 BACK_PROCESS, BACK_PARTICIPANT = "process", "participant"
@@ -44,6 +44,8 @@ class StepForms:
     themes: list[ThemeField] = field(default_factory=list)
     audience: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
     deadline: date | None = None  # the step's deadline in the file (request steps)
+    # a meeting that may still be cancelled: not cancelled, not begun, the process not ended
+    cancellable: bool = False
 
 
 @dataclass
@@ -89,13 +91,20 @@ class Forms:
         return [s for s in self.steps if s.kind == "meeting"]
 
 
-def _step_forms(definition: ProcessDefinition, step_id: str) -> StepForms | None:
+def _step_forms(definition: ProcessDefinition, step_id: str, now: datetime) -> StepForms | None:
     step = definition.step(step_id)
     audience = [(p.id, p.name) for p in definition.audience(step.id)]
     if isinstance(step, RequestStep):
         themes = [ThemeField(t.id, t.title, list(t.questions)) for t in definition.themes_of(step)]
         return StepForms(step.id, step.title, step.kind, themes, audience, step.deadline)
-    if isinstance(step, CirculationStep | MeetingStep):
+    if isinstance(step, MeetingStep):
+        cancellable = (
+            not step.cancelled
+            and now < local_datetime(step.date, step.start)
+            and now < end_of_day(definition.process.ends)
+        )
+        return StepForms(step.id, step.title, step.kind, audience=audience, cancellable=cancellable)
+    if isinstance(step, CirculationStep):
         return StepForms(step.id, step.title, step.kind, audience=audience)
     return None  # a compilation is made by the ticks (or `innspill compile`), not by hand
 
@@ -114,7 +123,7 @@ def forms_for(
             p.id for p in definition.audience(step.id)
         }:
             continue
-        forms = _step_forms(definition, step.id)
+        forms = _step_forms(definition, step.id, now)
         if forms is not None:
             steps.append(forms)
     return Forms(today=now.astimezone(OSLO).date(), steps=steps, refused=refused)

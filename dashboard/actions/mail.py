@@ -106,11 +106,10 @@ def resend_message(
     row = db.get(OutboxMessage, message_id)
     if row is None:
         raise HTTPException(404, f"Fant ingen melding nummer {message_id}.")
-    target = (
-        "/messages?status=failed"
-        if back == "messages"
-        else _participant_url(row.process_id, row.participant_key) + "#feilet"
-    )
+    target = {  # built here, never taken from the form: no open redirect
+        "messages": "/messages?status=failed",
+        "message": f"/messages/{row.id}",
+    }.get(back, _participant_url(row.process_id, row.participant_key) + "#feilet")
     try:
         old, new = resend(
             db,
@@ -139,6 +138,8 @@ def resend_message(
         )
     lines = [_queued_line(definition, new)]
     lines += forecast(db, definition, now, participant=new.participant_key, limit=4)
+    if back == "message":  # from the failed message's own page: on to the new one
+        target = f"/messages/{new.id}"
     return done(request, target, notice, lines)
 
 

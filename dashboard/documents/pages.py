@@ -19,6 +19,7 @@ from innspill.dashboard.actions.common import Admin, Db, Now
 from innspill.dashboard.deps import RowId, current_user, render, require_admin
 from innspill.dashboard.documents.downloads import download
 from innspill.dashboard.pages import progress
+from innspill.dashboard.pages.names import names_of
 from innspill.documents.store import MAX_DRAFT_BYTES, DraftRefused, store_draft
 from innspill.errors import InnspillError, UnknownProcess
 from innspill.models import Answer, AnswerAttachment, Document
@@ -244,6 +245,7 @@ def _again(
 ) -> Response:
     """The process page again, with the error by the form and the note as it was typed."""
     page = progress.process_page(db, definition.id, now=now)
-    context = {"page": page, "now": now} | process_context(db, definition, now)
+    names = names_of(db, [definition.id])
+    context = {"page": page, "now": now, "names": names} | process_context(db, definition, now)
     context |= {"draft_error": error, "draft_note": note, "draft_step": step_id}
     return render(request, "process.html", context, status_code=400)

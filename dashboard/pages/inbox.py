@@ -17,6 +17,7 @@ from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now
 from innspill.dashboard.deps import RowId, current_user, render, require_admin
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view, queries
+from innspill.dashboard.pages.names import names_of
 from innspill.errors import InnspillError
 from innspill.inbound.assignment import AssignRefused, Preview, preview
 from innspill.inbound.intake import assign, dismiss
@@ -153,6 +154,7 @@ def _detail(
     context: dict[str, Any] = {
         "row": row,
         "mail": mail_view.view(row.raw),
+        "names": names_of(db, [row.process_id] if row.process_id else []),
         "steps": steps,
         "people": people,
         "chosen": chosen,

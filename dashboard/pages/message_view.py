@@ -11,7 +11,9 @@ from innspill.dashboard.actions.common import Db, Now
 from innspill.dashboard.deps import RowId, current_user, render
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view
-from innspill.models import OutboxMessage
+from innspill.dashboard.pages.names import names_of
+from innspill.models import MessageStatus, OutboxMessage
+from innspill.outbound.resend import resent_as
 
 router = APIRouter(dependencies=[Depends(current_user)])
 
@@ -30,7 +32,13 @@ def _message(db: Session, message_id: int) -> OutboxMessage:
 @router.get("/messages/{message_id}")
 def message(request: Request, message_id: RowId, db: Db, now: Now) -> Response:
     row = _message(db, message_id)
-    context = {"row": row, "mail": mail_view.view(row.raw), "now": now}
+    context = {
+        "row": row,
+        "mail": mail_view.view(row.raw),
+        "now": now,
+        "names": names_of(db, [row.process_id]),
+        "resent_as": resent_as(db, row) if row.status == MessageStatus.FAILED else None,
+    }
     return render(request, "message.html", context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +85,19 @@ class MessageRow:
     @property
     def at(self) -> datetime:
         return self.sent_at or self.created_at
+
+    @property
+    def subject_parts(self) -> tuple[str, str]:
+        """The subject's words and its reply token (`[ref:...]`, or ""), shown apart: the words
+        wrap between words, the token (a key) may break anywhere."""
+        match = _REPLY_TOKEN.search(self.subject or "")
+        if match is None:
+            return self.subject or "", ""
+        return self.subject[: match.start()], match[1]
+
+
+#: The reply token at the end of a subject (innspill.outbound.addressing).
+_REPLY_TOKEN = re.compile(r"\s*(\[ref:[^\]\s]+\])\s*$")
 
 
 MESSAGE_COLUMNS = (

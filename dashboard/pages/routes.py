@@ -18,6 +18,8 @@ from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.labels import MESSAGE_KINDS, MESSAGE_STATUSES
 from innspill.dashboard.pages import csv_export, progress, queries
 from innspill.dashboard.pages import participant as participant_model
+from innspill.dashboard.pages.message_counts import message_counts
+from innspill.dashboard.pages.names import names_of
 from innspill.process.loading import get_definition
 
 Db = Annotated[Session, Depends(get_db)]
@@ -47,7 +49,8 @@ def process_view(
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, refused=refused)
     docs = documents.process_context(db, definition, now)
-    return {"page": page, "now": now, "forms": forms} | docs
+    names = names_of(db, [process_id])
+    return {"page": page, "now": now, "forms": forms, "names": names} | docs
 
 
 @pages.get("/processes/{process_id}/matrix.csv")
@@ -73,7 +76,8 @@ def participant_view(
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, participant=key, refused=refused)
     files = documents.answer_files(db, process_id, key)
-    return {"page": page, "now": now, "forms": forms, "files": files}
+    names = names_of(db, [process_id])
+    return {"page": page, "now": now, "forms": forms, "files": files, "names": names}
 
 
 def _filter(
@@ -107,6 +111,7 @@ def messages(
 ) -> Response:
     flt = _filter(process, kind, status, participant)
     rows, total = queries.messages_page(db, flt, page=page)
+    names = names_of(db)
     size = queries.PAGE_SIZE
     pages_total = max(1, -(-total // size))
     params = flt.params()
@@ -130,6 +135,9 @@ def messages(
             "filter": flt,
             "processes": queries.process_ids(db),
             "queue": _queue(request, now),
+            "counts": message_counts(db, flt),
+            "names": names,
+            "people": names.choices(flt.process),
         },
     )
 

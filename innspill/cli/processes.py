@@ -211,6 +211,8 @@ def _print_status(s: ProcessStatus) -> None:
     if s.journal is not None:
         _print_journal(s.process, s.journal)
     current = s.step(s.current_step)
+    if s.ended:
+        typer.echo(f"  ended {s.ends}: nothing more is sent")
     if current is None:
         typer.echo("  every step is done")
     else:

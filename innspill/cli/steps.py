@@ -99,39 +99,20 @@ def compile_command(
     Nothing is overwritten: each run with new answers makes the next version, and the next tick
     sends it to the drafters. With no new answers since the last version, nothing is made.
     """
-    from innspill.documents.store import latest, make_compilation
+    from innspill.documents.compile_now import compile_now
     from innspill.models.db import session_scope
-    from innspill.planning.after_deadline import answers_basis
-    from innspill.planning.state import load_state
-    from innspill.process.definition import CompilationStep
     from innspill.process.loading import get_definition
 
     now = instant(at)
     try:
         with session_scope(open_engine()) as session:
             definition = get_definition(session, process)
-            steps = [s for s in definition.steps if isinstance(s, CompilationStep)]
-            chosen = next((s for s in steps if s.id == step), None) if step else None
-            if chosen is None:
-                if step or len(steps) != 1:
-                    names = ", ".join(s.id for s in steps) or "none"
-                    raise InnspillError(f"name the compilation step (this process has: {names})")
-                chosen = steps[0]
-            basis, _ = answers_basis(load_state(session, definition), chosen.source, now)
-            previous = latest(session, definition.id, chosen.id, "compilation")
-            if previous is not None and previous.basis == basis:
-                typer.echo(f"Version {previous.version} already has every answer; nothing new.")
-                document = previous
-            else:
-                document = make_compilation(
-                    session,
-                    definition,
-                    chosen.id,
-                    now=now,
-                    basis=basis,
-                    by=get_settings().operator,
-                )
+            compiled = compile_now(session, definition, step, now=now, by=get_settings().operator)
+            document = compiled.document
+            if compiled.made:
                 typer.echo(f"Compiled version {document.version}: {document.note}.")
+            else:
+                typer.echo(f"Version {document.version} already has every answer; nothing new.")
     except InnspillError as exc:
         raise fail(str(exc)) from None
     if out is not None:
@@ -220,6 +201,36 @@ def attendance(
     except InnspillError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"{participant}: {'absent from' if absent else 'attended'} {step}.")
+
+
+@app.command("cancel-meeting")
+def cancel_meeting_command(
+    process: Annotated[str, typer.Argument(help="Process id.")],
+    step: Annotated[str, typer.Argument(help="Meeting step id.")],
+    at: AtOption = None,
+) -> None:
+    """Cancel a meeting: the next tick sends everyone invited a calendar CANCEL.
+
+    The same as setting `cancelled = true` on the step and loading the file again (do that in
+    the file too, or a later load of the old file brings the meeting back). Refused for a
+    meeting that has begun, one cancelled already, and after the process has ended.
+    """
+    from innspill.models.db import session_scope
+    from innspill.process.loading import get_definition
+    from innspill.process.meeting_cancel import cancel_meeting
+
+    try:
+        with session_scope(open_engine()) as session:
+            cancel_meeting(
+                session,
+                get_definition(session, process),
+                step,
+                now=instant(at),
+                by=get_settings().operator,
+            )
+    except InnspillError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{step} cancelled: the next tick sends the cancellation to everyone invited.")
 
 
 @app.command()

@@ -78,6 +78,12 @@ def _siblings(session: Session, row: OutboxMessage) -> list[OutboxMessage]:
     return [r for r in rows if original_sequence(r.sequence) == base]
 
 
+def resent_as(session: Session, row: OutboxMessage) -> int | None:
+    """The number of the row that sent this message again, if it was (the latest one)."""
+    later = [r.id for r in _siblings(session, row) if r.id is not None and r.id > (row.id or 0)]
+    return later[-1] if later else None
+
+
 def _previous_deadline(session: Session, row: OutboxMessage) -> date | None:
     """The deadline announced to the participant before this message (for a deadline notice)."""
     earlier = session.execute(

@@ -63,6 +63,8 @@ class StepState(StrEnum):
     OPEN = "open"
     OVERDUE = "overdue"
     DONE = "done"
+    # open (or not started) when the process ended (`[process] ends`): nothing more is sent
+    CLOSED = "closed"
 
 
 @dataclass
@@ -158,6 +160,10 @@ class ProcessStatus:
     # whether the process keeps journal numbers, how many entries, the last document number
     # (with detail only: the overview does not show it and asks the database less)
     journal: JournalSummary | None = None
+    # the day the process ends (`[process] ends`), and whether that day is over: then nothing
+    # more is sent, and a step still open or not started is closed
+    ends: str | None = None
+    ended: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -11,7 +11,7 @@ from innspill.journal.read import JournalSummary, summaries
 from innspill.models import MessageStatus
 from innspill.process.deadlines import extensions, step_deadlines, step_deadlines_written
 from innspill.process.definition import ProcessDefinition
-from innspill.process.workdays import OSLO
+from innspill.process.workdays import OSLO, end_of_day
 from innspill.status.archive import archive_statuses
 from innspill.status.facts import Facts, load_facts
 from innspill.status.model import ProcessStatus, StepState, StepStatus
@@ -58,6 +58,11 @@ def _process_status(
         step_deadlines_written(definition, facts.changes),
     )
     steps = [step_status(ctx, step) for step in definition.steps]
+    ended = now >= end_of_day(definition.process.ends)
+    if ended:  # the planner sends nothing after the process's last day: nothing is open
+        for step in steps:
+            if step.state in (StepState.OPEN, StepState.NOT_STARTED):
+                step.state = StepState.CLOSED
     messages = ({s.value: 0 for s in MessageStatus} if detail else {}) | facts.messages
     current = current_step(steps)
     upcoming = current is not None and current.days_left is not None and current.days_left >= 0
@@ -78,6 +83,8 @@ def _process_status(
         days_left=current.days_left if current and upcoming else None,
         progress_step=counted.step if counted else None,
         journal=journal,
+        ends=definition.process.ends.isoformat(),
+        ended=ended,
     )
 
 

@@ -1,0 +1,133 @@
+"""Two actions that needed the command line: make a compilation now, cancel a meeting.
+
+"Lag sammenstilling nå" calls `compile_now`, as `innspill compile` does: a new version of the
+step's compilation from the answers received by now (the next tick sends it to the drafters),
+or nothing when the latest version has every answer. "Avlys møtet" calls `cancel_meeting`, as
+`innspill cancel-meeting` does (the same as `cancelled = true` in the file and a load): the next
+tick sends everyone invited a calendar CANCEL with the invitation's UID. Both are POSTs with
+the CSRF token from an administrator (viewers get 403), logged with the user's name
+(`compilation_made`, `process_updated`); a refusal is a 400 page that says why in bokmål.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from starlette.responses import Response
+
+from innspill.dashboard import labels
+from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, check_csrf, done, upcoming
+from innspill.dashboard.actions.steps import definition_of
+from innspill.dashboard.deps import render, require_admin
+from innspill.documents.compile_now import compile_now
+from innspill.errors import InnspillError
+from innspill.process.definition import CompilationStep, MeetingStep, ProcessDefinition
+from innspill.process.meeting_cancel import CancelRefused, cancel_meeting
+from innspill.process.workdays import OSLO
+from innspill.status import Phrase
+
+router = APIRouter(dependencies=[Depends(require_admin)])
+
+
+T = TypeVar("T")
+
+
+def _step(definition: ProcessDefinition, step_id: str, kind: type[T], what: str) -> T:
+    step = next((s for s in definition.steps if s.id == step_id), None)
+    if not isinstance(step, kind):
+        raise HTTPException(404, f"Fant ingen {what} «{step_id}» i prosessen «{definition.id}».")
+    return step
+
+
+def _refused(request: Request, title: str, what: str, detail: str, back: str) -> Response:
+    context = {"title": title, "what": what, "detail": detail, "back": back}
+    return render(request, "action_error.html", context, status_code=400)
+
+
+@router.post("/processes/{process_id}/steps/{step_id}/compile")
+def make_compilation_now(
+    request: Request,
+    process_id: str,
+    step_id: str,
+    db: Db,
+    now: Now,
+    admin: Admin,
+    csrf_token: CsrfToken = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    definition = definition_of(db, process_id)
+    step = _step(definition, step_id, CompilationStep, "sammenstilling")
+    back = f"/processes/{process_id}#dok-{step_id}"
+    source = definition.step(step.source).title
+    try:
+        compiled = compile_now(db, definition, step_id, now=now, by=admin.username)
+    except InnspillError as exc:
+        db.rollback()
+        what = f"Ingen har svart på «{source}» ennå, så det er ingenting å sammenstille."
+        return _refused(request, "Sammenstillingen ble ikke laget", what, str(exc), back)
+    document = compiled.document
+    if not compiled.made:
+        db.rollback()
+        what = (
+            f"Versjon {document.version} av {labels.fmt_datetime(document.created_at)} har alle "
+            "svarene som er kommet. Det lages en ny versjon når det kommer flere."
+        )
+        return _refused(request, "Ingen ny sammenstilling", what, "", back)
+    db.commit()
+    made = Phrase(
+        "compiled",
+        version=document.version,
+        made=document.created_at.astimezone(OSLO),
+        summary=document.note,
+    )
+    notice = (
+        f"Sammenstillingen «{step.title}» er laget: {labels.translate(made).text}. Den sendes "
+        "til utrederne ved neste utsending."
+    )
+    next_up = upcoming(db, definition, now, step=step_id, limit=4)
+    return done(request, back, notice, next_up)
+
+
+#: Why a meeting was not cancelled (innspill.process.meeting_cancel), in bokmål.
+CANCEL_REFUSALS = {
+    "cancelled": "Møtet er allerede avlyst.",
+    "started": "Møtet har allerede begynt (eller er holdt), og kan ikke avlyses.",
+    "ended": "Prosessen er avsluttet. Det sendes ikke flere meldinger i den.",
+}
+
+
+@router.post("/processes/{process_id}/steps/{step_id}/cancel")
+def cancel_the_meeting(
+    request: Request,
+    process_id: str,
+    step_id: str,
+    db: Db,
+    now: Now,
+    admin: Admin,
+    csrf_token: CsrfToken = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    definition = definition_of(db, process_id)
+    step = _step(definition, step_id, MeetingStep, "møte")
+    back = f"/processes/{process_id}#steg-{step_id}"
+    if confirm != "yes":
+        what = "Kryss av for at møtet skal avlyses. Ingenting er endret."
+        return _refused(request, "Møtet ble ikke avlyst", what, "", back)
+    try:
+        cancel_meeting(db, definition, step_id, now=now, by=admin.username)
+    except CancelRefused as exc:
+        db.rollback()
+        what = CANCEL_REFUSALS.get(exc.code, "Møtet kan ikke avlyses.")
+        return _refused(request, "Møtet ble ikke avlyst", what, str(exc), back)
+    db.commit()
+    notice = (
+        f"«{step.title}» {labels.fmt_date(step.date)} er avlyst. Alle som er invitert, får en "
+        "avlysning ved neste utsending, som fjerner møtet fra kalenderen deres. Sett også "
+        "cancelled = true for steget i prosessfilen, så møtet ikke kommer tilbake neste gang "
+        "filen lastes inn."
+    )
+    fresh = definition_of(db, process_id)
+    next_up = upcoming(db, fresh, now, step=step_id, limit=4)
+    return done(request, back, notice, next_up)

@@ -1186,7 +1186,7 @@ def test_round_meeting_not_started_open_then_done_with_attendance(round_2020: Ro
     assert all(int(the_event(read_ics(r)[0])["SEQUENCE"]) == 1 for r in updated)
 
 
-def test_round_circulation_not_started_then_open_and_still_open_after_the_end(
+def test_round_circulation_not_started_then_open_then_closed_with_each_body_after_the_end(
     round_2020: Round,
 ) -> None:
     assert round_2020.step(on(6, 10, 9), CIRCULATION).state == "not started"
@@ -1197,11 +1197,16 @@ def test_round_circulation_not_started_then_open_and_still_open_after_the_end(
     assert recipients(messages(round_2020.smtp, "circulation")) == sorted(STEERING_GROUPS)
 
     # Not every steering group has treated the draft by the end of the round, nor in
-    # September: the step stays open (two have it on the agenda after the summer), with
-    # where each body stands.
-    for moment in (on(6, 30, 14), on(7, 1, 9), on(9, 3, 9)):
+    # September: open on the last day; once the round has ended (30 June) the step is closed,
+    # as nothing more is sent, and still says where each body stands (two have it on the
+    # agenda after the summer).
+    for moment, state in (
+        (on(6, 30, 14), "open"),
+        (on(7, 1, 9), "closed"),
+        (on(9, 3, 9), "closed"),
+    ):
         step = round_2020.step(moment, CIRCULATION)
-        assert step.state == "open"
+        assert step.state == state
         assert (step.answered, step.expected) == (5, 9)
     final = round_2020.step(on(9, 3, 9), CIRCULATION).bodies
     assert final["nord-jaeren-styringsgruppe"] == "on the agenda 2020-08-27"

@@ -21,6 +21,7 @@ from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
 from innspill.models.db import session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
 from innspill.outbound.numbering import number_letters
+from innspill.outbound.shapes import Batch
 from innspill.outbound.unrenderable import carrier_failed, compose_or_fail, failed_event
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
@@ -206,8 +207,7 @@ def _record(
     def flush() -> None:
         # Core inserts in chunks: the ORM unit of work held every rendered message (and its
         # bytes) of a large tick in memory until commit.
-        if messages:
-            # the letters' numbers, a block per chunk, locked until this tick commits
+        if messages:  # the letters' numbers, a block per chunk, locked until this tick commits
             messages[:] = number_letters(session, definition, messages, now=now)
             session.execute(insert(OutboxMessage), messages)
         if events:
@@ -215,17 +215,17 @@ def _record(
         messages.clear()
         events.clear()
 
-    outgoing = outgoing or Outgoing()
     # Every token of the batch in one lookup and one insert, not a query and flush per message.
     tokens = issue_tokens(session, definition, actions, now=now, outgoing=outgoing)
     failed: dict[str, str] = {}  # key -> why, of the messages that could not be rendered
+    batch = Batch()  # each shape of message rendered once, each step's files read once
     for action in actions:
         if action.kind == ActionKind.COMPILE:
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
             row, reason = compose_or_fail(
-                session, definition, action, now=now, outgoing=outgoing, tokens=tokens
+                session, definition, action, now=now, outgoing=outgoing, tokens=tokens, batch=batch
             )
             if reason is None:
                 row, reason = carrier_failed(definition, action, row, failed, now=now)
@@ -329,10 +329,11 @@ def _tick_in_short_transactions(
         rows: dict[str, dict[str, Any]] = {}
         reasons: dict[str, str] = {}  # why a message could not be rendered (stored as failed)
         with Session(engine) as session:  # reads only: tokens and documents exist by now
+            shared: dict[str, Any] = {"tokens": tokens, "batch": Batch()}  # files: this session's
             for action in todo:
                 if action.sends:
                     row, reason = compose_or_fail(
-                        session, definition, action, now=now, outgoing=outgoing, tokens=tokens
+                        session, definition, action, now=now, outgoing=outgoing, **shared
                     )
                     if reason is None:  # a carrier comes before what it carries (one chunk)
                         row, reason = carrier_failed(definition, action, row, reasons, now=now)

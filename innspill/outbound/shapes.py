@@ -1,0 +1,222 @@
+"""Render once per shape: a tick's messages that differ only by who gets them.
+
+Most messages of a tick are one letter to many participants: two secretariats' invitations
+to a step differ only by the name, their own reference, the reply and form tokens (and the
+journal number, put in later by outbound.numbering). So a `Batch` renders each shape once:
+the context with stand-ins for the participant's text fields and tokens, keyed by all else
+in it (kind, language, the participant's other fields and which text fields are empty, the
+step, its deadlines and dates, the definition's objects). Each message fills the stand-ins
+with its own values (escaped in the HTML), and its MIME parts are built from the shape's
+encoded lines: only the lines that hold a stand-in are encoded again (outbound.skeleton).
+
+A shape is used only if rendering it with two sets of stand-ins, short ones and long ones
+with spaces and `&`, gives the same message once filled. A template that wraps, cuts,
+measures or escapes a participant's field differently then shows up as a difference (or a
+stand-in left over), and that shape's messages are rendered one by one, as without a batch.
+What a template may do with a participant's text field: print it, and test whether it is
+empty. A token has a fixed length and no spaces, so paragraphs wrap the same around it.
+Comparing a field with a value would go unnoticed: no template does, and
+tests/test_shapes.py renders every message of the played seed round both ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import escape
+from sqlmodel import Session
+
+from innspill.outbound.mime import Attachment
+from innspill.outbound.skeleton import Body, Skeleton
+from innspill.outbound.templates import Rendered, render
+from innspill.process.attachments import StepFile, step_files
+from innspill.process.schema import Participant
+
+#: The participant's fields that differ from one participant to the next: stood in for.
+FIELDS = ("id", "name", "email", "area", "their_reference")
+#: Every stand-in is made of these (private use: no template or participant writes them).
+MARKS = ("\ue010", "\ue011", "\ue012", "\ue013", "\ue014")
+TOKEN_LENGTH = 32
+
+
+def field_stand_in(n: int, long: bool) -> str:
+    """The stand-in of a participant's field: `&` is escaped in HTML, "aA" changes case."""
+    return f"\ue010aA&{n}" + (" x&y" * 25 if long else "") + "\ue011"
+
+
+def token_stand_in(n: int, long: bool) -> str:
+    """A token's stand-in: as long as a token and without spaces, so it wraps as one."""
+    head = f"\ue012aA{n}"
+    return head + ("\ue014" if long else "\ue013") * (TOKEN_LENGTH - len(head))
+
+
+def _token_pattern() -> Any:
+    from innspill.tokens import TOKEN_PATTERN
+
+    return TOKEN_PATTERN
+
+
+def _swap(value: Any, tokens: dict[str, int], long: bool) -> Any:
+    """`value` with every token in its plain strings (the reply addresses and form links,
+    also inside an invitation's parts) replaced by its stand-in; other objects as they are."""
+    if type(value) is str:
+        pattern = _token_pattern()
+        if not pattern.search(value):
+            return value
+
+        def stand_in(found: Any) -> str:
+            n = tokens.setdefault(found.group(1), len(tokens))
+            return token_stand_in(n, long)
+
+        return str(pattern.sub(stand_in, value))
+    if type(value) is dict:
+        return {k: _swap(v, tokens, long) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_swap(v, tokens, long) for v in value)
+    return value
+
+
+_SCALARS = frozenset({bool, int, float, date, datetime, type(None)})
+
+
+def _key(value: Any, tokens: dict[str, int], keep: dict[int, Any]) -> Any:
+    """What `value` renders as, hashable, with its tokens stood in for as `_swap` does:
+    scalars with their type, containers item by item, texts as strings, hashable objects by
+    equality (frozen dataclasses), others by identity (kept alive, so no other takes it)."""
+    kind = type(value)
+    if kind is str:
+        if _token_pattern().search(value) is None:
+            return value
+        return _swap(value, tokens, False)
+    if kind in _SCALARS:
+        return (kind, value)
+    if kind is dict:
+        return ("map", tuple([(k, _key(v, tokens, keep)) for k, v in value.items()]))
+    if kind is list or kind is tuple:
+        return ("seq", tuple([_key(v, tokens, keep) for v in value]))
+    if isinstance(value, str):  # a Text: templates print its string
+        return value
+    if kind.__hash__ is not None:
+        try:
+            hash(value)
+            return ("obj", value)
+        except TypeError:  # a frozen model holding a list, say
+            pass
+    keep[id(value)] = value
+    return ("id", id(value))
+
+
+def _participant_key(participant: Participant, keep: dict[int, Any]) -> tuple[Any, ...]:
+    """The participant's fields as the shape sees them: whether each text field is given,
+    the others (role, language) as they are."""
+    out = []
+    for name in type(participant).model_fields:
+        value = getattr(participant, name)
+        given = name in FIELDS and bool(value)  # stood in for; an empty one as it is
+        out.append((name, True if given else _key(value, {}, keep)))
+    return tuple(out)
+
+
+def _stand_in_participant(participant: Participant, long: bool) -> tuple[Participant, list[str]]:
+    """The participant with stand-ins in its given text fields, and those stand-ins."""
+    update: dict[str, str] = {}
+    for n, name in enumerate(FIELDS):
+        if getattr(participant, name):
+            update[name] = field_stand_in(n, long)
+    return participant.model_copy(update=update), list(update.values())
+
+
+def _values(participant: Participant) -> list[str]:
+    return [str(getattr(participant, name)) for name in FIELDS if getattr(participant, name)]
+
+
+@dataclass
+class Shape:
+    """A rendering with stand-ins, its encoded skeleton, and how to fill it."""
+
+    fields: list[str]  # stand-ins of the participant's given fields, in FIELDS order
+    tokens: list[str]  # stand-ins of the tokens, by number
+    rendered: Rendered
+    skeleton: Skeleton
+
+
+def _fill(rendered: Rendered, pairs: list[tuple[str, str]]) -> Rendered:
+    subject, text, html = rendered.subject, rendered.text, rendered.html
+    for stand_in, value in pairs:
+        subject = subject.replace(stand_in, value)
+        text = text.replace(stand_in, value)
+        html = html.replace(str(escape(stand_in)), str(escape(value)))
+    return Rendered(" ".join(subject.split()), text, html)
+
+
+def _left_over(rendered: Rendered) -> bool:
+    return any(
+        m in part for m in MARKS for part in (rendered.subject, rendered.text, rendered.html)
+    )
+
+
+@dataclass
+class Batch:
+    """What the messages of one tick (one transaction) share: each shape rendered once, the
+    steps' files read once, each attachment encoded once. Make one per transaction: the
+    files are read as that transaction sees them."""
+
+    shapes: dict[Any, Shape | None] = field(default_factory=dict)  # None: render one by one
+    files: dict[tuple[str, tuple[str, ...]], list[StepFile]] = field(default_factory=dict)
+    encoded: dict[Attachment, bytes] = field(default_factory=dict)
+    keep: dict[int, Any] = field(default_factory=dict)
+    rendered: int = 0  # how many times Jinja ran (for tests and the bench)
+
+    def step_files(self, session: Session, process_id: str, steps: list[str]) -> list[StepFile]:
+        key = (process_id, tuple(steps))
+        found = self.files.get(key)
+        if found is None:
+            found = self.files[key] = step_files(session, process_id, steps)
+        return found
+
+    def render(self, kind: str, language: str, context: dict[str, Any]) -> tuple[Rendered, Body]:
+        """The message rendered and its text and HTML parts encoded, from its shape when it
+        has one (else rendered on its own)."""
+        participant = context["participant"]
+        tokens: dict[str, int] = {}
+        rest = {k: v for k, v in context.items() if k != "participant"}
+        key = (
+            kind,
+            language,
+            _participant_key(participant, self.keep),
+            _key(rest, tokens, self.keep),
+        )
+        if key not in self.shapes:
+            self.shapes[key] = self._shape(kind, language, context)
+        shape = self.shapes[key]
+        found = list(tokens)  # the tokens in the order they stand in
+        if shape is None or len(found) != len(shape.tokens):
+            self.rendered += 1
+            rendered = render(kind, language, context)
+            return rendered, Skeleton.of(rendered).body({})
+        pairs = [*zip(shape.fields, _values(participant), strict=True)]
+        pairs += zip(shape.tokens, found, strict=True)
+        values = dict(pairs)
+        return _fill(shape.rendered, pairs), shape.skeleton.body(values)
+
+    def _shape(self, kind: str, language: str, context: dict[str, Any]) -> Shape | None:
+        participant = context["participant"]
+        values = _values(participant)
+        made: list[tuple[Rendered, list[tuple[str, str]], list[str], list[str]]] = []
+        for long in (False, True):
+            tokens: dict[str, int] = {}
+            shaped = {k: _swap(v, tokens, long) for k, v in context.items() if k != "participant"}
+            stand_in, fields = _stand_in_participant(participant, long)
+            shaped["participant"] = stand_in
+            self.rendered += 1
+            rendered = render(kind, language, shaped)
+            token_ins = [token_stand_in(n, long) for n in range(len(tokens))]
+            pairs = [*zip(fields, values, strict=True), *zip(token_ins, tokens, strict=True)]
+            made.append((rendered, pairs, fields, token_ins))
+        (short, short_pairs, fields, token_ins), (long_, long_pairs, _, _) = made
+        filled = _fill(short, short_pairs)
+        if filled != _fill(long_, long_pairs) or _left_over(filled):
+            return None  # the template does more than print the fields: one by one
+        return Shape(fields, token_ins, short, Skeleton.of(short, [*fields, *token_ins]))

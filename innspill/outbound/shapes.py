@@ -179,7 +179,11 @@ class Batch:
     def render(self, kind: str, language: str, context: dict[str, Any]) -> tuple[Rendered, Body]:
         """The message rendered and its text and HTML parts encoded, from its shape when it
         has one (else rendered on its own)."""
-        participant = context["participant"]
+        participant = context.get("participant")
+        if not isinstance(participant, Participant):  # nothing to stand in for
+            self.rendered += 1
+            rendered = render(kind, language, context)
+            return rendered, Skeleton.of(rendered).body({})
         tokens: dict[str, int] = {}
         rest = {k: v for k, v in context.items() if k != "participant"}
         key = (

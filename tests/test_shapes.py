@@ -181,7 +181,7 @@ def test_a_shape_is_used_only_where_the_fields_are_only_printed(
         rendered, body_parts = batch.render("letter", "nb", context)
         alone = render("letter", "nb", context)
         assert rendered == alone
-        assert body_parts == Skeleton.of(alone).body({})
+        assert body_parts == Skeleton.of(alone).body()
     # one shape for those with their own reference, one for those without (or none at all)
     assert len(batch.shapes) == 2
     assert all(shape is not None for shape in batch.shapes.values()) == shared
@@ -224,4 +224,4 @@ def test_the_skeleton_encodes_as_build_message_does() -> None:
             message_id="<x@etaten.example>",
             date=datetime(2020, 3, 30, 9, tzinfo=UTC),
         )
-        assert build_message(**kw, body=skeleton.body({stand_in: value})) == build_message(**kw)
+        assert build_message(**kw, body=skeleton.body([(stand_in, value)])) == build_message(**kw)

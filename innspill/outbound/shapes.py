@@ -33,6 +33,7 @@ from innspill.outbound.skeleton import Body, Skeleton
 from innspill.outbound.templates import Rendered, render
 from innspill.process.attachments import StepFile, step_files
 from innspill.process.schema import Participant
+from innspill.tokens import TOKEN_PATTERN
 
 #: The participant's fields that differ from one participant to the next: stood in for.
 FIELDS = ("id", "name", "email", "area", "their_reference")
@@ -52,17 +53,11 @@ def token_stand_in(n: int, long: bool) -> str:
     return head + ("\ue014" if long else "\ue013") * (TOKEN_LENGTH - len(head))
 
 
-def _token_pattern() -> Any:
-    from innspill.tokens import TOKEN_PATTERN
-
-    return TOKEN_PATTERN
-
-
 def _swap(value: Any, tokens: dict[str, int], long: bool) -> Any:
     """`value` with every token in its plain strings (the reply addresses and form links,
     also inside an invitation's parts) replaced by its stand-in; other objects as they are."""
     if type(value) is str:
-        pattern = _token_pattern()
+        pattern = TOKEN_PATTERN
         if not pattern.search(value):
             return value
 
@@ -87,7 +82,7 @@ def _key(value: Any, tokens: dict[str, int], keep: dict[int, Any]) -> Any:
     equality (frozen dataclasses), others by identity (kept alive, so no other takes it)."""
     kind = type(value)
     if kind is str:
-        if _token_pattern().search(value) is None:
+        if TOKEN_PATTERN.search(value) is None:
             return value
         return _swap(value, tokens, False)
     if kind in _SCALARS:
@@ -141,13 +136,28 @@ class Shape:
     rendered: Rendered
     skeleton: Skeleton
 
+    stand_ins: list[str] = field(init=False)  # all of them: fields, then tokens
+    escaped: list[str] = field(init=False)  # the same as the HTML has them
 
-def _fill(rendered: Rendered, pairs: list[tuple[str, str]]) -> Rendered:
+    def __post_init__(self) -> None:
+        self.stand_ins = [*self.fields, *self.tokens]
+        self.escaped = [str(escape(s)) for s in self.stand_ins]
+
+
+def _escaped(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(str(escape(k)), str(escape(v))) for k, v in pairs]
+
+
+def _fill(
+    rendered: Rendered, pairs: list[tuple[str, str]], escaped: list[tuple[str, str]]
+) -> Rendered:
+    """The rendering with each (stand-in, value) put in; in the HTML, both escaped."""
     subject, text, html = rendered.subject, rendered.text, rendered.html
     for stand_in, value in pairs:
         subject = subject.replace(stand_in, value)
         text = text.replace(stand_in, value)
-        html = html.replace(str(escape(stand_in)), str(escape(value)))
+    for stand_in, value in escaped:
+        html = html.replace(stand_in, value)
     return Rendered(" ".join(subject.split()), text, html)
 
 
@@ -183,7 +193,7 @@ class Batch:
         if not isinstance(participant, Participant):  # nothing to stand in for
             self.rendered += 1
             rendered = render(kind, language, context)
-            return rendered, Skeleton.of(rendered).body({})
+            return rendered, Skeleton.of(rendered).body()
         tokens: dict[str, int] = {}
         rest = {k: v for k, v in context.items() if k != "participant"}
         key = (
@@ -199,11 +209,11 @@ class Batch:
         if shape is None or len(found) != len(shape.tokens):
             self.rendered += 1
             rendered = render(kind, language, context)
-            return rendered, Skeleton.of(rendered).body({})
-        pairs = [*zip(shape.fields, _values(participant), strict=True)]
-        pairs += zip(shape.tokens, found, strict=True)
-        values = dict(pairs)
-        return _fill(shape.rendered, pairs), shape.skeleton.body(values)
+            return rendered, Skeleton.of(rendered).body()
+        values = [*_values(participant), *found]
+        pairs = list(zip(shape.stand_ins, values, strict=True))
+        escaped = list(zip(shape.escaped, [str(escape(v)) for v in values], strict=True))
+        return _fill(shape.rendered, pairs, escaped), shape.skeleton.body(pairs, escaped)
 
     def _shape(self, kind: str, language: str, context: dict[str, Any]) -> Shape | None:
         participant = context["participant"]
@@ -220,7 +230,7 @@ class Batch:
             pairs = [*zip(fields, values, strict=True), *zip(token_ins, tokens, strict=True)]
             made.append((rendered, pairs, fields, token_ins))
         (short, short_pairs, fields, token_ins), (long_, long_pairs, _, _) = made
-        filled = _fill(short, short_pairs)
-        if filled != _fill(long_, long_pairs) or _left_over(filled):
+        filled = _fill(short, short_pairs, _escaped(short_pairs))
+        if filled != _fill(long_, long_pairs, _escaped(long_pairs)) or _left_over(filled):
             return None  # the template does more than print the fields: one by one
         return Shape(fields, token_ins, short, Skeleton.of(short, [*fields, *token_ins]))

@@ -8,7 +8,7 @@ within the line), so a part is the encoded lines joined: the bytes are exactly t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import escape
@@ -56,10 +56,8 @@ class Part:
             lines.append((b"".join(done), ""))
         return cls(subtype, tuple(lines), escaped)
 
-    def encode(self, values: Mapping[str, str]) -> bytes:
-        pairs = [
-            (str(escape(k)), str(escape(v))) if self.escaped else (k, v) for k, v in values.items()
-        ]
+    def encode(self, pairs: Sequence[tuple[str, str]]) -> bytes:
+        """The part with each (stand-in, value) put in: escaped ones for HTML."""
         out = [part_head(self.subtype)]
         for encoded, line in self.lines:
             if encoded is None:
@@ -88,13 +86,21 @@ class Skeleton:
             rendered,
         )
 
-    def body(self, values: Mapping[str, str]) -> Body:
-        """The encoded parts with `values` (stand-in -> value) put in."""
-        if any("\r" in v or "\n" in v for v in values.values()):
+    def body(
+        self,
+        pairs: Sequence[tuple[str, str]] = (),
+        escaped: Sequence[tuple[str, str]] | None = None,
+    ) -> Body:
+        """The encoded parts with each (stand-in, value) put in; `escaped`: the same pairs
+        escaped for HTML, when the caller has them already."""
+        if escaped is None:
+            escaped = [(str(escape(k)), str(escape(v))) for k, v in pairs]
+        if any("\r" in v or "\n" in v for _, v in pairs):
             # a line break in a value would move the lines: encode the whole parts
             text, html = self.rendered.text, self.rendered.html
-            for stand_in, value in values.items():
+            for stand_in, value in pairs:
                 text = text.replace(stand_in, value)
-                html = html.replace(str(escape(stand_in)), str(escape(value)))
+            for stand_in, value in escaped:
+                html = html.replace(stand_in, value)
             return text_part(text, "plain"), text_part(html, "html")
-        return self.text.encode(values), self.html.encode(values)
+        return self.text.encode(pairs), self.html.encode(escaped)

@@ -21,7 +21,7 @@ tests/test_shapes.py renders every message of the played seed round both ways.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -53,19 +53,24 @@ def token_stand_in(n: int, long: bool) -> str:
     return head + ("\ue014" if long else "\ue013") * (TOKEN_LENGTH - len(head))
 
 
+_SHORT_TOKENS = [token_stand_in(n, False) for n in range(16)]
+
+
+def _swap_tokens(value: str, tokens: dict[str, int], long: bool) -> str:
+    """A plain string with each token in it replaced by its stand-in (numbered in the order
+    they are first found, over the whole context)."""
+    for token in TOKEN_PATTERN.findall(value):
+        n = tokens.setdefault(token, len(tokens))
+        stand_in = _SHORT_TOKENS[n] if not long and n < len(_SHORT_TOKENS) else None
+        value = value.replace(token, stand_in or token_stand_in(n, long))
+    return value
+
+
 def _swap(value: Any, tokens: dict[str, int], long: bool) -> Any:
     """`value` with every token in its plain strings (the reply addresses and form links,
     also inside an invitation's parts) replaced by its stand-in; other objects as they are."""
     if type(value) is str:
-        pattern = TOKEN_PATTERN
-        if not pattern.search(value):
-            return value
-
-        def stand_in(found: Any) -> str:
-            n = tokens.setdefault(found.group(1), len(tokens))
-            return token_stand_in(n, long)
-
-        return str(pattern.sub(stand_in, value))
+        return _swap_tokens(value, tokens, long)
     if type(value) is dict:
         return {k: _swap(v, tokens, long) for k, v in value.items()}
     if type(value) in (list, tuple):
@@ -74,17 +79,17 @@ def _swap(value: Any, tokens: dict[str, int], long: bool) -> Any:
 
 
 _SCALARS = frozenset({bool, int, float, date, datetime, type(None)})
+_BY_VALUE: dict[type, bool] = {}  # whether a type is keyed by equality (a frozen dataclass)
 
 
 def _key(value: Any, tokens: dict[str, int], keep: dict[int, Any]) -> Any:
     """What `value` renders as, hashable, with its tokens stood in for as `_swap` does:
-    scalars with their type, containers item by item, texts as strings, hashable objects by
-    equality (frozen dataclasses), others by identity (kept alive, so no other takes it)."""
+    scalars with their type, containers item by item, texts as strings, dataclasses by
+    equality (a deadline change), other objects by identity (the definition's: the same
+    for every message of a tick; kept alive, so that no other object takes their id)."""
     kind = type(value)
     if kind is str:
-        if TOKEN_PATTERN.search(value) is None:
-            return value
-        return _swap(value, tokens, False)
+        return _swap_tokens(value, tokens, False)
     if kind in _SCALARS:
         return (kind, value)
     if kind is dict:
@@ -93,11 +98,14 @@ def _key(value: Any, tokens: dict[str, int], keep: dict[int, Any]) -> Any:
         return ("seq", tuple([_key(v, tokens, keep) for v in value]))
     if isinstance(value, str):  # a Text: templates print its string
         return value
-    if kind.__hash__ is not None:
+    by_value = _BY_VALUE.get(kind)
+    if by_value is None:
+        by_value = _BY_VALUE[kind] = is_dataclass(kind) and kind.__hash__ is not None
+    if by_value:
         try:
             hash(value)
             return ("obj", value)
-        except TypeError:  # a frozen model holding a list, say
+        except TypeError:  # one holding a list, say
             pass
     keep[id(value)] = value
     return ("id", id(value))

@@ -21,7 +21,7 @@ CRLF = "\r\n"
 
 def check_header(name: str, value: str) -> str:
     """Refuse a header value with a line break, literal or hidden in an encoded word."""
-    if any(ch in value for ch in "\r\n\x00"):
+    if "\r" in value or "\n" in value or "\x00" in value:
         raise HeaderInjection(f"header {name} contains a line break: {value!r}")
     if "=?" in value:
         try:
@@ -79,6 +79,7 @@ def encoded_words(value: str) -> str:
     ).lstrip()
 
 
+@lru_cache(maxsize=1024)  # most headers are the same in every message of a tick
 def _header(name: str, value: str) -> bytes:
     # Written out directly: EmailMessage's header registry, and even email.header.Header,
     # cost more than rendering the templates (most of a tick for a large round).
@@ -97,6 +98,7 @@ def _date(date: datetime) -> str:
     return format_datetime(date.astimezone(OSLO))
 
 
+@lru_cache(maxsize=1024)
 def _address(name: str, address: str) -> str:
     # One encoded word for the whole name, as the standard library writes it: parsers insert
     # spaces between several words in a display name.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col
@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from innspill.documents.store import latest, make_compilation
 from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
-from innspill.models.db import session_scope, table_of, write_transaction
+from innspill.models.db import insert_rows, session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
 from innspill.outbound.numbering import number_letters
 from innspill.outbound.shapes import Batch
@@ -209,9 +209,9 @@ def _record(
         # bytes) of a large tick in memory until commit.
         if messages:  # the letters' numbers, a block per chunk, locked until this tick commits
             messages[:] = number_letters(session, definition, messages, now=now)
-            session.execute(insert(OutboxMessage), messages)
+            insert_rows(session, OutboxMessage, messages)
         if events:
-            session.execute(insert(Event), events)
+            insert_rows(session, Event, events)
         messages.clear()
         events.clear()
 
@@ -345,7 +345,7 @@ def _tick_in_short_transactions(
             messages = [rows[a.key] for a in missing if a.sends]
             if messages:  # numbered under the write lock: a block for the chunk
                 messages = number_letters(conn, definition, messages, now=now)
-                conn.execute(insert(OutboxMessage), messages)
+                insert_rows(conn, OutboxMessage, messages)
             events = [
                 failed_event(definition, a, now=now, reason=reasons[a.key])
                 if a.key in reasons
@@ -354,7 +354,7 @@ def _tick_in_short_transactions(
                 if a.kind != ActionKind.COMPILE
             ]
             if events:
-                conn.execute(insert(Event), events)
+                insert_rows(conn, Event, events)
         report.queued += [a for a in missing if a.sends and a.key not in reasons]
         report.failed += [(a, reasons[a.key]) for a in missing if a.key in reasons]
         report.skipped += [a for a in missing if not a.sends and a.kind != ActionKind.COMPILE]

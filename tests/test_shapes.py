@@ -225,3 +225,16 @@ def test_the_skeleton_encodes_as_build_message_does() -> None:
             date=datetime(2020, 3, 30, 9, tzinfo=UTC),
         )
         assert build_message(**kw, body=skeleton.body([(stand_in, value)])) == build_message(**kw)
+
+
+def test_a_name_with_a_stand_ins_character_is_rendered_on_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    render = _render_with(BASE | {"letter.txt": "Til: {{ participant.name }} / {{ reply_to }}"})
+    monkeypatch.setattr(shapes, "render", render)
+    batch = Batch()
+    odd = _participant(f"Navn {shapes.token_stand_in(0, False)}", None, 4)
+    for person, token in ((PEOPLE[1], TOKENS[0]), (odd, TOKENS[1])):
+        assert batch.render("letter", "nb", _context(person, token))[0] == render(
+            "letter", "nb", _context(person, token)
+        )

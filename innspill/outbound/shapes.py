@@ -202,6 +202,11 @@ class Batch:
             self.rendered += 1
             rendered = render(kind, language, context)
             return rendered, Skeleton.of(rendered).body()
+        given = _values(participant)
+        if any(m in v for v in given for m in MARKS):  # would be taken for a stand-in
+            self.rendered += 1
+            rendered = render(kind, language, context)
+            return rendered, Skeleton.of(rendered).body()
         tokens: dict[str, int] = {}
         rest = {k: v for k, v in context.items() if k != "participant"}
         key = (
@@ -218,7 +223,7 @@ class Batch:
             self.rendered += 1
             rendered = render(kind, language, context)
             return rendered, Skeleton.of(rendered).body()
-        values = [*_values(participant), *found]
+        values = [*given, *found]
         pairs = list(zip(shape.stand_ins, values, strict=True))
         escaped = list(zip(shape.escaped, [str(escape(v)) for v in values], strict=True))
         return _fill(shape.rendered, pairs, escaped), shape.skeleton.body(pairs, escaped)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col
@@ -18,9 +18,10 @@ from sqlmodel import Session, col
 from innspill.documents.store import latest, make_compilation
 from innspill.errors import SecretKeyMismatch, TickConflict
 from innspill.models import AccessToken, Event, OutboxMessage, TokenPurpose
-from innspill.models.db import session_scope, table_of, write_transaction
+from innspill.models.db import insert_rows, session_scope, table_of, write_transaction
 from innspill.outbound.compose import REQUEST_KINDS, Outgoing, issue_tokens, outbox_row
 from innspill.outbound.numbering import number_letters
+from innspill.outbound.shapes import Batch
 from innspill.outbound.unrenderable import carrier_failed, compose_or_fail, failed_event
 from innspill.planning.planner import Action, ActionKind, plan
 from innspill.planning.state import load_state, load_states
@@ -186,8 +187,7 @@ def _raise_unless_concurrent(exc: DBAPIError, definition: ProcessDefinition) -> 
 
 
 def _describe(exc: BaseException | None) -> str:
-    text = str(getattr(exc, "orig", None) or exc or "")
-    return " ".join(text.split())[:300]
+    return " ".join(str(getattr(exc, "orig", None) or exc or "").split())[:300]
 
 
 def _record(
@@ -204,28 +204,26 @@ def _record(
     events: list[dict[str, Any]] = []
 
     def flush() -> None:
-        # Core inserts in chunks: the ORM unit of work held every rendered message (and its
-        # bytes) of a large tick in memory until commit.
-        if messages:
-            # the letters' numbers, a block per chunk, locked until this tick commits
+        # Core inserts in chunks: no rendered message of a large tick waits for the commit.
+        if messages:  # the letters' numbers, a block per chunk, locked until this tick commits
             messages[:] = number_letters(session, definition, messages, now=now)
-            session.execute(insert(OutboxMessage), messages)
+            insert_rows(session, OutboxMessage, messages)
         if events:
-            session.execute(insert(Event), events)
+            insert_rows(session, Event, events)
         messages.clear()
         events.clear()
 
-    outgoing = outgoing or Outgoing()
     # Every token of the batch in one lookup and one insert, not a query and flush per message.
     tokens = issue_tokens(session, definition, actions, now=now, outgoing=outgoing)
     failed: dict[str, str] = {}  # key -> why, of the messages that could not be rendered
+    batch = Batch()  # each shape of message rendered once, each step's files read once
     for action in actions:
         if action.kind == ActionKind.COMPILE:
             make_compilation(session, definition, action.step_id, now=now, basis=action.basis or "")
             report.compiled.append(action)
         elif action.sends:
             row, reason = compose_or_fail(
-                session, definition, action, now=now, outgoing=outgoing, tokens=tokens
+                session, definition, action, now=now, outgoing=outgoing, tokens=tokens, batch=batch
             )
             if reason is None:
                 row, reason = carrier_failed(definition, action, row, failed, now=now)
@@ -329,10 +327,11 @@ def _tick_in_short_transactions(
         rows: dict[str, dict[str, Any]] = {}
         reasons: dict[str, str] = {}  # why a message could not be rendered (stored as failed)
         with Session(engine) as session:  # reads only: tokens and documents exist by now
+            shared: dict[str, Any] = {"tokens": tokens, "batch": Batch()}  # files: this session's
             for action in todo:
                 if action.sends:
                     row, reason = compose_or_fail(
-                        session, definition, action, now=now, outgoing=outgoing, tokens=tokens
+                        session, definition, action, now=now, outgoing=outgoing, **shared
                     )
                     if reason is None:  # a carrier comes before what it carries (one chunk)
                         row, reason = carrier_failed(definition, action, row, reasons, now=now)
@@ -344,7 +343,7 @@ def _tick_in_short_transactions(
             messages = [rows[a.key] for a in missing if a.sends]
             if messages:  # numbered under the write lock: a block for the chunk
                 messages = number_letters(conn, definition, messages, now=now)
-                conn.execute(insert(OutboxMessage), messages)
+                insert_rows(conn, OutboxMessage, messages)
             events = [
                 failed_event(definition, a, now=now, reason=reasons[a.key])
                 if a.key in reasons
@@ -353,7 +352,7 @@ def _tick_in_short_transactions(
                 if a.kind != ActionKind.COMPILE
             ]
             if events:
-                conn.execute(insert(Event), events)
+                insert_rows(conn, Event, events)
         report.queued += [a for a in missing if a.sends and a.key not in reasons]
         report.failed += [(a, reasons[a.key]) for a in missing if a.key in reasons]
         report.skipped += [a for a in missing if not a.sends and a.kind != ActionKind.COMPILE]
@@ -388,12 +387,14 @@ def tick(engine: Engine, *, now: datetime, outgoing: Outgoing | None = None) -> 
     """Plan and record every loaded process at `now`."""
     with session_scope(engine) as session:
         definitions = all_definitions(session)
-        # One read of every process's state: most have nothing due, and reading each in a
-        # transaction of its own cost eight round trips per process (2.8 s at 200 on
-        # PostgreSQL). Those with something due are planned again in their own transaction.
+        # One read of every state (8 round trips a process alone), recorded as planned, as the
+        # flow does (mail recorded meanwhile collides on its key); compilations plan anew.
         states = load_states(session, definitions)
     report = TickReport()
     for definition in definitions:
-        if plan(definition, states[definition.id], now):
-            report.merge(tick_process(engine, definition, now=now, outgoing=outgoing))
+        if due := plan(definition, states[definition.id], now):
+            given = None if any(a.kind == ActionKind.COMPILE for a in due) else due
+            report.merge(
+                tick_process(engine, definition, now=now, outgoing=outgoing, planned=given)
+            )
     return report

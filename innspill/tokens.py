@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from innspill.models import AccessToken, TokenPurpose
+from innspill.models.db import insert_rows
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import end_of_day
 
@@ -103,7 +103,7 @@ def issue_many(
         if digest not in known
     ]
     if rows:
-        session.execute(insert(AccessToken), rows)
+        insert_rows(session, AccessToken, rows)
     return tokens
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Table, event, inspect
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
@@ -158,3 +158,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a SQLModel class, for bulk statements (typed, unlike `__table__`)."""
     return cast(Table, inspect(model).local_table)
+
+
+def insert_rows(
+    db: Session | Connection, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert plain rows in order with Core executemany, not the ORM's bulk insert (which
+    costs a large tick a third more). Core takes the first row's keys for all the rows of
+    a statement, so each run of rows with the same keys is a statement of its own."""
+    table = table_of(model)
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end].keys() != rows[start].keys():
+            db.execute(insert(table), list(rows[start:end]))
+            start = end

@@ -26,6 +26,7 @@ from innspill.outbound.addressing import plus_address as plus_address
 from innspill.outbound.invitation import carried_row, invitation_part, invitation_parts
 from innspill.outbound.mime import Attachment, build_message, message_id_for
 from innspill.outbound.numbering import PENDING, SLOT, UNNUMBERED, PendingLetter
+from innspill.outbound.shapes import Batch
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
@@ -154,11 +155,13 @@ def render_row(
     context: dict[str, Any],
     attachments: Sequence[Attachment] = (),
     subject_suffix: str = "",
+    batch: Batch | None = None,
 ) -> dict[str, Any]:
     """Render and build the MIME bytes: the outbox row's column values, for any kind.
 
     Plain values, not an OutboxMessage: a large tick inserts them in bulk, and building a
-    SQLModel object per message cost an eighth of the tick.
+    SQLModel object per message cost an eighth of the tick. With a `batch`, a message is
+    filled in from its shape (outbound.shapes), to the same bytes.
     """
     sender = definition.sender
     participant = definition.participant(action.participant_id)
@@ -166,7 +169,11 @@ def render_row(
     # (outbound.numbering); one that shows another's number (a compilation's) has it set.
     pending = definition.archive is not None and "our_reference" not in context
     context.setdefault("our_reference", SLOT if pending else definition.process.reference)
-    rendered = render(action.kind.value, participant.language, context)
+    body: tuple[bytes, bytes] | None = None
+    if batch is not None and action.kind != ActionKind.RECEIPT:  # a receipt quotes the answer
+        rendered, body = batch.render(action.kind.value, participant.language, context)
+    else:
+        rendered = render(action.kind.value, participant.language, context)
     subject = rendered.subject + subject_suffix
     domain = str(sender.email).rsplit("@", 1)[1]
     message_id = message_id_for(action.key, domain)
@@ -200,7 +207,10 @@ def render_row(
         "recipient": str(participant.email),
         "subject": subject,
         "deadline": action.deadline,
-        "raw": build_message(**parts),  # a pending letter's: with SLOT, see below
+        # a pending letter's: with SLOT, see below
+        "raw": build_message(
+            **parts, body=body, encoded=batch.encoded if batch is not None else None
+        ),
         "status": MessageStatus.PENDING.value,
         "attempts": 0,
         "last_error": None,
@@ -242,17 +252,25 @@ def compose(
     now: datetime,
     outgoing: Outgoing = _PLAIN,
     tokens: Mapping[TokenKey, str] | None = None,
+    batch: Batch | None = None,
 ) -> dict[str, Any]:
     """The outbox row's values for any action that sends, with what its kind carries.
 
-    `tokens` are those issue_tokens() recorded for a batch; any other is issued here.
+    `tokens` are those issue_tokens() recorded for a batch; any other is issued here. A
+    `batch` (one per transaction) renders each shape of message once (outbound.shapes).
     """
     definition = reader_view(definition, action)
     if action.carrier is not None:
         return carried_row(definition, action, now=now)
     if action.kind in REQUEST_KINDS or action.kind == ActionKind.RECEIPT:
         return _request_row(
-            session, definition, action, now=now, outgoing=outgoing, tokens=tokens or {}
+            session,
+            definition,
+            action,
+            now=now,
+            outgoing=outgoing,
+            tokens=tokens or {},
+            batch=batch,
         )
     reply = outgoing.reply_to or str(definition.sender.email)
     context = _base_context(definition, action, now=now, reply_to=reply)
@@ -267,7 +285,13 @@ def compose(
     elif isinstance(step, RequestStep):
         raise ValueError(f"{action.kind} is not a message of a request step")
     return render_row(
-        definition, action, now=now, reply_to=reply, context=context, attachments=attachments
+        definition,
+        action,
+        now=now,
+        reply_to=reply,
+        context=context,
+        attachments=attachments,
+        batch=batch,
     )
 
 
@@ -279,6 +303,7 @@ def _request_row(
     now: datetime,
     outgoing: Outgoing,
     tokens: Mapping[TokenKey, str],
+    batch: Batch | None = None,
 ) -> dict[str, Any]:
     """A request step's message or a receipt: addressed with the participant's tokens."""
     reply, suffix, url = addressed(
@@ -298,7 +323,14 @@ def _request_row(
     attachments: list[Attachment] = []
     if action.kind == ActionKind.INVITATION:
         attachments = invitation_parts(
-            session, definition, action, now=now, outgoing=outgoing, tokens=tokens, context=context
+            session,
+            definition,
+            action,
+            now=now,
+            outgoing=outgoing,
+            tokens=tokens,
+            context=context,
+            batch=batch,
         )
     return render_row(
         definition,
@@ -308,6 +340,7 @@ def _request_row(
         context=context,
         subject_suffix=suffix,
         attachments=attachments,
+        batch=batch,
     )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from innspill.models import MessageStatus
 from innspill.outbound.addressing import Outgoing, addressed
 from innspill.outbound.mime import Attachment, message_id_for
+from innspill.outbound.shapes import Batch
 from innspill.planning.actions import Action
 from innspill.process.attachments import step_files
 from innspill.process.definition import ProcessDefinition, RequestStep
@@ -50,9 +51,11 @@ def invitation_parts(
     outgoing: Outgoing,
     tokens: Mapping[TokenKey, str],
     context: dict[str, Any],
+    batch: Batch | None = None,
 ) -> list[Attachment]:
     """Set `parts` in an invitation's context (its step, then those it carries, each with its
-    reply address and form link); the files of all of them, byte for byte as loaded."""
+    reply address and form link); the files of all of them, byte for byte as loaded (read
+    once per `batch`: every invitation of a step carries the same)."""
     context["parts"] = [
         invitation_part(
             definition, action, reply_to=context["reply_to"], answer_url=context["answer_url"]
@@ -60,10 +63,11 @@ def invitation_parts(
         *_carried_parts(session, definition, action, now=now, outgoing=outgoing, tokens=tokens),
     ]
     steps = [part["step"].id for part in context["parts"]]
-    return [
-        Attachment(f.filename, f.content_type, f.data)
-        for f in step_files(session, definition.id, steps)
-    ]
+    if batch is not None:
+        files = batch.step_files(session, definition.id, steps)
+    else:
+        files = step_files(session, definition.id, steps)
+    return [Attachment(f.filename, f.content_type, f.data) for f in files]
 
 
 def _carried_parts(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header, decode_header
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from urllib.parse import quote
 
 from innspill.errors import HeaderInjection
@@ -20,7 +21,7 @@ CRLF = "\r\n"
 
 def check_header(name: str, value: str) -> str:
     """Refuse a header value with a line break, literal or hidden in an encoded word."""
-    if any(ch in value for ch in "\r\n\x00"):
+    if "\r" in value or "\n" in value or "\x00" in value:
         raise HeaderInjection(f"header {name} contains a line break: {value!r}")
     if "=?" in value:
         try:
@@ -78,6 +79,7 @@ def encoded_words(value: str) -> str:
     ).lstrip()
 
 
+@lru_cache(maxsize=1024)  # most headers are the same in every message of a tick
 def _header(name: str, value: str) -> bytes:
     # Written out directly: EmailMessage's header registry, and even email.header.Header,
     # cost more than rendering the templates (most of a tick for a large round).
@@ -90,26 +92,39 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: {encoded_words(value)}\r\n".encode("ascii")
 
 
+@lru_cache(maxsize=64)
+def _date(date: datetime) -> str:
+    """The Date header's value: a tick dates all its messages alike."""
+    return format_datetime(date.astimezone(OSLO))
+
+
+@lru_cache(maxsize=1024)
 def _address(name: str, address: str) -> str:
     # One encoded word for the whole name, as the standard library writes it: parsers insert
     # spaces between several words in a display name.
     return formataddr((name, address), charset="utf-8")
 
 
-def _text_part(text: str, subtype: str) -> bytes:
-    data = text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+def qp_lines(text: str) -> bytes:
+    """Text with CRLF line ends in quoted-printable, with CRLF line ends."""
     # b2a_qp (C) is ten times faster than email.quoprimime; its soft breaks follow the input's
     # line endings, bare LF when it has none, so they are made CRLF afterwards.
-    body = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    body = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True, header=False)
+    return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@lru_cache(maxsize=16)
+def part_head(subtype: str) -> bytes:
+    """The head of a text part in quoted-printable UTF-8."""
     return (
-        (
-            f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        ).encode("ascii")
-        + body
-        + b"\r\n"
-    )
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii")
+
+
+def text_part(text: str, subtype: str) -> bytes:
+    """A text part: head, the text in quoted-printable, and a closing CRLF."""
+    return part_head(subtype) + qp_lines(text.replace("\r\n", "\n").replace("\n", "\r\n")) + b"\r\n"
 
 
 def _attachment_part(item: Attachment) -> bytes:
@@ -161,11 +176,15 @@ def build_message(
     date: datetime,
     extra_headers: dict[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
+    body: tuple[bytes, bytes] | None = None,
+    encoded: dict[Attachment, bytes] | None = None,
 ) -> bytes:
     """The message as bytes with CRLF: text and HTML (and any alternative part, such as a
     calendar invitation) as alternatives, then any attachments.
 
     Boundaries derive from the Message-ID, so the same message always has the same bytes.
+    `body` is the text and HTML parts already encoded (outbound.skeleton: `text` and `html`
+    are then only checked), and `encoded` remembers each attachment's part across messages.
     """
     for label, raw_value in (
         ("From", sender_name),
@@ -183,7 +202,7 @@ def build_message(
         "To": _address(recipient_name, recipient_address),
         "Reply-To": reply_to,
         "Subject": subject,
-        "Date": format_datetime(date.astimezone(OSLO)),
+        "Date": _date(date),
         "Message-ID": message_id,
         "MIME-Version": "1.0",
         "Auto-Submitted": "auto-generated",
@@ -193,16 +212,29 @@ def build_message(
     seed = hashlib.sha256(message_id.encode()).hexdigest()[:24]
     # The richest rendering comes last in a multipart/alternative (RFC 2046 5.1.4): the
     # calendar part after the HTML, as Outlook and Google Calendar send an invitation.
-    body = _multipart(
+    text_bytes, html_bytes = body or (text_part(text, "plain"), text_part(html, "html"))
+    alternative = _multipart(
         "alternative",
         f"=_alt_{seed}",
         [
-            _text_part(text, "plain"),
-            _text_part(html, "html"),
+            text_bytes,
+            html_bytes,
             *(_alternative_part(a) for a in attachments if a.alternative),
         ],
     )
     files = [a for a in attachments if not a.alternative]
     if files:
-        body = _multipart("mixed", f"=_mix_{seed}", [body, *(_attachment_part(a) for a in files)])
-    return head + body
+        parts = [_cached(a, encoded) for a in files]
+        return head + _multipart("mixed", f"=_mix_{seed}", [alternative, *parts])
+    return head + alternative
+
+
+def _cached(item: Attachment, encoded: dict[Attachment, bytes] | None) -> bytes:
+    """The attachment's part, encoded once per batch: the same file goes to every participant
+    (the dictionary hashes its bytes once, and finds the same bytes object by identity)."""
+    if encoded is None:
+        return _attachment_part(item)
+    part = encoded.get(item)
+    if part is None:
+        part = encoded[item] = _attachment_part(item)
+    return part

@@ -19,6 +19,7 @@ from innspill.models import MessageStatus
 from innspill.outbound.addressing import Outgoing
 from innspill.outbound.compose import compose
 from innspill.outbound.mime import message_id_for
+from innspill.outbound.shapes import Batch
 from innspill.planning.actions import Action
 from innspill.process.definition import ProcessDefinition
 from innspill.tokens import TokenKey
@@ -41,13 +42,16 @@ def compose_or_fail(
     now: datetime,
     outgoing: Outgoing,
     tokens: Mapping[TokenKey, str] | None = None,
+    batch: Batch | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """The outbox row of `action`, and None; or a FAILED row without bytes and the reason.
 
     Database errors are not the message's fault: they go up, so the tick retries or stops.
     """
     try:
-        row = compose(session, definition, action, now=now, outgoing=outgoing, tokens=tokens)
+        row = compose(
+            session, definition, action, now=now, outgoing=outgoing, tokens=tokens, batch=batch
+        )
     except DBAPIError:
         raise
     except Exception as exc:  # whatever broke this message must not stop the others

@@ -28,6 +28,7 @@ from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
+from innspill.dashboard.pages import language
 from innspill.dashboard.pages import journal as journal_pages
 from innspill.dashboard.pages import message_view, process_pages, routes
 from innspill.dashboard.serving.limits import BodyLimit
@@ -74,7 +75,7 @@ class Dashboard(FastAPI):
     even the 500 that Starlette's error middleware (the outermost layer otherwise) sends."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+        return SecurityHeaders(language.Language(BodyLimit(super().build_middleware_stack())))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin_pages.router)  # sign in and out, /healthz
+    app.include_router(language.router)  # bokmål or nynorsk: /language/nn?next=...
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(actions_steps.router)  # deadlines, treatment, attendance

@@ -1,0 +1,60 @@
+"""The interface's language: the user's choice of bokmål or nynorsk, kept in a cookie.
+
+`Language` (an ASGI middleware) sets the language of each request from the cookie before any
+route runs, so that texts made in code (notices, labels, refusals) and the templates speak it;
+the answer form then speaks the participant's language instead (innspill.dashboard.answer).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from innspill import i18n
+from innspill.dashboard.auth import csrf_ok
+from innspill.dashboard.auth.signin_pages import _safe_next
+
+COOKIE = "innspill_lang"
+ONE_YEAR = 365 * 24 * 3600
+
+router = APIRouter()
+
+
+class Language:
+    """Sets the request's language (innspill.i18n) from the cookie; bokmål without one."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookies = ""
+        for name, value in scope.get("headers", []):
+            if name == b"cookie":
+                cookies = value.decode("latin-1")
+        with i18n.using(cookie_parser(cookies).get(COOKIE)):
+            await self.app(scope, receive, send)
+
+
+@router.post("/language", include_in_schema=False)
+def choose(
+    request: Request,
+    language: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",  # noqa: A002
+    csrf_token: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Keep the choice (the header's switch) in a cookie and go back to the page it was made
+    on; a form without the session's CSRF token, or another language, changes nothing."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if language in i18n.LANGUAGES and csrf_ok(request, csrf_token):
+        secure = bool(request.app.state.settings.dashboard_secure_cookie)
+        response.set_cookie(
+            COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax", secure=secure
+        )
+    return response

@@ -28,10 +28,10 @@ from innspill.dashboard.auth import SignInLimit, secret_key, signin_pages, users
 from innspill.dashboard.deps import NotSignedIn, render
 from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
-from innspill.dashboard.pages import language
 from innspill.dashboard.pages import journal as journal_pages
-from innspill.dashboard.pages import message_view, process_pages, routes
+from innspill.dashboard.pages import language, message_view, process_pages, routes
 from innspill.dashboard.serving.limits import BodyLimit
+from innspill.i18n import gettext as _
 from innspill.models.db import make_engine, migrate
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -138,18 +138,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {
-            400: "Ugyldig forespørsel",
-            403: "Ikke tillatt",
-            404: "Fant ikke siden",
-            405: "Ikke tillatt",
+            400: _("Ugyldig forespørsel"),
+            403: _("Ikke tillatt"),
+            404: _("Fant ikke siden"),
+            405: _("Ikke tillatt"),
         }
         standard = {"Not Found": "Adressen finnes ikke.", "Method Not Allowed": ""}
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""
-        detail = standard.get(detail, detail)
+        detail = (
+            _(standard[detail])
+            if standard.get(detail)
+            else ("" if detail in standard else _(detail))
+        )
         return render(
             request,
             "error.html",
-            {"title": titles.get(exc.status_code, "Feil"), "detail": detail},
+            {"title": titles.get(exc.status_code, _("Feil")), "detail": detail},
             status_code=exc.status_code,
         )
 
@@ -160,9 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             request,
             "error.html",
             {
-                "title": "Ugyldig forespørsel",
-                "detail": "Skjemaet har en verdi som ikke kan lagres eller slås opp, "
-                "for eksempel et kontrolltegn eller et altfor stort tall.",
+                "title": _("Ugyldig forespørsel"),
+                "detail": _(
+                    "Skjemaet har en verdi som ikke kan lagres eller slås opp, "
+                    "for eksempel et kontrolltegn eller et altfor stort tall."
+                ),
             },
             status_code=400,
         )
@@ -172,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render(
             request,
             "error.html",
-            {"title": "Ugyldig forespørsel", "detail": "Adressen har en ugyldig verdi."},
+            {"title": _("Ugyldig forespørsel"), "detail": _("Adressen har en ugyldig verdi.")},
             status_code=400,
         )
 

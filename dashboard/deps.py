@@ -16,6 +16,7 @@ from starlette.responses import Response
 from innspill import i18n
 from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_token, signed_in
+from innspill.i18n import N_
 from innspill.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -58,7 +59,7 @@ def current_user(
 def require_admin(user: User = Depends(current_user)) -> User:  # noqa: B008
     """Only an administrator may act: a viewer gets 403 (reading needs current_user only)."""
     if user.role != Role.ADMIN:
-        raise HTTPException(403, "Bare administratorer kan gjøre dette. Du kan bare lese.")
+        raise HTTPException(403, N_("Bare administratorer kan gjøre dette. Du kan bare lese."))
     return user
 
 
@@ -86,6 +87,7 @@ def _templates() -> Jinja2Templates:
     env.globals["MESSAGE_STATUSES"] = labels.MESSAGE_STATUSES
     env.globals["ROLES"] = labels.ROLES
     env.globals["CHANNELS"] = labels.CHANNELS
+    env.globals["SKIP_REASONS"] = labels.SKIP_REASONS
     return templates
 
 

@@ -81,7 +81,7 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+def N_(message: str) -> str:
     """Mark a text for the catalogs without translating it (it is translated where shown)."""
     return message
 

@@ -11,33 +11,21 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+from innspill.dashboard.labels import SKIP_REASONS as SKIP_REASONS
 from innspill.dashboard.labels import fmt_date
+from innspill.i18n import N_, Labels
 from innspill.process.deadlines import in_effect
 from innspill.process.definition import ProcessDefinition
 from innspill.process.nbformat import nbweekday as fmt_weekday
 from innspill.process.workdays import holiday_name, why_not_working_day
 
-TREATMENT_STATES = {
-    "pending": "Venter på behandling",
-    "on_agenda": "Satt på sakskartet",
-    "treated": "Behandlet",
-}
-
-
-#: Why the planner will not send a due message (innspill.planning), in bokmål.
-SKIP_REASONS = {
-    "already answered": "har alt svart",
-    "the participant's address is failing (bounced)": "adressen feiler (meldinger kommer i retur)",
-    "the process has ended": "prosessen er avsluttet",
-    "the draft is on the body's agenda": "utkastet er satt på sakskartet",
-    "already treated": "alt behandlet",
-    "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
-    "the step has closed": "steget tar ikke lenger imot innspill",
-    "the draft has been circulated": "utkastet er sendt til behandling",
-    "the invitation did not reach them (failed; resend it)": (
-        "invitasjonen kom ikke fram (den feilet; send den på nytt)"
-    ),
-}
+TREATMENT_STATES = Labels(
+    {
+        "pending": N_("Venter på behandling"),
+        "on_agenda": N_("Satt på sakskartet"),
+        "treated": N_("Behandlet"),
+    }
+)
 
 
 def _d(text: str) -> str:

@@ -46,7 +46,7 @@ class Language:
 def choose(
     request: Request,
     language: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",  # noqa: A002
+    next: Annotated[str, Form()] = "/",
     csrf_token: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Keep the choice (the header's switch) in a cookie and go back to the page it was made

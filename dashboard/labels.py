@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from innspill.i18n import N_, Labels, gettext, ngettext
 from innspill.process.nbformat import nbdate, nbtime
@@ -209,6 +209,14 @@ def _treated(date: date | None, decision: str) -> str:
     return _("%(treated)s: %(decision)s", treated=said, decision=decision) if decision else said
 
 
+def _clock(value: time | datetime) -> str:
+    return f"{value:%H.%M}"
+
+
+def _short_date(value: datetime) -> str:
+    return f"{value:%d.%m.%Y}"
+
+
 def _received(n: int) -> str:
     return ngettext("Mottatt %(n)s versjon", "Mottatt %(n)s versjoner", n) % {"n": n}
 
@@ -227,13 +235,13 @@ WORDING: dict[str, Callable[..., str]] = {
     "reply_declined": lambda: _("Har takket nei i kalenderen"),
     "reply_tentative": lambda: _("Har svart kanskje i kalenderen"),
     "meeting_time": lambda start, end, place: _(
-        "kl. %(start)s–%(end)s, %(place)s", start=f"{start:%H.%M}", end=f"{end:%H.%M}", place=place
+        "kl. %(start)s–%(end)s, %(place)s", start=_clock(start), end=_clock(end), place=place
     ),
     "compiled": lambda version, made, summary: _(
         "Versjon %(version)s av %(day)s kl. %(time)s: %(summary)s",
         version=version,
-        day=f"{made:%d.%m.%Y}",
-        time=f"{made:%H.%M}",
+        day=_short_date(made),
+        time=_clock(made),
         summary=answered(summary),
     ),
     "nothing_to_compile": lambda: _("Ingen svar å sammenstille ennå"),

@@ -78,7 +78,10 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).npgettext(context, singular, plural, n)
 
 
-_ = gettext
+def _(message: str, /, **values: object) -> str:
+    """`message` in the current language, its `%(name)s` filled in from `values`."""
+    said = gettext(message)
+    return said % values if values else said
 
 
 def N_(message: str) -> str:

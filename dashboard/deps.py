@@ -16,6 +16,7 @@ from starlette.responses import Response
 from innspill import i18n
 from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_token, signed_in
+from innspill.dashboard.pages.english import say
 from innspill.i18n import N_
 from innspill.models import Role, User
 
@@ -88,6 +89,7 @@ def _templates() -> Jinja2Templates:
     env.globals["ROLES"] = labels.ROLES
     env.globals["CHANNELS"] = labels.CHANNELS
     env.globals["SKIP_REASONS"] = labels.SKIP_REASONS
+    env.globals["say_note"] = say  # the domain's English notes, said in the page's language
     return templates
 
 

@@ -191,6 +191,7 @@ class Text:
 
     text: str
     lang: str | None = None
+    code: str = ""  # data said with it, shown as code (a header, a Message-ID)
 
 
 def _(message: str, **values: object) -> str:

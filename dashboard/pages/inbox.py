@@ -117,7 +117,7 @@ def _preview(
 ) -> Preview | None:
     """What assigning the message to the chosen step and participant would do, if both are
     chosen and the choice is one the assignment could take."""
-    process_id, _, step_id = chosen.get("step", "").partition("/")
+    process_id, _slash, step_id = chosen.get("step", "").partition("/")
     participant = chosen.get("participant", "")
     if row.status != "held" or not (process_id and step_id and participant):
         return None

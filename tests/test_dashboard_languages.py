@@ -75,6 +75,8 @@ BOKMAL_ONLY = {
 #: Where the page shows data: left out of the checks (letters, answers, subjects, raw notes).
 DATA_CLASSES = {"mail-headers"}
 DATA_TAGS = {"code", "pre", "textarea", "script", "style", "option"}
+#: The round's ids (step and participant keys): data where a page shows them.
+IDS: set[str] = set()
 #: Words that are data wherever they stand: the seed's names, places and the product.
 DATA_WORDS = {"innspill", "prefect"}
 
@@ -123,6 +125,9 @@ class Visible(HTMLParser):
         for phrase in data:
             if phrase in text:
                 text = text.replace(phrase, " ")
+        # ids (process, step and participant keys, file names) are data too
+        text = re.sub(r"\b(?:" + "|".join(map(re.escape, IDS)) + r")\b", " ", text) if IDS else text
+        text = re.sub(r"[\w.]+(?:[-/][\w.]+)+|\S+@\S+|\S+\.(?:docx|pdf|odt|eml|toml)", " ", text)
         self.words = re.findall(r"[a-zæøåA-ZÆØÅ]+", text)
         return self
 
@@ -155,7 +160,10 @@ def data_phrases(engine: Engine) -> list[str]:
             add([process.title, process.reference, json.loads(process.definition_json)])
         for person in session.exec(select(Participant)):
             add([person.name, person.email])
-        add([step.title for step in session.exec(select(Step))])
+        for step in session.exec(select(Step)):
+            add(step.title)
+            IDS.add(step.key)
+        IDS.update(person.key for person in session.exec(select(Participant)))
         add([m.subject for m in session.exec(select(OutboxMessage))])
         add([m.subject for m in session.exec(select(InboundMessage))])
         add([json.loads(a.text_json) for a in session.exec(select(Answer))])
@@ -179,7 +187,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         create_user(session, ADMIN, ADMIN_PASSWORD, now=datetime.now(UTC))
         create_user(session, VIEWER, VIEWER_PASSWORD, now=datetime.now(UTC), role=Role.VIEWER)
     engine.dispose()
-    settings = Settings(data_dir=tmp / "data", database_url=url, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        data_dir=tmp / "data",
+        database_url=url,
+        secret_key=demo.DEMO_SECRET,  # the key the round's form links were made with
+        _env_file=None,  # type: ignore[call-arg]
+    )
     application = create_app(settings)
     application.dependency_overrides[get_now] = lambda: AFTER
     yield application

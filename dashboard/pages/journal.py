@@ -17,7 +17,7 @@ from innspill.dashboard.actions.common import Db, Now
 from innspill.dashboard.deps import current_user, render
 from innspill.dashboard.pages import csv_export
 from innspill.errors import UnknownProcess
-from innspill.i18n import N_, _
+from innspill.i18n import N_, Labels, _
 from innspill.journal.read import (
     DISPATCHED,
     NOT_DISPATCHED,
@@ -32,8 +32,10 @@ from innspill.process.workdays import OSLO
 router = APIRouter(dependencies=[Depends(current_user)])
 
 #: The journal's entry types as agencies publish them (Noark's I, U, X, N).
-TYPES = {"I": "Inngående", "U": "Utgående", "X": "Organinternt", "N": "Organinternt"}
-ROLES = {"recipient": "Til", "sender": "Fra", "internal_sender": "Fra"}
+TYPES = Labels(
+    {"I": N_("Inngående"), "U": N_("Utgående"), "X": N_("Organinternt"), "N": N_("Organinternt")}
+)
+ROLES = Labels({"recipient": N_("Til"), "sender": N_("Fra"), "internal_sender": N_("Fra")})
 SOURCES = {
     "letter": "Brev",
     "answer": "Innspill",

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Final, overload
 
 LANGUAGES: Final = ("nb", "nn")
 DEFAULT: Final = "nb"
@@ -96,7 +96,13 @@ class Labels(dict[str, str]):
     def __getitem__(self, key: str) -> str:
         return gettext(super().__getitem__(key))
 
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+    @overload  # type: ignore[override]
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+    @overload
+    def get(self, key: str, default: None, /) -> str | None: ...
+    def get(self, key: str, default: str | None = None, /) -> str | None:
         if key in self:
             return self[key]
         return default

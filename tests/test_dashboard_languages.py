@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import ClassVar
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -84,7 +85,7 @@ DATA_WORDS = {"innspill", "prefect"}
 class Visible(HTMLParser):
     """The visible interface text of a page, its links and its language."""
 
-    VOID = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "area", "col"}
+    VOID: ClassVar = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "area", "col"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,9 +152,12 @@ def data_phrases(engine: Engine) -> list[str]:
         elif isinstance(value, list):
             for item in value:
                 add(item)
-        elif isinstance(value, str) and len(value) > 2:
-            if not re.fullmatch(r"[a-z0-9_\-./:@]+", value):
-                found.add(value.strip())
+        elif (
+            isinstance(value, str)
+            and len(value) > 2
+            and not re.fullmatch(r"[a-z0-9_\-./:@]+", value)
+        ):
+            found.add(value.strip())
 
     with Session(engine) as session:
         for process in session.exec(select(Process)):
@@ -263,9 +267,9 @@ def crawl(client: TestClient, data: list[str]) -> dict[str, Visible]:
 def in_context(page: Visible, words: set[str]) -> list[str]:
     """Each of `words` with the words around it on the page (for the failure message)."""
     lower = [w.lower() for w in page.words]
-    return [
-        " ".join(page.words[max(0, i - 4) : i + 5]) for i, w in enumerate(lower) if w in words
-    ][:5]
+    return [" ".join(page.words[max(0, i - 4) : i + 5]) for i, w in enumerate(lower) if w in words][
+        :5
+    ]
 
 
 def english_on(pages: dict[str, Visible]) -> dict[str, list[str]]:
@@ -294,9 +298,7 @@ def crawled(app: FastAPI) -> dict[tuple[str, str], dict[str, Visible]]:
 @pytest.mark.parametrize("username", [ADMIN, VIEWER])
 def test_no_english_on_any_page(crawled, username: str, language: str) -> None:  # type: ignore[no-untyped-def]
     pages = crawled[(username, language)]
-    assert {"/", "/messages", f"/processes/{SEED_ID}", f"/processes/{SEED_ID}/events"} <= set(
-        pages
-    )
+    assert {"/", "/messages", f"/processes/{SEED_ID}", f"/processes/{SEED_ID}/events"} <= set(pages)
     assert ("/users" in pages) == (username == ADMIN)
     assert all(page.lang == language for page in pages.values())
     found = english_on(pages)
@@ -388,5 +390,3 @@ def test_no_page_is_left_untested(crawled) -> None:  # type: ignore[no-untyped-d
     kinds = {re.sub(r"/[^/]*\d[^/]*$|/participants/[^/]+$", "/*", p) for p in paths}
     expected = {"/", "/messages", "/inbox", "/journal", "/users", "/load"}
     assert expected <= kinds, kinds
-
-

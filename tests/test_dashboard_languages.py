@@ -15,8 +15,8 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import ClassVar
 from html.parser import HTMLParser
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import pytest

@@ -58,7 +58,11 @@ def dispatch_text(entry: EntryView) -> str:
     if entry.dispatch == DISPATCHED:
         when = entry.sent_at.astimezone(OSLO) if entry.sent_at else None
         if when:
-            return _("Ekspedert %(day)s kl. %(time)s", day=f"{when:%d.%m.%Y}", time=f"{when:%H.%M}")
+            return _(
+                "Ekspedert %(day)s kl. %(time)s",
+                day=format(when, "%d.%m.%Y"),
+                time=format(when, "%H.%M"),
+            )
         return _("Ekspedert")
     if entry.dispatch == NOT_DISPATCHED:
         return _("Ikke ekspedert: e-posttjeneren avviste brevet") + (

@@ -178,8 +178,8 @@ def _cut(text: str, limit: int, notes: list[str], what: str) -> str:
             "%(what)s er kortet ned til %(limit)s av %(length)s tegn. Last ned hele meldingen "
             "(.eml) for resten.",
             what=what,
-            limit=f"{limit:,}".replace(",", " "),
-            length=f"{len(text):,}".replace(",", " "),
+            limit=format(limit, ",").replace(",", " "),
+            length=format(len(text), ",").replace(",", " "),
         )
     )
     return text[:limit]

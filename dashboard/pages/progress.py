@@ -130,8 +130,8 @@ def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
         return _(
             "%(date)s kl. %(start)s–%(end)s",
             date=fmt_date(spec.date),
-            start=f"{spec.start:%H.%M}",
-            end=f"{spec.end:%H.%M}",
+            start=format(spec.start, "%H.%M"),
+            end=format(spec.end, "%H.%M"),
         )
     return _("Frist %(date)s", date=fmt_date(deadline)) if deadline else ""
 

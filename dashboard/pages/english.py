@@ -195,7 +195,7 @@ NOTES: list[tuple[str, Callable[[re.Match[str]], str | Text]]] = [
     # why a mail was held or taken as something else (innspill.inbound.classify)
     (
         r"auto-reply \((.*)\)",
-        lambda m: Text(gettext("automatisk svar"), code=m[1]),
+        lambda m: Text(gettext("kjent igjen på"), code=m[1]),
     ),
     (
         r"delivery status notification \((.*)\)",

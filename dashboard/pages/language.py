@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,16 +45,20 @@ class Language:
 @router.post("/language", include_in_schema=False)
 def choose(
     request: Request,
-    language: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",
-    csrf_token: Annotated[str, Form()] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Keep the choice (the header's switch) in a cookie and go back to the page it was made
-    on; a form without the session's CSRF token, or another language, changes nothing."""
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    if language in i18n.LANGUAGES and csrf_ok(request, csrf_token):
-        secure = bool(request.app.state.settings.dashboard_secure_cookie)
-        response.set_cookie(
-            COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax", secure=secure
-        )
+    on. Another language is refused (400), and so is a form without the session's CSRF token
+    (403), as every form of the dashboard."""
+    if language not in i18n.LANGUAGES:
+        raise HTTPException(400, i18n.gettext("Velg bokmål eller nynorsk."))
+    if not csrf_ok(request, csrf_token):
+        raise HTTPException(403, i18n.gettext("Skjemaet var utløpt. Last inn siden og prøv igjen."))
+    response = RedirectResponse(_safe_next(back), status_code=303)
+    secure = bool(request.app.state.settings.dashboard_secure_cookie)
+    response.set_cookie(
+        COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax", secure=secure
+    )
     return response

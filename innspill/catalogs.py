@@ -23,6 +23,13 @@ from babel.messages.pofile import read_po, write_po
 
 from innspill.i18n import DOMAIN, LANGUAGES, LOCALE
 
+NAMES = {"nb": "bokmål", "nn": "nynorsk"}
+HEADER = """\
+# The interface of innspill (dashboard, answer form, status texts) in {name}.
+# The ids are the bokmål texts (docs/development.md, "Translations"). Update with
+# `make catalogs`: it extracts, updates this file and compiles the .mo next to it.
+#"""
+
 #: The checkout: extraction reads the sources there (innspill/ and dashboard/).
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {
@@ -105,6 +112,10 @@ def update(root: Path = ROOT) -> dict[str, int]:
             update_header_comment=False,
             update_creation_date=False,
         )
+        catalog.header_comment = HEADER.format(name=NAMES[language])
+        catalog.language_team = catalog.last_translator = "innspill"
+        catalog.msgid_bugs_address = ""
+        catalog.version = "1"
         if language == "nb":  # the ids are bokmål: the bokmål catalog says them as they are
             for message in catalog:
                 if message.id and _untranslated(message):

@@ -31,6 +31,7 @@ from innspill.dashboard.pages import inbox as inbox_pages
 from innspill.dashboard.pages import journal as journal_pages
 from innspill.dashboard.pages import language, message_view, process_pages, routes
 from innspill.dashboard.serving.limits import BodyLimit
+from innspill.i18n import N_
 from innspill.i18n import gettext as _
 from innspill.models.db import make_engine, migrate
 
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             404: _("Fant ikke siden"),
             405: _("Ikke tillatt"),
         }
-        standard = {"Not Found": "Adressen finnes ikke.", "Method Not Allowed": ""}
+        standard = {"Not Found": N_("Adressen finnes ikke."), "Method Not Allowed": ""}
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""
         detail = (
             _(standard[detail])

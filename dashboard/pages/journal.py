@@ -36,12 +36,14 @@ TYPES = Labels(
     {"I": N_("Inngående"), "U": N_("Utgående"), "X": N_("Organinternt"), "N": N_("Organinternt")}
 )
 ROLES = Labels({"recipient": N_("Til"), "sender": N_("Fra"), "internal_sender": N_("Fra")})
-SOURCES = {
-    "letter": "Brev",
-    "answer": "Innspill",
-    "compilation": "Sammenstilling",
-    "draft": "Utkast",
-}
+SOURCES = Labels(
+    {
+        "letter": N_("Brev"),
+        "answer": N_("Innspill"),
+        "compilation": N_("Sammenstilling"),
+        "draft": N_("Utkast"),
+    }
+)
 PUBLIC_HEADER = ["journaldato", "dokumentnummer", "type", "avsender/mottaker", "sak", "tittel"]
 #: Days the public journal shows when no range is given (the last week, today included),
 #: the longest range it accepts, and the most lines the page lists (the CSV has all).

@@ -150,9 +150,9 @@ def view(raw: bytes) -> MailView:
         texts, htmls, files, notes = _leaves(msg)
         out = MailView(headers=_headers(msg), notes=notes, size=len(raw))
         if texts:
-            out.text = _cut(part_text(texts[0]), MAX_TEXT_CHARS, out.notes, "Teksten")
+            out.text = _cut(part_text(texts[0]), MAX_TEXT_CHARS, out.notes, _("Teksten"))
         if htmls:
-            source = _cut(part_text(htmls[0]), MAX_HTML_CHARS, out.notes, "HTML-delen")
+            source = _cut(part_text(htmls[0]), MAX_HTML_CHARS, out.notes, _("HTML-delen"))
             out.html = inert_html(source)
         out.attachments = [
             Attachment(

@@ -187,7 +187,7 @@ def countdown(days: int | None) -> str:
 
 @dataclass(frozen=True)
 class Text:
-    """A text to show, and its language when it is not bokmål (status texts we cannot translate)."""
+    """A text to show, and its language when it is not the page's (notes we cannot translate)."""
 
     text: str
     lang: str | None = None

@@ -69,7 +69,7 @@ ENGLISH = {
 #: Bokmål words whose nynorsk differs: none of them may be on a nynorsk page's interface.
 BOKMAL_ONLY = {
     "ikke", "ble", "ennå", "hvis", "hva", "hvem", "hvor", "fremdrift", "meldinger", "deltakere",
-    "deltaker", "mottatt", "behandlet", "behandling", "feilet", "sendes", "hendelser",
+    "deltaker", "mottatt", "behandlet", "feilet", "sendes", "hendelser",
     "påminnelse", "sammenstilling", "svart", "brukere", "offentlig", "lastet", "fra", "noe",
     "venter", "dager", "nå",
 }  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from innspill.i18n import N_, Labels, gettext, ngettext
+from innspill.i18n import N_, Labels, current, gettext, ngettext
 from innspill.process.nbformat import nbdate, nbtime
 from innspill.process.workdays import OSLO
 from innspill.status import Phrase
@@ -163,6 +163,18 @@ def fmt_datetime(value: datetime | str | None) -> str:
         value = datetime.fromisoformat(value)
     local = value.astimezone(OSLO)
     return f"{nbdate(local.date())} {nbtime(local)}"
+
+
+#: Weekdays as the pages say them (the months are the same in nb and nn).
+WEEKDAYS = {
+    "nb": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+    "nn": ("måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "sundag"),
+}
+
+
+def fmt_weekday(day: date) -> str:
+    """`mandag 1. juni 2020` (nynorsk `måndag 1. juni 2020`), in the request's language."""
+    return f"{WEEKDAYS.get(current(), WEEKDAYS['nb'])[day.weekday()]} {nbdate(day)}"
 
 
 def iso_local(value: datetime | None) -> str:

@@ -7,12 +7,14 @@ The extraction runs in-process with Babel's API (innspill.catalogs), as `make ca
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from babel.messages.catalog import Catalog
 
 from innspill import i18n
 from innspill.catalogs import check, extract, read
+from innspill.dashboard.labels import countdown, fmt_weekday
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
 
@@ -59,8 +61,11 @@ def test_nynorsk_differs_where_the_languages_do() -> None:
         assert i18n.gettext("har svart") == "har svara"
         assert i18n.gettext("Meldinger") == "Meldingar"
         assert i18n.ngettext("%(n)s gang", "%(n)s ganger", 2) % {"n": 2} == "2 gonger"
+        assert fmt_weekday(date(2020, 6, 2)) == "tysdag 2. juni 2020"
+        assert countdown(3) == "om 3 dagar"
     with i18n.using("nb"):
         assert i18n.gettext("Ikke startet") == "Ikke startet"
+        assert fmt_weekday(date(2020, 6, 2)) == "tirsdag 2. juni 2020"
     with i18n.using("de"):  # a language the interface lacks: bokmål
         assert i18n.current() == "nb"
 

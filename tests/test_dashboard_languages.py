@@ -71,7 +71,7 @@ BOKMAL_ONLY = {
     "ikke", "ble", "ennå", "hvis", "hva", "hvem", "hvor", "fremdrift", "meldinger", "deltakere",
     "deltaker", "mottatt", "behandlet", "feilet", "sendes", "hendelser",
     "påminnelse", "sammenstilling", "svart", "brukere", "offentlig", "lastet", "fra", "noe",
-    "venter", "dager", "nå",
+    "venter", "dager", "nå", "mandag", "tirsdag", "lørdag", "søndag",
 }  # fmt: skip
 #: Where the page shows data: left out of the checks (letters, answers, subjects, raw notes).
 DATA_CLASSES = {"mail-headers"}

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from datetime import date
 
 from innspill.dashboard.labels import SKIP_REASONS as SKIP_REASONS
-from innspill.dashboard.labels import fmt_date
-from innspill.i18n import N_, Labels, _, current
+from innspill.dashboard.labels import fmt_date, fmt_weekday
+from innspill.i18n import N_, Labels, _
 from innspill.process.deadlines import in_effect
 from innspill.process.definition import ProcessDefinition
-from innspill.process.nbformat import nbdate
 from innspill.process.workdays import holiday_name, why_not_working_day
 
 TREATMENT_STATES = Labels(
@@ -26,18 +25,6 @@ TREATMENT_STATES = Labels(
         "treated": N_("Behandlet"),
     }
 )
-
-
-#: Weekdays as the pages say them (the months are the same in nb and nn).
-WEEKDAYS = {
-    "nb": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
-    "nn": ("måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "sundag"),
-}
-
-
-def _weekday(day: date) -> str:
-    """`mandag 1. juni 2020` (nynorsk `måndag 1. juni 2020`)."""
-    return f"{WEEKDAYS.get(current(), WEEKDAYS['nb'])[day.weekday()]} {nbdate(day)}"
 
 
 def _d(text: str) -> str:
@@ -215,7 +202,7 @@ def not_a_working_day(day: date, definition: ProcessDefinition) -> str:
         "%(day)s, og meldingene til deltakerne sier det.",
         date=fmt_date(day),
         what=what,
-        day=_weekday(effective),
+        day=fmt_weekday(effective),
     )
 
 

@@ -61,6 +61,10 @@ EVENT_KINDS = Labels(
         "attendance_registered": N_("Oppmøte registrert"),
         "compilation_made": N_("Sammenstilling laget"),
         "draft_registered": N_("Utkast registrert"),
+        "calendar_reply": N_("Kalendersvar registrert"),
+        "inbound_dismissed": N_("Innkommende e-post lagt til side"),
+        "message_resent": N_("Melding sendt på nytt"),
+        "reminder_queued": N_("Påminnelse lagt i utboksen manuelt"),
     }
 )
 #: Why the planner will not send a due message (innspill.planning), in the request's language.

@@ -102,6 +102,28 @@ def _change(m: re.Match[str]) -> str:
     )
 
 
+def _assigned(part: str) -> str:
+    """One part of what assigning a held mail did (innspill.inbound.intake._what_it_did)."""
+    if m := re.fullmatch(r"replaces version (\d+)", part):
+        return _("erstatter versjon %(n)s", n=m[1])
+    if m := re.fullmatch(r"received before version (\d+), which still counts", part):
+        return _("mottatt før versjon %(n)s, som fortsatt gjelder", n=m[1])
+    if m := re.fullmatch(r"after the step closed \((\S+)\)", part):
+        return _("etter at steget ble stengt (%(date)s)", date=_day(m[1]))
+    if m := re.fullmatch(r"confirmed \((\w+)\)", part):
+        return _("bekreftet (%(kind)s)", kind=HELD_KINDS.get(m[1], m[1]))
+    return part
+
+
+HELD_KINDS = Labels(
+    {
+        "auto_reply": N_("automatisk svar"),
+        "bounce": N_("returmelding"),
+        "no_token": N_("uten nøkkel"),
+        "answer": N_("svar med nøkkel"),
+    }
+)
+
 #: A message kind in a note (a message_queued or message_sent event's).
 _KIND = "(" + "|".join(MESSAGE_KINDS) + ")"
 
@@ -127,7 +149,13 @@ NOTES: list[tuple[str, Callable[[re.Match[str]], str | Text]]] = [
         lambda m: _("ny frist %(date)s", date=_day(m[1])) + (": " + m[2] if m[2] else ""),
     ),
     (r"from (.+)", lambda m: _("fra %(source)s", source=m[1])),
-    (r"message (\d+)(.*)", lambda m: _("melding nr. %(id)s", id=m[1]) + m[2]),
+    (
+        r"message (\d+)(?:: (.*))?",
+        lambda m: (
+            _("melding nr. %(id)s", id=m[1])
+            + (": " + "; ".join(_assigned(part) for part in m[2].split("; ")) if m[2] else "")
+        ),
+    ),
     (
         r"(\w+) (\S+) by hand, #(\d+) (<[^>]+>)",
         lambda m: _(
@@ -216,14 +244,18 @@ def say(note: str | None) -> Text:
     """A domain note in the request's language; one of an unknown form as it is, in English."""
     if not note:
         return Text("")
+    if m := re.fullmatch(r"(.*) \(dismissed by ([^()]+)\)", note, flags=re.DOTALL):
+        said = say(m[1])
+        aside = _("lagt til side av %(who)s", who=m[2])
+        return Text(f"{aside}: {said.text}", said.lang, said.code)
     skipped = _skip(note)
     if skipped is not None:
         return Text(skipped)
     for pattern, words in NOTES:
         match = re.fullmatch(pattern, note, flags=re.DOTALL)
         if match:
-            said = words(match)
-            return said if isinstance(said, Text) else Text(said)
+            found = words(match)
+            return found if isinstance(found, Text) else Text(found)
     if "; " in note:
         return say_all(note)
     return Text(note, lang="en")

@@ -223,7 +223,7 @@ def choose(client: TestClient, language: str) -> None:
     assert token
     response = client.post(
         "/language",
-        data={"language": language, "back": "/messages", "csrf_token": token[1]},
+        data={"language": language, "return_to": "/messages", "csrf_token": token[1]},
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/messages"
@@ -331,17 +331,17 @@ def test_the_language_switch_keeps_to_this_site(app: FastAPI) -> None:
         assert token and 'action="/language"' in page
         away = client.post(
             "/language",
-            data={"language": "nn", "back": "//example.org/", "csrf_token": token[1]},
+            data={"language": "nn", "return_to": "//example.org/", "csrf_token": token[1]},
             follow_redirects=False,
         )
         assert away.headers["location"] == "/"
         forged = client.post(
-            "/language", data={"language": "nb", "back": "/", "csrf_token": "x"},
+            "/language", data={"language": "nb", "return_to": "/", "csrf_token": "x"},
             follow_redirects=False,
         )  # fmt: skip
         assert forged.status_code == 403 and client.cookies.get("innspill_lang") == "nn"
         other = client.post(
-            "/language", data={"language": "de", "back": "/", "csrf_token": token[1]},
+            "/language", data={"language": "de", "return_to": "/", "csrf_token": token[1]},
             follow_redirects=False,
         )  # fmt: skip
         assert other.status_code == 400 and client.cookies.get("innspill_lang") == "nn"

@@ -46,7 +46,7 @@ class Language:
 def choose(
     request: Request,
     language: Annotated[str, Form(max_length=8)] = "",
-    back: Annotated[str, Form(max_length=2000)] = "/",
+    return_to: Annotated[str, Form(max_length=2000)] = "/",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Keep the choice (the header's switch) in a cookie and go back to the page it was made
@@ -56,7 +56,7 @@ def choose(
         raise HTTPException(400, i18n.gettext("Velg bokmål eller nynorsk."))
     if not csrf_ok(request, csrf_token):
         raise HTTPException(403, i18n.gettext("Skjemaet var utløpt. Last inn siden og prøv igjen."))
-    response = RedirectResponse(_safe_next(back), status_code=303)
+    response = RedirectResponse(_safe_next(return_to), status_code=303)
     secure = bool(request.app.state.settings.dashboard_secure_cookie)
     response.set_cookie(
         COOKIE, language, max_age=ONE_YEAR, httponly=True, samesite="lax", secure=secure

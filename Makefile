@@ -1,6 +1,6 @@
 # The two set-up commands of the README. Both install uv (from PyPI) if it is missing,
 # then let uv build .venv from uv.lock.
-.PHONY: demo check uv
+.PHONY: demo check catalogs uv
 
 # These machines set PYTHONDONTWRITEBYTECODE and uv compiles no bytecode by default, so every
 # command compiled about 1,000 modules: `innspill --help` took 2.6-3.4 s, 0.55-0.66 s with it.
@@ -16,3 +16,7 @@ demo: uv
 
 check: uv
 	bash scripts/check
+
+# Extract the interface's texts and update and compile the nb and nn catalogs (innspill/locale).
+catalogs: uv
+	bash scripts/catalogs

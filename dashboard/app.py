@@ -31,8 +31,10 @@ from innspill.dashboard.documents import extract as documents_extract
 from innspill.dashboard.documents import pages as documents
 from innspill.dashboard.pages import inbox as inbox_pages
 from innspill.dashboard.pages import journal as journal_pages
-from innspill.dashboard.pages import message_view, process_pages, routes
+from innspill.dashboard.pages import language, message_view, process_pages, routes
 from innspill.dashboard.serving.limits import BodyLimit
+from innspill.i18n import N_
+from innspill.i18n import gettext as _
 from innspill.models.db import make_engine, migrate
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -76,7 +78,7 @@ class Dashboard(FastAPI):
     even the 500 that Starlette's error middleware (the outermost layer otherwise) sends."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+        return SecurityHeaders(language.Language(BodyLimit(super().build_middleware_stack())))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin_pages.router)  # sign in and out, /healthz
+    app.include_router(language.router)  # bokmål or nynorsk: /language/nn?next=...
     app.include_router(routes.pages)
     app.include_router(users.router)  # user management: administrators only
     app.include_router(actions_steps.router)  # deadlines, treatment, attendance
@@ -140,19 +143,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {
-            400: "Ugyldig forespørsel",
-            403: "Ikke tillatt",
-            404: "Fant ikke siden",
-            405: "Ikke tillatt",
-            409: "Kan ikke gjøres nå",
+            400: _("Ugyldig forespørsel"),
+            403: _("Ikke tillatt"),
+            404: _("Fant ikke siden"),
+            405: _("Ikke tillatt"),
+            409: _("Kan ikke gjøres nå"),
         }
-        standard = {"Not Found": "Adressen finnes ikke.", "Method Not Allowed": ""}
+        standard = {"Not Found": N_("Adressen finnes ikke."), "Method Not Allowed": ""}
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else ""
-        detail = standard.get(detail, detail)
+        detail = (
+            _(standard[detail])
+            if standard.get(detail)
+            else ("" if detail in standard else _(detail))
+        )
         return render(
             request,
             "error.html",
-            {"title": titles.get(exc.status_code, "Feil"), "detail": detail},
+            {"title": titles.get(exc.status_code, _("Feil")), "detail": detail},
             status_code=exc.status_code,
         )
 
@@ -163,9 +170,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             request,
             "error.html",
             {
-                "title": "Ugyldig forespørsel",
-                "detail": "Skjemaet har en verdi som ikke kan lagres eller slås opp, "
-                "for eksempel et kontrolltegn eller et altfor stort tall.",
+                "title": _("Ugyldig forespørsel"),
+                "detail": _(
+                    "Skjemaet har en verdi som ikke kan lagres eller slås opp, "
+                    "for eksempel et kontrolltegn eller et altfor stort tall."
+                ),
             },
             status_code=400,
         )
@@ -175,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render(
             request,
             "error.html",
-            {"title": "Ugyldig forespørsel", "detail": "Adressen har en ugyldig verdi."},
+            {"title": _("Ugyldig forespørsel"), "detail": _("Adressen har en ugyldig verdi.")},
             status_code=400,
         )
 

@@ -13,8 +13,11 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.responses import Response
 
+from innspill import i18n
 from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_token, signed_in
+from innspill.dashboard.pages.english import say
+from innspill.i18n import N_
 from innspill.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -57,13 +60,24 @@ def current_user(
 def require_admin(user: User = Depends(current_user)) -> User:  # noqa: B008
     """Only an administrator may act: a viewer gets 403 (reading needs current_user only)."""
     if user.role != Role.ADMIN:
-        raise HTTPException(403, "Bare administratorer kan gjøre dette. Du kan bare lese.")
+        raise HTTPException(403, N_("Bare administratorer kan gjøre dette. Du kan bare lese."))
     return user
 
 
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
+    # The texts are translated when rendered, in the language of the request (innspill.i18n):
+    # newstyle gettext, so `_("%(n)s sendt", n=...)` escapes its values and always formats.
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext,
+        i18n.ngettext,
+        newstyle=True,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
+    )
+    env.globals["LANGUAGES"] = i18n.NAMES
     env.filters["nbdate"] = labels.fmt_date
     env.filters["nbdatetime"] = labels.fmt_datetime
     env.filters["countdown"] = labels.countdown
@@ -74,6 +88,8 @@ def _templates() -> Jinja2Templates:
     env.globals["MESSAGE_STATUSES"] = labels.MESSAGE_STATUSES
     env.globals["ROLES"] = labels.ROLES
     env.globals["CHANNELS"] = labels.CHANNELS
+    env.globals["SKIP_REASONS"] = labels.SKIP_REASONS
+    env.globals["say_note"] = say  # the domain's English notes, said in the page's language
     return templates
 
 
@@ -83,7 +99,9 @@ templates = _templates()
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> Response:
-    """A page from the templates, with what every page needs (user, CSRF token, links)."""
+    """A page from the templates, with what every page needs (user, CSRF token, links), in the
+    language of the request (the user's choice) or the one the context gives (`lang`: the
+    answer form speaks the participant's)."""
     settings = request.app.state.settings
     prefect = settings.prefect_ui_url.rstrip("/") if settings.prefect_ui_url else None
     user: User | None = getattr(request.state, "user", None)
@@ -95,7 +113,9 @@ def render(
         # The result of the action that redirected here (dashboard/actions/common.py), shown once.
         "action_notice": request.session.pop("action_notice", "") if user else "",
         "action_next": request.session.pop("action_next", []) if user else [],
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
-    return templates.TemplateResponse(
-        request, name, base | (context or {}), status_code=status_code
-    )
+    context = base | (context or {})
+    with i18n.using(context.get("lang") or i18n.current()) as lang:
+        context["lang"] = lang
+        return templates.TemplateResponse(request, name, context, status_code=status_code)

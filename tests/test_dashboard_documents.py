@@ -158,9 +158,10 @@ def test_documents_are_listed_per_step_and_downloadable(admin: TestClient, app: 
     assert [c.text for c in row[1:]] == [
         "1",
         "3. juni 2020 kl. 08.00",
-        compilation.note,
+        "1 av 9 har svart",  # the compilation's own note, "1 of 9 answered", as pages say it
         "innspill",
     ]
+    assert compilation.note == "1 of 9 answered"
     assert_download(
         admin.get(f"/documents/{compilation.id}"),
         compilation.content,

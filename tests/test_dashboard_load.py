@@ -142,7 +142,7 @@ def test_an_edited_deadline_is_previewed_then_loaded_by_the_signed_in_user(
     html = preview.text
     assert "Filen er gyldig" in html
     assert 'data-outcome="updated"' in html
-    assert "deadline of innspill-oppdrag: 2020-04-27 -&gt; 2020-05-04" in html
+    assert "frist for innspill-oppdrag: 27. april 2020 → 4. mai 2020" in html
     # What the ticks would send because of it: the nine secretariats are told of the new
     # deadline; the reminders before the old deadline fall away.
     added = html[html.index('id="added"') : html.index('id="removed"')]

@@ -33,6 +33,7 @@ from innspill.dashboard.answer.texts import wording
 from innspill.dashboard.answer.upload import FIELD_PREFIX, TooLarge, file_problems, read_form
 from innspill.dashboard.deps import require_admin
 from innspill.errors import InnspillError
+from innspill.i18n import _
 from innspill.inbound.answers import attach_file, register_answer
 from innspill.inbound.assignment import registration_notes
 from innspill.inbound.intake import GENERAL
@@ -54,10 +55,12 @@ def _received_at(text: str, now: datetime, step: RequestStep) -> datetime:
     day = action_texts.parse_day(text, "datoen svaret kom")
     today = now.astimezone(OSLO).date()
     if day > today:
-        raise ValueError("Datoen svaret kom kan ikke være fram i tid.")
+        raise ValueError(_("Datoen svaret kom kan ikke være fram i tid."))
     if day < step.opens:
         opened = labels.fmt_date(step.opens)
-        raise ValueError(f"Datoen svaret kom kan ikke være før steget åpnet ({opened}).")
+        raise ValueError(
+            _("Datoen svaret kom kan ikke være før steget åpnet (%(date)s).", date=opened)
+        )
     return now if day == today else datetime.combine(day, time(12), tzinfo=OSLO)
 
 
@@ -69,17 +72,19 @@ async def register_letter(
     try:
         step = definition.step(step_id)
     except KeyError:
-        raise HTTPException(404, f"Prosessen har ikke steget «{step_id}».") from None
+        raise HTTPException(404, _("Prosessen har ikke steget «%(step)s».", step=step_id)) from None
     if not isinstance(step, RequestStep):
-        raise HTTPException(404, f"Steget «{step.title}» tar ikke imot svar.")
+        raise HTTPException(404, _("Steget «%(step)s» tar ikke imot svar.", step=step.title))
     themes = definition.themes_of(step)
     try:
         posted = await read_form(request, themes, extra=ANSWER_FIELDS)
     except TooLarge:
-        raise HTTPException(413, "Filene er for store til sammen. Send færre om gangen.") from None
+        raise HTTPException(
+            413, _("Filene er for store til sammen. Send færre om gangen.")
+        ) from None
     except MultiPartException:
         raise HTTPException(
-            400, "Skjemaet kunne ikke leses. Last inn siden og prøv igjen."
+            400, _("Skjemaet kunne ikke leses. Last inn siden og prøv igjen.")
         ) from None
     check_csrf(request, posted.fields["csrf_token"])
     participant = posted.fields["participant"].strip()
@@ -94,7 +99,7 @@ async def register_letter(
     try:
         at = _received_at(posted.fields["received"], now, step)
         if posted.too_long:
-            raise ValueError("En av tekstene er for lang (høyst 100 000 tegn).")
+            raise ValueError(_("En av tekstene er for lang (høyst 100 000 tegn)."))
         problems = file_problems(wording("nb"), posted.files, kept=0)
         if problems:
             raise ValueError(" ".join(problems))
@@ -113,14 +118,23 @@ async def register_letter(
             again, request, db, now, definition, back=back, participant=participant, refused=refused
         )
     name, files = name_of(definition, participant), len(posted.files)
+    received = labels.fmt_date(at)
+    if files:
+        received = _("%(date)s, %(n)s vedlegg", date=received, n=files)
     notice = (
-        f"Svaret fra {name} på «{step.title}» er registrert som versjon {answer} "
-        f"(mottatt {labels.fmt_date(at)}"
-        + (f", {files} vedlegg" if files else "")
+        _(
+            "Svaret fra %(name)s på «%(step)s» er registrert som versjon %(version)s "
+            "(mottatt %(received)s).",
+            name=name,
+            step=step.title,
+            version=answer,
+            received=received,
+        )
+        + " "
         + (
-            "). Det teller med i status og i neste sammenstilling."
+            _("Det teller med i status og i neste sammenstilling.")
             if not notes
-            else "). " + " ".join(notes)
+            else " ".join(notes)
         )
     )
     next_up = await run_in_threadpool(

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_ok
 from innspill.dashboard.deps import get_db, get_now, require_admin
+from innspill.i18n import _
 from innspill.models import User
 from innspill.planning.forecast import Planned, cached_forecast
 from innspill.planning.state import load_state
@@ -45,7 +46,7 @@ NEXT_LINES = 6
 def check_csrf(request: Request, token: str) -> None:
     """403 unless the form carries this session's CSRF token."""
     if not csrf_ok(request, token):
-        raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
+        raise HTTPException(403, _("Skjemaet var utløpt. Last inn siden og prøv igjen."))
 
 
 @dataclass(frozen=True)

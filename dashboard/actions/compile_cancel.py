@@ -22,6 +22,7 @@ from innspill.dashboard.actions.steps import definition_of
 from innspill.dashboard.deps import render, require_admin
 from innspill.documents.compile_now import compile_now
 from innspill.errors import InnspillError
+from innspill.i18n import N_, Labels, _
 from innspill.process.definition import CompilationStep, MeetingStep, ProcessDefinition
 from innspill.process.meeting_cancel import CancelRefused, cancel_meeting
 from innspill.process.workdays import OSLO
@@ -33,10 +34,11 @@ router = APIRouter(dependencies=[Depends(require_admin)])
 T = TypeVar("T")
 
 
-def _step(definition: ProcessDefinition, step_id: str, kind: type[T], what: str) -> T:
+def _step(definition: ProcessDefinition, step_id: str, kind: type[T], missing: str) -> T:
+    """The step, or 404 with `missing` (a catalog id with %(step)s and %(process)s)."""
     step = next((s for s in definition.steps if s.id == step_id), None)
     if not isinstance(step, kind):
-        raise HTTPException(404, f"Fant ingen {what} «{step_id}» i prosessen «{definition.id}».")
+        raise HTTPException(404, _(missing, step=step_id, process=definition.id))
     return step
 
 
@@ -57,23 +59,29 @@ def make_compilation_now(
 ) -> Response:
     check_csrf(request, csrf_token)
     definition = definition_of(db, process_id)
-    step = _step(definition, step_id, CompilationStep, "sammenstilling")
+    missing = N_("Fant ingen sammenstilling «%(step)s» i prosessen «%(process)s».")
+    step = _step(definition, step_id, CompilationStep, missing)
     back = f"/processes/{process_id}#dok-{step_id}"
     source = definition.step(step.source).title
     try:
         compiled = compile_now(db, definition, step_id, now=now, by=admin.username)
     except InnspillError as exc:
         db.rollback()
-        what = f"Ingen har svart på «{source}» ennå, så det er ingenting å sammenstille."
-        return _refused(request, "Sammenstillingen ble ikke laget", what, str(exc), back)
+        what = _(
+            "Ingen har svart på «%(source)s» ennå, så det er ingenting å sammenstille.",
+            source=source,
+        )
+        return _refused(request, _("Sammenstillingen ble ikke laget"), what, str(exc), back)
     document = compiled.document
     if not compiled.made:
         db.rollback()
-        what = (
-            f"Versjon {document.version} av {labels.fmt_datetime(document.created_at)} har alle "
-            "svarene som er kommet. Det lages en ny versjon når det kommer flere."
+        what = _(
+            "Versjon %(version)s av %(made)s har alle svarene som er kommet. Det lages en ny "
+            "versjon når det kommer flere.",
+            version=document.version,
+            made=labels.fmt_datetime(document.created_at),
         )
-        return _refused(request, "Ingen ny sammenstilling", what, "", back)
+        return _refused(request, _("Ingen ny sammenstilling"), what, "", back)
     db.commit()
     made = Phrase(
         "compiled",
@@ -81,20 +89,24 @@ def make_compilation_now(
         made=document.created_at.astimezone(OSLO),
         summary=document.note,
     )
-    notice = (
-        f"Sammenstillingen «{step.title}» er laget: {labels.translate(made).text}. Den sendes "
-        "til utrederne ved neste utsending."
+    notice = _(
+        "Sammenstillingen «%(title)s» er laget: %(made)s. Den sendes til utrederne ved neste "
+        "utsending.",
+        title=step.title,
+        made=labels.translate(made).text,
     )
     next_up = upcoming(db, definition, now, step=step_id, limit=4)
     return done(request, back, notice, next_up)
 
 
-#: Why a meeting was not cancelled (innspill.process.meeting_cancel), in bokmål.
-CANCEL_REFUSALS = {
-    "cancelled": "Møtet er allerede avlyst.",
-    "started": "Møtet har allerede begynt (eller er holdt), og kan ikke avlyses.",
-    "ended": "Prosessen er avsluttet. Det sendes ikke flere meldinger i den.",
-}
+#: Why a meeting was not cancelled (innspill.process.meeting_cancel), from the catalogs.
+CANCEL_REFUSALS = Labels(
+    {
+        "cancelled": N_("Møtet er allerede avlyst."),
+        "started": N_("Møtet har allerede begynt (eller er holdt), og kan ikke avlyses."),
+        "ended": N_("Prosessen er avsluttet. Det sendes ikke flere meldinger i den."),
+    }
+)
 
 
 @router.post("/processes/{process_id}/steps/{step_id}/cancel")
@@ -110,23 +122,25 @@ def cancel_the_meeting(
 ) -> Response:
     check_csrf(request, csrf_token)
     definition = definition_of(db, process_id)
-    step = _step(definition, step_id, MeetingStep, "møte")
+    missing = N_("Fant ingen møte «%(step)s» i prosessen «%(process)s».")
+    step = _step(definition, step_id, MeetingStep, missing)
     back = f"/processes/{process_id}#steg-{step_id}"
     if confirm != "yes":
-        what = "Kryss av for at møtet skal avlyses. Ingenting er endret."
-        return _refused(request, "Møtet ble ikke avlyst", what, "", back)
+        what = _("Kryss av for at møtet skal avlyses. Ingenting er endret.")
+        return _refused(request, _("Møtet ble ikke avlyst"), what, "", back)
     try:
         cancel_meeting(db, definition, step_id, now=now, by=admin.username)
     except CancelRefused as exc:
         db.rollback()
-        what = CANCEL_REFUSALS.get(exc.code, "Møtet kan ikke avlyses.")
-        return _refused(request, "Møtet ble ikke avlyst", what, str(exc), back)
+        what = CANCEL_REFUSALS.get(exc.code, _("Møtet kan ikke avlyses."))
+        return _refused(request, _("Møtet ble ikke avlyst"), what, str(exc), back)
     db.commit()
-    notice = (
-        f"«{step.title}» {labels.fmt_date(step.date)} er avlyst. Alle som er invitert, får en "
-        "avlysning ved neste utsending, som fjerner møtet fra kalenderen deres. Sett også "
-        "cancelled = true for steget i prosessfilen, så møtet ikke kommer tilbake neste gang "
-        "filen lastes inn."
+    notice = _(
+        "«%(title)s» %(day)s er avlyst. Alle som er invitert, får en avlysning ved neste "
+        "utsending, som fjerner møtet fra kalenderen deres. Sett også cancelled = true for "
+        "steget i prosessfilen, så møtet ikke kommer tilbake neste gang filen lastes inn.",
+        title=step.title,
+        day=labels.fmt_date(step.date),
     )
     fresh = definition_of(db, process_id)
     next_up = upcoming(db, fresh, now, step=step_id, limit=4)

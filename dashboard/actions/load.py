@@ -39,6 +39,7 @@ from innspill.dashboard.auth import secret_key
 from innspill.dashboard.deps import render, require_admin
 from innspill.dashboard.pages import forecast_view
 from innspill.errors import ChangeRefused, DefinitionError, InnspillError
+from innspill.i18n import _, ngettext
 from innspill.outbound.languages import check_languages
 from innspill.planning.preview import LoadPreview, preview_load
 from innspill.process.definition import ProcessDefinition, date_warnings, load_definition
@@ -84,7 +85,7 @@ async def apply(request: Request, db: Db, now: Now, admin: Admin) -> Response:
             now=now,
         )
     except (BadUpload, ValueError, KeyError, TypeError) as exc:
-        message = str(exc) if isinstance(exc, BadUpload) else "Opplastingen er ødelagt."
+        message = str(exc) if isinstance(exc, BadUpload) else _("Opplastingen er ødelagt.")
         return render(request, "load.html", {"error": message}, status_code=400)
     result = await run_in_threadpool(_load, db, upload, now, admin.username)
     if isinstance(result, dict):  # changed in between (another load, a message sent)
@@ -165,10 +166,12 @@ def _diff(old: ProcessDefinition, new: ProcessDefinition) -> list[str]:
         return json.dumps(part, indent=2, ensure_ascii=False).splitlines()
 
     out = list(
-        difflib.unified_diff(lines(before), lines(after), "lastet inn", "ny fil", n=2, lineterm="")
+        difflib.unified_diff(
+            lines(before), lines(after), _("lastet inn"), _("ny fil"), n=2, lineterm=""
+        )
     )
     if len(out) > DIFF_LINES:
-        out = [*out[:DIFF_LINES], f"… ({len(out) - DIFF_LINES} linjer til)"]
+        out = [*out[:DIFF_LINES], _("… (%(n)s linjer til)", n=len(out) - DIFF_LINES)]
     return out
 
 
@@ -227,10 +230,16 @@ def _load(
             return {"refused": str(exc), "file": upload.process_file}
     db.commit()
     notice = {
-        "created": f"Prosessen «{report.process_id}» er lastet inn.",
-        "updated": f"Prosessen «{report.process_id}» er oppdatert fra {upload.process_file}"
-        f" ({len(report.changes)} {'endring' if len(report.changes) == 1 else 'endringer'}).",
-        "unchanged": f"Ingen endring: {upload.process_file} er lik den som er lastet inn.",
+        "created": _("Prosessen «%(id)s» er lastet inn.", id=report.process_id),
+        "updated": ngettext(
+            "Prosessen «%(id)s» er oppdatert fra %(file)s (%(n)s endring).",
+            "Prosessen «%(id)s» er oppdatert fra %(file)s (%(n)s endringer).",
+            len(report.changes),
+        )
+        % {"id": report.process_id, "file": upload.process_file, "n": len(report.changes)},
+        "unchanged": _(
+            "Ingen endring: %(file)s er lik den som er lastet inn.", file=upload.process_file
+        ),
     }[report.outcome]
     next_up = as_upcoming(definition, preview.added)
     return lambda request: done(request, f"/processes/{report.process_id}", notice, next_up)

@@ -18,6 +18,7 @@ from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, Upcomin
 from innspill.dashboard.actions.common import upcoming as forecast
 from innspill.dashboard.deps import RowId, render, require_admin
 from innspill.errors import UnknownProcess
+from innspill.i18n import N_, Labels, _
 from innspill.models import OutboxMessage
 from innspill.outbound.compose import Outgoing
 from innspill.outbound.remind import ReminderRefused, remind_now
@@ -27,40 +28,43 @@ from innspill.process.loading import get_definition
 
 router = APIRouter(dependencies=[Depends(require_admin)])
 
-#: What to correct, per refusal (innspill.outbound.resend / remind), in bokmål.
-REFUSALS = {
-    "unknown": "Meldingen finnes ikke i utboksen.",
-    "not_failed": "Bare en melding som har feilet, kan sendes på nytt.",
-    "already_resent": "Meldingen er allerede sendt på nytt. Se den nye i meldingsloggen.",
-    "no_participant": "Deltakeren er ikke lenger med i prosessen.",
-    "address_failing": (
-        "E-postadressen feiler fortsatt (meldinger til den kommer i retur). Rett adressen i "
-        "prosessfilen og last den inn på nytt (innspill load), og prøv så igjen."
-    ),
-    "unrenderable": (
-        "Meldingen kan fortsatt ikke lages. Rett feilen i prosessfilen (se årsaken under), "
-        "last den inn på nytt og prøv igjen."
-    ),
-    "no_step": "Steget finnes ikke i prosessen.",
-    "not_request": "Bare en innspillsrunde kan det sendes påminnelse om.",
-    "not_asked": "Deltakeren er ikke bedt om innspill i dette steget.",
-    "not_open": "Steget har ikke åpnet ennå. Påminnelser kan sendes når det har åpnet.",
-    "closed": "Steget er avsluttet, og det tas ikke lenger imot innspill.",
-    "answered": "Deltakeren har allerede svart. Det er ikke noe å minne om.",
-    "not_invited": "Deltakeren har ikke fått invitasjonen ennå. Den sendes først.",
-    "invitation_failed": (
-        "Invitasjonen til deltakeren feilet. Send den på nytt først (under «Meldinger som feilet»)."
-    ),
-    "reminded_today": (
-        "Deltakeren har alt fått en påminnelse om fristen i dag (eller invitasjonen eller et "
-        "varsel om ny frist). Det sendes høyst én påminnelse per deltaker og dag; prøv igjen i "
-        "morgen."
-    ),
-    "waiting": (
-        "En påminnelse til deltakeren venter allerede på å bli sendt. Den går ut ved neste "
-        "utsending."
-    ),
-}
+#: What to correct, per refusal (innspill.outbound.resend / remind), in the request's language.
+REFUSALS = Labels(
+    {
+        "unknown": N_("Meldingen finnes ikke i utboksen."),
+        "not_failed": N_("Bare en melding som har feilet, kan sendes på nytt."),
+        "already_resent": N_("Meldingen er allerede sendt på nytt. Se den nye i meldingsloggen."),
+        "no_participant": N_("Deltakeren er ikke lenger med i prosessen."),
+        "address_failing": N_(
+            "E-postadressen feiler fortsatt (meldinger til den kommer i retur). Rett adressen i "
+            "prosessfilen og last den inn på nytt (innspill load), og prøv så igjen."
+        ),
+        "unrenderable": N_(
+            "Meldingen kan fortsatt ikke lages. Rett feilen i prosessfilen (se årsaken under), "
+            "last den inn på nytt og prøv igjen."
+        ),
+        "no_step": N_("Steget finnes ikke i prosessen."),
+        "not_request": N_("Bare en innspillsrunde kan det sendes påminnelse om."),
+        "not_asked": N_("Deltakeren er ikke bedt om innspill i dette steget."),
+        "not_open": N_("Steget har ikke åpnet ennå. Påminnelser kan sendes når det har åpnet."),
+        "closed": N_("Steget er avsluttet, og det tas ikke lenger imot innspill."),
+        "answered": N_("Deltakeren har allerede svart. Det er ikke noe å minne om."),
+        "not_invited": N_("Deltakeren har ikke fått invitasjonen ennå. Den sendes først."),
+        "invitation_failed": N_(
+            "Invitasjonen til deltakeren feilet. Send den på nytt først "
+            "(under «Meldinger som feilet»)."
+        ),
+        "reminded_today": N_(
+            "Deltakeren har alt fått en påminnelse om fristen i dag (eller invitasjonen eller et "
+            "varsel om ny frist). Det sendes høyst én påminnelse per deltaker og dag; prøv igjen i "
+            "morgen."
+        ),
+        "waiting": N_(
+            "En påminnelse til deltakeren venter allerede på å bli sendt. Den går ut ved neste "
+            "utsending."
+        ),
+    }
+)
 
 
 def _refused(request: Request, title: str, code: str, detail: str, back: str) -> Response:
@@ -69,7 +73,7 @@ def _refused(request: Request, title: str, code: str, detail: str, back: str) ->
         "action_error.html",
         {
             "title": title,
-            "what": REFUSALS.get(code, "Handlingen ble avvist."),
+            "what": REFUSALS.get(code, _("Handlingen ble avvist.")),
             "detail": detail,
             "back": back,
         },
@@ -105,7 +109,7 @@ def resend_message(
     check_csrf(request, csrf_token)
     row = db.get(OutboxMessage, message_id)
     if row is None:
-        raise HTTPException(404, f"Fant ingen melding nummer {message_id}.")
+        raise HTTPException(404, _("Fant ingen melding nummer %(id)s.", id=message_id))
     target = {  # built here, never taken from the form: no open redirect
         "messages": "/messages?status=failed",
         "message": f"/messages/{row.id}",
@@ -121,20 +125,25 @@ def resend_message(
         definition = get_definition(db, new.process_id)
     except ResendRefused as exc:
         db.rollback()
-        return _refused(request, "Meldingen ble ikke sendt på nytt", exc.code, str(exc), target)
+        return _refused(request, _("Meldingen ble ikke sendt på nytt"), exc.code, str(exc), target)
     carried = db.exec(select(OutboxMessage.step_key).where(OutboxMessage.carried_by == new.key))
     titles = {s.id: s.title for s in definition.steps}
     parts = [f"«{titles.get(step, step)}»" for step in carried.all()]
     db.commit()
     kind = labels.MESSAGE_KINDS.get(new.kind, new.kind).lower()
-    notice = (
-        f"Meldingen ({kind}) er lagt i utboksen på nytt til {new.recipient} (melding nr. "
-        f"{new.id}; den som feilet, nr. {old.id}, står igjen i loggen). Den sendes ved neste "
-        "utsending."
+    notice = _(
+        "Meldingen (%(kind)s) er lagt i utboksen på nytt til %(recipient)s (melding nr. "
+        "%(id)s; den som feilet, nr. %(old)s, står igjen i loggen). Den sendes ved neste "
+        "utsending.",
+        kind=kind,
+        recipient=new.recipient,
+        id=new.id,
+        old=old.id,
     )
     if parts:
-        notice += (
-            f" Den har med seg invitasjonen til {' og '.join(parts)} også, som i den som feilet."
+        notice += " " + _(
+            "Den har med seg invitasjonen til %(steps)s også, som i den som feilet.",
+            steps=_(" og ").join(parts),
         )
     lines = [_queued_line(definition, new)]
     lines += forecast(db, definition, now, participant=new.participant_key, limit=4)
@@ -158,7 +167,7 @@ def remind_participant(
     try:
         definition = get_definition(db, process_id)
     except UnknownProcess:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id)) from None
     target = _participant_url(process_id, key)
     try:
         row = remind_now(
@@ -172,13 +181,16 @@ def remind_participant(
         )
     except ReminderRefused as exc:
         db.rollback()
-        return _refused(request, "Påminnelsen ble ikke sendt", exc.code, str(exc), target)
+        return _refused(request, _("Påminnelsen ble ikke sendt"), exc.code, str(exc), target)
     db.commit()
     person = definition.participant(key)
     kind = labels.MESSAGE_KINDS.get(row.kind, row.kind).lower()
-    notice = (
-        f"En påminnelse ({kind}) til {person.name} er lagt i utboksen (melding nr. {row.id}). "
-        "Den sendes ved neste utsending. En planlagt påminnelse samme dag sendes ikke."
+    notice = _(
+        "En påminnelse (%(kind)s) til %(name)s er lagt i utboksen (melding nr. %(id)s). "
+        "Den sendes ved neste utsending. En planlagt påminnelse samme dag sendes ikke.",
+        kind=kind,
+        name=person.name,
+        id=row.id,
     )
     lines = [_queued_line(definition, row)]
     lines += forecast(db, definition, now, participant=key, step=row.step_key, limit=4)

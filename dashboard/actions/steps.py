@@ -36,6 +36,7 @@ from innspill.dashboard.deps import render, require_admin
 from innspill.dashboard.pages import progress, routes
 from innspill.documents.treatment import register_attendance, set_treatment
 from innspill.errors import InnspillError, UnknownProcess
+from innspill.i18n import _
 from innspill.models import Treatment, TreatmentState
 from innspill.process.deadlines import change_deadline
 from innspill.process.definition import ProcessDefinition
@@ -69,7 +70,7 @@ def definition_of(db: Session, process_id: str) -> ProcessDefinition:
     try:
         return get_definition(db, process_id)
     except UnknownProcess:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id)) from None
 
 
 def name_of(definition: ProcessDefinition, key: str) -> str:
@@ -121,7 +122,8 @@ def _recorded(
     notice = _sentence(
         f"{name_of(definition, participant)}, «{_title(definition, step_id)}»: {recorded}"
     )
-    return notice + (" " + _sentence(f"Status nå: {where}") if where and where != recorded else "")
+    now_said = _sentence(_("Status nå: %(where)s", where=where))
+    return notice + (" " + now_said if where and where != recorded else "")
 
 
 def _sentence(text: str) -> str:
@@ -163,9 +165,9 @@ def extend_deadline(
     try:
         new = action_texts.parse_day(deadline, "den nye fristen")
         if not reason:
-            raise ValueError("Skriv en begrunnelse: den står i meldingen til deltakerne.")
+            raise ValueError(_("Skriv en begrunnelse: den står i meldingen til deltakerne."))
         if len(reason) > MAX_REASON:
-            raise ValueError(f"Begrunnelsen er for lang (høyst {MAX_REASON} tegn).")
+            raise ValueError(_("Begrunnelsen er for lang (høyst %(n)s tegn).", n=MAX_REASON))
         change_deadline(
             db,
             definition,
@@ -183,8 +185,16 @@ def extend_deadline(
             request, db, now, definition, back=back, participant=participant, refused=refused
         )
     db.commit()
-    who = f"for {name_of(definition, participant)}" if participant else "for alle deltakerne"
-    notice = f"Ny frist for «{_title(definition, step_id)}» {who}: {labels.fmt_date(new)}."
+    if participant:
+        who = _("for %(name)s", name=name_of(definition, participant))
+    else:
+        who = _("for alle deltakerne")
+    notice = _(
+        "Ny frist for «%(step)s» %(who)s: %(date)s.",
+        step=_title(definition, step_id),
+        who=who,
+        date=labels.fmt_date(new),
+    )
     if warning := action_texts.not_a_working_day(new, definition):
         notice += " " + warning
     next_up = forecast_of(db, definition, now, participant=participant or None, step=step_id)
@@ -227,9 +237,9 @@ def record_treatment(
     form = f"behandling-{step_id}"
     try:
         if state not in action_texts.TREATMENT_STATES:
-            raise ValueError("Velg hvor langt behandlingen har kommet.")
+            raise ValueError(_("Velg hvor langt behandlingen har kommet."))
         if len(decision) > MAX_DECISION:
-            raise ValueError(f"Vedtaket er for langt (høyst {MAX_DECISION} tegn).")
+            raise ValueError(_("Vedtaket er for langt (høyst %(n)s tegn).", n=MAX_DECISION))
         wanted = TreatmentState(state)
         row = set_treatment(
             db,
@@ -238,10 +248,10 @@ def record_treatment(
             participant_id=participant,
             state=wanted,
             now=now,
-            meeting_date=_optional_day(meeting_date, "datoen for møtet")
+            meeting_date=_optional_day(meeting_date, _("datoen for møtet"))
             if wanted == TreatmentState.ON_AGENDA
             else None,
-            decided_on=_optional_day(decided_on, "datoen for behandlingen")
+            decided_on=_optional_day(decided_on, _("datoen for behandlingen"))
             if wanted == TreatmentState.TREATED
             else None,
             decision=decision if wanted == TreatmentState.TREATED else "",
@@ -282,7 +292,7 @@ def record_attendance(
     form = f"oppmote-{step_id}"
     try:
         if attended not in ("yes", "no"):
-            raise ValueError("Velg om deltakeren møtte eller ikke.")
+            raise ValueError(_("Velg om deltakeren møtte eller ikke."))
         row = register_attendance(
             db,
             definition,

@@ -1,4 +1,4 @@
-"""The bokmål words of the administrators' actions: refusals, warnings and treatment states.
+"""The words of the administrators' actions: refusals, warnings and treatment states.
 
 The domain functions speak English (for the CLI, `innspill.errors.InnspillError`); the pages
 say the same thing in bokmål and what to correct. Each English refusal the actions can meet is
@@ -11,33 +11,20 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from innspill.dashboard.labels import fmt_date
+from innspill.dashboard.labels import SKIP_REASONS as SKIP_REASONS
+from innspill.dashboard.labels import fmt_date, fmt_weekday
+from innspill.i18n import N_, Labels, _
 from innspill.process.deadlines import in_effect
 from innspill.process.definition import ProcessDefinition
-from innspill.process.nbformat import nbweekday as fmt_weekday
 from innspill.process.workdays import holiday_name, why_not_working_day
 
-TREATMENT_STATES = {
-    "pending": "Venter på behandling",
-    "on_agenda": "Satt på sakskartet",
-    "treated": "Behandlet",
-}
-
-
-#: Why the planner will not send a due message (innspill.planning), in bokmål.
-SKIP_REASONS = {
-    "already answered": "har alt svart",
-    "the participant's address is failing (bounced)": "adressen feiler (meldinger kommer i retur)",
-    "the process has ended": "prosessen er avsluttet",
-    "the draft is on the body's agenda": "utkastet er satt på sakskartet",
-    "already treated": "alt behandlet",
-    "a reminder was sent by hand today": "en påminnelse ble sendt manuelt i dag",
-    "the step has closed": "steget tar ikke lenger imot innspill",
-    "the draft has been circulated": "utkastet er sendt til behandling",
-    "the invitation did not reach them (failed; resend it)": (
-        "invitasjonen kom ikke fram (den feilet; send den på nytt)"
-    ),
-}
+TREATMENT_STATES = Labels(
+    {
+        "pending": N_("Venter på behandling"),
+        "on_agenda": N_("Satt på sakskartet"),
+        "treated": N_("Behandlet"),
+    }
+)
 
 
 def _d(text: str) -> str:
@@ -48,122 +35,148 @@ def _d(text: str) -> str:
         return text
 
 
-#: (pattern of the English message, its bokmål wording from the match's groups)
+#: (pattern of the English message, its wording from the match's groups)
 REFUSALS: list[tuple[str, Callable[[re.Match[str]], str]]] = [
     (
         r"the new deadline (\S+) is not after the step opens \((\S+)\)",
-        lambda m: (
-            f"Den nye fristen ({_d(m[1])}) må være etter at steget åpnet "
-            f"({_d(m[2])}). Velg en senere dato."
+        lambda m: _(
+            "Den nye fristen (%(new)s) må være etter at steget åpnet (%(opens)s). "
+            "Velg en senere dato.",
+            new=_d(m[1]),
+            opens=_d(m[2]),
         ),
     ),
     (
         r"the new deadline (\S+) is after the process ends \((\S+)\).*",
-        lambda m: (
-            f"Den nye fristen ({_d(m[1])}) er etter at prosessen slutter ({_d(m[2])}). "
-            "Velg en tidligere dato, eller få sluttdatoen i prosessfilen endret først."
+        lambda m: _(
+            "Den nye fristen (%(new)s) er etter at prosessen slutter (%(ends)s). "
+            "Velg en tidligere dato, eller få sluttdatoen i prosessfilen endret først.",
+            new=_d(m[1]),
+            ends=_d(m[2]),
         ),
     ),
     (
         r"an extension must be later than the current deadline (\S+) of '([^']+)'.*",
-        lambda m: (
-            f"En utsatt frist må være senere enn deltakerens frist nå ({_d(m[1])}). "
+        lambda m: _(
+            "En utsatt frist må være senere enn deltakerens frist nå (%(deadline)s). "
             "Velg en senere dato, eller endre fristen for alle deltakerne i steget "
-            "(på prosessens side: «Gjelder: Alle deltakere i steget»)."
+            "(på prosessens side: «Gjelder: Alle deltakere i steget»).",
+            deadline=_d(m[1]),
         ),
     ),
     (
         r"'([^']+)' (?:is not a participant of|is not asked for input in|is not among the "
         r"bodies of|was not invited to) step '([^']+)'",
-        lambda m: f"«{m[1]}» er ikke med i steget «{m[2]}». Velg en annen deltaker.",
+        lambda m: _(
+            "«%(who)s» er ikke med i steget «%(step)s». Velg en annen deltaker.",
+            who=m[1],
+            step=m[2],
+        ),
     ),
     (
         r"'([^']+)' was not invited to '([^']+)'",
-        lambda m: f"«{m[1]}» er ikke invitert til «{m[2]}». Velg en annen deltaker.",
+        lambda m: _(
+            "«%(who)s» er ikke invitert til «%(step)s». Velg en annen deltaker.",
+            who=m[1],
+            step=m[2],
+        ),
     ),
     (
         r"the answer is empty.*",
-        lambda m: (
+        lambda m: _(
             "Svaret er tomt. Skriv teksten under minst ett tema eller under "
             "generelle merknader, eller legg ved brevet som fil."
         ),
     ),
     (
         r"on the agenda: give the meeting date.*",
-        lambda m: "Satt på sakskartet: fyll inn datoen for møtet.",
+        lambda m: _("Satt på sakskartet: fyll inn datoen for møtet."),
     ),
     (
         r"treated: give the date .*",
-        lambda m: "Behandlet: fyll inn datoen for behandlingen og vedtaket.",
+        lambda m: _("Behandlet: fyll inn datoen for behandlingen og vedtaket."),
     ),
     (
         r"the meeting '[^']+' starts (\S+) at (\S+): .*",
-        lambda m: (
-            f"Møtet begynner {_d(m[1])} kl. {m[2]}. Oppmøte kan registreres når møtet har begynt."
+        lambda m: _(
+            "Møtet begynner %(date)s kl. %(time)s. Oppmøte kan registreres når møtet har begynt.",
+            date=_d(m[1]),
+            time=m[2],
         ),
     ),
     (
         r"the meeting '[^']+' was cancelled.*",
-        lambda m: "Møtet er avlyst, så det er ikke noe oppmøte å registrere.",
+        lambda m: _("Møtet er avlyst, så det er ikke noe oppmøte å registrere."),
     ),
     (
         r"the draft has not been sent to '[^']+' yet.*",
-        lambda m: (
+        lambda m: _(
             "Utkastet er ikke sendt til deltakeren ennå. Behandlingen kan registreres når "
             "utkastet er sendt."
         ),
     ),
     (
         r"the meeting date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
-        lambda m: (
-            f"Møtedatoen ({_d(m[1])}) er før utkastet ble sendt til deltakeren ({_d(m[2])}). "
-            "Rett datoen."
+        lambda m: _(
+            "Møtedatoen (%(date)s) er før utkastet ble sendt til deltakeren (%(sent)s). "
+            "Rett datoen.",
+            date=_d(m[1]),
+            sent=_d(m[2]),
         ),
     ),
     (
         r"the decision date (\S+) is after today .*",
-        lambda m: (
-            f"Datoen for behandlingen ({_d(m[1])}) er fram i tid. Registrer vedtaket når det "
-            "er fattet."
+        lambda m: _(
+            "Datoen for behandlingen (%(date)s) er fram i tid. Registrer vedtaket når det "
+            "er fattet.",
+            date=_d(m[1]),
         ),
     ),
     (
         r"the decision date (\S+) is before the draft was sent to '[^']+' \((\S+)\)",
-        lambda m: (
-            f"Datoen for behandlingen ({_d(m[1])}) er før utkastet ble sendt til deltakeren "
-            f"({_d(m[2])}). Rett datoen."
+        lambda m: _(
+            "Datoen for behandlingen (%(date)s) er før utkastet ble sendt til deltakeren "
+            "(%(sent)s). Rett datoen.",
+            date=_d(m[1]),
+            sent=_d(m[2]),
         ),
     ),
     (
         r"the decision date (\S+) is before the meeting it is on the agenda of \((\S+)\).*",
-        lambda m: (
-            f"Datoen for behandlingen ({_d(m[1])}) er før møtet saken står på sakskartet til "
-            f"({_d(m[2])}). Rett datoen, eller sett saken på sakskartet med den nye møtedatoen "
-            "først."
+        lambda m: _(
+            "Datoen for behandlingen (%(date)s) er før møtet saken står på sakskartet til "
+            "(%(meeting)s). Rett datoen, eller sett saken på sakskartet med den nye møtedatoen "
+            "først.",
+            date=_d(m[1]),
+            meeting=_d(m[2]),
         ),
     ),
     (
         r"received (\S+), before step '[^']+' opened \((\S+)\).*",
-        lambda m: f"Datoen svaret kom ({_d(m[1])}) er før steget åpnet ({_d(m[2])}).",
+        lambda m: _(
+            "Datoen svaret kom (%(date)s) er før steget åpnet (%(opens)s).",
+            date=_d(m[1]),
+            opens=_d(m[2]),
+        ),
     ),
     (
         r"(?:process '[^']+' has no step|no step) '([^']+)'.*",
-        lambda m: f"Prosessen har ikke steget «{m[1]}». Last inn siden på nytt.",
+        lambda m: _("Prosessen har ikke steget «%(step)s». Last inn siden på nytt.", step=m[1]),
     ),
     (
         r"step '([^']+)' is a \w+ step.*",
-        lambda m: f"Steget «{m[1]}» tar ikke imot dette. Last inn siden på nytt.",
+        lambda m: _("Steget «%(step)s» tar ikke imot dette. Last inn siden på nytt.", step=m[1]),
     ),
 ]
 
 
 def refusal(message: str) -> str:
-    """The bokmål wording of a domain function's refusal."""
+    """A domain function's refusal in the request's language."""
     for pattern, words in REFUSALS:
         match = re.fullmatch(pattern, message, flags=re.DOTALL)
         if match:
             return words(match)
-    return f"Det ble ikke lagret: {message}"
+    return _("Det ble ikke lagret: %(why)s", why=message)
 
 
 def not_a_working_day(day: date, definition: ProcessDefinition) -> str:
@@ -172,29 +185,35 @@ def not_a_working_day(day: date, definition: ProcessDefinition) -> str:
     if why_not_working_day(day) is None:
         return ""
     name = holiday_name(day)
-    what = (
-        f"en helligdag ({name})" if name else ("en lørdag" if day.weekday() == 5 else "en søndag")
-    )
+    if name:
+        what = _("en helligdag (%(name)s)", name=name)
+    else:
+        what = _("en lørdag") if day.weekday() == 5 else _("en søndag")
     effective = in_effect(definition, day)
     if effective == day:
-        return (
-            f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Prosessen holder fristen "
-            "slik den er satt; innspill neste arbeidsdag er for sent."
+        return _(
+            "Merk: %(date)s er %(what)s, ikke en arbeidsdag. Prosessen holder fristen "
+            "slik den er satt; innspill neste arbeidsdag er for sent.",
+            date=fmt_date(day),
+            what=what,
         )
-    return (
-        f"Merk: {fmt_date(day)} er {what}, ikke en arbeidsdag. Fristen forlenges derfor til "
-        f"{fmt_weekday(effective)}, og meldingene til deltakerne sier det."
+    return _(
+        "Merk: %(date)s er %(what)s, ikke en arbeidsdag. Fristen forlenges derfor til "
+        "%(day)s, og meldingene til deltakerne sier det.",
+        date=fmt_date(day),
+        what=what,
+        day=fmt_weekday(effective),
     )
 
 
 def parse_day(text: str, label: str) -> date:
-    """A date from a date field; ValueError with what to correct, in bokmål."""
+    """A date from a date field; ValueError with what to correct."""
     text = text.strip()
     if not text:
-        raise ValueError(f"Fyll inn {label}.")
+        raise ValueError(_("Fyll inn %(what)s.", what=label))
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"{label.capitalize()} er ikke en dato. Skriv den som 2020-05-08."
+            _("%(what)s er ikke en dato. Skriv den som 2020-05-08.", what=label.capitalize())
         ) from None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from innspill.i18n import _
 from innspill.process.attachments import bare_name_problem
 
 #: A process file of 1,000 participants is about 200 KB; one of 8,000 about 1.4 MB.
@@ -62,7 +63,9 @@ def safe_name(filename: str) -> str:
     name = PureWindowsPath(PurePosixPath(filename).name).name.strip()
     name = unicodedata.normalize("NFC", name)
     if not name or bare_name_problem(name):
-        raise BadUpload(f"Filnavnet «{filename}» kan ikke brukes. Gi filen et vanlig navn.")
+        raise BadUpload(
+            _("Filnavnet «%(name)s» kan ikke brukes. Gi filen et vanlig navn.", name=filename)
+        )
     return name
 
 
@@ -71,20 +74,31 @@ def build(process_file: tuple[str, bytes], attachments: list[tuple[str, bytes]])
     name, data = process_file
     name = safe_name(name)
     if not name.lower().endswith(".toml"):
-        raise BadUpload(f"«{name}» er ikke en prosessfil. Velg en fil som slutter på .toml.")
+        raise BadUpload(
+            _("«%(name)s» er ikke en prosessfil. Velg en fil som slutter på .toml.", name=name)
+        )
     if len(data) > MAX_PROCESS_FILE:
         limit = MAX_PROCESS_FILE // (1024 * 1024)
-        raise BadUpload(f"«{name}» er større enn {limit} MB. Er det riktig fil?")
+        raise BadUpload(
+            _("«%(name)s» er større enn %(mb)s MB. Er det riktig fil?", name=name, mb=limit)
+        )
     if len(attachments) > MAX_FILES:
-        raise BadUpload(f"Du kan laste opp høyst {MAX_FILES} vedlegg om gangen.")
+        raise BadUpload(_("Du kan laste opp høyst %(n)s vedlegg om gangen.", n=MAX_FILES))
     files = {name: data}
     for other, content in attachments:
         other = safe_name(other)
         if other in files:
-            raise BadUpload(f"Det er to filer med navnet «{other}». Hver fil må ha sitt eget navn.")
+            raise BadUpload(
+                _(
+                    "Det er to filer med navnet «%(name)s». Hver fil må ha sitt eget navn.",
+                    name=other,
+                )
+            )
         files[other] = content
     if sum(len(d) for d in files.values()) > MAX_TOTAL:
-        raise BadUpload(f"Filene er til sammen større enn {MAX_TOTAL // 1024 // 1024} MB.")
+        raise BadUpload(
+            _("Filene er til sammen større enn %(mb)s MB.", mb=MAX_TOTAL // 1024 // 1024)
+        )
     return Upload(name, files)
 
 
@@ -113,13 +127,15 @@ def unseal(payload: str, signature: str, *, key: str, user: str, now: datetime) 
         expected = ""
     if not expected or not hmac.compare_digest(expected, signature):
         raise BadUpload(
-            "Opplastingen kunne ikke bekreftes (den er endret, eller kontrollert av en annen "
-            "bruker). Last opp filen på nytt."
+            _(
+                "Opplastingen kunne ikke bekreftes (den er endret, eller kontrollert av en annen "
+                "bruker). Last opp filen på nytt."
+            )
         )
     content = json.loads(base64.urlsafe_b64decode(payload))
     issued = datetime.fromtimestamp(float(content["issued"]), tz=now.tzinfo)
     if not timedelta(0) <= now - issued <= MAX_AGE:
-        raise BadUpload("Kontrollen er for gammel (over to timer). Last opp filen på nytt.")
+        raise BadUpload(_("Kontrollen er for gammel (over to timer). Last opp filen på nytt."))
     files = {str(n): base64.b64decode(d) for n, d in content["files"].items()}
     return Upload(str(content["process_file"]), files)
 

@@ -1,5 +1,8 @@
 """The answer form's wording in each language the e-mail templates are written in.
 
+The texts are the bokmål ids of the gettext catalogs (innspill.i18n): `NB` names them, and
+the nynorsk of each is in `innspill/locale/nn/LC_MESSAGES/innspill.po`.
+
 The form speaks to a body, as the letters do: "dere" (nynorsk "de", "dykk", "dykkar"), never
 "du". A participant sees the form in their own language; an unknown language falls back to
 bokmål. Values in braces are filled in with str.format.
@@ -9,214 +12,124 @@ from __future__ import annotations
 
 from typing import Final
 
+from innspill import i18n
+from innspill.i18n import N_
+
 DEFAULT: Final = "nb"
 
 NB: Final = {
     # page frame (answer_base.html)
-    "skip": "Hopp til hovedinnholdet",
-    "brand": "skjema for innspill",
-    "footer": "innspill – innspillsrunder og høringer",
+    "skip": N_("Hopp til hovedinnholdet"),
+    "brand": N_("skjema for innspill"),
+    "footer": N_("innspill – innspillsrunder og høringer"),
     # the form (answer_form.html)
-    "error_prefix": "Feil: ",
-    "our_reference": "Vår referanse",
-    "not_saved": "Innspillet ble ikke lagret",
-    "saved": "Innspillet er mottatt.",
-    "saved_receipt": "Dere får en kvittering på e-post.",
-    "from": "Innspill fra",
-    "deadline": "Frist",
-    "deadline_moved": (
+    "error_prefix": N_("Feil: "),
+    "our_reference": N_("Vår referanse"),
+    "not_saved": N_("Innspillet ble ikke lagret"),
+    "saved": N_("Innspillet er mottatt."),
+    "saved_receipt": N_("Dere får en kvittering på e-post."),
+    "from": N_("Innspill fra"),
+    "deadline": N_("Frist"),
+    "deadline_moved": N_(
         "Fristen var satt til {written}, men det er {day_off}, og da forlenges fristen til "
         "neste arbeidsdag."
     ),
-    "status": "Status",
-    "sent": "Sendt {when}",
-    "version": "(versjon {version})",
-    "not_sent": "Ikke sendt ennå",
-    "late": "Fristen er ute, men dere kan fortsatt sende innspill.",
-    "late_detail": (
+    "status": N_("Status"),
+    "sent": N_("Sendt {when}"),
+    "version": N_("(versjon {version})"),
+    "not_sent": N_("Ikke sendt ennå"),
+    "late": N_("Fristen er ute, men dere kan fortsatt sende innspill."),
+    "late_detail": N_(
         "Innspill som kommer nå, blir tatt med og merket som mottatt etter fristen. "
         "Skjemaet er åpent til og med {closes}."
     ),
-    "closed": "Skjemaet er stengt.",
-    "closed_detail": (
+    "closed": N_("Skjemaet er stengt."),
+    "closed_detail": N_(
         "Fristen var {deadline}, og innspill etter fristen ble tatt imot til og med {closes}. "
         "Innspillet kan ikke sendes eller endres lenger."
     ),
-    "closed_contact": "Ta kontakt med saksbehandler {officer} i {organisation}",
-    "closed_contact_end": "hvis dere har spørsmål eller vil gi innspill likevel.",
-    "your_answer": "Innspillet deres",
-    "no_answer": "Vi har ikke mottatt innspill fra dere.",
-    "attachments": "Vedlegg",
-    "our_files": "Dokumenter fra oss",
-    "our_files_hint": "Sendt med invitasjonen. Last ned:",
-    "intro": "Skriv innspillet under temaene det gjelder; dere trenger ikke svare på alle.",
-    "intro_change": (
+    "closed_contact": N_("Ta kontakt med saksbehandler {officer} i {organisation}"),
+    "closed_contact_end": N_("hvis dere har spørsmål eller vil gi innspill likevel."),
+    "your_answer": N_("Innspillet deres"),
+    "no_answer": N_("Vi har ikke mottatt innspill fra dere."),
+    "attachments": N_("Vedlegg"),
+    "our_files": N_("Dokumenter fra oss"),
+    "our_files_hint": N_("Sendt med invitasjonen. Last ned:"),
+    "intro": N_("Skriv innspillet under temaene det gjelder; dere trenger ikke svare på alle."),
+    "intro_change": N_(
         "Dere kan komme tilbake til denne siden og endre innspillet til og med {deadline}; "
         "det siste dere sender, er det som gjelder."
     ),
-    "per_theme": "Innspill per tema",
-    "questions": "Spørsmål til hjelp: ",
-    "attachments_optional": "Vedlegg (valgfritt)",
-    "sent_before": (
+    "per_theme": N_("Innspill per tema"),
+    "questions": N_("Spørsmål til hjelp: "),
+    "attachments_optional": N_("Vedlegg (valgfritt)"),
+    "sent_before": N_(
         "Sendt fra før (følger med når dere lagrer, om dere ikke krysser av for å fjerne dem):"
     ),
-    "remove": "Fjern",
-    "add_files": "Legg ved filer",
-    "files_hint": (
+    "remove": N_("Fjern"),
+    "add_files": N_("Legg ved filer"),
+    "files_hint": N_(
         "PDF, Word (.docx) eller OpenDocument (.odt), høyst {max_mb} MB per fil og {max_files} "
         "filer i alt. Dere kan velge flere filer samtidig."
     ),
-    "save": "Lagre endringer",
-    "send": "Send innspill",
-    "contact": "Spørsmål om innspillsrunden? Kontakt saksbehandler {officer},",
+    "save": N_("Lagre endringer"),
+    "send": N_("Send innspill"),
+    "contact": N_("Spørsmål om innspillsrunden? Kontakt saksbehandler {officer},"),
     # the error page (answer_error.html)
-    "error_contact": (
+    "error_contact": N_(
         "Har dere spørsmål, kan dere kontakte saksbehandler {officer} i {organisation}:"
     ),
-    "error_reply": "Har dere spørsmål, kan dere svare på e-posten dere fikk lenken i.",
+    "error_reply": N_("Har dere spørsmål, kan dere svare på e-posten dere fikk lenken i."),
     # messages from answer_form.py
-    "closed_notice": "Skjemaet er stengt: innspillet ble ikke lagret.",
-    "empty": "Skriv innspillet i minst ett av feltene.",
-    "too_long": "Teksten under «{title}» er for lang (høyst {limit} tegn).",
-    "too_many_files": (
+    "closed_notice": N_("Skjemaet er stengt: innspillet ble ikke lagret."),
+    "empty": N_("Skriv innspillet i minst ett av feltene."),
+    "too_long": N_("Teksten under «{title}» er for lang (høyst {limit} tegn)."),
+    "too_many_files": N_(
         "Dere kan sende høyst {max_files} filer i alt (dere valgte {chosen}, og {kept} er "
         "sendt fra før)."
     ),
-    "wrong_type": "«{name}» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt).",
-    "unsafe_archive": (
+    "wrong_type": N_("«{name}» er ikke en PDF-, Word- (.docx) eller OpenDocument-fil (.odt)."),
+    "unsafe_archive": N_(
         "«{name}» pakker seg ut til altfor mye data (over 100 MB, eller over 100 ganger sin egen "
         "størrelse) og kan ikke tas imot."
     ),
-    "too_big": "«{name}» er større enn {max_mb} MB.",
-    "choose_again": "Ingenting ble lagret. Velg filene på nytt og send igjen.",
-    "save_failed": "Innspillet kunne ikke lagres. Prøv igjen.",
-    "invalid": "Lenken er ugyldig",
-    "invalid_detail": (
+    "too_big": N_("«{name}» er større enn {max_mb} MB."),
+    "choose_again": N_("Ingenting ble lagret. Velg filene på nytt og send igjen."),
+    "save_failed": N_("Innspillet kunne ikke lagres. Prøv igjen."),
+    "invalid": N_("Lenken er ugyldig"),
+    "invalid_detail": N_(
         "Vi fant ikke skjemaet denne lenken skal åpne. Sjekk at dere har brukt hele lenken fra "
         "e-posten (den kan ha blitt delt over to linjer)."
     ),
-    "expired": "Lenken er utløpt",
-    "expired_detail": "Innspillsrunden er avsluttet, og skjemaet kan ikke åpnes lenger.",
-    "foreign": "Ikke tillatt",
-    "foreign_detail": "Skjemaet ble sendt fra en annen nettside.",
-    "stale": "Skjemaet var utløpt",
-    "stale_detail": (
+    "expired": N_("Lenken er utløpt"),
+    "expired_detail": N_("Innspillsrunden er avsluttet, og skjemaet kan ikke åpnes lenger."),
+    "foreign": N_("Ikke tillatt"),
+    "foreign_detail": N_("Skjemaet ble sendt fra en annen nettside."),
+    "stale": N_("Skjemaet var utløpt"),
+    "stale_detail": N_(
         "Skjemaet kom ikke fra denne siden eller var for gammelt. Åpne lenken fra e-posten på "
         "nytt og send innspillet igjen."
     ),
-    "too_large": "Innspillet er for stort",
-    "too_large_detail": (
+    "too_large": N_("Innspillet er for stort"),
+    "too_large_detail": N_(
         "Et innspill kan ha høyst {max_files} filer på inntil {max_mb} MB hver. "
         "Ingenting ble lagret."
     ),
-    "unreadable": "Skjemaet kunne ikke leses",
-    "unreadable_detail": (
+    "unreadable": N_("Skjemaet kunne ikke leses"),
+    "unreadable_detail": N_(
         "Skjemaet hadde for mange felt eller filer, eller en tekst var for lang "
         "(høyst {limit} tegn per tema). Ingenting ble lagret."
     ),
 }
 
-NN: Final = {
-    "skip": "Hopp til hovudinnhaldet",
-    "brand": "skjema for innspel",
-    "footer": "innspill – innspelsrundar og høyringar",
-    "error_prefix": "Feil: ",
-    "our_reference": "Vår referanse",
-    "not_saved": "Innspelet vart ikkje lagra",
-    "saved": "Innspelet er motteke.",
-    "saved_receipt": "De får ei kvittering på e-post.",
-    "from": "Innspel frå",
-    "deadline": "Frist",
-    "deadline_moved": (
-        "Fristen var sett til {written}, men det er {day_off}, og då blir fristen forlengd til "
-        "neste arbeidsdag."
-    ),
-    "status": "Status",
-    "sent": "Sendt {when}",
-    "version": "(versjon {version})",
-    "not_sent": "Ikkje sendt enno",
-    "late": "Fristen er ute, men de kan framleis sende innspel.",
-    "late_detail": (
-        "Innspel som kjem no, blir tekne med og merkte som mottekne etter fristen. "
-        "Skjemaet er ope til og med {closes}."
-    ),
-    "closed": "Skjemaet er stengt.",
-    "closed_detail": (
-        "Fristen var {deadline}, og innspel etter fristen vart tekne imot til og med {closes}. "
-        "Innspelet kan ikkje sendast eller endrast lenger."
-    ),
-    "closed_contact": "Ta kontakt med saksbehandlar {officer} i {organisation}",
-    "closed_contact_end": "dersom de har spørsmål eller vil gi innspel likevel.",
-    "your_answer": "Innspelet dykkar",
-    "no_answer": "Vi har ikkje fått innspel frå dykk.",
-    "attachments": "Vedlegg",
-    "our_files": "Dokument frå oss",
-    "our_files_hint": "Sendt med invitasjonen. Last ned:",
-    "intro": "Skriv innspelet under dei tema det gjeld; de treng ikkje svare på alle.",
-    "intro_change": (
-        "De kan kome tilbake til denne sida og endre innspelet til og med {deadline}; "
-        "det siste de sender, er det som gjeld."
-    ),
-    "per_theme": "Innspel per tema",
-    "questions": "Spørsmål til hjelp: ",
-    "attachments_optional": "Vedlegg (valfritt)",
-    "sent_before": (
-        "Sendt frå før (følgjer med når de lagrar, om de ikkje kryssar av for å fjerne dei):"
-    ),
-    "remove": "Fjern",
-    "add_files": "Legg ved filer",
-    "files_hint": (
-        "PDF, Word (.docx) eller OpenDocument (.odt), høgst {max_mb} MB per fil og {max_files} "
-        "filer i alt. De kan velje fleire filer samtidig."
-    ),
-    "save": "Lagre endringane",
-    "send": "Send innspel",
-    "contact": "Spørsmål om innspelsrunden? Kontakt saksbehandlar {officer},",
-    "error_contact": "Har de spørsmål, kan de kontakte saksbehandlar {officer} i {organisation}:",
-    "error_reply": "Har de spørsmål, kan de svare på e-posten de fekk lenkja i.",
-    "closed_notice": "Skjemaet er stengt: innspelet vart ikkje lagra.",
-    "empty": "Skriv innspelet i minst eitt av felta.",
-    "too_long": "Teksten under «{title}» er for lang (høgst {limit} teikn).",
-    "too_many_files": (
-        "De kan sende høgst {max_files} filer i alt (de valde {chosen}, og {kept} er "
-        "sende frå før)."
-    ),
-    "wrong_type": "«{name}» er ikkje ei PDF-, Word- (.docx) eller OpenDocument-fil (.odt).",
-    "unsafe_archive": (
-        "«{name}» pakkar seg ut til altfor mykje data (over 100 MB, eller over 100 gonger sin "
-        "eigen storleik) og kan ikkje takast imot."
-    ),
-    "too_big": "«{name}» er større enn {max_mb} MB.",
-    "choose_again": "Ingenting vart lagra. Vel filene på nytt og send igjen.",
-    "save_failed": "Innspelet kunne ikkje lagrast. Prøv igjen.",
-    "invalid": "Lenkja er ugyldig",
-    "invalid_detail": (
-        "Vi fann ikkje skjemaet denne lenkja skal opne. Sjekk at de har brukt heile lenkja frå "
-        "e-posten (ho kan ha blitt delt over to liner)."
-    ),
-    "expired": "Lenkja har gått ut",
-    "expired_detail": "Innspelsrunden er avslutta, og skjemaet kan ikkje opnast lenger.",
-    "foreign": "Ikkje tillate",
-    "foreign_detail": "Skjemaet vart sendt frå ei anna nettside.",
-    "stale": "Skjemaet hadde gått ut",
-    "stale_detail": (
-        "Skjemaet kom ikkje frå denne sida eller var for gammalt. Opne lenkja frå e-posten på "
-        "nytt og send innspelet igjen."
-    ),
-    "too_large": "Innspelet er for stort",
-    "too_large_detail": (
-        "Eit innspel kan ha høgst {max_files} filer på inntil {max_mb} MB kvar. "
-        "Ingenting vart lagra."
-    ),
-    "unreadable": "Skjemaet kunne ikkje lesast",
-    "unreadable_detail": (
-        "Skjemaet hadde for mange felt eller filer, eller ein tekst var for lang "
-        "(høgst {limit} teikn per tema). Ingenting vart lagra."
-    ),
-}
 
-#: The form's texts by language; a language here must have every key of the bokmål texts.
-TEXTS: Final = {"nb": NB, "nn": NN}
+def _words(language: str) -> dict[str, str]:
+    with i18n.using(language):
+        return {key: i18n.gettext(text) for key, text in NB.items()}
+
+
+#: The form's texts by language, from the catalogs (innspill/locale): every key of NB in each.
+TEXTS: Final = {language: _words(language) for language in i18n.LANGUAGES}
 
 #: Weekdays for the deadline ("mandag 1. juni 2020"): the months are the same in nb and nn.
 WEEKDAYS: Final = {

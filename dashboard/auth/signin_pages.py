@@ -20,6 +20,7 @@ from innspill.dashboard.auth import (
     start_session,
 )
 from innspill.dashboard.deps import get_db, get_now, render
+from innspill.i18n import _, ngettext
 
 Db = Annotated[Session, Depends(get_db)]
 Now = Annotated[datetime, Depends(get_now)]
@@ -60,7 +61,7 @@ def login(
     target = _safe_next(next)
     context = {"next": target, "username": username}
     if not csrf_ok(request, csrf_token):
-        context["error"] = (
+        context["error"] = _(
             "Skjemaet var utløpt eller kom ikke fra denne siden. Last inn siden og prøv igjen. "
             "(Nettleseren må tillate informasjonskapsler.)"
         )
@@ -72,10 +73,11 @@ def login(
     if wait:
         limit.release(db, attempt)
         minutes = max(1, (wait + 59) // 60)
-        context["error"] = (
-            f"For mange mislykkede innlogginger. Vent {minutes} minutt"
-            f"{'er' if minutes > 1 else ''} og prøv igjen."
-        )
+        context["error"] = ngettext(
+            "For mange mislykkede innlogginger. Vent %(n)s minutt og prøv igjen.",
+            "For mange mislykkede innlogginger. Vent %(n)s minutter og prøv igjen.",
+            minutes,
+        ) % {"n": minutes}
         response = render(request, "login.html", context, status_code=429)
         response.headers["Retry-After"] = str(wait)
         return response
@@ -98,7 +100,7 @@ def logout(
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
     if not csrf_ok(request, csrf_token):
-        raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
+        raise HTTPException(403, _("Skjemaet var utløpt. Last inn siden og prøv igjen."))
     end_session(db, request)
     db.commit()
     return RedirectResponse("/login", status_code=303)

@@ -20,6 +20,7 @@ from innspill.dashboard.auth import (
     set_password,
 )
 from innspill.dashboard.deps import get_db, get_now, render, require_admin
+from innspill.i18n import N_, Labels, _
 from innspill.models import Role, User
 
 Db = Annotated[Session, Depends(get_db)]
@@ -30,15 +31,19 @@ Password = Annotated[str, Form(max_length=1000)]
 
 router = APIRouter(dependencies=[Depends(require_admin)])
 
-ROLE_NAMES = {Role.ADMIN: "Administrator", Role.VIEWER: "Leser"}
+ROLE_NAMES = Labels({Role.ADMIN: N_("Administrator"), Role.VIEWER: N_("Leser")})
 FLASH = "flash"
-ACCOUNT_ERRORS = {
-    "short": "Passordet må ha minst 10 tegn.",
-    "same_as_name": "Passordet kan ikke være brukernavnet.",
-    "exists": "Det finnes alt en bruker med det navnet.",
-    "bad_name": "Et brukernavn har 1 til 80 tegn: bokstaver, sifre og . _ @ - "
-    "(først en bokstav eller et siffer).",
-}
+ACCOUNT_ERRORS = Labels(
+    {
+        "short": N_("Passordet må ha minst 10 tegn."),
+        "same_as_name": N_("Passordet kan ikke være brukernavnet."),
+        "exists": N_("Det finnes alt en bruker med det navnet."),
+        "bad_name": N_(
+            "Et brukernavn har 1 til 80 tegn: bokstaver, sifre og . _ @ - "
+            "(først en bokstav eller et siffer)."
+        ),
+    }
+)
 
 
 def _page(
@@ -62,7 +67,7 @@ def _page(
 
 def _check_csrf(request: Request, token: str) -> None:
     if not csrf_ok(request, token):
-        raise HTTPException(403, "Skjemaet var utløpt. Last inn siden og prøv igjen.")
+        raise HTTPException(403, _("Skjemaet var utløpt. Last inn siden og prøv igjen."))
 
 
 def _done(request: Request, notice: str) -> Response:
@@ -88,15 +93,22 @@ def add_user(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if role not in ROLE_NAMES:
-        return _page(request, db, now=now, error="Velg en rolle.", status_code=400)
+        return _page(request, db, now=now, error=_("Velg en rolle."), status_code=400)
     if password != repeat:
-        return _page(request, db, now=now, error="Passordene er ulike.", status_code=400)
+        return _page(request, db, now=now, error=_("Passordene er ulike."), status_code=400)
     try:
         create_user(db, username.strip(), password, now=now, role=Role(role))
     except AccountError as exc:
         return _page(request, db, now=now, error=_norsk(exc), status_code=400)
     db.commit()
-    return _done(request, f"Brukeren «{username.strip()}» er lagt til ({ROLE_NAMES[Role(role)]}).")
+    return _done(
+        request,
+        _(
+            "Brukeren «%(name)s» er lagt til (%(role)s).",
+            name=username.strip(),
+            role=ROLE_NAMES[Role(role)],
+        ),
+    )
 
 
 @router.post("/users/{username}/remove")
@@ -105,13 +117,20 @@ def remove(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if username == admin.username:  # so an administrator always remains on the web
-        return _page(request, db, now=now, error="Du kan ikke fjerne deg selv.", status_code=400)
+        return _page(request, db, now=now, error=_("Du kan ikke fjerne deg selv."), status_code=400)
     try:
         ended = remove_user(db, username)
     except AccountError:
-        raise HTTPException(404, f"Fant ingen bruker «{username}».") from None
+        raise HTTPException(404, _("Fant ingen bruker «%(name)s».", name=username)) from None
     db.commit()
-    return _done(request, f"Brukeren «{username}» er fjernet; {ended} økt(er) ble avsluttet.")
+    return _done(
+        request,
+        _(
+            "Brukeren «%(name)s» er fjernet; %(n)s økt(er) ble avsluttet.",
+            name=username,
+            n=ended,
+        ),
+    )
 
 
 @router.post("/users/{username}/password")
@@ -127,18 +146,25 @@ def new_password(
 ) -> Response:
     _check_csrf(request, csrf_token)
     if password != repeat:
-        return _page(request, db, now=now, error="Passordene er ulike.", status_code=400)
+        return _page(request, db, now=now, error=_("Passordene er ulike."), status_code=400)
     try:
         ended = set_password(db, username, password=password)
     except AccountError as exc:
         if exc.code == "unknown":
-            raise HTTPException(404, f"Fant ingen bruker «{username}».") from None
+            raise HTTPException(404, _("Fant ingen bruker «%(name)s».", name=username)) from None
         return _page(request, db, now=now, error=_norsk(exc), status_code=400)
     db.commit()
     if username == admin.username:  # your own sessions ended too, this one included
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
-    return _done(request, f"«{username}» har fått nytt passord; {ended} økt(er) ble avsluttet.")
+    return _done(
+        request,
+        _(
+            "«%(name)s» har fått nytt passord; %(n)s økt(er) ble avsluttet.",
+            name=username,
+            n=ended,
+        ),
+    )
 
 
 def _norsk(exc: AccountError) -> str:

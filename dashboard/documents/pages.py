@@ -22,6 +22,7 @@ from innspill.dashboard.pages import progress
 from innspill.dashboard.pages.names import names_of
 from innspill.documents.store import MAX_DRAFT_BYTES, DraftRefused, store_draft
 from innspill.errors import InnspillError, UnknownProcess
+from innspill.i18n import N_, Labels, _
 from innspill.models import Answer, AnswerAttachment, Document
 from innspill.process.definition import CirculationStep, ProcessDefinition
 from innspill.process.loading import get_definition
@@ -137,7 +138,7 @@ def process_context(db: Session, definition: ProcessDefinition, now: datetime) -
 def document_file(document_id: RowId, db: Db) -> Response:
     row = db.get(Document, document_id)
     if row is None:
-        raise HTTPException(404, f"Fant ikke dokument nr. {document_id}.")
+        raise HTTPException(404, _("Fant ikke dokument nr. %(id)s.", id=document_id))
     return download(row.content, row.filename, row.content_type)
 
 
@@ -145,17 +146,25 @@ def document_file(document_id: RowId, db: Db) -> Response:
 def answer_file(file_id: RowId, db: Db) -> Response:
     row = db.get(AnswerAttachment, file_id)
     if row is None:
-        raise HTTPException(404, f"Fant ikke vedlegg nr. {file_id}.")
+        raise HTTPException(404, _("Fant ikke vedlegg nr. %(id)s.", id=file_id))
     return download(row.data, row.filename, row.content_type)
 
 
-REFUSED = {
-    "too_big": "Filen er for stor: et utkast kan være høyst 20 MB.",
-    "zip": "Filen er en ZIP-fil, men ikke et Word-dokument (.docx). Last opp .docx eller PDF.",
-    "type": "Filen er verken et Word-dokument (.docx) eller en PDF. Last opp .docx eller PDF.",
-    "note": "Skriv hva som er endret siden forrige versjon (merknad).",
-    "not_circulation": "Utkast kan bare legges til et steg for oversendelse til behandling.",
-}
+REFUSED = Labels(
+    {
+        "too_big": N_("Filen er for stor: et utkast kan være høyst 20 MB."),
+        "zip": N_(
+            "Filen er en ZIP-fil, men ikke et Word-dokument (.docx). Last opp .docx eller PDF."
+        ),
+        "type": N_(
+            "Filen er verken et Word-dokument (.docx) eller en PDF. Last opp .docx eller PDF."
+        ),
+        "note": N_("Skriv hva som er endret siden forrige versjon (merknad)."),
+        "not_circulation": N_(
+            "Utkast kan bare legges til et steg for oversendelse til behandling."
+        ),
+    }
+)
 
 
 async def _read(upload: UploadFile | None) -> bytes | None:
@@ -181,7 +190,7 @@ async def _draft_form(request: Request) -> _DraftForm:
         form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
     except MultiPartException:
         raise HTTPException(
-            400, "Skjemaet kunne ikke leses. Last inn siden og prøv igjen."
+            400, _("Skjemaet kunne ikke leses. Last inn siden og prøv igjen.")
         ) from None
     try:
         upload = form.get("file")
@@ -206,21 +215,21 @@ async def add_draft(
     try:
         definition = get_definition(db, process_id)
     except UnknownProcess:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id)) from None
     content, name, note = posted.content, posted.name, posted.note
     if len(note) > MAX_NOTE_CHARS:
-        error = f"Merknaden er for lang (høyst {MAX_NOTE_CHARS} tegn)."
+        error = _("Merknaden er for lang (høyst %(n)s tegn).", n=MAX_NOTE_CHARS)
         return _again(request, db, definition, now, step_id, note[:MAX_NOTE_CHARS], error)
     if content is None:
         return _again(request, db, definition, now, step_id, note, REFUSED["too_big"])
     if not content:
-        return _again(request, db, definition, now, step_id, note, "Velg en fil å laste opp.")
+        return _again(request, db, definition, now, step_id, note, _("Velg en fil å laste opp."))
     try:
         document = store_draft(
             db, definition, step_id, content, name=name, now=now, note=note, by=admin.username
         )
     except KeyError:
-        raise HTTPException(404, f"Prosessen har ikke steget «{step_id}».") from None
+        raise HTTPException(404, _("Prosessen har ikke steget «%(step)s».", step=step_id)) from None
     except InnspillError as exc:
         db.rollback()
         why = REFUSED.get(exc.code, str(exc)) if isinstance(exc, DraftRefused) else str(exc)
@@ -229,7 +238,11 @@ async def add_draft(
     return acting.done(
         request,
         f"/processes/{process_id}#dokumenter",
-        f"Utkast versjon {document.version} ({document.filename}) er registrert.",
+        _(
+            "Utkast versjon %(version)s (%(file)s) er registrert.",
+            version=document.version,
+            file=document.filename,
+        ),
         acting.upcoming(db, definition, now, step=step_id, limit=acting.NEXT_LINES),
     )
 

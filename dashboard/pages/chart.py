@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from innspill.dashboard.labels import fmt_date
+from innspill.i18n import _
 from innspill.process.workdays import OSLO
 from innspill.status import StepStatus
 
@@ -68,27 +69,42 @@ class AnswerChart:
     def summary(self) -> str:
         """The chart in one or two sentences: what a screen reader says, what anyone can read."""
         if not self.expected:
-            return "Ingen er spurt i dette steget."
+            return _("Ingen er spurt i dette steget.")
         deadline = fmt_date(self.deadline)
         if self.late:
-            said = (
-                f"{self.answered} av {self.expected} har svart: {self.in_time} innen fristen "
-                f"{deadline} og {self.late} etter den."
+            said = _(
+                "%(answered)s av %(expected)s har svart: %(in_time)s innen fristen "
+                "%(deadline)s og %(late)s etter den.",
+                answered=self.answered,
+                expected=self.expected,
+                in_time=self.in_time,
+                deadline=deadline,
+                late=self.late,
             )
         else:
-            said = f"{self.answered} av {self.expected} har svart innen fristen {deadline}."
+            said = _(
+                "%(answered)s av %(expected)s har svart innen fristen %(deadline)s.",
+                answered=self.answered,
+                expected=self.expected,
+                deadline=deadline,
+            )
         missing = self.expected - self.answered
         if missing <= 0:
             return said
         words = []
         if self.overdue:
-            words.append(f"{self.overdue} er over fristen")
+            words.append(_("%(n)s er over fristen", n=self.overdue))
         if self.waiting:
-            words.append(f"{self.waiting} har utsatt frist som ikke er ute")
+            words.append(_("%(n)s har utsatt frist som ikke er ute", n=self.waiting))
         rest = missing - self.overdue - self.waiting
         if rest > 0:
-            words.append(f"{rest} har fristen foran seg")
-        return f"{said} {missing} har ikke svart: {', '.join(words)}."
+            words.append(_("%(n)s har fristen foran seg", n=rest))
+        return _(
+            "%(said)s %(n)s har ikke svart: %(which)s.",
+            said=said,
+            n=missing,
+            which=", ".join(words),
+        )
 
 
 def _local(value: str) -> datetime:
@@ -155,7 +171,7 @@ def answer_chart(step: StepStatus, *, opens: date, now: datetime) -> AnswerChart
             x_of(_local(p.answered_at)),
             y_of(n),
             p.late,
-            f"{p.name}: {'for sent' if p.late else 'i tide'}, {fmt_date(p.answered_at)}",
+            f"{p.name}: {_('for sent') if p.late else _('i tide')}, {fmt_date(p.answered_at)}",
         )
         for n, p in enumerate(by_time, start=1)
         if p.answered_at

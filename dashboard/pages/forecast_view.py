@@ -15,8 +15,6 @@ from innspill.planning.forecast import Planned
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import OSLO
 
-WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
-
 
 @dataclass(frozen=True)
 class Recipient:
@@ -84,4 +82,4 @@ def group(definition: ProcessDefinition, planned: list[Planned], now: datetime) 
 
 
 def day_label(day: date) -> str:
-    return f"{WEEKDAYS[day.weekday()]} {labels.fmt_date(day)}"
+    return labels.fmt_weekday(day)

@@ -19,6 +19,7 @@ from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view, queries
 from innspill.dashboard.pages.names import names_of
 from innspill.errors import InnspillError
+from innspill.i18n import N_, Labels, _
 from innspill.inbound.assignment import AssignRefused, Preview, preview
 from innspill.inbound.intake import assign, dismiss
 from innspill.inbound.queue import listing
@@ -29,22 +30,26 @@ from innspill.status import process_statuses
 pages = APIRouter(dependencies=[Depends(current_user)])
 actions = APIRouter(dependencies=[Depends(require_admin)])
 
-STATUSES = {
-    "held": "Holdt tilbake",
-    "accepted": "Gjort til svar",
-    "assigned": "Tildelt av en person",
-    "dismissed": "Lagt til side",
-    "bounce": "Returmelding",
-    "calendar": "Kalendersvar registrert",
-}
-KINDS = {
-    "answer": "Svar med nøkkel",
-    "auto_reply": "Automatisk svar",
-    "bounce": "Returmelding",
-    "no_token": "Uten nøkkel",
-    "unparsable": "Kunne ikke leses",
-    "calendar": "Kalendersvar",
-}
+STATUSES = Labels(
+    {
+        "held": N_("Holdt tilbake"),
+        "accepted": N_("Gjort til svar"),
+        "assigned": N_("Tildelt av en person"),
+        "dismissed": N_("Lagt til side"),
+        "bounce": N_("Returmelding"),
+        "calendar": N_("Kalendersvar registrert"),
+    }
+)
+KINDS = Labels(
+    {
+        "answer": N_("Svar med nøkkel"),
+        "auto_reply": N_("Automatisk svar"),
+        "bounce": N_("Returmelding"),
+        "no_token": N_("Uten nøkkel"),
+        "unparsable": N_("Kunne ikke leses"),
+        "calendar": N_("Kalendersvar"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class PersonChoice:
 def _row(db: Session, message_id: int) -> InboundMessage:
     row = db.get(InboundMessage, message_id)
     if row is None:
-        raise HTTPException(404, f"Fant ingen innkommende melding nr. {message_id}.")
+        raise HTTPException(404, _("Fant ingen innkommende melding nr. %(id)s.", id=message_id))
     return row
 
 
@@ -113,7 +118,7 @@ def _preview(
 ) -> Preview | None:
     """What assigning the message to the chosen step and participant would do, if both are
     chosen and the choice is one the assignment could take."""
-    process_id, _, step_id = chosen.get("step", "").partition("/")
+    process_id, _slash, step_id = chosen.get("step", "").partition("/")
     participant = chosen.get("participant", "")
     if row.status != "held" or not (process_id and step_id and participant):
         return None
@@ -178,7 +183,7 @@ def message(request: Request, message_id: RowId, db: Db, now: Now) -> Response:
 def message_html(message_id: RowId, db: Db) -> Response:
     shown = mail_view.view(_row(db, message_id).raw)
     if shown.html is None:
-        raise HTTPException(404, "Meldingen har ingen HTML-del.")
+        raise HTTPException(404, _("Meldingen har ingen HTML-del."))
     return sandboxed(shown.html)
 
 
@@ -186,7 +191,7 @@ def message_html(message_id: RowId, db: Db) -> Response:
 def message_file(message_id: RowId, index: int, db: Db) -> Response:
     found = mail_view.attachment(_row(db, message_id).raw, index)
     if found is None:
-        raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
+        raise HTTPException(404, _("Meldingen har ikke vedlegg nr. %(n)s.", n=index + 1))
     return download(found[1], found[0])
 
 
@@ -196,28 +201,32 @@ def message_raw(message_id: RowId, db: Db) -> Response:
 
 
 def _norwegian(exc: InnspillError) -> str:
-    """The domain's English reason as what to correct, in bokmål."""
+    """The domain's English reason as what to correct, in the request's language."""
     text = str(exc)
     if m := re.search(r"is (\w+), not held", text):
-        return f"Meldingen er ikke lenger holdt tilbake ({STATUSES.get(m[1], m[1])})."
+        return _(
+            "Meldingen er ikke lenger holdt tilbake (%(status)s).", status=STATUSES.get(m[1], m[1])
+        )
     if m := re.search(r"'(.+)' is not asked for input in step '(.+)'", text):
-        return (
-            f"«{m[1]}» er ikke bedt om innspill i steget «{m[2]}». "
-            "Velg en deltaker som er med i steget."
+        return _(
+            "«%(participant)s» er ikke bedt om innspill i steget «%(step)s». "
+            "Velg en deltaker som er med i steget.",
+            participant=m[1],
+            step=m[2],
         )
     if "received after the step closed" in text:
-        return (
+        return _(
             "Steget tar ikke lenger imot svar (det er stengt). Skal svaret likevel telle, "
             "må det registreres for hånd."
         )
     if "could not be made an answer" in text:
-        return (
+        return _(
             "Meldingen har verken tekst eller godkjente vedlegg som kan bli et svar. "
             "Legg den til side, eller registrer svaret for hånd."
         )
     if "no process" in text.lower() or "unknown" in text.lower():
-        return "Fant ikke prosessen eller steget. Velg et steg i listen."
-    return f"Handlingen ble ikke utført: {text}"
+        return _("Fant ikke prosessen eller steget. Velg et steg i listen.")
+    return _("Handlingen ble ikke utført: %(why)s", why=text)
 
 
 @actions.post("/inbox/{message_id}/assign")
@@ -236,14 +245,14 @@ def assign_message(
     acting.check_csrf(request, csrf_token)
     row = _row(db, message_id)
     chosen = {"step": step, "participant": participant}
-    process_id, _, step_id = step.partition("/")
+    process_id, _slash, step_id = step.partition("/")
     if not (process_id and step_id and participant):
-        error = "Velg både steg og deltaker."
+        error = _("Velg både steg og deltaker.")
         return _detail(request, db, row, now, error=error, chosen=chosen, status_code=400)
     shown = _preview(db, row, chosen, now)
     if shown is not None and _material(shown) and previewed != f"{step}|{participant}":
         # Not seen for this choice yet: show what it would do, and do nothing.
-        notice = "Se over hva tildelingen gjør, og trykk «Gjør til svar» igjen."
+        notice = _("Se over hva tildelingen gjør, og trykk «Gjør til svar» igjen.")
         return _detail(request, db, row, now, chosen=chosen, notice=notice)
     try:
         assign(
@@ -258,13 +267,13 @@ def assign_message(
         )
     except AssignRefused as exc:
         db.rollback()
-        error = f"{exc.norwegian} Kryss av i boksen ved knappen for å bekrefte."
+        error = _("%(why)s Kryss av i boksen ved knappen for å bekrefte.", why=exc.norwegian)
         return _detail(
             request, db, _row(db, message_id), now, error=error, chosen=chosen, status_code=400
         )
     except (InnspillError, KeyError) as exc:
         db.rollback()
-        error = _norwegian(exc) if isinstance(exc, InnspillError) else "Ukjent steg."
+        error = _norwegian(exc) if isinstance(exc, InnspillError) else _("Ukjent steg.")
         return _detail(
             request, db, _row(db, message_id), now, error=error, chosen=chosen, status_code=400
         )
@@ -276,7 +285,13 @@ def assign_message(
     return acting.done(
         request,
         "/inbox",
-        f"Melding nr. {message_id} er nå svaret fra {name} på «{title}». {said}".strip(),
+        _(
+            "Melding nr. %(id)s er nå svaret fra %(name)s på «%(title)s». %(said)s",
+            id=message_id,
+            name=name,
+            title=title,
+            said=said,
+        ).strip(),
         acting.upcoming(db, definition, now, participant=participant, limit=acting.NEXT_LINES),
     )
 
@@ -291,12 +306,18 @@ def dismiss_message(
         dismiss(db, message_id, by=admin.username, now=now)
     except InnspillError:
         db.rollback()
-        error = f"Meldingen er ikke holdt tilbake ({STATUSES.get(row.status, row.status)})."
+        error = _(
+            "Meldingen er ikke holdt tilbake (%(status)s).",
+            status=STATUSES.get(row.status, row.status),
+        )
         return _detail(request, db, row, now, error=error, status_code=400)
     db.commit()
     return acting.done(
         request,
         "/inbox",
-        f"Melding nr. {message_id} er lagt til side (den er tatt vare på). "
-        "Ingen melding sendes på grunn av det.",
+        _(
+            "Melding nr. %(id)s er lagt til side (den er tatt vare på). "
+            "Ingen melding sendes på grunn av det.",
+            id=message_id,
+        ),
     )

@@ -17,6 +17,7 @@ from innspill.dashboard.actions.common import Db, Now
 from innspill.dashboard.deps import current_user, render
 from innspill.dashboard.pages import csv_export
 from innspill.errors import UnknownProcess
+from innspill.i18n import N_, Labels, _
 from innspill.journal.read import (
     DISPATCHED,
     NOT_DISPATCHED,
@@ -31,14 +32,18 @@ from innspill.process.workdays import OSLO
 router = APIRouter(dependencies=[Depends(current_user)])
 
 #: The journal's entry types as agencies publish them (Noark's I, U, X, N).
-TYPES = {"I": "Inngående", "U": "Utgående", "X": "Organinternt", "N": "Organinternt"}
-ROLES = {"recipient": "Til", "sender": "Fra", "internal_sender": "Fra"}
-SOURCES = {
-    "letter": "Brev",
-    "answer": "Innspill",
-    "compilation": "Sammenstilling",
-    "draft": "Utkast",
-}
+TYPES = Labels(
+    {"I": N_("Inngående"), "U": N_("Utgående"), "X": N_("Organinternt"), "N": N_("Organinternt")}
+)
+ROLES = Labels({"recipient": N_("Til"), "sender": N_("Fra"), "internal_sender": N_("Fra")})
+SOURCES = Labels(
+    {
+        "letter": N_("Brev"),
+        "answer": N_("Innspill"),
+        "compilation": N_("Sammenstilling"),
+        "draft": N_("Utkast"),
+    }
+)
 PUBLIC_HEADER = ["journaldato", "dokumentnummer", "type", "avsender/mottaker", "sak", "tittel"]
 #: Days the public journal shows when no range is given (the last week, today included),
 #: the longest range it accepts, and the most lines the page lists (the CSV has all).
@@ -54,12 +59,18 @@ def dispatch_text(entry: EntryView) -> str:
     """What became of a letter, in the words of the journal page."""
     if entry.dispatch == DISPATCHED:
         when = entry.sent_at.astimezone(OSLO) if entry.sent_at else None
-        return f"Ekspedert {when:%d.%m.%Y kl. %H.%M}" if when else "Ekspedert"
+        if when:
+            return _(
+                "Ekspedert %(day)s kl. %(time)s",
+                day=format(when, "%d.%m.%Y"),
+                time=format(when, "%H.%M"),
+            )
+        return _("Ekspedert")
     if entry.dispatch == NOT_DISPATCHED:
-        return "Ikke ekspedert: e-posttjeneren avviste brevet" + (
+        return _("Ikke ekspedert: e-posttjeneren avviste brevet") + (
             f" ({entry.error})" if entry.error else ""
         )
-    return "Venter på utsending"
+    return _("Venter på utsending")
 
 
 @router.get("/processes/{process_id}/journal")
@@ -67,7 +78,7 @@ def process_journal_page(request: Request, process_id: str, db: Db, now: Now) ->
     try:
         definition = get_definition(db, process_id)
     except UnknownProcess:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id)) from None
     entries = process_journal(db, definition.id)
     return render(
         request,
@@ -93,20 +104,24 @@ def _date(value: str | None, default: date, what: str) -> date:
     except ValueError:
         raise HTTPException(
             400,
-            f"«{text}» er ikke en gyldig {what}. "
-            "Skriv den som ÅÅÅÅ-MM-DD, for eksempel 2020-03-30.",
+            _(
+                "«%(text)s» er ikke en gyldig %(what)s. "
+                "Skriv den som ÅÅÅÅ-MM-DD, for eksempel 2020-03-30.",
+                text=text,
+                what=_(what),
+            ),
         ) from None
 
 
 def date_range(start: str | None, end: str | None, now: datetime) -> tuple[date, date]:
     """The range asked for: both days included; by default the last week, today included."""
     today = now.astimezone(OSLO).date()
-    last = _date(end, today, "til-dato")
-    first = _date(start, last - timedelta(days=DEFAULT_DAYS - 1), "fra-dato")
+    last = _date(end, today, N_("til-dato"))
+    first = _date(start, last - timedelta(days=DEFAULT_DAYS - 1), N_("fra-dato"))
     if first > last:
-        raise HTTPException(400, "Fra-datoen er etter til-datoen. Bytt dem om.")
+        raise HTTPException(400, _("Fra-datoen er etter til-datoen. Bytt dem om."))
     if (last - first).days >= MAX_DAYS:
-        raise HTTPException(400, f"Velg høyst {MAX_DAYS} dager om gangen.")
+        raise HTTPException(400, _("Velg høyst %(n)s dager om gangen.", n=MAX_DAYS))
     return first, last
 
 

@@ -23,6 +23,7 @@ from email.policy import compat32
 from functools import lru_cache
 from html.parser import HTMLParser
 
+from innspill.i18n import _, current
 from innspill.inbound.attachments import clean_filename
 from innspill.inbound.bounds import strip_long_headers, too_long_header
 from innspill.inbound.headers import header
@@ -83,22 +84,23 @@ MAX_PARSED_BYTES = 30 * 1024 * 1024
 
 def _parsed(raw: bytes) -> tuple[Message | None, str]:
     if len(raw) > MAX_PARSED_BYTES:
-        return None, (
-            f"Meldingen er for stor til å vises her ({len(raw) // (1024 * 1024)} MB); "
-            "last ned hele meldingen (.eml)."
+        return None, _(
+            "Meldingen er for stor til å vises her (%(mb)s MB); last ned hele meldingen (.eml).",
+            mb=len(raw) // (1024 * 1024),
         )
     problem = too_long_header(raw)
     if problem is not None:
-        return None, f"Meldingen er ikke lest: {problem}."
+        return None, _("Meldingen er ikke lest: %(problem)s.", problem=problem)
     if raw.lower().count(b"multipart/") > MAX_MULTIPARTS:  # a cheap upper bound
-        return None, (
-            f"Meldingen er ikke lest: den har mer enn {MAX_MULTIPARTS} MIME-beholdere "
-            "(multipart) i hverandre eller etter hverandre."
+        return None, _(
+            "Meldingen er ikke lest: den har mer enn %(n)s MIME-beholdere "
+            "(multipart) i hverandre eller etter hverandre.",
+            n=MAX_MULTIPARTS,
         )
     try:
         return BytesParser(policy=compat32).parsebytes(raw), ""
     except Exception as exc:  # deep nesting (RecursionError) and other broken structure
-        return None, f"Meldingen kunne ikke leses ({type(exc).__name__})."
+        return None, _("Meldingen kunne ikke leses (%(error)s).", error=type(exc).__name__)
 
 
 def _filename(part: Message, index: int) -> str:
@@ -125,7 +127,7 @@ def _leaves(msg: Message) -> tuple[list[Message], list[Message], list[Message], 
             texts.append(part)  # a multipart here is one whose parts were not found
         else:
             files.append(part)  # e.g. an invitation's text/calendar
-    notes = [f"Ikke lest: {note}." for note in parts.notes]
+    notes = [_("Ikke lest: %(note)s.", note=note) for note in parts.notes]
     return texts, htmls, files, notes
 
 
@@ -148,9 +150,9 @@ def view(raw: bytes) -> MailView:
         texts, htmls, files, notes = _leaves(msg)
         out = MailView(headers=_headers(msg), notes=notes, size=len(raw))
         if texts:
-            out.text = _cut(part_text(texts[0]), MAX_TEXT_CHARS, out.notes, "Teksten")
+            out.text = _cut(part_text(texts[0]), MAX_TEXT_CHARS, out.notes, _("Teksten"))
         if htmls:
-            source = _cut(part_text(htmls[0]), MAX_HTML_CHARS, out.notes, "HTML-delen")
+            source = _cut(part_text(htmls[0]), MAX_HTML_CHARS, out.notes, _("HTML-delen"))
             out.html = inert_html(source)
         out.attachments = [
             Attachment(
@@ -163,25 +165,32 @@ def view(raw: bytes) -> MailView:
         ]
         return out
     except Exception as exc:  # one broken part does not lose the rest: headers and .eml
-        return _head_only(raw, f"Meldingen kunne ikke leses ({type(exc).__name__}).")
+        return _head_only(
+            raw, _("Meldingen kunne ikke leses (%(error)s).", error=type(exc).__name__)
+        )
 
 
 def _cut(text: str, limit: int, notes: list[str], what: str) -> str:
     if len(text) <= limit:
         return text
     notes.append(
-        f"{what} er kortet ned til {limit:,} av {len(text):,} tegn. Last ned hele meldingen "
-        "(.eml) for resten.".replace(",", " ")
+        _(
+            "%(what)s er kortet ned til %(limit)s av %(length)s tegn. Last ned hele meldingen "
+            "(.eml) for resten.",
+            what=what,
+            limit=format(limit, ",").replace(",", " "),
+            length=format(len(text), ",").replace(",", " "),
+        )
     )
     return text[:limit]
 
 
 def attachment(raw: bytes, index: int) -> tuple[str, bytes] | None:
     """The file name and bytes of the message's `index`th file, or None."""
-    msg, _ = _parsed(bytes(raw))
+    msg, _problem = _parsed(bytes(raw))
     if msg is None or index < 0:
         return None
-    _, _, files, _ = _leaves(msg)
+    _texts, _htmls, files, _notes = _leaves(msg)
     if index >= len(files):
         return None
     part = files[index]
@@ -323,6 +332,6 @@ def inert_html(source: str) -> str:
         parser.close()
     body = "".join(parser.out) + "".join(f"</{t}>" for t in reversed(parser.open))
     return (
-        '<!doctype html><html lang="nb"><head><meta charset="utf-8">'
-        "<title>HTML-delen av meldingen</title></head><body>" + body + "</body></html>"
+        f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
+        f"<title>{_('HTML-delen av meldingen')}</title></head><body>" + body + "</body></html>"
     )

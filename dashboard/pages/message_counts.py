@@ -9,15 +9,16 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from innspill.dashboard.pages.queries import MessageFilter
+from innspill.i18n import N_, _, ngettext
 from innspill.models import OutboxMessage
 
-#: The statuses in the order the sentence names them, in bokmål.
+#: The statuses in the order the sentence names them (catalog ids, translated where said).
 _SAID = (
-    ("sent", "sendt"),
-    ("combined", "sendt sammen med en annen invitasjon"),
-    ("failed", "feilet"),
-    ("pending", "venter"),
-    ("sending", "sendes nå"),
+    ("sent", N_("%(n)s sendt")),
+    ("combined", N_("%(n)s sendt sammen med en annen invitasjon")),
+    ("failed", N_("%(n)s feilet")),
+    ("pending", N_("%(n)s venter")),
+    ("sending", N_("%(n)s sendes nå")),
 )
 
 
@@ -39,11 +40,14 @@ class MessageCounts:
         """`112 meldinger i alt, av dem 9 kvitteringer på svar: 103 sendt, 6 sendt sammen med
         en annen invitasjon og 3 feilet.`"""
         total = self.total
-        head = f"{total} {'melding' if total == 1 else 'meldinger'} i alt"
+        head = ngettext("%(n)s melding i alt", "%(n)s meldinger i alt", total) % {"n": total}
         if self.receipts:
-            receipts = "kvittering" if self.receipts == 1 else "kvitteringer"
-            head += f", av dem {self.receipts} {receipts} på svar"
-        parts = [f"{self.of(code)} {word}" for code, word in _SAID if self.of(code)]
+            head += ngettext(
+                ", av dem %(n)s kvittering på svar",
+                ", av dem %(n)s kvitteringer på svar",
+                self.receipts,
+            ) % {"n": self.receipts}
+        parts = [_(word, n=self.of(code)) for code, word in _SAID if self.of(code)]
         return f"{head}: {_listed(parts)}." if parts else f"{head}."
 
     def why_fewer(self, *, several: bool = False) -> str:
@@ -55,17 +59,37 @@ class MessageCounts:
         # in the process page's order: sendt, venter, (sendes,) feilet
         said = dict(_SAID)
         order = ["sent", "pending", *(["sending"] if self.of("sending") else []), "failed"]
-        others = [f"{self.of(code)} {said[code]}" for code in order]
-        them = "Den" if combined == 1 else f"De {combined}"
-        pages = "Prosessidene" if several else "Prosessiden"
-        return (
-            f"{pages} teller bare egne e-poster ({_listed(others)}): {them} som ble sendt "
-            "sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
-        )
+        others = _listed([_(said[code], n=self.of(code)) for code in order])
+        if several:
+            message = (
+                N_(
+                    "Prosessidene teller bare egne e-poster (%(others)s): Den som ble sendt "
+                    "sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
+                )
+                if combined == 1
+                else N_(
+                    "Prosessidene teller bare egne e-poster (%(others)s): De %(n)s som ble "
+                    "sendt sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
+                )
+            )
+        else:
+            message = (
+                N_(
+                    "Prosessiden teller bare egne e-poster (%(others)s): Den som ble sendt "
+                    "sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
+                )
+                if combined == 1
+                else N_(
+                    "Prosessiden teller bare egne e-poster (%(others)s): De %(n)s som ble "
+                    "sendt sammen med en annen invitasjon (to steg i én e-post), telles ikke der."
+                )
+            )
+        return _(message, others=others, n=combined)
 
 
 def _listed(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " og " + parts[-1]
+    last = _(" og ")
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + last + parts[-1]
 
 
 def message_counts(session: Session, flt: MessageFilter) -> MessageCounts:

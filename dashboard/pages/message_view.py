@@ -12,6 +12,7 @@ from innspill.dashboard.deps import RowId, current_user, render
 from innspill.dashboard.documents.downloads import download, sandboxed
 from innspill.dashboard.pages import mail_view
 from innspill.dashboard.pages.names import names_of
+from innspill.i18n import _
 from innspill.models import MessageStatus, OutboxMessage
 from innspill.outbound.resend import resent_as
 
@@ -21,7 +22,7 @@ router = APIRouter(dependencies=[Depends(current_user)])
 def _message(db: Session, message_id: int) -> OutboxMessage:
     row = db.get(OutboxMessage, message_id)
     if row is None:
-        raise HTTPException(404, f"Fant ingen utgående melding nr. {message_id}.")
+        raise HTTPException(404, _("Fant ingen utgående melding nr. %(id)s.", id=message_id))
     if row.carried_by:  # an invitation sent inside another step's: show the message sent
         carrier = db.exec(select(OutboxMessage).where(OutboxMessage.key == row.carried_by)).first()
         if carrier is not None:
@@ -46,7 +47,7 @@ def message(request: Request, message_id: RowId, db: Db, now: Now) -> Response:
 def message_html(message_id: RowId, db: Db) -> Response:
     shown = mail_view.view(_message(db, message_id).raw)
     if shown.html is None:
-        raise HTTPException(404, "Meldingen har ingen HTML-del.")
+        raise HTTPException(404, _("Meldingen har ingen HTML-del."))
     return sandboxed(shown.html)
 
 
@@ -54,7 +55,7 @@ def message_html(message_id: RowId, db: Db) -> Response:
 def message_file(message_id: RowId, index: int, db: Db) -> Response:
     found = mail_view.attachment(_message(db, message_id).raw, index)
     if found is None:
-        raise HTTPException(404, f"Meldingen har ikke vedlegg nr. {index + 1}.")
+        raise HTTPException(404, _("Meldingen har ikke vedlegg nr. %(n)s.", n=index + 1))
     return download(found[1], found[0])
 
 

@@ -15,6 +15,7 @@ from innspill.dashboard import labels
 from innspill.dashboard.deps import current_user, get_db, get_now, render
 from innspill.dashboard.pages import forecast_view
 from innspill.errors import UnknownProcess
+from innspill.i18n import _
 from innspill.models import Event
 from innspill.planning.forecast import WORKING_DAYS_AHEAD, cached_forecast
 from innspill.planning.state import load_state
@@ -34,7 +35,7 @@ def _definition(db: Session, process_id: str) -> ProcessDefinition:
     try:
         return get_definition(db, process_id)
     except UnknownProcess:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».") from None
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id)) from None
 
 
 @router.get("/processes/{process_id}/next")
@@ -73,7 +74,9 @@ def events(
         key=labels.event_kind,
     )
     if kind and kind not in kinds and labels.event_kind(kind) == kind:
-        raise HTTPException(400, f"Ukjent hendelsestype «{kind}». Velg en type fra listen.")
+        raise HTTPException(
+            400, _("Ukjent hendelsestype «%(kind)s». Velg en type fra listen.", kind=kind)
+        )
     people = {p.id: p.name for p in definition.participants}
     conditions = [Event.process_id == process_id]
     if kind:

@@ -15,6 +15,7 @@ from innspill.dashboard.labels import Text, as_date, fmt_date, fmt_datetime, tim
 from innspill.dashboard.pages.chart import AnswerChart, answer_chart
 from innspill.dashboard.pages.groups import RoleGroup, by_role
 from innspill.dashboard.pages.queries import load_definitions
+from innspill.i18n import _, current
 from innspill.process.definition import MeetingStep, Participant, ProcessDefinition, RequestStep
 from innspill.process.nbformat import day_off
 from innspill.status import (
@@ -114,13 +115,25 @@ def _dates(definition: ProcessDefinition, step: StepStatus) -> str:
     if isinstance(spec, RequestStep):
         dates = f"{fmt_date(spec.opens)} – {fmt_date(deadline)}"
         written = as_date(step.written_deadline) or deadline
-        notes = [f"endret fra {fmt_date(spec.deadline)}"] if written != spec.deadline else []
+        changed = _("endret fra %(date)s", date=fmt_date(spec.deadline))
+        notes = [changed] if written != spec.deadline else []
         if step.written_deadline and written:  # a weekend or holiday: innspill.process.deadlines
-            notes.append(f"satt til {fmt_date(written)}, som er {day_off(written)}: forlenget")
+            notes.append(
+                _(
+                    "satt til %(date)s, som er %(day_off)s: forlenget",
+                    date=fmt_date(written),
+                    day_off=day_off(written, current()),
+                )
+            )
         return dates + (f" ({'; '.join(notes)})" if notes else "")
     if isinstance(spec, MeetingStep):
-        return f"{fmt_date(spec.date)} kl. {spec.start:%H.%M}–{spec.end:%H.%M}"
-    return f"Frist {fmt_date(deadline)}" if deadline else ""
+        return _(
+            "%(date)s kl. %(start)s–%(end)s",
+            date=fmt_date(spec.date),
+            start=format(spec.start, "%H.%M"),
+            end=format(spec.end, "%H.%M"),
+        )
+    return _("Frist %(date)s", date=fmt_date(deadline)) if deadline else ""
 
 
 def timeline_entry(definition: ProcessDefinition, step: StepStatus) -> TimelineEntry:
@@ -130,27 +143,33 @@ def timeline_entry(definition: ProcessDefinition, step: StepStatus) -> TimelineE
 def _answer_lines(ps: ParticipantStatus) -> tuple[list[Text], str]:
     if not ps.answered_at:
         if ps.overdue:
-            return [Text("Ikke svart, over fristen")], "bad"
-        return [Text("Ikke svart ennå")], "neutral"
+            return [Text(_("Ikke svart, over fristen"))], "bad"
+        return [Text(_("Ikke svart ennå"))], "neutral"
     when = fmt_datetime(ps.answered_at)
-    lines = [Text(f"Svar for sent {when}" if ps.late else f"Svar i tide {when}")]
+    late, in_time = _("Svar for sent %(when)s", when=when), _("Svar i tide %(when)s", when=when)
+    lines = [Text(late if ps.late else in_time)]
     if ps.answer_versions > 1:
-        latest = f", gjeldende mottatt {fmt_datetime(ps.latest_at)}" if ps.latest_at else ""
-        lines.append(Text(f"{ps.answer_versions} versjoner{latest}"))
+        latest = fmt_datetime(ps.latest_at) if ps.latest_at else ""
+        versions = _("%(n)s versjoner", n=ps.answer_versions)
+        if latest:
+            versions = _(
+                "%(n)s versjoner, gjeldende mottatt %(when)s", n=ps.answer_versions, when=latest
+            )
+        lines.append(Text(versions))
     return lines, "warn" if ps.late else "ok"
 
 
 def _request_cell(ps: ParticipantStatus, *, step_id: str) -> Cell:
     lines, tone = _answer_lines(ps)
-    lines.append(Text("Invitert" if ps.invited else "Ikke invitert ennå"))
+    lines.append(Text(_("Invitert") if ps.invited else _("Ikke invitert ennå")))
     if ps.reminders:
-        lines.append(Text(f"Påminnet {times(ps.reminders)}"))
+        lines.append(Text(_("Påminnet %(times)s", times=times(ps.reminders))))
     if ps.overdue_reminders:
-        lines.append(Text(f"Purret {times(ps.overdue_reminders)}"))
+        lines.append(Text(_("Purret %(times)s", times=times(ps.overdue_reminders))))
     if ps.extended:
-        lines.append(Text(f"Utsatt frist: {fmt_date(ps.deadline)}"))
+        lines.append(Text(_("Utsatt frist: %(date)s", date=fmt_date(ps.deadline))))
     if ps.address_failing:
-        lines.append(Text("Adressen feiler"))
+        lines.append(Text(_("Adressen feiler")))
         tone = "bad"
     return Cell(step_id, applies=True, lines=lines, tone=tone)
 
@@ -171,7 +190,7 @@ def _body_cell(step: StepStatus, key: str) -> Cell:
 def cell_of(step: StepStatus, person: str, *, audience: set[str]) -> Cell:
     """Where one participant stands in one step."""
     if person not in audience:
-        return Cell(step.step, applies=False, lines=[Text("Ikke med")])
+        return Cell(step.step, applies=False, lines=[Text(_("Ikke med"))])
     own = next((p for p in step.participants if p.participant == person), None)
     if own is not None:
         return _request_cell(own, step_id=step.step)

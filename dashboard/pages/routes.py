@@ -20,6 +20,7 @@ from innspill.dashboard.pages import csv_export, progress, queries
 from innspill.dashboard.pages import participant as participant_model
 from innspill.dashboard.pages.message_counts import message_counts
 from innspill.dashboard.pages.names import names_of
+from innspill.i18n import _
 from innspill.process.loading import get_definition
 
 Db = Annotated[Session, Depends(get_db)]
@@ -45,7 +46,7 @@ def process_view(
     """What the process page shows: the GET, and an action refused on it, render the same."""
     page = progress.process_page(db, process_id, now=now)
     if page is None:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id))
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, refused=refused)
     docs = documents.process_context(db, definition, now)
@@ -57,7 +58,7 @@ def process_view(
 def process_csv(process_id: str, db: Db, now: Now) -> Response:
     page = progress.process_page(db, process_id, now=now)
     if page is None:
-        raise HTTPException(404, f"Fant ingen prosess med id «{process_id}».")
+        raise HTTPException(404, _("Fant ingen prosess med id «%(id)s».", id=process_id))
     return csv_export.response(csv_export.matrix_rows(page), filename=f"{process_id}-matrise.csv")
 
 
@@ -72,7 +73,10 @@ def participant_view(
     """What a participant's page shows: the GET, and an action refused on it, render the same."""
     page = participant_model.participant_page(db, process_id, key, now=now)
     if page is None:
-        raise HTTPException(404, f"Fant ingen deltaker «{key}» i prosessen «{process_id}».")
+        raise HTTPException(
+            404,
+            _("Fant ingen deltaker «%(key)s» i prosessen «%(id)s».", key=key, id=process_id),
+        )
     definition = get_definition(db, process_id)
     forms = action_forms.forms_for(definition, now, participant=key, refused=refused)
     files = documents.answer_files(db, process_id, key)

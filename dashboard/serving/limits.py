@@ -31,6 +31,7 @@ from innspill.dashboard.answer import form as answer_form
 from innspill.dashboard.answer.upload import MAX_BODY_BYTES
 from innspill.dashboard.deps import templates
 from innspill.documents.store import MAX_DRAFT_BYTES
+from innspill.i18n import _, current
 
 KB = 1024
 MB = 1024 * KB
@@ -80,9 +81,13 @@ async def _dashboard_refusal(request: Request, size: int) -> Response:
         "error.html",
         {
             "user": None,
-            "title": "For mye data",
-            "detail": f"Det som ble sendt, er større enn denne siden tar imot (høyst "
-            f"{_size_text(size)}). Ingenting er lagret. Send mindre filer, eller færre om gangen.",
+            "lang": current(),
+            "title": _("For mye data"),
+            "detail": _(
+                "Det som ble sendt, er større enn denne siden tar imot (høyst %(size)s). "
+                "Ingenting er lagret. Send mindre filer, eller færre om gangen.",
+                size=_size_text(size),
+            ),
         },
         status_code=413,
     )
@@ -96,7 +101,12 @@ async def _bad_address(request: Request, _size: int) -> Response:
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"user": None, "title": "Ugyldig forespørsel", "detail": "Adressen har en ugyldig verdi."},
+        {
+            "user": None,
+            "lang": current(),
+            "title": _("Ugyldig forespørsel"),
+            "detail": _("Adressen har en ugyldig verdi."),
+        },
         status_code=400,
     )
 

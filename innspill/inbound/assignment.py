@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from innspill.documents.store import current_answer
 from innspill.errors import InnspillError
+from innspill.i18n import N_, Labels, _
 from innspill.inbound.parse import InboundKind, parse_mail
 from innspill.models import Answer, InboundMessage
 from innspill.process.deadlines import closes_on, effective_deadlines
@@ -30,15 +31,18 @@ from innspill.process.workdays import OSLO, end_of_day
 PREVIEW_LINES = 4
 PREVIEW_CHARS = 300
 
-#: Kinds of held mail that are no answer unless a person confirms it, and why (bokmål).
-NOT_AN_ANSWER = {
-    InboundKind.AUTO_REPLY.value: (
-        "Meldingen er et automatisk svar (for eksempel et fraværsvarsel), ikke et innspill."
-    ),
-    InboundKind.BOUNCE.value: (
-        "Meldingen er en returmelding (e-post som ikke kom fram), ikke et innspill."
-    ),
-}
+#: Kinds of held mail that are no answer unless a person confirms it, and why (said in the
+#: language being rendered: innspill.i18n; bokmål on the command line).
+NOT_AN_ANSWER = Labels(
+    {
+        InboundKind.AUTO_REPLY.value: N_(
+            "Meldingen er et automatisk svar (for eksempel et fraværsvarsel), ikke et innspill."
+        ),
+        InboundKind.BOUNCE.value: N_(
+            "Meldingen er en returmelding (e-post som ikke kom fram), ikke et innspill."
+        ),
+    }
+)
 
 
 class AssignRefused(InnspillError):
@@ -150,27 +154,41 @@ def _notes(shown: Preview) -> list[str]:
     notes: list[str] = []
     current = shown.current
     if current is None:
-        notes.append("Deltakeren har ikke svart på steget før: meldingen blir svaret.")
+        notes.append(_("Deltakeren har ikke svart på steget før: meldingen blir svaret."))
     elif shown.becomes_latest:
         notes.append(
-            f"Meldingen blir gjeldende svar og erstatter versjon {current.version}, mottatt "
-            f"{when(current.received_at)}: «{current.first_lines}». Den versjonen tas vare på."
+            _(
+                "Meldingen blir gjeldende svar og erstatter versjon %(version)s, mottatt "
+                "%(when)s: «%(lines)s». Den versjonen tas vare på.",
+                version=current.version,
+                when=when(current.received_at),
+                lines=current.first_lines,
+            )
         )
     else:
         notes.append(
-            f"Meldingen ble mottatt {when(shown.received_at)}, før versjon {current.version} "
-            f"(mottatt {when(current.received_at)}), som fortsatt er gjeldende svar. Meldingen "
-            "lagres som en tidligere versjon og kommer ikke med i sammenstillingen."
+            _(
+                "Meldingen ble mottatt %(when)s, før versjon %(version)s (mottatt %(then)s), "
+                "som fortsatt er gjeldende svar. Meldingen lagres som en tidligere versjon og "
+                "kommer ikke med i sammenstillingen.",
+                when=when(shown.received_at),
+                version=current.version,
+                then=when(current.received_at),
+            )
         )
     if shown.registered_after_close and not shown.received_after_close:
         notes.append(
-            f"Steget ble stengt {nbdate(shown.closes)}. Svaret registreres etter det, og blir "
-            "merket slik."
+            _(
+                "Steget ble stengt %(date)s. Svaret registreres etter det, og blir merket slik.",
+                date=nbdate(shown.closes),
+            )
         )
     if shown.process_ended:
         notes.append(
-            "Prosessen er avsluttet: det sendes ingen kvittering, og sammenstillingen lages "
-            "ikke på nytt."
+            _(
+                "Prosessen er avsluttet: det sendes ingen kvittering, og sammenstillingen lages "
+                "ikke på nytt."
+            )
         )
     return notes
 
@@ -184,7 +202,7 @@ def check(shown: Preview, *, confirm: bool) -> None:
             f"message {shown.message_id} needs an explicit confirmation to become an answer: "
             f"{reasons}",
             code,
-            f"{reasons} Bekreft at den likevel skal bli svaret.",
+            _("%(why)s Bekreft at den likevel skal bli svaret.", why=reasons),
         )
 
 
@@ -199,13 +217,21 @@ def registration_notes(
     current = current_answer(session, definition.id, step.id, answer.participant_key)
     if current is not None and current.id != answer.id:
         notes.append(
-            f"Svaret ble mottatt {when(answer.received_at)}, før versjon {current.version} "
-            f"(mottatt {when(current.received_at)}), som fortsatt er gjeldende svar."
+            _(
+                "Svaret ble mottatt %(when)s, før versjon %(version)s (mottatt %(then)s), som "
+                "fortsatt er gjeldende svar.",
+                when=when(answer.received_at),
+                version=current.version,
+                then=when(current.received_at),
+            )
         )
     deadline = effective_deadlines(session, definition).get((step.id, answer.participant_key))
     closes = closes_on(definition, step, deadline or step.deadline)
     if (answer.registered_at or now) >= end_of_day(closes):
         notes.append(
-            f"Steget ble stengt {nbdate(closes)}: svaret er registrert etter det og er merket slik."
+            _(
+                "Steget ble stengt %(date)s: svaret er registrert etter det og er merket slik.",
+                date=nbdate(closes),
+            )
         )
     return notes

@@ -137,7 +137,8 @@ def test_a_case_officer_loads_an_edited_file_and_sees_what_goes_out(
 
     # The deadline moved a week: the check shows the change and what it sends.
     choose(page, SEED_TEXT.replace("deadline = 2020-04-27", "deadline = 2020-05-04", 1))
-    assert "deadline of innspill-oppdrag" in page.locator("#load-outcome").inner_text()
+    outcome = page.locator("#load-outcome").inner_text()
+    assert "frist for innspill-oppdrag: 27. april 2020 → 4. mai 2020" in outcome
     assert page.locator("#added [data-kind]").count() == 0  # (the heading only)
     assert page.locator('li[data-kind="deadline_changed"]').count() >= 1
     check(page, "f-04-load-preview", problems)

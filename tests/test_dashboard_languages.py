@@ -249,7 +249,7 @@ def crawl(client: TestClient, data: list[str]) -> dict[str, Visible]:
             parts = urlsplit(target)
             if parts.netloc != "testserver" or download or parts.path == "/logout":
                 continue
-            if re.search(r"\.(csv|eml|pdf|docx|odt|html)$|/files/|/html$", parts.path):
+            if re.search(r"\.(csv|eml|pdf|docx|odt|html|zip)$|/files/|/html$", parts.path):
                 continue
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             parent = parts.path.rsplit("/", 1)[0]

@@ -336,7 +336,11 @@ def test_administrators_download_the_extract_and_viewers_may_not(played: Round) 
         sign_in(client, ADMIN, PASSWORD)
         refused = client.get(url)
         assert refused.status_code == 409 and "ikke klar for arkivuttrekk" in refused.text
-        assert "oversendelse (open)" in refused.text
+        # in the interface's language, the steps by their titles (the CLI says it in English)
+        assert "Steg som ikke er ferdige: Innspill til oppdraget, " in refused.text
+        assert "Utkast til retningslinjer for sekretariatene – til behandling" in refused.text
+        assert "Runden slutter 30.06.2020." in refused.text
+        assert "(open)" not in refused.text and "not through" not in refused.text
         assert client.get(url + "?partial=1").status_code == 200
     with _app(played) as client:
         sign_in(client, VIEWER, PASSWORD)

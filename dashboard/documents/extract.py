@@ -18,6 +18,8 @@ from innspill.dashboard.actions.common import Admin, Db, Now
 from innspill.dashboard.deps import require_admin
 from innspill.dashboard.documents.downloads import content_disposition
 from innspill.errors import ExportRefused, UnknownProcess
+from innspill.i18n import _
+from innspill.noark.checks import Reason
 
 router = APIRouter(dependencies=[Depends(require_admin)])
 
@@ -29,13 +31,16 @@ def export_zip(
     try:
         out = _build(db, process_id, now=now, by=admin.username, partial=partial)
     except UnknownProcess:
-        raise HTTPException(404, "Prosessen finnes ikke.") from None
+        raise HTTPException(404, _("Prosessen finnes ikke.")) from None
     except ExportRefused as exc:
-        reasons = "; ".join(exc.reasons)
+        said = " ".join(_(r.said, **r.values) if isinstance(r, Reason) else r for r in exc.reasons)
         raise HTTPException(
             409,
-            f"Prosessen er ikke klar for arkivuttrekk: {reasons}. Last ned et ufullstendig "
-            "uttrekk, eller vent til dette er gjort.",
+            _(
+                "Prosessen er ikke klar for arkivuttrekk. %(reasons)s Last ned et ufullstendig "
+                "uttrekk, eller vent til dette er gjort.",
+                reasons=said,
+            ),
         ) from None
     size = out.tell()
     out.seek(0)

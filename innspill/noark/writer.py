@@ -18,10 +18,11 @@ from sqlmodel import Session
 
 import innspill
 from innspill.errors import ExportRefused, InnspillError
+from innspill.i18n import N_
 from innspill.models import Process
 from innspill.noark.addml import Facts, arkivuttrekk
 from innspill.noark.changelog import closing, deadline_changes, dispatches, endringslogg
-from innspill.noark.checks import refusals
+from innspill.noark.checks import Reason, refusals
 from innspill.noark.journals import journal
 from innspill.noark.records import FileObject, Post, load_file, read_posts
 from innspill.noark.remarks import remarks
@@ -168,12 +169,25 @@ def export(
     definition = get_definition(session, process_id)
     if definition.archive is None:
         raise ExportRefused(
-            definition.id, ["it keeps no journal numbers (no [archive] section): nothing to export"]
+            definition.id,
+            [
+                Reason(
+                    "it keeps no journal numbers (no [archive] section): nothing to export",
+                    N_("Prosessen fører ikke journal (prosessfilen har ingen [archive]-del)."),
+                )
+            ],
         )
     posts = read_posts(session, definition.id)
     if not posts:
-        raise ExportRefused(definition.id, ["it has no journal entries yet"])
-    reasons = refusals(session, definition, posts, now)
+        raise ExportRefused(
+            definition.id,
+            [
+                Reason(
+                    "it has no journal entries yet", N_("Prosessen har ingen journalposter ennå.")
+                )
+            ],
+        )
+    reasons: list[str] = list(refusals(session, definition, posts, now))
     if reasons and not partial:
         raise ExportRefused(definition.id, reasons)
     case = _case(session, definition, posts, now=now, by=by, partial=bool(reasons))

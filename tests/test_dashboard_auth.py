@@ -352,6 +352,49 @@ def cli(
     yield run
 
 
+def test_a_script_gives_the_password_on_standard_input(
+    database: tuple[str, Path], app: FastAPI, tmp_path: Path
+) -> None:
+    """`--password-stdin`: a real process fed by a pipe, as a deployment script runs it; no
+    terminal, so no prompt and no GetPassWarning; `passwd` likewise, ending the sessions."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("INNSPILL_")},
+        "INNSPILL_DATABASE_URL": database[0],
+        "INNSPILL_DATA_DIR": str(database[1] / "data"),
+    }
+
+    def innspill(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "innspill.cli", *args],
+            input=stdin,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    made = innspill("user", "add", "skript", "--password-stdin", stdin="fra et skript 123\n")
+    assert made.returncode == 0, made.stderr
+    assert "User 'skript' created" in made.stdout
+    assert "Password" not in made.stdout + made.stderr and "Warning" not in made.stderr
+    with TestClient(app) as client:
+        assert login(client, "fra et skript 123", username="skript").status_code == 303
+        changed = innspill("user", "passwd", "skript", "--password-stdin", stdin="nytt passord 456")
+        assert changed.returncode == 0, changed.stderr
+        assert "1 session(s) ended" in changed.stdout
+    with TestClient(app) as client:
+        assert login(client, "fra et skript 123", username="skript").status_code != 303
+        assert login(client, "nytt passord 456", username="skript").status_code == 303
+    # Nothing on standard input, or a password too short: one line, nothing saved.
+    empty = innspill("user", "add", "tom", "--password-stdin", stdin="")
+    assert empty.returncode == 1 and "standard input is empty" in empty.stderr
+    short = innspill("user", "add", "tom", "--password-stdin", stdin="kort\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert "Traceback" not in empty.stderr + short.stderr
+
+
 def test_user_add_asks_for_the_password_twice(cli, app: FastAPI) -> None:  # type: ignore[no-untyped-def]
     result = cli("user", "add", "kari", input="hemmelig passord 1\nhemmelig passord 1\n")
     assert result.exit_code == 0, result.output

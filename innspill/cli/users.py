@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -26,12 +27,30 @@ class RoleChoice(StrEnum):
 UsernameArg = Annotated[str, typer.Argument(help="The user's name (letters, digits, . _ @ -).")]
 
 
-def _ask_password(username: str) -> str:
+#: Read the password from standard input instead of asking at a terminal (scripts, pipes).
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of standard input (for scripts: "
+        "`printf '%s\\n' \"$PASSWORD\" | innspill user add NAME --password-stdin`), "
+        "instead of asking for it twice at the terminal.",
+    ),
+]
+
+
+def _ask_password(username: str, *, from_stdin: bool = False) -> str:
     from innspill.dashboard.auth import AccountError, check_password
 
-    password: str = typer.prompt("Password", hide_input=True)
-    if typer.prompt("Repeat the password", hide_input=True) != password:
-        raise fail("The passwords differ; nothing was saved.")
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise fail("--password-stdin: standard input is empty; nothing was saved.")
+        password = line.removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("Password", hide_input=True)
+        if typer.prompt("Repeat the password", hide_input=True) != password:
+            raise fail("The passwords differ; nothing was saved.")
     try:
         check_password(password, username=username)
     except AccountError as exc:
@@ -49,13 +68,15 @@ def user_add(
             "Default: admin for the first user, viewer after that."
         ),
     ] = None,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Create a dashboard account; asks for the password twice (at least 10 characters)."""
+    """Create a dashboard account; asks for the password twice (at least 10 characters),
+    or reads it from standard input with --password-stdin."""
     from innspill.dashboard.auth import AccountError, create_user
     from innspill.models import Role
     from innspill.models.db import session_scope
 
-    password = _ask_password(username)
+    password = _ask_password(username, from_stdin=password_stdin)
     try:
         with session_scope(open_engine()) as session:
             user = create_user(
@@ -124,8 +145,9 @@ def user_remove(username: UsernameArg) -> None:
 
 
 @user_app.command("passwd")
-def user_passwd(username: UsernameArg) -> None:
-    """Set a new password (asked twice); every session of that user ends."""
+def user_passwd(username: UsernameArg, password_stdin: PasswordStdin = False) -> None:
+    """Set a new password (asked twice, or read with --password-stdin); every session of that
+    user ends."""
     from innspill.dashboard.auth import AccountError, find_user, set_password
     from innspill.models.db import session_scope
 
@@ -133,7 +155,7 @@ def user_passwd(username: UsernameArg) -> None:
     with session_scope(engine) as session:
         if find_user(session, username) is None:
             raise fail(f"there is no user '{username}'")
-    password = _ask_password(username)
+    password = _ask_password(username, from_stdin=password_stdin)
     try:
         with session_scope(engine) as session:
             ended = set_password(session, username, password=password)

@@ -24,7 +24,8 @@ from innspill.inbound.intake import import_mail
 from innspill.models import Answer, InboundMessage, InboundStatus
 from innspill.models.db import session_scope
 from innspill.outbound.remind import ReminderRefused, remind_now
-from innspill.process.deadlines import change_deadline, deadline_book, in_effect
+from innspill.process.deadline_rule import in_effect
+from innspill.process.deadlines import change_deadline, deadline_book
 from innspill.process.definition import (
     ProcessDefinition,
     RequestStep,

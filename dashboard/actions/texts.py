@@ -14,7 +14,7 @@ from datetime import date
 from innspill.dashboard.labels import SKIP_REASONS as SKIP_REASONS
 from innspill.dashboard.labels import fmt_date, fmt_weekday
 from innspill.i18n import N_, Labels, _
-from innspill.process.deadlines import in_effect
+from innspill.process.deadline_rule import in_effect
 from innspill.process.definition import ProcessDefinition
 from innspill.process.workdays import holiday_name, why_not_working_day
 

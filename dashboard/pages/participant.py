@@ -22,7 +22,8 @@ from innspill.dashboard.pages.progress import (
 )
 from innspill.dashboard.pages.queries import MESSAGE_COLUMNS, MessageRow
 from innspill.models import Answer, DeadlineChange, OutboxMessage
-from innspill.process.deadlines import closes_on, in_effect
+from innspill.process.deadline_rule import in_effect
+from innspill.process.deadlines import closes_on
 from innspill.process.definition import Participant, ProcessDefinition, RequestStep
 from innspill.process.workdays import end_of_day
 from innspill.status import (

@@ -327,7 +327,7 @@ def extend(
             )
     except InnspillError as exc:
         raise fail(str(exc)) from None
-    from innspill.process.deadlines import in_effect
+    from innspill.process.deadline_rule import in_effect
     from innspill.process.workdays import why_not_working_day
 
     if why := why_not_working_day(new):

@@ -108,7 +108,15 @@ def _plan_request_step(
         by_participant.setdefault(answer.participant_id, []).append(answer)
     deadlines, answered_at, messages = state.deadlines, state.answered_at, state.messages
     failing = state.failing_addresses
-    others = [getattr(state, f.name) for f in fields(state) if f.name not in _SHARED | _OWN]
+    # Only entries that can tell participants apart: a scalar, or an empty dict or set, is the
+    # same for everyone (most fields are empty in a forecast of a round not yet started).
+    others = [
+        value
+        for f in fields(state)
+        if f.name not in _SHARED | _OWN
+        for value in (getattr(state, f.name),)
+        if isinstance(value, dict | set) and value
+    ]
     planned: dict[tuple[Any, ...], list[Action]] = {}
     out: list[Action] = []
     step_id = step.id

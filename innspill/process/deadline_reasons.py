@@ -10,7 +10,7 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from innspill.models import DeadlineChange
-from innspill.process.deadlines import in_effect
+from innspill.process.deadline_rule import in_effect
 from innspill.process.definition import ProcessDefinition, RequestStep
 
 _SPACE = re.compile(r"\s+")

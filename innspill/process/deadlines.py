@@ -20,24 +20,16 @@ from sqlmodel import Session, col
 from innspill.errors import InnspillError
 from innspill.events import record_event
 from innspill.models import DeadlineChange
+from innspill.process.deadline_rule import in_effect
 from innspill.process.schema import (
     CirculationStep,
     CompilationStep,
     ProcessDefinition,
     RequestStep,
 )
-from innspill.process.workdays import add_working_days, next_working_day
+from innspill.process.workdays import add_working_days
 
 DeadlineChangeRow = tuple[str, str | None, date]  # step, participant (None: everyone), deadline
-
-
-def in_effect(definition: ProcessDefinition, written: date) -> date:
-    """The deadline in effect for a deadline as written (in the file, a change or an extension):
-    on a weekend or public holiday it runs to the next working day, unless the process keeps
-    deadlines as written (`[process] holiday_deadlines = "as_written"`)."""
-    if definition.process.holiday_deadlines == "as_written":
-        return written
-    return next_working_day(written)
 
 
 def step_deadlines_written(

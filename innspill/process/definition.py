@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from innspill.errors import DefinitionError, Problem
 from innspill.process.attachments import NOT_BARE, read_step_files
-from innspill.process.deadlines import in_effect
+from innspill.process.deadline_rule import in_effect
 from innspill.process.schema import (
     AttachmentRef,
     CirculationStep,

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from innspill.dashboard import labels
 from innspill.dashboard.auth import csrf_ok
-from innspill.dashboard.deps import get_db, get_now, require_admin
+from innspill.dashboard.deps import get_db, get_now, render, require_admin
 from innspill.i18n import _
 from innspill.models import User
 from innspill.planning.forecast import Planned, cached_forecast
@@ -58,6 +58,13 @@ class Upcoming:
     step: str  # the step's title
     participant: str  # the participant's name, or "" for a step as a whole
     skipped: str  # why a due message will not be sent, or ""
+
+
+def refused(request: Request, title: str, what: str, detail: str, back: str) -> Response:
+    """An action refused (400): what was refused, why in the user's words, the engine's
+    detail, and the way back."""
+    context = {"title": title, "what": what, "detail": detail, "back": back}
+    return render(request, "action_error.html", context, status_code=400)
 
 
 def upcoming(

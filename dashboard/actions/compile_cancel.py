@@ -17,9 +17,18 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import Response
 
 from innspill.dashboard import labels
-from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, check_csrf, done, upcoming
+from innspill.dashboard.actions.common import (
+    Admin,
+    CsrfToken,
+    Db,
+    Now,
+    check_csrf,
+    done,
+    refused,
+    upcoming,
+)
 from innspill.dashboard.actions.steps import definition_of
-from innspill.dashboard.deps import render, require_admin
+from innspill.dashboard.deps import require_admin
 from innspill.documents.compile_now import compile_now
 from innspill.errors import InnspillError
 from innspill.i18n import N_, Labels, _
@@ -40,11 +49,6 @@ def _step(definition: ProcessDefinition, step_id: str, kind: type[T], missing: s
     if not isinstance(step, kind):
         raise HTTPException(404, _(missing, step=step_id, process=definition.id))
     return step
-
-
-def _refused(request: Request, title: str, what: str, detail: str, back: str) -> Response:
-    context = {"title": title, "what": what, "detail": detail, "back": back}
-    return render(request, "action_error.html", context, status_code=400)
 
 
 @router.post("/processes/{process_id}/steps/{step_id}/compile")
@@ -71,7 +75,7 @@ def make_compilation_now(
             "Ingen har svart på «%(source)s» ennå, så det er ingenting å sammenstille.",
             source=source,
         )
-        return _refused(request, _("Sammenstillingen ble ikke laget"), what, str(exc), back)
+        return refused(request, _("Sammenstillingen ble ikke laget"), what, str(exc), back)
     document = compiled.document
     if not compiled.made:
         db.rollback()
@@ -81,7 +85,7 @@ def make_compilation_now(
             version=document.version,
             made=labels.fmt_datetime(document.created_at),
         )
-        return _refused(request, _("Ingen ny sammenstilling"), what, "", back)
+        return refused(request, _("Ingen ny sammenstilling"), what, "", back)
     db.commit()
     made = Phrase(
         "compiled",
@@ -127,13 +131,13 @@ def cancel_the_meeting(
     back = f"/processes/{process_id}#steg-{step_id}"
     if confirm != "yes":
         what = _("Kryss av for at møtet skal avlyses. Ingenting er endret.")
-        return _refused(request, _("Møtet ble ikke avlyst"), what, "", back)
+        return refused(request, _("Møtet ble ikke avlyst"), what, "", back)
     try:
         cancel_meeting(db, definition, step_id, now=now, by=admin.username)
     except CancelRefused as exc:
         db.rollback()
         what = CANCEL_REFUSALS.get(exc.code, _("Møtet kan ikke avlyses."))
-        return _refused(request, _("Møtet ble ikke avlyst"), what, str(exc), back)
+        return refused(request, _("Møtet ble ikke avlyst"), what, str(exc), back)
     db.commit()
     notice = _(
         "«%(title)s» %(day)s er avlyst. Alle som er invitert, får en avlysning ved neste "

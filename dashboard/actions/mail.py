@@ -14,9 +14,18 @@ from sqlmodel import select
 from starlette.responses import Response
 
 from innspill.dashboard import labels
-from innspill.dashboard.actions.common import Admin, CsrfToken, Db, Now, Upcoming, check_csrf, done
+from innspill.dashboard.actions.common import (
+    Admin,
+    CsrfToken,
+    Db,
+    Now,
+    Upcoming,
+    check_csrf,
+    done,
+    refused,
+)
 from innspill.dashboard.actions.common import upcoming as forecast
-from innspill.dashboard.deps import RowId, render, require_admin
+from innspill.dashboard.deps import RowId, require_admin
 from innspill.errors import UnknownProcess
 from innspill.i18n import N_, Labels, _
 from innspill.models import OutboxMessage
@@ -68,17 +77,7 @@ REFUSALS = Labels(
 
 
 def _refused(request: Request, title: str, code: str, detail: str, back: str) -> Response:
-    return render(
-        request,
-        "action_error.html",
-        {
-            "title": title,
-            "what": REFUSALS.get(code, _("Handlingen ble avvist.")),
-            "detail": detail,
-            "back": back,
-        },
-        status_code=400,
-    )
+    return refused(request, title, REFUSALS.get(code, _("Handlingen ble avvist.")), detail, back)
 
 
 def _queued_line(definition: ProcessDefinition, row: OutboxMessage) -> Upcoming:

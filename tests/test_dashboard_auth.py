@@ -553,7 +553,9 @@ def test_simultaneous_attempts_in_two_processes_get_no_more_than_the_limit(
     for c in clients:
         c.close()
     assert set(codes) <= {401, 429}
-    assert 1 <= codes.count(401) <= 5, codes
+    # All ten may be refused (each counted the nine others before any was released): safe,
+    # and their rows are released, so the right password is let in afterwards.
+    assert codes.count(401) <= 5, codes
     assert login(TestClient(apps[0]), PASSWORD).status_code == (
         429 if codes.count(401) == 5 else 303
     )

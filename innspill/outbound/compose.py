@@ -30,7 +30,7 @@ from innspill.outbound.shapes import Batch
 from innspill.outbound.step_parts import circulation_parts, compilation_parts, meeting_parts
 from innspill.outbound.templates import render
 from innspill.planning.actions import Action, ActionKind
-from innspill.process.deadline_reasons import ChangeInEffect, change_in_effect
+from innspill.process.deadline_reasons import ChangeInEffect, change_in_effect, choose_change
 from innspill.process.deadlines import closes_on, deadlines_in
 from innspill.process.definition import (
     CirculationStep,
@@ -315,7 +315,13 @@ def _request_row(
     else:
         change = None
         if action.kind in TOLD_WHY:
-            change = change_in_effect(session, definition, action.step_id, action.participant_id)
+            if batch is None:
+                change = change_in_effect(
+                    session, definition, action.step_id, action.participant_id
+                )
+            else:
+                changes = batch.deadline_changes(session, definition.id, action.step_id)
+                change = choose_change(definition, action.step_id, action.participant_id, changes)
         context = message_context(
             definition, action, now=now, reply_to=reply, deadline_change=change
         )

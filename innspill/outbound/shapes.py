@@ -28,10 +28,12 @@ from typing import Any
 from markupsafe import escape
 from sqlmodel import Session
 
+from innspill.models import DeadlineChange
 from innspill.outbound.mime import Attachment
 from innspill.outbound.skeleton import Body, Skeleton
 from innspill.outbound.templates import Rendered, render
 from innspill.process.attachments import StepFile, step_files
+from innspill.process.deadline_reasons import step_changes
 from innspill.process.schema import Participant
 from innspill.tokens import TOKEN_PATTERN
 
@@ -185,7 +187,18 @@ class Batch:
     files: dict[tuple[str, tuple[str, ...]], list[StepFile]] = field(default_factory=dict)
     encoded: dict[Attachment, bytes] = field(default_factory=dict)
     keep: dict[int, Any] = field(default_factory=dict)
+    changes: dict[tuple[str, str], list[DeadlineChange]] = field(default_factory=dict)
     rendered: int = 0  # how many times Jinja ran (for tests and the bench)
+
+    def deadline_changes(
+        self, session: Session, process_id: str, step_id: str
+    ) -> list[DeadlineChange]:
+        """The step's deadline changes, every participant's, read once per batch."""
+        key = (process_id, step_id)
+        found = self.changes.get(key)
+        if found is None:
+            found = self.changes[key] = step_changes(session, process_id, step_id)
+        return found
 
     def step_files(self, session: Session, process_id: str, steps: list[str]) -> list[StepFile]:
         key = (process_id, tuple(steps))

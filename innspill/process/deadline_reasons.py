@@ -39,7 +39,36 @@ def as_sentence(text: str) -> str:
 def change_in_effect(
     session: Session, definition: ProcessDefinition, step_id: str, participant_id: str
 ) -> ChangeInEffect | None:
-    """The change that sets the participant's deadline in the step, None if it is the file's.
+    """The change that sets the participant's deadline in the step, None if it is the file's."""
+    changes = step_changes(session, definition.id, step_id, participant_id)
+    return choose_change(definition, step_id, participant_id, changes)
+
+
+def step_changes(
+    session: Session, process_id: str, step_id: str, participant_id: str | None = None
+) -> list[DeadlineChange]:
+    """The step's deadline changes in the order they were made: those for everyone and the
+    participant's own (every participant's, when `participant_id` is None)."""
+    query = select(DeadlineChange).where(
+        DeadlineChange.process_id == process_id, DeadlineChange.step_key == step_id
+    )
+    if participant_id is not None:
+        query = query.where(
+            (col(DeadlineChange.participant_key) == participant_id)
+            | col(DeadlineChange.participant_key).is_(None)
+        )
+    return list(
+        session.exec(query.order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))).all()
+    )
+
+
+def choose_change(
+    definition: ProcessDefinition,
+    step_id: str,
+    participant_id: str,
+    changes: list[DeadlineChange],
+) -> ChangeInEffect | None:
+    """Of the step's changes (step_changes, any participant's among them), the one in effect.
 
     As innspill.process.deadlines decides: the latest change for the whole step, unless the
     participant's own latest extension is later than that.
@@ -47,18 +76,8 @@ def change_in_effect(
     step = definition.step(step_id)
     if not isinstance(step, RequestStep):
         return None
-    changes = session.exec(
-        select(DeadlineChange)
-        .where(
-            DeadlineChange.process_id == definition.id,
-            DeadlineChange.step_key == step_id,
-            (col(DeadlineChange.participant_key) == participant_id)
-            | col(DeadlineChange.participant_key).is_(None),
-        )
-        .order_by(col(DeadlineChange.changed_at), col(DeadlineChange.id))
-    ).all()
     everyone = next((c for c in reversed(changes) if c.participant_key is None), None)
-    own = next((c for c in reversed(changes) if c.participant_key is not None), None)
+    own = next((c for c in reversed(changes) if c.participant_key == participant_id), None)
     for_all = everyone.deadline if everyone is not None else in_effect(definition, step.deadline)
     chosen = own if own is not None and own.deadline > for_all else everyone
     if chosen is None:

@@ -48,6 +48,17 @@ class RecordingHandler:
     refuse_data_times: int = 0  # answer the next N DATA commands with `refuse_data_reply`
     refuse_data_reply: str = "451 4.3.0 Try again later"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Announce PIPELINING (RFC 2920), as Postfix and Exchange do: innspill then sends MAIL,
+    # RCPT and DATA in one write (outbound.pipelined). False: one command at a time.
+    pipelining: bool = True
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when no hook is given
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -81,8 +92,8 @@ def free_port() -> int:
 class SmtpSink:
     """Starts and stops a recording aiosmtpd server on a free loopback port."""
 
-    def __init__(self) -> None:
-        self.handler = RecordingHandler()
+    def __init__(self, *, pipelining: bool = True) -> None:
+        self.handler = RecordingHandler(pipelining=pipelining)
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,14 @@ NOW = oslo(2020, 3, 30, 9, 5)  # the seed's 18 invitations are due from 09:00 Os
 QUEUED = 18  # nine secretariats, two request steps each ...
 MAILED = 9  # ... which open together: one message each carries both
 BERGEN = "sekretariat@bergen.byvekst.example"
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def smtp(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    """The recording server, once announcing PIPELINING (the relays we know do) and once
+    not: each bad day below is met on both of the transport's ways of sending."""
+    with SmtpSink(pipelining=request.param) as sink:
+        yield sink
 
 
 def rows(engine: Engine) -> list[dict[str, Any]]:

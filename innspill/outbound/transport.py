@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import aiosmtplib
 
 from innspill.config.settings import Settings, TlsMode
+from innspill.outbound.pipelined import Pipeline, Unsafe, refusal, wire_form
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,17 @@ class CaptureTransport:
 
 
 class SmtpTransport:
-    """aiosmtplib with a few reused connections, each taking the source's next message in turn."""
+    """aiosmtplib with a few reused connections, each taking the source's next message in turn;
+    pipelined where the relay allows it."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, pipelining: bool = True):
         self.settings = settings
         self.host = settings.smtp_host or "localhost"
         self.port = settings.resolved_smtp_port
         self.concurrency = settings.smtp_concurrency
         self.relay: str | None = f"{self.host}:{self.port}"
         self.description = f"SMTP {self.host}:{self.port} ({settings.smtp_tls.value})"
+        self.pipelining = pipelining  # where the relay offers it (outbound.pipelined)
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -147,12 +150,25 @@ class SmtpTransport:
         message: Queued | None = None,
     ) -> str | None:
         # The previous message's mark, still being stored while this connection opens the
-        # next envelope (MAIL, RCPT); its DATA waits for the mark, so at most one accepted
-        # message per connection is ever unmarked, and storing overlaps with sending.
+        # next envelope (MAIL, RCPT; with pipelining DATA too); the text waits for the mark,
+        # so at most one accepted message per connection is ever unmarked, and storing
+        # overlaps with sending. A relay that announces PIPELINING gets the envelope in one
+        # write (outbound.pipelined): two round trips a message instead of four.
         marking: asyncio.Future[None] | None = None
+        pipeline: Pipeline | None = None
+
+        async def marked() -> None:
+            nonlocal marking
+            if marking is not None:
+                await marking
+                marking = None
+
         try:
             while message is not None or (message := await source.take()) is not None:
-                if client is None or not client.is_connected:
+                if pipeline is not None and pipeline.replies.lost is not None:
+                    pipeline.close()
+                    pipeline = client = None
+                if client is None or (pipeline is None and not client.is_connected):
                     client = self._client()
                     try:
                         await client.connect()
@@ -160,26 +176,73 @@ class SmtpTransport:
                         error = self._cannot_connect(exc)
                         await report(Outcome(message.row_id, "deferred", error))
                         return error
-                outcome = await self._envelope(client, message)
-                if marking is not None:
-                    await marking
-                    marking = None
-                if outcome is None:
-                    outcome = await self._data(client, message)
+                if pipeline is None and self.pipelining:
+                    greeting = await self._greet(client, message)
+                    if greeting is not None:
+                        await marked()
+                        marking = asyncio.ensure_future(report(greeting))
+                        message = None
+                        continue
+                    if Pipeline.possible(client):
+                        pipeline = Pipeline(client, self.settings.smtp_timeout)
+                if pipeline is not None:
+                    outcome = await self._pipelined(pipeline, message, marked)
+                else:
+                    refused = await self._envelope(client, message)
+                    await marked()
+                    outcome = refused or await self._data(client, message)
                 marking = asyncio.ensure_future(report(outcome))
                 message = None
-            if marking is not None:
-                await marking
-                marking = None
+            await marked()
         finally:
             if marking is not None:
                 await asyncio.gather(marking, return_exceptions=True)
-            if client is not None and client.is_connected:
+            if pipeline is not None:
+                await pipeline.quit()
+            elif client is not None and client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
         return None
+
+    async def _greet(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome | None:
+        """EHLO before the first message (aiosmtplib leaves it to MAIL), so that the reply
+        tells whether the relay pipelines; None when the connection is ready."""
+        if not client.is_ehlo_or_helo_needed:
+            return None
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            pass  # no EHLO: MAIL says HELO first, one command at a time
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            return Outcome(message.row_id, "deferred", _describe(exc))
+        return None
+
+    async def _pipelined(
+        self, pipeline: Pipeline, message: Queued, marked: Callable[[], Awaitable[None]]
+    ) -> Outcome:
+        """One message over a pipelining connection; its text goes once `marked()` returns."""
+        try:
+            reply = await pipeline.send(
+                message.sender, message.recipient, wire_form(message.raw), marked
+            )
+        except Unsafe as exc:
+            await marked()
+            return Outcome(message.row_id, "failed", str(exc))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            pipeline.close()
+            return Outcome(message.row_id, "deferred", _describe(exc))
+        if isinstance(reply[1], bool):
+            (code, text), recipient = reply
+            return _classified(
+                message.row_id, code, _describe(refusal(code, text)), recipient=recipient
+            )
+        code, text = reply
+        if code == 250:
+            return Outcome(message.row_id, "sent")
+        return _classified(message.row_id, code, _describe(refusal(code, text)))
 
     async def _envelope(self, client: aiosmtplib.SMTP, message: Queued) -> Outcome | None:
         """MAIL FROM and RCPT TO: None when the server is ready for the DATA."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from innspill.models.db import write_transaction
 from innspill.outbound import senders
@@ -182,12 +183,19 @@ async def dispatch(
         throttle_waits=pacer is not None,
     )
     rows: dict[int, dict[str, Any]] = {}
+    # One thread and one connection write every mark and claim of this dispatch: no pool
+    # checkout, reset and thread hand-over per commit.
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="innspill-marks")
+    held: list[Connection] = []
 
     def write(outcomes: list[Outcome], size: int) -> list[dict[str, Any]]:
         # A plain transaction: its first statement writes, so on SQLite it takes the write
         # lock before reading anything (what BEGIN IMMEDIATE is for), without switching the
         # connection to autocommit and back on every commit.
-        with engine.begin() as conn:
+        if not held:
+            held.append(engine.connect())
+        conn = held[0]
+        with conn.begin():
             if outcomes:
                 store_in(conn, outcomes, rows, how, report)
             claimed = []
@@ -198,7 +206,11 @@ async def dispatch(
             progress(report)
         return claimed
 
-    writer = Writer(write)
+    def let_go() -> None:
+        while held:
+            held.pop().close()
+
+    writer = Writer(write, thread)
     claims = _Claims(
         writer, clock=tick, size=_claim_size(transport, pace, lease), pacer=pacer, report=report
     )
@@ -220,6 +232,8 @@ async def dispatch(
         try:
             await writing
         finally:
+            await asyncio.get_running_loop().run_in_executor(thread, let_go)
+            thread.shutdown()
             await claims.close()
             if pacer is not None:
                 await pacer.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from innspill.outbound.transport import Outcome
@@ -23,8 +24,9 @@ Write = Callable[[list[Outcome], int], list[dict[str, Any]]]
 class Writer:
     """Group commit: every waiting mark, and a wanted claim, in one transaction at a time."""
 
-    def __init__(self, write: Write):
+    def __init__(self, write: Write, executor: Executor | None = None):
         self.write = write
+        self.executor = executor  # the thread that writes (None: asyncio's default pool)
         self.waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
         self.claim: tuple[int, asyncio.Future[list[dict[str, Any]]]] | None = None
         self.wake = asyncio.Event()
@@ -61,8 +63,11 @@ class Writer:
             batch, self.waiting = self.waiting, []
             claim, self.claim = self.claim, None
             try:
-                rows = await asyncio.to_thread(
-                    self.write, [outcome for outcome, _ in batch], claim[0] if claim else 0
+                rows = await asyncio.get_running_loop().run_in_executor(
+                    self.executor,
+                    self.write,
+                    [outcome for outcome, _ in batch],
+                    claim[0] if claim else 0,
                 )
             except BaseException as exc:
                 self.broken = exc

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout: float = Field(30.0, description="Seconds to wait for the SMTP server.")
     smtp_concurrency: int = Field(8, ge=1, le=64, description="SMTP connections used at once.")
+    smtp_pipelining: bool = Field(
+        True,
+        description="Send MAIL, RCPT and DATA in one write where the relay announces PIPELINING.",
+    )
     smtp_max_attempts: int = Field(
         8, ge=1, description="Attempts on temporary (4xx) errors before a message is marked failed."
     )

@@ -186,6 +186,17 @@ def test_without_pipelining_one_command_goes_at_a_time(
     assert not [c for c in script.chunks if b"MAIL FROM:" in c and b"RCPT TO:" in c]
 
 
+def test_the_setting_turns_pipelining_off_for_a_relay_that_announces_it(
+    engine: Engine, settings: Settings, relay: tuple[Script, int]
+) -> None:
+    script, port = relay
+    queue_seed(engine)
+    off = to(port, settings).model_copy(update={"smtp_pipelining": False})
+    assert send(engine, off, NOW).sent == MAILED
+    assert not [c for c in script.chunks if b"MAIL FROM:" in c and b"RCPT TO:" in c]
+    assert Settings(_env_file=None, smtp_pipelining="false").smtp_pipelining is False  # type: ignore[call-arg]
+
+
 def test_a_refused_recipient_fails_alone_and_the_connection_goes_on(
     engine: Engine, settings: Settings, relay: tuple[Script, int]
 ) -> None:

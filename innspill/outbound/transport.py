@@ -90,14 +90,15 @@ class SmtpTransport:
     """aiosmtplib with a few reused connections, each taking the source's next message in turn;
     pipelined where the relay allows it."""
 
-    def __init__(self, settings: Settings, *, pipelining: bool = True):
+    def __init__(self, settings: Settings, *, pipelining: bool | None = None):
         self.settings = settings
         self.host = settings.smtp_host or "localhost"
         self.port = settings.resolved_smtp_port
         self.concurrency = settings.smtp_concurrency
         self.relay: str | None = f"{self.host}:{self.port}"
         self.description = f"SMTP {self.host}:{self.port} ({settings.smtp_tls.value})"
-        self.pipelining = pipelining  # where the relay offers it (outbound.pipelined)
+        # where the relay offers it (outbound.pipelined); the setting unless told otherwise
+        self.pipelining = settings.smtp_pipelining if pipelining is None else pipelining
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings

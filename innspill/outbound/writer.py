@@ -62,12 +62,18 @@ class Writer:
                 continue
             batch, self.waiting = self.waiting, []
             claim, self.claim = self.claim, None
+            loop = asyncio.get_running_loop()
             try:
-                rows = await asyncio.get_running_loop().run_in_executor(
-                    self.executor,
-                    self.write,
-                    [outcome for outcome, _ in batch],
-                    claim[0] if claim else 0,
+                outcomes = [outcome for outcome, _ in batch]
+                if outcomes and claim is not None:
+                    # The marks first, in a commit of their own: their connections go on
+                    # while the claim (the slower write: it returns the messages) runs.
+                    await loop.run_in_executor(self.executor, self.write, outcomes, 0)
+                    for _, future in batch:
+                        future.set_result(None)
+                    batch, outcomes = [], []
+                rows = await loop.run_in_executor(
+                    self.executor, self.write, outcomes, claim[0] if claim else 0
                 )
             except BaseException as exc:
                 self.broken = exc

@@ -68,6 +68,14 @@ class TlsRecorder:
     sessions: list[Session] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """PIPELINING announced, as by Postfix: innspill then pipelines inside the TLS session
+        (outbound.pipelined takes the encrypted connection over after the login)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.sessions.append(

@@ -92,7 +92,7 @@ def test_everything_ok_against_real_servers(
     assert "schema" in lines["database"] and "(current)" in lines["database"]
     assert "matches the database's" in lines["secret key"]
     assert "1 loaded, valid: byvekstavtaler-sekretariat-2020" in lines["processes"]
-    assert "TLS, AUTH as innspill, NOOP answered; nothing sent" in lines["smtp"]
+    assert "TLS, AUTH as innspill, pipelining, NOOP answered; nothing sent" in lines["smtp"]
     assert "logged in as 'doctor', folder exists" in lines["imap"]
     assert "reachable" in lines["prefect"]
     assert (

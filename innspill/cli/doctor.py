@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ssl
 from collections.abc import Callable
@@ -217,6 +218,16 @@ def _smtp(settings: Settings) -> Check:
         client = transport._client()
         await client.connect()
         try:
+            if client.is_ehlo_or_helo_needed:
+                # an old relay without EHLO: HELO, one command at a time
+                with contextlib.suppress(aiosmtplib.SMTPHeloError):
+                    await client.ehlo()
+            if not settings.smtp_pipelining:
+                steps.append("pipelining off (INNSPILL_SMTP_PIPELINING)")
+            elif client.supports_extension("pipelining"):
+                steps.append("pipelining")
+            else:
+                steps.append("one command at a time (the relay does not announce PIPELINING)")
             await client.noop()
         finally:
             await client.quit()

@@ -192,6 +192,7 @@ def _html_lang(raw: bytes) -> str:
     return found.group(1)
 
 
+@pytest.mark.single_pass  # the texts, the same on every backend (the round runs on both elsewhere)
 def test_the_whole_round_writes_to_each_participant_in_their_language(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ settings pointing at both, and the seed process."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import tempfile
@@ -11,9 +12,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from typer.testing import Result
 
@@ -79,19 +81,67 @@ def postgres_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
+_SQLITE_TEMPLATE: list[Path] = []  # this test process's migrated empty database, made once
+
+
+def _sqlite_template() -> Path:
+    """An empty SQLite database migrated to head, once per test process: each test gets a copy
+    (a file copy takes a millisecond; running the migrations, about 100 ms)."""
+    if not _SQLITE_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="innspill-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        migrate(f"sqlite:///{folder / 'innspill.db'}")  # closes its connections: no -wal left
+        _SQLITE_TEMPLATE.append(folder / "innspill.db")
+    return _SQLITE_TEMPLATE[0]
+
+
+_POSTGRES_SCRIPT: dict[str, list[tuple[str, Any, bool]]] = {}  # per server: what migrate ran
+
+
+def _migrate_postgres(kind: str, url: str) -> None:
+    """Migrate a new schema to head: the first time in this test process by running the
+    migrations (and recording every statement they sent), then by sending those statements
+    again in one transaction (about 60 ms instead of 400; the tables are made unqualified,
+    in the schema that the URL's search_path names)."""
+    script = _POSTGRES_SCRIPT.get(kind)
+    if script is None:
+        recorded: list[tuple[str, Any, bool]] = []
+
+        def record(*args: Any) -> None:  # conn, cursor, statement, parameters, context, many
+            recorded.append((args[2], args[3], args[5]))
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            migrate(url)
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        _POSTGRES_SCRIPT[kind] = recorded
+        return
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement, parameters, _many in script:
+                conn.exec_driver_sql(statement, parameters)
+    finally:
+        engine.dispose()
+
+
 def new_database(kind: str, tmp_path: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
     """Create an empty, migrated database; returns its URL and a function that drops it."""
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'innspill.db'}"
-        migrate(url)
-        return url, lambda: None
+        path = tmp_path / "innspill.db"
+        if path.exists():  # asked again for the same folder: bring it to head, keep its rows
+            migrate(f"sqlite:///{path}")
+        else:
+            shutil.copyfile(_sqlite_template(), path)
+        return f"sqlite:///{path}", lambda: None
     need_postgres(kind)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(kind)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = postgres_schema_url(kind, schema)
-    migrate(url)
+    _migrate_postgres(kind, url)
 
     def drop() -> None:
         with admin.begin() as conn:

@@ -4,7 +4,9 @@ the next; a claim waiting with marks goes after their commit; a failed write sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,14 +41,21 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@contextlib.asynccontextmanager
+async def started(write: Recorder) -> AsyncIterator[tuple[Writer, asyncio.Task[None]]]:
+    """A writer on a thread of its own, running, with its first commit held at the gate."""
+    with ThreadPoolExecutor(1) as thread:
+        writer = Writer(write, thread)
+        task = asyncio.create_task(writer.run())
+        write.gate.clear()
+        yield writer, task
+
+
 def test_marks_that_arrive_during_a_commit_go_together_in_the_next() -> None:
     write = Recorder()
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(1) as thread:
-            writer = Writer(write, thread)
-            task = asyncio.create_task(writer.run())
-            write.gate.clear()  # the first commit is slow
+        async with started(write) as (writer, task):  # the first commit is slow
             first = asyncio.create_task(writer.report(sent(1)))
             await asyncio.sleep(0.05)
             later = [asyncio.create_task(writer.report(sent(n))) for n in (2, 3, 4)]
@@ -66,10 +75,7 @@ def test_a_claim_waiting_with_marks_is_written_after_their_commit() -> None:
     order: list[str] = []
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(1) as thread:
-            writer = Writer(write, thread)
-            task = asyncio.create_task(writer.run())
-            write.gate.clear()
+        async with started(write) as (writer, task):
             busy = asyncio.create_task(writer.report(sent(1)))
             await asyncio.sleep(0.05)
 
@@ -97,10 +103,7 @@ def test_a_failed_write_fails_every_waiting_mark_and_claim_and_refuses_more() ->
     write = Recorder()
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(1) as thread:
-            writer = Writer(write, thread)
-            task = asyncio.create_task(writer.run())
-            write.gate.clear()
+        async with started(write) as (writer, task):
             first = asyncio.create_task(writer.report(sent(1)))
             await asyncio.sleep(0.05)
             second = asyncio.create_task(writer.report(sent(2)))
